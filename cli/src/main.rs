@@ -1,0 +1,2 @@
+//! The `softndk` command-line tool.
+fn main() {}

@@ -1,0 +1,32 @@
+//! SoftNDK: a software NDK (NetworkDirect Kernel, kernel-mode RDMA) provider.
+//!
+//! SoftNDK is an NDIS 6.30+ virtual miniport that advertises NDK and implements every NDKPI
+//! object in software, over a loopback fabric that joins every SoftNDK adapter on the host.
+//! Its `NdkCloseObject` entries drive one per-object lifetime state machine
+//! ([`lifetime`]) that drains outstanding requests and in-progress callbacks, then calls the
+//! close completion at or below `DISPATCH_LEVEL`, without ever blocking.
+//!
+//! # Layers
+//!
+//! Imports point down only (see `docs/architecture.md`):
+//!
+//! | module | holds | unsafe |
+//! |---|---|---|
+//! | [`abi`] | the NDKPI C ABI: `#[repr(C)]` objects, dispatch tables, callbacks, constants | data only |
+//! | [`lifetime`] | the object lifetime engine, loom-checked | none |
+//! | [`platform`] | what the OS provides (locks, deferred work, IRQL, allocation) | kernel impl only |
+//!
+//! The crate is `no_std` + `alloc`. The `std` feature (default) adds the host platform used by
+//! tests, benchmarks and the `softndk` CLI; the `kernel` feature, on the
+//! `x86_64-pc-windows-msvc` target, adds the NDIS miniport that becomes `softndk.sys`.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod abi;
+pub mod lifetime;
+pub mod platform;
+pub mod sync;

@@ -1,0 +1,1 @@
+//! The NDK object lifetime engine (see `docs/lifetime.md`).

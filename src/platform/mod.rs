@@ -1,0 +1,1 @@
+//! What the OS provides to the provider core: locks, deferred work, IRQL, allocation.

@@ -1,0 +1,1 @@
+//! Atomics facade: `core` atomics normally, loom's under `--cfg loom`.

@@ -1,0 +1,2 @@
+//! `cargo xtask`: SoftNDK's build tasks.
+fn main() {}
