@@ -1,2 +1,7 @@
-//! `cargo xtask`: SoftNDK's build tasks.
-fn main() {}
+//! `cargo xtask`: SoftNDK build tasks.
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    eprintln!("xtask: no tasks yet");
+    ExitCode::from(2)
+}
