@@ -47,6 +47,7 @@ pub mod ndis;
 pub mod object;
 pub mod status;
 pub mod structs;
+pub mod upcall;
 pub mod version;
 pub mod win;
 
