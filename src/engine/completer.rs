@@ -1,6 +1,7 @@
-//! The completer: turns executed requests into completions, applies silent success, moves QPs
-//! to the error state when a request fails or a CQ overruns, and flushes queues with
-//! `Status::Cancelled` in posting order.
+//! The completer: reports outcomes as completions and flushes QPs in the error state.
+//!
+//! It applies silent success, moves QPs to the error state when a request fails or a CQ
+//! overruns, and flushes queues with `Status::Cancelled` in posting order.
 //!
 //! It never copies data and never decides whether a request succeeds; it only reports outcomes
 //! that the requester and responder computed.
@@ -9,8 +10,9 @@ use super::endpoint::{Endpoint, ErrorCause, QpState};
 use super::queue::WqeKind;
 use super::types::{Completion, CqId, OpFlags, OpType, Status};
 
-/// A completion queue refused an entry because it is full: the overrun of ndkpi §6.7. The CQ
-/// must keep refusing afterwards (it is unusable); the engine moves every QP of the pair that
+/// A completion queue refused an entry because it is full: the overrun of ndkpi §6.7.
+///
+/// The CQ must keep refusing afterwards (it is unusable); the engine moves every QP of the pair that
 /// uses it to the error state and produces nothing more for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Overrun;
@@ -86,7 +88,12 @@ pub(crate) fn deliver<S: CompletionSink + ?Sized>(
     if failed || !outcome.silent {
         // A CQ that overran above refuses again here and the requester stays silent for it.
         let cq = requester.config.initiator_cq;
-        push_or_overrun(sink, cq, outcome.local, &mut [&mut *requester, &mut *responder]);
+        push_or_overrun(
+            sink,
+            cq,
+            outcome.local,
+            &mut [&mut *requester, &mut *responder],
+        );
     }
     if failed {
         requester.enter_error(ErrorCause::RequestFailed);
@@ -100,7 +107,11 @@ pub(crate) fn settle<S: CompletionSink + ?Sized>(a: &mut Endpoint, b: &mut Endpo
     loop {
         let mut flushed = false;
         for first in [true, false] {
-            let (ep, other) = if first { (&mut *a, &mut *b) } else { (&mut *b, &mut *a) };
+            let (ep, other) = if first {
+                (&mut *a, &mut *b)
+            } else {
+                (&mut *b, &mut *a)
+            };
             if matches!(ep.state, QpState::Error(_)) && has_outstanding(ep) {
                 flush_with(ep, sink, Some(other));
                 flushed = true;
@@ -123,7 +134,11 @@ pub(crate) fn flush<S: CompletionSink + ?Sized>(ep: &mut Endpoint, sink: &mut S)
 
 /// Complete every outstanding entry of `ep` with `Cancelled`, initiator queue first, each in
 /// posting order. Overruns are propagated to `peer` if it shares the CQ.
-fn flush_with<S: CompletionSink + ?Sized>(ep: &mut Endpoint, sink: &mut S, mut peer: Option<&mut Endpoint>) {
+fn flush_with<S: CompletionSink + ?Sized>(
+    ep: &mut Endpoint,
+    sink: &mut S,
+    mut peer: Option<&mut Endpoint>,
+) {
     let qp_context = ep.config.qp_context;
     let cancelled = |request_context, op| Completion {
         request_context,
@@ -144,12 +159,22 @@ fn flush_with<S: CompletionSink + ?Sized>(ep: &mut Endpoint, sink: &mut S, mut p
     };
     let icq = ep.config.initiator_cq;
     while let Some(wqe) = ep.sq.pop() {
-        overrun(sink, icq, cancelled(wqe.context, op_of(wqe.kind)), &mut peer);
+        overrun(
+            sink,
+            icq,
+            cancelled(wqe.context, op_of(wqe.kind)),
+            &mut peer,
+        );
     }
     let rcq = ep.config.receive_cq;
     if let Some(rq) = ep.rq.as_mut() {
         while let Some(rqe) = rq.pop() {
-            overrun(sink, rcq, cancelled(rqe.context, OpType::Receive), &mut peer);
+            overrun(
+                sink,
+                rcq,
+                cancelled(rqe.context, OpType::Receive),
+                &mut peer,
+            );
         }
     }
 }
@@ -157,4 +182,125 @@ fn flush_with<S: CompletionSink + ?Sized>(ep: &mut Endpoint, sink: &mut S, mut p
 /// Whether a successful completion with these flags is suppressed.
 pub(crate) const fn is_silent(flags: OpFlags) -> bool {
     flags.contains(OpFlags::SILENT_SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testkit::{CQS, Pair};
+    use crate::engine::{Payload, QpState, WorkRequest};
+    use alloc::vec::Vec;
+
+    fn send() -> WorkRequest<'static> {
+        WorkRequest::Send {
+            payload: Payload::Sges(&[]),
+        }
+    }
+
+    #[test]
+    fn flush_cancels_initiator_then_receive_queue_in_posting_order() {
+        let mut p = Pair::connected();
+        for i in 0..3 {
+            p.receive(0, 100 + i, &[]).unwrap();
+        }
+        p.ep[1].flush(&mut p.sink); // peer gone: nothing will execute
+        for i in 0..3 {
+            p.post(0, i, send(), OpFlags::SILENT_SUCCESS).unwrap();
+        }
+        p.ep[0].flush(&mut p.sink);
+        let sent: Vec<_> = p
+            .cq(0, 0)
+            .iter()
+            .map(|c| (c.request_context, c.status, c.op))
+            .collect();
+        assert_eq!(
+            sent,
+            [0, 1, 2].map(|i| (i, Status::Cancelled, OpType::Send)),
+            "silent success never hides a cancel"
+        );
+        let received: Vec<_> = p
+            .cq(0, 1)
+            .iter()
+            .map(|c| (c.request_context, c.status, c.op))
+            .collect();
+        assert_eq!(
+            received,
+            [100, 101, 102].map(|i| (i, Status::Cancelled, OpType::Receive))
+        );
+        assert!(
+            p.cq(0, 1)
+                .iter()
+                .all(|c| c.qp_context == p.ep[0].config().qp_context)
+        );
+    }
+
+    #[test]
+    fn overrun_moves_every_qp_on_that_cq_to_error_and_stops_producing() {
+        let mut c0 = crate::engine::testkit::config(0);
+        let mut c1 = crate::engine::testkit::config(1);
+        // Both QPs complete their initiator requests into one CQ of 2 entries.
+        c1.initiator_cq = c0.initiator_cq;
+        c0.receive_cq = CqId(9);
+        let mut p = Pair::new(c0, c1);
+        p.ep[0].connect(1, 1).unwrap();
+        p.ep[1].connect(1, 1).unwrap();
+        p.sink.limit(CQS[0][0], 2);
+        for i in 0..4 {
+            p.receive(1, 100 + i, &[]).unwrap();
+            p.post(0, i, send(), OpFlags::NONE).unwrap();
+        }
+        p.receive(1, 200, &[]).unwrap();
+        p.progress();
+        assert!(p.sink.is_overrun(CQS[0][0]));
+        assert_eq!(p.sink.of(CQS[0][0]).len(), 2, "nothing after the overrun");
+        assert_eq!(
+            p.ep[0].state(),
+            QpState::Error(crate::engine::ErrorCause::CqOverrun)
+        );
+        assert_eq!(
+            p.ep[1].state(),
+            QpState::Error(crate::engine::ErrorCause::CqOverrun),
+            "shares the CQ"
+        );
+        // Side 1's receive CQ is healthy: its three executed receives and the flushed one are there.
+        let r: Vec<_> = p
+            .cq(1, 1)
+            .iter()
+            .map(|c| (c.request_context, c.status))
+            .collect();
+        assert_eq!(
+            r,
+            [
+                (100, Status::Success),
+                (101, Status::Success),
+                (102, Status::Success),
+                (103, Status::Cancelled),
+                (200, Status::Cancelled)
+            ]
+        );
+    }
+
+    #[test]
+    fn overrun_of_a_cq_only_one_side_uses_leaves_the_other_side_connected() {
+        let mut p = Pair::connected();
+        p.sink.limit(CQS[1][1], 0);
+        p.receive(1, 7, &[]).unwrap();
+        p.post(0, 1, send(), OpFlags::NONE).unwrap();
+        p.progress();
+        assert_eq!(
+            p.ep[1].state(),
+            QpState::Error(crate::engine::ErrorCause::CqOverrun)
+        );
+        assert_eq!(p.ep[0].state(), QpState::Connected);
+        assert_eq!(
+            p.cq(0, 0)[0].status,
+            Status::Success,
+            "the send itself was delivered"
+        );
+        // The next send meets a peer in error.
+        p.post(0, 2, send(), OpFlags::NONE).unwrap();
+        p.progress();
+        assert_eq!(p.cq(0, 0)[1].status, Status::ConnectionAborted);
+        assert!(matches!(p.ep[0].state(), QpState::Error(_)));
+    }
 }

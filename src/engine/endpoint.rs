@@ -1,6 +1,7 @@
-//! One QP's engine state: its [`QpState`], initiator queue, receive queue (unless it uses an
-//! SRQ), limits and negotiated read credits, and the posting entry points that validate a
-//! request completely before queueing it.
+//! One QP's engine state and its posting entry points.
+//!
+//! It holds the [`QpState`], initiator queue, receive queue (unless the QP uses an SRQ), limits
+//! and negotiated read credits; every post validates the request completely before queueing it.
 //!
 //! Posting never executes anything (execution is [`progress`](super::progress)) and never
 //! allocates. A refused post queues nothing and will never complete.
@@ -144,8 +145,9 @@ const READ_FLAGS: OpFlags = OpFlags(
         | OpFlags::DEFER.0,
 );
 // INLINE on writes: accepted, see ndkpi §2.7 [DISCREPANCY].
-const WRITE_FLAGS: OpFlags =
-    OpFlags(OpFlags::SILENT_SUCCESS.0 | OpFlags::READ_FENCE.0 | OpFlags::INLINE.0 | OpFlags::DEFER.0);
+const WRITE_FLAGS: OpFlags = OpFlags(
+    OpFlags::SILENT_SUCCESS.0 | OpFlags::READ_FENCE.0 | OpFlags::INLINE.0 | OpFlags::DEFER.0,
+);
 const BIND_FLAGS: OpFlags = OpFlags(
     OpFlags::SILENT_SUCCESS.0
         | OpFlags::READ_FENCE.0
@@ -153,9 +155,8 @@ const BIND_FLAGS: OpFlags = OpFlags(
         | OpFlags::ALLOW_REMOTE_WRITE.0
         | OpFlags::DEFER.0,
 );
-const FAST_REGISTER_FLAGS: OpFlags = OpFlags(
-    BIND_FLAGS.0 | OpFlags::ALLOW_LOCAL_WRITE.0 | OpFlags::RDMA_READ_SINK.0,
-);
+const FAST_REGISTER_FLAGS: OpFlags =
+    OpFlags(BIND_FLAGS.0 | OpFlags::ALLOW_LOCAL_WRITE.0 | OpFlags::RDMA_READ_SINK.0);
 const INVALIDATE_FLAGS: OpFlags =
     OpFlags(OpFlags::SILENT_SUCCESS.0 | OpFlags::READ_FENCE.0 | OpFlags::DEFER.0);
 
@@ -195,7 +196,16 @@ impl Endpoint {
                 config.max_transfer_length,
             )?)
         };
-        Ok(Self { config, state: QpState::Idle, sq, rq, ord: 0, ird: 0, reads_in_flight: 0, inbound_reads: 0 })
+        Ok(Self {
+            config,
+            state: QpState::Idle,
+            sq,
+            rq,
+            ord: 0,
+            ird: 0,
+            reads_in_flight: 0,
+            inbound_reads: 0,
+        })
     }
 
     /// The creation-time configuration.
@@ -280,7 +290,10 @@ impl Endpoint {
         if matches!(self.state, QpState::Error(_)) {
             return Err(PostError::QpInError);
         }
-        self.rq.as_mut().ok_or(PostError::WrongQueue)?.post(context, sges)
+        self.rq
+            .as_mut()
+            .ok_or(PostError::WrongQueue)?
+            .post(context, sges)
     }
 
     /// Queue an initiator request after validating all of it: state, flags, SGE count, total
@@ -319,26 +332,48 @@ impl Endpoint {
             QpState::Error(_) => return Err(PostError::QpInError),
             QpState::Connected => {}
         }
-        let mut wqe = Wqe { context, flags, ..Wqe::default() };
+        let mut wqe = Wqe {
+            context,
+            flags,
+            ..Wqe::default()
+        };
         let check_flags = |allowed: OpFlags| {
-            if flags.has_bits_outside(allowed) { Err(PostError::InvalidFlags) } else { Ok(()) }
+            if flags.has_bits_outside(allowed) {
+                Err(PostError::InvalidFlags)
+            } else {
+                Ok(())
+            }
         };
         match request {
             WorkRequest::Send { payload } => {
                 check_flags(SEND_FLAGS)?;
                 self.push_data(wqe, payload)
             }
-            WorkRequest::SendAndInvalidate { payload, remote_token } => {
+            WorkRequest::SendAndInvalidate {
+                payload,
+                remote_token,
+            } => {
                 check_flags(SEND_FLAGS)?;
                 wqe.kind = WqeKind::SendAndInvalidate(remote_token);
                 self.push_data(wqe, payload)
             }
-            WorkRequest::Write { payload, remote_address, remote_token } => {
+            WorkRequest::Write {
+                payload,
+                remote_address,
+                remote_token,
+            } => {
                 check_flags(WRITE_FLAGS)?;
-                wqe.kind = WqeKind::Write { address: remote_address, token: remote_token };
+                wqe.kind = WqeKind::Write {
+                    address: remote_address,
+                    token: remote_token,
+                };
                 self.push_data(wqe, payload)
             }
-            WorkRequest::Read { sges, remote_address, remote_token } => {
+            WorkRequest::Read {
+                sges,
+                remote_address,
+                remote_token,
+            } => {
                 check_flags(READ_FLAGS)?;
                 if self.ord == 0 {
                     return Err(PostError::ReadsNotAllowed);
@@ -347,22 +382,31 @@ impl Endpoint {
                     return Err(PostError::TooManySges);
                 }
                 wqe.length = total_length(sges, self.config.max_transfer_length)?;
-                wqe.kind = WqeKind::Read { address: remote_address, token: remote_token };
+                wqe.kind = WqeKind::Read {
+                    address: remote_address,
+                    token: remote_token,
+                };
                 self.sq.push(wqe, sges, &[])
             }
             WorkRequest::Bind(bind) => {
                 check_flags(BIND_FLAGS)?;
                 self.has_room()?;
-                let bind = BindRequest { access: Access::from_op_flags(flags), ..bind };
+                let bind = BindRequest {
+                    access: Access::from_op_flags(flags),
+                    ..bind
+                };
                 memory.bind(&bind).map_err(PostError::Access)?;
                 wqe.kind = WqeKind::Bind;
                 self.sq.push(wqe, &[], &[])
             }
             WorkRequest::FastRegister(fr) => {
                 check_flags(FAST_REGISTER_FLAGS)?;
-                fr.check_layout().map_err(|()| PostError::InvalidParameter)?;
+                fr.check_layout().map_err(|_| PostError::InvalidParameter)?;
                 self.has_room()?;
-                let fr = FastRegisterRequest { access: Access::from_op_flags(flags), ..fr };
+                let fr = FastRegisterRequest {
+                    access: Access::from_op_flags(flags),
+                    ..fr
+                };
                 memory.fast_register(&fr).map_err(PostError::Access)?;
                 wqe.kind = WqeKind::FastRegister;
                 self.sq.push(wqe, &[], &[])
@@ -375,8 +419,12 @@ impl Endpoint {
         }
     }
 
-    fn has_room(&self) -> Result<(), PostError> {
-        if self.sq.ring().is_full() { Err(PostError::QueueFull) } else { Ok(()) }
+    const fn has_room(&self) -> Result<(), PostError> {
+        if self.sq.ring().is_full() {
+            Err(PostError::QueueFull)
+        } else {
+            Ok(())
+        }
     }
 
     /// Validate and queue a send or write payload.
@@ -415,5 +463,254 @@ impl Endpoint {
                 self.sq.push(wqe, &[], parts)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testkit::{Pair, config};
+    use crate::engine::types::AccessError;
+    use alloc::vec;
+
+    fn send(sges: &[Sge]) -> WorkRequest<'_> {
+        WorkRequest::Send {
+            payload: Payload::Sges(sges),
+        }
+    }
+
+    #[test]
+    fn idle_qp_takes_receives_but_no_initiator_requests() {
+        let mut p = Pair::new(config(0), config(1));
+        assert_eq!(
+            p.post(0, 1, send(&[]), OpFlags::NONE),
+            Err(PostError::NotConnected)
+        );
+        assert_eq!(p.receive(0, 2, &[]), Ok(()));
+        assert_eq!(p.ep[0].receive_outstanding(), 1);
+        assert_eq!(p.ep[0].initiator_outstanding(), 0);
+    }
+
+    #[test]
+    fn every_limit_is_checked_before_queueing() {
+        let mut p = Pair::connected();
+        let b = p.buffer(0, vec![0; 16], Access::LOCAL_WRITE);
+        let five = [b.sge(0, 1); 5];
+        assert_eq!(
+            p.post(0, 1, send(&five), OpFlags::NONE),
+            Err(PostError::TooManySges)
+        );
+        let huge = [
+            Sge {
+                length: u32::MAX,
+                ..b.all()
+            },
+            b.all(),
+        ];
+        assert_eq!(
+            p.post(0, 1, send(&huge), OpFlags::NONE),
+            Err(PostError::TransferTooLong)
+        );
+        let big = [Sge {
+            length: (1 << 20) + 1,
+            ..b.all()
+        }];
+        assert_eq!(
+            p.post(0, 1, send(&big), OpFlags::NONE),
+            Err(PostError::TransferTooLong)
+        );
+        assert_eq!(
+            p.post(0, 1, send(&[]), OpFlags::ALLOW_REMOTE_READ),
+            Err(PostError::InvalidFlags),
+            "a flag the operation does not allow"
+        );
+        assert_eq!(
+            p.post(0, 1, send(&[]), OpFlags::INLINE),
+            Err(PostError::InvalidFlags)
+        );
+        let data = [0u8; 65];
+        let inline = WorkRequest::Send {
+            payload: Payload::Inline(&[&data]),
+        };
+        assert_eq!(
+            p.post(0, 1, inline, OpFlags::INLINE),
+            Err(PostError::InlineTooLong)
+        );
+        let inline = WorkRequest::Send {
+            payload: Payload::Inline(&[&data[..64]]),
+        };
+        assert_eq!(
+            p.post(0, 1, inline, OpFlags::NONE),
+            Err(PostError::InvalidFlags)
+        );
+        // An inline request may carry more parts than the SGE limit.
+        let parts: [&[u8]; 8] = [&data[..8]; 8];
+        let inline = WorkRequest::Send {
+            payload: Payload::Inline(&parts),
+        };
+        assert_eq!(p.post(0, 1, inline, OpFlags::INLINE), Ok(()));
+        assert_eq!(
+            p.ep[0].initiator_outstanding(),
+            1,
+            "only the valid post was queued"
+        );
+    }
+
+    #[test]
+    fn full_queue_refuses() {
+        let mut c = config(0);
+        c.initiator_depth = 2;
+        let mut p = Pair::new(c, config(1));
+        p.ep[0].connect(1, 1).unwrap();
+        assert_eq!(p.post(0, 1, send(&[]), OpFlags::NONE), Ok(()));
+        assert_eq!(p.post(0, 2, send(&[]), OpFlags::NONE), Ok(()));
+        assert_eq!(
+            p.post(0, 3, send(&[]), OpFlags::NONE),
+            Err(PostError::QueueFull)
+        );
+    }
+
+    #[test]
+    fn reads_need_an_outbound_read_limit() {
+        let mut p = Pair::new(config(0), config(1));
+        p.ep[0].connect(0, 4).unwrap();
+        let read = WorkRequest::Read {
+            sges: &[],
+            remote_address: 0,
+            remote_token: 0,
+        };
+        assert_eq!(
+            p.post(0, 1, read, OpFlags::NONE),
+            Err(PostError::ReadsNotAllowed)
+        );
+    }
+
+    #[test]
+    fn bind_token_is_valid_when_the_post_returns_even_behind_a_blocked_send() {
+        let mut p = Pair::connected();
+        let b = p.buffer(0, vec![0; 64], Access::LOCAL_WRITE);
+        let mw = p.mem[0].window();
+        p.post(0, 1, send(&[]), OpFlags::NONE).unwrap();
+        p.progress();
+        let bind = BindRequest {
+            mr: b.mr,
+            mw,
+            virtual_address: b.va + 8,
+            length: 16,
+            access: Access::LOCAL_READ,
+        };
+        p.post(0, 2, WorkRequest::Bind(bind), OpFlags::ALLOW_REMOTE_WRITE)
+            .unwrap();
+        assert!(p.mem[0].is_valid(mw), "published at post time");
+        assert_eq!(
+            p.ep[0].initiator_outstanding(),
+            2,
+            "its completion waits behind the send"
+        );
+        // A refused bind publishes nothing.
+        let again = p.post(0, 3, WorkRequest::Bind(bind), OpFlags::NONE);
+        assert_eq!(again, Err(PostError::Access(AccessError::InvalidState)));
+        let mw2 = p.mem[0].window();
+        let outside = BindRequest {
+            mw: mw2,
+            length: 64,
+            ..bind
+        };
+        assert_eq!(
+            p.post(0, 4, WorkRequest::Bind(outside), OpFlags::NONE),
+            Err(PostError::Access(AccessError::OutOfRange))
+        );
+        assert!(!p.mem[0].is_valid(mw2));
+    }
+
+    #[test]
+    fn fast_register_checks_layout_then_publishes() {
+        let mut p = Pair::connected();
+        let region = p.arena.add(vec![0; 8192]);
+        let mr = p.mem[0].fast_register_mr(region, 8192);
+        let pages = [0u64, 4096];
+        let fr = FastRegisterRequest {
+            mr,
+            pages: &pages,
+            first_byte_offset: 0,
+            length: 8192,
+            base_virtual_address: 0x4000_0000,
+            access: Access::LOCAL_READ,
+        };
+        let bad = FastRegisterRequest {
+            base_virtual_address: 0x4000_0001,
+            ..fr
+        };
+        assert_eq!(
+            p.post(0, 1, WorkRequest::FastRegister(bad), OpFlags::NONE),
+            Err(PostError::InvalidParameter)
+        );
+        assert!(!p.mem[0].is_valid(mr));
+        p.post(
+            0,
+            2,
+            WorkRequest::FastRegister(fr),
+            OpFlags::ALLOW_REMOTE_READ,
+        )
+        .unwrap();
+        assert!(p.mem[0].is_valid(mr));
+    }
+
+    #[test]
+    fn error_state_is_terminal_and_refuses_everything() {
+        let mut p = Pair::connected();
+        p.ep[0].flush(&mut p.sink);
+        assert_eq!(p.ep[0].state(), QpState::Error(ErrorCause::Flushed));
+        assert_eq!(
+            p.post(0, 1, send(&[]), OpFlags::NONE),
+            Err(PostError::QpInError)
+        );
+        assert_eq!(p.receive(0, 1, &[]), Err(PostError::QpInError));
+        assert_eq!(
+            p.ep[0].connect(1, 1),
+            Err(StateError(QpState::Error(ErrorCause::Flushed)))
+        );
+        p.ep[0].disconnect(&mut p.sink);
+        assert_eq!(
+            p.ep[0].state(),
+            QpState::Error(ErrorCause::Flushed),
+            "the first cause is kept"
+        );
+    }
+
+    #[test]
+    fn srq_qp_refuses_its_own_receives() {
+        let mut c = config(0);
+        c.uses_srq = true;
+        let mut ep = Endpoint::try_new(c).unwrap();
+        assert_eq!(ep.post_receive(1, &[]), Err(PostError::WrongQueue));
+    }
+
+    #[test]
+    fn a_failed_post_rings_the_doorbell_for_earlier_deferred_posts() {
+        let mut p = Pair::connected();
+        p.receive(1, 10, &[]).unwrap();
+        p.post(0, 1, send(&[]), OpFlags::DEFER).unwrap();
+        assert_eq!(
+            p.progress().executed,
+            0,
+            "deferred: not handed to execution yet"
+        );
+        assert_eq!(p.ep[0].deferred(), 1);
+        assert!(p.post(0, 2, send(&[]), OpFlags::INLINE).is_err());
+        assert_eq!(p.ep[0].deferred(), 0);
+        assert_eq!(
+            p.progress().executed,
+            1,
+            "the deferred send ran after the failed post"
+        );
+    }
+
+    #[test]
+    fn oversized_limits_fail_creation_instead_of_aborting() {
+        let mut c = config(0);
+        c.initiator_depth = 1024;
+        c.inline_data_size = u32::MAX;
+        assert!(Endpoint::try_new(c).is_err());
     }
 }

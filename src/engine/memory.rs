@@ -1,6 +1,8 @@
-//! How the engine reaches registered memory: the [`MemorySpace`] (token tables, access checks,
-//! memory-registration work requests) and the [`Copier`] (the byte copy), both implemented by
-//! the verbs layer, plus the scatter/gather walk that copies each byte exactly once.
+//! How the engine reaches registered memory.
+//!
+//! The [`MemorySpace`] (token tables, access checks, memory-registration work requests) and the
+//! [`Copier`] (the byte copy) are implemented by the verbs layer; the scatter/gather walk here
+//! copies each byte exactly once.
 //!
 //! The engine never holds a pointer: a resolved range is a [`RegionSlice`] naming a region by an
 //! opaque number. Every range of a request is resolved (and so checked) before the first byte
@@ -23,7 +25,11 @@ impl RegionSlice {
     /// The sub-range `[at, at + length)` of this slice. The caller keeps it inside the slice.
     #[must_use]
     pub const fn sub(self, at: u32, length: u32) -> Self {
-        Self { region: self.region, offset: self.offset + at as u64, length }
+        Self {
+            region: self.region,
+            offset: self.offset + at as u64,
+            length,
+        }
     }
 }
 
@@ -67,25 +73,36 @@ impl FastRegisterRequest<'_> {
     ///
     /// # Errors
     ///
-    /// `Err(())` when the offset is not inside the first page, the length does not fit the
+    /// [`LayoutError`] when the offset is not inside the first page, the length does not fit the
     /// pages, or the base address is not `first_byte_offset + n × PAGE_SIZE`.
-    pub fn check_layout(&self) -> Result<(), ()> {
+    pub fn check_layout(&self) -> Result<(), LayoutError> {
         let fbo = u64::from(self.first_byte_offset);
         if fbo >= PAGE_SIZE || self.pages.is_empty() {
-            return Err(());
+            return Err(LayoutError);
         }
-        let span = (self.pages.len() as u64).checked_mul(PAGE_SIZE).ok_or(())? - fbo;
+        let span = (self.pages.len() as u64)
+            .checked_mul(PAGE_SIZE)
+            .ok_or(LayoutError)?
+            - fbo;
         if self.length > span || self.base_virtual_address % PAGE_SIZE != fbo {
-            return Err(());
+            return Err(LayoutError);
         }
-        self.base_virtual_address.checked_add(self.length).ok_or(())?;
+        self.base_virtual_address
+            .checked_add(self.length)
+            .ok_or(LayoutError)?;
         Ok(())
     }
 }
 
-/// The memory of one protection domain as the engine sees it. Implemented by the verbs layer
-/// over its MR/MW tables; every method is `&self` because those tables have their own locks
-/// (two connected QPs may share one PD, and bind publishes tokens while the peer resolves).
+/// A fast-register request whose offset, length and base address do not fit its pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LayoutError;
+
+/// The memory of one protection domain as the engine sees it.
+///
+/// Implemented by the verbs layer over its MR/MW tables. Every method is `&self` because those
+/// tables have their own locks (two connected QPs may share one PD, and bind publishes tokens
+/// while the peer resolves).
 pub trait MemorySpace {
     /// Check a local SGE (token of this PD or its privileged token, range inside the region,
     /// rights `need`) and return the resolved range of exactly `sge.length` bytes.
@@ -205,7 +222,9 @@ pub(crate) fn scatter_gather<C: Copier + ?Sized>(
                     if !next_dst(&mut dst_cur, &mut dst_used) {
                         return;
                     }
-                    let n = remaining.min(src.length - src_used).min(dst_cur.length - dst_used);
+                    let n = remaining
+                        .min(src.length - src_used)
+                        .min(dst_cur.length - dst_used);
                     copier.copy(src.sub(src_used, n), dst_cur.sub(dst_used, n));
                     src_used += n;
                     dst_used += n;
@@ -236,7 +255,11 @@ mod tests {
     }
 
     const fn rs(region: u64, offset: u64, length: u32) -> RegionSlice {
-        RegionSlice { region, offset, length }
+        RegionSlice {
+            region,
+            offset,
+            length,
+        }
     }
 
     #[test]
@@ -261,7 +284,12 @@ mod tests {
     fn inline_source_scatters() {
         let mut log = Log::default();
         let bytes = [0u8; 6];
-        scatter_gather(&mut log, Source::Inline(&bytes), &[rs(1, 4, 4), rs(2, 0, 4)], 6);
+        scatter_gather(
+            &mut log,
+            Source::Inline(&bytes),
+            &[rs(1, 4, 4), rs(2, 0, 4)],
+            6,
+        );
         assert_eq!(log.1, [(4, rs(1, 4, 4)), (2, rs(2, 0, 2))]);
     }
 
@@ -277,9 +305,34 @@ mod tests {
             access: Access::LOCAL_WRITE,
         };
         assert_eq!(ok.check_layout(), Ok(()));
-        assert!(FastRegisterRequest { length: 2 * PAGE_SIZE - 15, ..ok }.check_layout().is_err());
-        assert!(FastRegisterRequest { base_virtual_address: 0x7000_0000, ..ok }.check_layout().is_err());
-        assert!(FastRegisterRequest { first_byte_offset: 4096, ..ok }.check_layout().is_err());
-        assert!(FastRegisterRequest { pages: &[], ..ok }.check_layout().is_err());
+        assert!(
+            FastRegisterRequest {
+                length: 2 * PAGE_SIZE - 15,
+                ..ok
+            }
+            .check_layout()
+            .is_err()
+        );
+        assert!(
+            FastRegisterRequest {
+                base_virtual_address: 0x7000_0000,
+                ..ok
+            }
+            .check_layout()
+            .is_err()
+        );
+        assert!(
+            FastRegisterRequest {
+                first_byte_offset: 4096,
+                ..ok
+            }
+            .check_layout()
+            .is_err()
+        );
+        assert!(
+            FastRegisterRequest { pages: &[], ..ok }
+                .check_layout()
+                .is_err()
+        );
     }
 }

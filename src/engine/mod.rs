@@ -39,7 +39,9 @@ pub mod types;
 
 pub use completer::{CompletionSink, Overrun};
 pub use connection::{Progress, Side, progress};
-pub use endpoint::{Endpoint, EndpointConfig, ErrorCause, Payload, QpState, StateError, WorkRequest};
+pub use endpoint::{
+    Endpoint, EndpointConfig, ErrorCause, Payload, QpState, StateError, WorkRequest,
+};
 pub use memory::{BindRequest, Copier, FastRegisterRequest, MemorySpace, PAGE_SIZE, RegionSlice};
 pub use queue::ReceiveQueue;
 pub use requester::Blocked;

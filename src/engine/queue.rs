@@ -55,14 +55,18 @@ fn gather_into(into: &mut [u8], parts: &[&[u8]]) {
 
 fn table_len(depth: u32, stride: u32) -> Result<usize, CreateError> {
     let slots = depth.max(1).next_power_of_two() as usize;
-    slots.checked_mul(stride as usize).ok_or(CreateError::LimitTooLarge)
+    slots
+        .checked_mul(stride as usize)
+        .ok_or(CreateError::LimitTooLarge)
 }
 
 /// Sum of SGE lengths, refusing totals above `max` or beyond 32 bits.
 pub(crate) fn total_length(sges: &[Sge], max: u32) -> Result<u32, PostError> {
     let mut total = 0u32;
     for s in sges {
-        total = total.checked_add(s.length).ok_or(PostError::TransferTooLong)?;
+        total = total
+            .checked_add(s.length)
+            .ok_or(PostError::TransferTooLong)?;
     }
     if total > max {
         return Err(PostError::TransferTooLong);
@@ -86,13 +90,27 @@ pub(crate) struct InitiatorQueue {
 }
 
 impl InitiatorQueue {
-    pub(crate) fn try_new(depth: u32, sge_stride: u32, inline_size: u32) -> Result<Self, CreateError> {
+    pub(crate) fn try_new(
+        depth: u32,
+        sge_stride: u32,
+        inline_size: u32,
+    ) -> Result<Self, CreateError> {
         let ring = Ring::try_new(depth)?;
         let sges = try_filled(table_len(depth, sge_stride)?, Sge::default())?;
         let inline = try_filled(table_len(depth, inline_size)?, 0u8)?;
         let mut scratch = Vec::new();
-        scratch.try_reserve_exact(sge_stride as usize).map_err(|_| CreateError::OutOfMemory)?;
-        Ok(Self { ring, sges, stride: sge_stride, inline, inline_size, scratch, rung: 0 })
+        scratch
+            .try_reserve_exact(sge_stride as usize)
+            .map_err(|_| CreateError::OutOfMemory)?;
+        Ok(Self {
+            ring,
+            sges,
+            stride: sge_stride,
+            inline,
+            inline_size,
+            scratch,
+            rung: 0,
+        })
     }
 
     pub(crate) const fn ring(&self) -> &Ring<Wqe> {
@@ -104,7 +122,12 @@ impl InitiatorQueue {
     }
 
     /// Append `wqe` with its SGEs or inline parts (already validated by the caller).
-    pub(crate) fn push(&mut self, mut wqe: Wqe, sges: &[Sge], inline: &[&[u8]]) -> Result<(), PostError> {
+    pub(crate) fn push(
+        &mut self,
+        mut wqe: Wqe,
+        sges: &[Sge],
+        inline: &[&[u8]],
+    ) -> Result<(), PostError> {
         let slot = self.ring.next_slot().ok_or(PostError::QueueFull)?;
         if wqe.inline {
             let base = slot * self.inline_size as usize;
@@ -175,7 +198,12 @@ impl InitiatorQueue {
         need: Access,
     ) -> Result<&[RegionSlice], AccessError> {
         let base = slot * self.stride as usize;
-        resolve_into(&mut self.scratch, &self.sges[base..base + wqe.sge_count as usize], memory, need)
+        resolve_into(
+            &mut self.scratch,
+            &self.sges[base..base + wqe.sge_count as usize],
+            memory,
+            need,
+        )
     }
 }
 
@@ -225,12 +253,24 @@ impl ReceiveQueue {
     /// # Errors
     ///
     /// [`CreateError`] when the storage cannot be reserved or the limits are too large.
-    pub fn try_new(depth: u32, max_sge: u32, max_transfer_length: u32) -> Result<Self, CreateError> {
+    pub fn try_new(
+        depth: u32,
+        max_sge: u32,
+        max_transfer_length: u32,
+    ) -> Result<Self, CreateError> {
         let ring = Ring::try_new(depth)?;
         let sges = try_filled(table_len(depth, max_sge)?, Sge::default())?;
         let mut scratch = Vec::new();
-        scratch.try_reserve_exact(max_sge as usize).map_err(|_| CreateError::OutOfMemory)?;
-        Ok(Self { ring, sges, max_sge, max_transfer_length, scratch })
+        scratch
+            .try_reserve_exact(max_sge as usize)
+            .map_err(|_| CreateError::OutOfMemory)?;
+        Ok(Self {
+            ring,
+            sges,
+            max_sge,
+            max_transfer_length,
+            scratch,
+        })
     }
 
     /// Post a receive (`NdkReceive` / `NdkSrqReceive`). For a QP's own queue call
@@ -248,7 +288,11 @@ impl ReceiveQueue {
         let base = slot * self.max_sge as usize;
         self.sges[base..base + sges.len()].copy_from_slice(sges);
         #[allow(clippy::cast_possible_truncation)] // bounded by max_sge above
-        let rqe = Rqe { context, sge_count: sges.len() as u32, length };
+        let rqe = Rqe {
+            context,
+            sge_count: sges.len() as u32,
+            length,
+        };
         self.ring.push(rqe).map_err(|_| PostError::QueueFull)?;
         Ok(())
     }
@@ -312,15 +356,28 @@ mod tests {
     use super::*;
 
     const fn sge(length: u32) -> Sge {
-        Sge { address: 0, length, token: 1 }
+        Sge {
+            address: 0,
+            length,
+            token: 1,
+        }
     }
 
     #[test]
     fn receive_queue_limits() {
         let mut q = ReceiveQueue::try_new(2, 2, 100).unwrap();
-        assert_eq!(q.post(1, &[sge(1), sge(2), sge(3)]), Err(PostError::TooManySges));
-        assert_eq!(q.post(1, &[sge(60), sge(41)]), Err(PostError::TransferTooLong));
-        assert_eq!(q.post(1, &[sge(u32::MAX), sge(1)]), Err(PostError::TransferTooLong));
+        assert_eq!(
+            q.post(1, &[sge(1), sge(2), sge(3)]),
+            Err(PostError::TooManySges)
+        );
+        assert_eq!(
+            q.post(1, &[sge(60), sge(41)]),
+            Err(PostError::TransferTooLong)
+        );
+        assert_eq!(
+            q.post(1, &[sge(u32::MAX), sge(1)]),
+            Err(PostError::TransferTooLong)
+        );
         assert_eq!(q.post(1, &[sge(60), sge(40)]), Ok(()));
         assert_eq!(q.post(2, &[]), Ok(()));
         assert_eq!(q.post(3, &[]), Err(PostError::QueueFull));
@@ -333,19 +390,43 @@ mod tests {
     #[test]
     fn defer_holds_entries_until_a_doorbell() {
         let mut q = InitiatorQueue::try_new(4, 1, 0).unwrap();
-        let deferred = Wqe { context: 1, flags: OpFlags::DEFER, ..Wqe::default() };
+        let deferred = Wqe {
+            context: 1,
+            flags: OpFlags::DEFER,
+            ..Wqe::default()
+        };
         q.push(deferred, &[], &[]).unwrap();
-        assert!(q.head().is_none(), "a DEFER post does not ring the doorbell");
+        assert!(
+            q.head().is_none(),
+            "a DEFER post does not ring the doorbell"
+        );
         assert_eq!(q.held_by_defer(), 1);
-        q.push(Wqe { context: 2, ..Wqe::default() }, &[], &[]).unwrap();
-        assert_eq!(q.head().map(|h| h.1.context), Some(1), "the next plain post releases both");
+        q.push(
+            Wqe {
+                context: 2,
+                ..Wqe::default()
+            },
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            q.head().map(|h| h.1.context),
+            Some(1),
+            "the next plain post releases both"
+        );
         assert_eq!(q.held_by_defer(), 0);
     }
 
     #[test]
     fn inline_parts_are_gathered_into_the_slot() {
         let mut q = InitiatorQueue::try_new(2, 1, 8).unwrap();
-        let w = Wqe { context: 5, length: 5, inline: true, ..Wqe::default() };
+        let w = Wqe {
+            context: 5,
+            length: 5,
+            inline: true,
+            ..Wqe::default()
+        };
         q.push(w, &[], &[b"ab", b"", b"cde"]).unwrap();
         let (slot, head) = q.head().unwrap();
         assert_eq!(q.inline_bytes(slot, &head), b"abcde");

@@ -89,13 +89,21 @@ fn fetch(local: &Endpoint) -> State {
     if !matches!(local.state, QpState::Connected) {
         return State::Stop(Blocked::NotConnected);
     }
-    local.sq.head().map_or(State::Stop(Blocked::Empty), |(slot, wqe)| State::Gate(slot, wqe))
+    local
+        .sq
+        .head()
+        .map_or(State::Stop(Blocked::Empty), |(slot, wqe)| {
+            State::Gate(slot, wqe)
+        })
 }
 
 const fn touches_peer(kind: WqeKind) -> bool {
     matches!(
         kind,
-        WqeKind::Send | WqeKind::SendAndInvalidate(_) | WqeKind::Read { .. } | WqeKind::Write { .. }
+        WqeKind::Send
+            | WqeKind::SendAndInvalidate(_)
+            | WqeKind::Read { .. }
+            | WqeKind::Write { .. }
     )
 }
 
@@ -120,7 +128,7 @@ fn gate(local: &mut Endpoint, peer: &Endpoint, slot: usize, wqe: Wqe) -> State {
 }
 
 /// The requester's completion for `wqe`, with no responder side.
-fn local_only(local: &Endpoint, wqe: &Wqe, status: Status, bytes: u32) -> Outcome {
+const fn local_only(local: &Endpoint, wqe: &Wqe, status: Status, bytes: u32) -> Outcome {
     Outcome {
         local: completion(local, wqe.context, status, bytes, op_of(wqe.kind)),
         silent: is_silent(wqe.flags),
@@ -129,7 +137,13 @@ fn local_only(local: &Endpoint, wqe: &Wqe, status: Status, bytes: u32) -> Outcom
     }
 }
 
-const fn completion(ep: &Endpoint, context: usize, status: Status, bytes: u32, op: OpType) -> Completion {
+const fn completion(
+    ep: &Endpoint,
+    context: usize,
+    status: Status,
+    bytes: u32,
+    op: OpType,
+) -> Completion {
     Completion {
         request_context: context,
         qp_context: ep.config.qp_context,
@@ -192,7 +206,11 @@ fn local_source<'q, M: MemorySpace + ?Sized>(
     if wqe.inline {
         Some(Source::Inline(local.sq.inline_bytes(slot, wqe)))
     } else {
-        local.sq.resolve(slot, wqe, memory, Access::LOCAL_READ).ok().map(Source::Regions)
+        local
+            .sq
+            .resolve(slot, wqe, memory, Access::LOCAL_READ)
+            .ok()
+            .map(Source::Regions)
     }
 }
 
@@ -232,13 +250,24 @@ where
         qp_context: peer_qp_context,
         status,
         bytes,
-        op: if invalidate.is_some() { OpType::ReceiveAndInvalidate } else { OpType::Receive },
-        invalidated_token: if status.is_success() { invalidate } else { None },
+        op: if invalidate.is_some() {
+            OpType::ReceiveAndInvalidate
+        } else {
+            OpType::Receive
+        },
+        invalidated_token: if status.is_success() {
+            invalidate
+        } else {
+            None
+        },
         solicited: status.is_success() && wqe.flags.contains(OpFlags::SEND_AND_SOLICIT_EVENT),
     };
     match responder::accept_send(rq, peer.memory, wqe.length, invalidate) {
         Err(SendRefusal::NoReceive) => State::Stop(Blocked::WaitingForReceive),
-        Err(SendRefusal::Rejected { receive_context, receive_status }) => {
+        Err(SendRefusal::Rejected {
+            receive_context,
+            receive_status,
+        }) => {
             local.sq.pop();
             let mut outcome = local_only(local, &wqe, Status::RemoteOperationError, 0);
             outcome.remote = Some(receive(receive_context, receive_status, 0));
@@ -260,7 +289,7 @@ where
 fn write<ML, MP, C>(
     local: &mut Endpoint,
     local_memory: &ML,
-    peer: &mut Peer<'_, MP>,
+    peer: &Peer<'_, MP>,
     copier: &mut C,
     slot: usize,
     wqe: Wqe,
@@ -310,7 +339,11 @@ where
 {
     // Local sink first: a local fault never reaches the peer.
     let sink_rights = Access::LOCAL_WRITE | Access::READ_SINK;
-    if local.sq.resolve(slot, &wqe, local_memory, sink_rights).is_err() {
+    if local
+        .sq
+        .resolve(slot, &wqe, local_memory, sink_rights)
+        .is_err()
+    {
         local.sq.pop();
         return State::Finish(local_only(local, &wqe, Status::LocalProtectionError, 0));
     }
@@ -326,18 +359,23 @@ where
             return State::Finish(outcome);
         }
     };
-    scatter_gather(copier, Source::Regions(&[source]), local.sq.resolved(), wqe.length);
+    scatter_gather(
+        copier,
+        Source::Regions(&[source]),
+        local.sq.resolved(),
+        wqe.length,
+    );
     responder::end_read(peer.endpoint);
     local.reads_in_flight -= 1;
     let first_token = local.sq.sges(slot, &wqe).first().map(|s| s.token);
     local.sq.pop();
-    let mut status = Status::Success;
-    if wqe.flags.contains(OpFlags::RDMA_READ_LOCAL_INVALIDATE)
-        && local.config.read_local_invalidate_supported
-        && let Some(token) = first_token
-        && local_memory.invalidate_token(token).is_err()
-    {
-        status = Status::InvalidateError;
-    }
+    let invalidate_first = wqe.flags.contains(OpFlags::RDMA_READ_LOCAL_INVALIDATE)
+        && local.config.read_local_invalidate_supported;
+    let status = match first_token {
+        Some(token) if invalidate_first && local_memory.invalidate_token(token).is_err() => {
+            Status::InvalidateError
+        }
+        _ => Status::Success,
+    };
     State::Finish(local_only(local, &wqe, status, wqe.length))
 }

@@ -1,5 +1,6 @@
-//! The responder: what happens at the QP a request arrives at. It matches a send to the oldest
-//! receive, checks the receive buffers, the message length and a requested invalidation, and
+//! The responder: what happens at the QP a request arrives at.
+//!
+//! It matches a send to the oldest receive, checks the receive buffers, the message length and a requested invalidation, and
 //! checks RDMA read/write targets against the responder's memory space and read credit.
 //!
 //! Every check happens before any byte moves; a rejection says which status each side gets.
@@ -18,7 +19,10 @@ pub(crate) enum SendRefusal {
     NoReceive,
     /// The oldest receive was consumed with `receive_status`; the sender gets
     /// `Status::RemoteOperationError`; both QPs enter the error state.
-    Rejected { receive_context: usize, receive_status: Status },
+    Rejected {
+        receive_context: usize,
+        receive_status: Status,
+    },
 }
 
 /// Match an arriving send of `length` bytes to the oldest receive of `rq` and validate it
@@ -36,7 +40,10 @@ pub(crate) fn accept_send<'q, M: MemorySpace + ?Sized>(
     };
     let refuse = |rq: &mut ReceiveQueue, receive_status| {
         rq.pop();
-        Err(SendRefusal::Rejected { receive_context: rqe.context, receive_status })
+        Err(SendRefusal::Rejected {
+            receive_context: rqe.context,
+            receive_status,
+        })
     };
     if length > rqe.length {
         return refuse(rq, Status::ReceiveTooSmall);

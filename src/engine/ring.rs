@@ -25,7 +25,8 @@ pub enum CreateError {
 /// Reserve exactly `len` default elements, failing instead of aborting.
 pub(crate) fn try_filled<T: Clone>(len: usize, fill: T) -> Result<Vec<T>, CreateError> {
     let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| CreateError::OutOfMemory)?;
+    v.try_reserve_exact(len)
+        .map_err(|_| CreateError::OutOfMemory)?;
     v.resize(len, fill);
     Ok(v)
 }
@@ -59,7 +60,13 @@ impl<T: Copy + Default> Ring<T> {
         }
         let capacity = depth.max(1).next_power_of_two();
         let slots = try_filled(capacity as usize, T::default())?;
-        Ok(Self { slots, mask: capacity - 1, depth, produced: 0, consumed: 0 })
+        Ok(Self {
+            slots,
+            mask: capacity - 1,
+            depth,
+            produced: 0,
+            consumed: 0,
+        })
     }
 
     /// Maximum number of outstanding entries.
@@ -102,7 +109,11 @@ impl<T: Copy + Default> Ring<T> {
     /// per-slot side tables (SGEs, inline bytes) before committing the entry.
     #[must_use]
     pub const fn next_slot(&self) -> Option<usize> {
-        if self.is_full() { None } else { Some((self.produced & self.mask) as usize) }
+        if self.is_full() {
+            None
+        } else {
+            Some((self.produced & self.mask) as usize)
+        }
     }
 
     /// Append `entry`, returning its slot number.
@@ -149,9 +160,17 @@ mod tests {
         assert_eq!(r.push(2), Ok(1));
         assert_eq!(r.push(3), Ok(2));
         assert!(r.is_full());
-        assert_eq!(r.push(4), Err(4), "a full ring refuses and hands the entry back");
+        assert_eq!(
+            r.push(4),
+            Err(4),
+            "a full ring refuses and hands the entry back"
+        );
         assert_eq!(r.pop(), Some((0, 1)));
-        assert_eq!(r.push(4), Ok(3), "depth 3 uses 4 slots; the 4th slot is next");
+        assert_eq!(
+            r.push(4),
+            Ok(3),
+            "depth 3 uses 4 slots; the 4th slot is next"
+        );
         assert_eq!(r.len(), 3);
         assert_eq!(r.pop().map(|e| e.1), Some(2));
         assert_eq!(r.pop().map(|e| e.1), Some(3));
@@ -182,6 +201,9 @@ mod tests {
 
     #[test]
     fn oversized_depth_is_refused() {
-        assert_eq!(Ring::<u8>::try_new(MAX_RING_DEPTH + 1).err(), Some(CreateError::LimitTooLarge));
+        assert_eq!(
+            Ring::<u8>::try_new(MAX_RING_DEPTH + 1).err(),
+            Some(CreateError::LimitTooLarge)
+        );
     }
 }

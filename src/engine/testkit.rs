@@ -1,5 +1,6 @@
-//! Host-only reference implementations of the engine's traits, over plain `Vec<u8>` regions:
-//! for the engine's own tests and benchmarks, and as an executable description of what the
+//! Host-only reference implementations of the engine's traits, over plain `Vec<u8>` regions.
+//!
+//! For the engine's own tests and benchmarks, and as an executable description of what the
 //! verbs layer must implement. Never compiled into the kernel build.
 //!
 //! * [`Arena`] owns the bytes of every region and is the [`Copier`].
@@ -55,15 +56,22 @@ fn range(s: RegionSlice) -> core::ops::Range<usize> {
 
 impl Copier for Arena {
     fn copy(&mut self, from: RegionSlice, to: RegionSlice) {
-        let (fi, ti) = (usize::try_from(from.region).expect("region"), usize::try_from(to.region).expect("region"));
-        if fi == ti {
-            self.regions[fi].copy_within(range(from), range(to).start);
-        } else if fi < ti {
-            let (lo, hi) = self.regions.split_at_mut(ti);
-            hi[0][range(to)].copy_from_slice(&lo[fi][range(from)]);
-        } else {
-            let (lo, hi) = self.regions.split_at_mut(fi);
-            lo[ti][range(to)].copy_from_slice(&hi[0][range(from)]);
+        let (fi, ti) = (
+            usize::try_from(from.region).expect("region"),
+            usize::try_from(to.region).expect("region"),
+        );
+        match fi.cmp(&ti) {
+            core::cmp::Ordering::Equal => {
+                self.regions[fi].copy_within(range(from), range(to).start);
+            }
+            core::cmp::Ordering::Less => {
+                let (lo, hi) = self.regions.split_at_mut(ti);
+                hi[0][range(to)].copy_from_slice(&lo[fi][range(from)]);
+            }
+            core::cmp::Ordering::Greater => {
+                let (lo, hi) = self.regions.split_at_mut(fi);
+                lo[ti][range(to)].copy_from_slice(&hi[0][range(from)]);
+            }
         }
     }
 
@@ -106,7 +114,10 @@ impl TestMemory {
     /// An empty protection domain numbered `pd` (< 256).
     #[must_use]
     pub const fn new(pd: u32) -> Self {
-        Self { pd, entries: RefCell::new(Vec::new()) }
+        Self {
+            pd,
+            entries: RefCell::new(Vec::new()),
+        }
     }
 
     fn add(&self, e: Entry) -> MemoryHandle {
@@ -182,24 +193,42 @@ impl TestMemory {
             return Err(AccessError::WrongProtectionDomain);
         }
         let index = ((token >> 8) & 0xFFFF) as usize;
-        let e = *self.entries.borrow().get(index).ok_or(AccessError::UnknownToken)?;
+        let e = *self
+            .entries
+            .borrow()
+            .get(index)
+            .ok_or(AccessError::UnknownToken)?;
         if e.generation != (token & 0xFF) as u8 || !e.valid {
             return Err(AccessError::StaleToken);
         }
         Ok(index)
     }
 
-    fn slice(&self, token: u32, address: u64, length: u32, need: Access) -> Result<RegionSlice, AccessError> {
+    fn slice(
+        &self,
+        token: u32,
+        address: u64,
+        length: u32,
+        need: Access,
+    ) -> Result<RegionSlice, AccessError> {
         let e = self.entries.borrow()[self.lookup(token)?];
         if !e.access.allows(need) {
             return Err(AccessError::AccessDenied);
         }
-        let start = address.checked_sub(e.base_va).ok_or(AccessError::OutOfRange)?;
-        let end = start.checked_add(u64::from(length)).ok_or(AccessError::OutOfRange)?;
+        let start = address
+            .checked_sub(e.base_va)
+            .ok_or(AccessError::OutOfRange)?;
+        let end = start
+            .checked_add(u64::from(length))
+            .ok_or(AccessError::OutOfRange)?;
         if end > e.length {
             return Err(AccessError::OutOfRange);
         }
-        Ok(RegionSlice { region: e.region, offset: e.offset + start, length })
+        Ok(RegionSlice {
+            region: e.region,
+            offset: e.offset + start,
+            length,
+        })
     }
 
     fn invalidate_index(&self, index: usize) -> Result<(), AccessError> {
@@ -222,7 +251,13 @@ impl MemorySpace for TestMemory {
         self.slice(sge.token, sge.address, sge.length, need)
     }
 
-    fn resolve_remote(&self, token: u32, address: u64, length: u32, need: Access) -> Result<RegionSlice, AccessError> {
+    fn resolve_remote(
+        &self,
+        token: u32,
+        address: u64,
+        length: u32,
+        need: Access,
+    ) -> Result<RegionSlice, AccessError> {
         self.slice(token, address, length, need)
     }
 
@@ -236,8 +271,14 @@ impl MemorySpace for TestMemory {
         if request.access.allows(Access::REMOTE_WRITE) && !mr.access.allows(Access::LOCAL_WRITE) {
             return Err(AccessError::AccessDenied);
         }
-        let start = request.virtual_address.checked_sub(mr.base_va).ok_or(AccessError::OutOfRange)?;
-        if start.checked_add(request.length).is_none_or(|end| end > mr.length) {
+        let start = request
+            .virtual_address
+            .checked_sub(mr.base_va)
+            .ok_or(AccessError::OutOfRange)?;
+        if start
+            .checked_add(request.length)
+            .is_none_or(|end| end > mr.length)
+        {
             return Err(AccessError::OutOfRange);
         }
         *mw = Entry {
@@ -309,7 +350,10 @@ impl VecSink {
 
     /// Remove and return the completions of `cq` (a consumer polling).
     pub fn drain(&mut self, cq: CqId) -> Vec<Completion> {
-        self.cqs.get_mut(&cq).map(core::mem::take).unwrap_or_default()
+        self.cqs
+            .get_mut(&cq)
+            .map(core::mem::take)
+            .unwrap_or_default()
     }
 
     /// Whether `cq` has overrun.
@@ -331,5 +375,181 @@ impl CompletionSink for VecSink {
         }
         list.push(completion);
         Ok(())
+    }
+}
+
+/// CQ numbers a [`Pair`] uses: side A's initiator and receive CQs, side B's.
+pub const CQS: [[CqId; 2]; 2] = [[CqId(1), CqId(2)], [CqId(3), CqId(4)]];
+
+/// A registered test buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Buf {
+    /// Region number in the [`Arena`].
+    pub region: u64,
+    /// The MR.
+    pub mr: MemoryHandle,
+    /// Its token.
+    pub token: u32,
+    /// Address of its first byte.
+    pub va: u64,
+    /// Its length.
+    pub len: u32,
+}
+
+impl Buf {
+    /// An SGE for `[offset, offset + length)` of the buffer.
+    #[must_use]
+    pub const fn sge(&self, offset: u32, length: u32) -> Sge {
+        Sge {
+            address: self.va + offset as u64,
+            length,
+            token: self.token,
+        }
+    }
+
+    /// An SGE for the whole buffer.
+    #[must_use]
+    pub const fn all(&self) -> Sge {
+        self.sge(0, self.len)
+    }
+}
+
+/// A default QP configuration for tests: depth 64 each way, 4 SGEs, 64 inline bytes, 1 MiB
+/// transfers, CQs from [`CQS`] for `side`.
+#[must_use]
+pub const fn config(side: usize) -> super::EndpointConfig {
+    super::EndpointConfig {
+        qp_context: 0x100 + side,
+        initiator_cq: CQS[side][0],
+        receive_cq: CQS[side][1],
+        initiator_depth: 64,
+        receive_depth: 64,
+        max_initiator_sge: 4,
+        max_receive_sge: 4,
+        max_read_sge: 4,
+        inline_data_size: 64,
+        max_transfer_length: 1 << 20,
+        uses_srq: false,
+        read_local_invalidate_supported: true,
+    }
+}
+
+/// Two QPs (sides 0 and 1) in separate protection domains, with their memory and one sink.
+#[derive(Debug)]
+pub struct Pair {
+    /// Bytes of every buffer.
+    pub arena: Arena,
+    /// Each side's protection domain.
+    pub mem: [TestMemory; 2],
+    /// Each side's QP.
+    pub ep: [super::Endpoint; 2],
+    /// Every completion.
+    pub sink: VecSink,
+}
+
+impl Pair {
+    /// Two idle QPs with the given configurations.
+    ///
+    /// # Panics
+    ///
+    /// If the endpoints cannot be created (test code only).
+    #[must_use]
+    pub fn new(a: super::EndpointConfig, b: super::EndpointConfig) -> Self {
+        Self {
+            arena: Arena::default(),
+            mem: [TestMemory::new(1), TestMemory::new(2)],
+            ep: [
+                super::Endpoint::try_new(a).expect("endpoint"),
+                super::Endpoint::try_new(b).expect("endpoint"),
+            ],
+            sink: VecSink::default(),
+        }
+    }
+
+    /// Two QPs with [`config`], connected with ORD = IRD = 4.
+    ///
+    /// # Panics
+    ///
+    /// Never for fresh endpoints (test code only).
+    #[must_use]
+    pub fn connected() -> Self {
+        let mut p = Self::new(config(0), config(1));
+        p.ep[0].connect(4, 4).expect("connect");
+        p.ep[1].connect(4, 4).expect("connect");
+        p
+    }
+
+    /// Register `bytes` on `side` with `access`.
+    ///
+    /// # Panics
+    ///
+    /// If `bytes` is longer than `u32::MAX` (test code only).
+    pub fn buffer(&mut self, side: usize, bytes: Vec<u8>, access: Access) -> Buf {
+        let len = u32::try_from(bytes.len()).expect("len");
+        let region = self.arena.add(bytes);
+        let va = 0x1_0000_0000 * (region + 1);
+        let mr = self.mem[side].register(region, va, u64::from(len), access);
+        Buf {
+            region,
+            mr,
+            token: self.mem[side].token(mr),
+            va,
+            len,
+        }
+    }
+
+    /// Post an initiator request on `side`.
+    ///
+    /// # Errors
+    ///
+    /// The post's refusal.
+    pub fn post(
+        &mut self,
+        side: usize,
+        context: usize,
+        request: super::WorkRequest<'_>,
+        flags: super::OpFlags,
+    ) -> Result<(), super::PostError> {
+        self.ep[side].post(&self.mem[side], context, request, flags)
+    }
+
+    /// Post a receive on `side`.
+    ///
+    /// # Errors
+    ///
+    /// The post's refusal.
+    pub fn receive(
+        &mut self,
+        side: usize,
+        context: usize,
+        sges: &[Sge],
+    ) -> Result<(), super::PostError> {
+        self.ep[side].post_receive(context, sges)
+    }
+
+    /// Run both directions to completion.
+    pub fn progress(&mut self) -> super::Progress {
+        let [a, b] = &mut self.ep;
+        super::progress(
+            super::Side {
+                endpoint: a,
+                memory: &self.mem[0],
+                srq: None,
+            },
+            super::Side {
+                endpoint: b,
+                memory: &self.mem[1],
+                srq: None,
+            },
+            &mut self.arena,
+            &mut self.sink,
+            u32::MAX,
+        )
+    }
+
+    /// Completions of `side`'s initiator (`queue` 0) or receive (`queue` 1) CQ.
+    #[must_use]
+    pub fn cq(&self, side: usize, queue: usize) -> &[Completion] {
+        self.sink.of(CQS[side][queue])
     }
 }
