@@ -29,6 +29,18 @@ impl Arena {
         self.regions.len() as u64 - 1
     }
 
+    /// Number of regions.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.regions.len() as u64
+    }
+
+    /// Whether there is no region.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+    }
+
     /// A region's bytes.
     ///
     /// # Panics
