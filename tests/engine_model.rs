@@ -11,11 +11,22 @@ use softndk::engine::{Access, OpFlags, OpType, Payload, Status, WorkRequest};
 #[derive(Clone, Debug)]
 enum Op {
     /// Side sends `len` bytes from `offset` of its source buffer.
-    Send { side: usize, offset: u8, len: u8, silent: bool },
+    Send {
+        side: usize,
+        offset: u8,
+        len: u8,
+        silent: bool,
+    },
     /// Side posts a receive of `cap` bytes (its own fresh buffer).
     Receive { side: usize, cap: u8 },
     /// Side writes `len` bytes to the peer's exposed buffer at `at` (may be out of range).
-    Write { side: usize, offset: u8, len: u8, at: u8, silent: bool },
+    Write {
+        side: usize,
+        offset: u8,
+        len: u8,
+        at: u8,
+        silent: bool,
+    },
     /// `NdkFlush` on side.
     Flush { side: usize },
 }
@@ -33,8 +44,19 @@ const EXPOSED: usize = 64;
 
 #[derive(Clone, Copy, Debug)]
 enum Req {
-    Send { ctx: usize, offset: usize, len: usize, silent: bool },
-    Write { ctx: usize, offset: usize, len: usize, at: usize, silent: bool },
+    Send {
+        ctx: usize,
+        offset: usize,
+        len: usize,
+        silent: bool,
+    },
+    Write {
+        ctx: usize,
+        offset: usize,
+        len: usize,
+        at: usize,
+        silent: bool,
+    },
 }
 
 type Entry = (usize, Status, OpType, u32);
@@ -68,47 +90,85 @@ impl Model {
             side.initiator_cq.push((ctx, Status::Cancelled, op, 0));
         }
         while let Some((ctx, _, _)) = side.rq.pop_front() {
-            side.receive_cq.push((ctx, Status::Cancelled, OpType::Receive, 0));
+            side.receive_cq
+                .push((ctx, Status::Cancelled, OpType::Receive, 0));
         }
     }
 
     fn run(&mut self, s: usize) {
         let p = 1 - s;
         while !self.sides[s].error {
-            let Some(&head) = self.sides[s].sq.front() else { return };
+            let Some(&head) = self.sides[s].sq.front() else {
+                return;
+            };
             if self.sides[p].error {
                 self.sides[s].sq.pop_front();
                 let (ctx, op) = match head {
                     Req::Send { ctx, .. } => (ctx, OpType::Send),
                     Req::Write { ctx, .. } => (ctx, OpType::Write),
                 };
-                self.sides[s].initiator_cq.push((ctx, Status::ConnectionAborted, op, 0));
+                self.sides[s]
+                    .initiator_cq
+                    .push((ctx, Status::ConnectionAborted, op, 0));
                 self.fail(s);
                 return;
             }
             match head {
-                Req::Send { ctx, offset, len, silent } => {
-                    let Some(&(rctx, cap, buf)) = self.sides[p].rq.front() else { return };
+                Req::Send {
+                    ctx,
+                    offset,
+                    len,
+                    silent,
+                } => {
+                    let Some(&(rctx, cap, buf)) = self.sides[p].rq.front() else {
+                        return;
+                    };
                     self.sides[p].rq.pop_front();
                     self.sides[s].sq.pop_front();
                     if len > cap {
-                        self.sides[p].receive_cq.push((rctx, Status::ReceiveTooSmall, OpType::Receive, 0));
-                        self.sides[s].initiator_cq.push((ctx, Status::RemoteOperationError, OpType::Send, 0));
+                        self.sides[p].receive_cq.push((
+                            rctx,
+                            Status::ReceiveTooSmall,
+                            OpType::Receive,
+                            0,
+                        ));
+                        self.sides[s].initiator_cq.push((
+                            ctx,
+                            Status::RemoteOperationError,
+                            OpType::Send,
+                            0,
+                        ));
                         self.fail(s);
                         self.fail(p);
                         return;
                     }
-                    self.receive_bufs[buf][..len].copy_from_slice(&self.src[s][offset..offset + len]);
+                    self.receive_bufs[buf][..len]
+                        .copy_from_slice(&self.src[s][offset..offset + len]);
                     let n = u32::try_from(len).unwrap();
-                    self.sides[p].receive_cq.push((rctx, Status::Success, OpType::Receive, n));
+                    self.sides[p]
+                        .receive_cq
+                        .push((rctx, Status::Success, OpType::Receive, n));
                     if !silent {
-                        self.sides[s].initiator_cq.push((ctx, Status::Success, OpType::Send, n));
+                        self.sides[s]
+                            .initiator_cq
+                            .push((ctx, Status::Success, OpType::Send, n));
                     }
                 }
-                Req::Write { ctx, offset, len, at, silent } => {
+                Req::Write {
+                    ctx,
+                    offset,
+                    len,
+                    at,
+                    silent,
+                } => {
                     self.sides[s].sq.pop_front();
                     if at + len > EXPOSED {
-                        self.sides[s].initiator_cq.push((ctx, Status::RemoteAccessError, OpType::Write, 0));
+                        self.sides[s].initiator_cq.push((
+                            ctx,
+                            Status::RemoteAccessError,
+                            OpType::Write,
+                            0,
+                        ));
                         self.fail(s);
                         self.fail(p);
                         return;
@@ -116,7 +176,12 @@ impl Model {
                     let data = self.src[s][offset..offset + len].to_vec();
                     self.sides[p].exposed[at..at + len].copy_from_slice(&data);
                     if !silent {
-                        self.sides[s].initiator_cq.push((ctx, Status::Success, OpType::Write, u32::try_from(len).unwrap()));
+                        self.sides[s].initiator_cq.push((
+                            ctx,
+                            Status::Success,
+                            OpType::Write,
+                            u32::try_from(len).unwrap(),
+                        ));
                     }
                 }
             }
@@ -125,7 +190,11 @@ impl Model {
 }
 
 fn entries(p: &Pair, side: usize, queue: usize) -> Vec<Entry> {
-    p.sink.of(CQS[side][queue]).iter().map(|c| (c.request_context, c.status, c.op, c.bytes)).collect()
+    p.sink
+        .of(CQS[side][queue])
+        .iter()
+        .map(|c| (c.request_context, c.status, c.op, c.bytes))
+        .collect()
 }
 
 proptest! {

@@ -31,13 +31,13 @@ impl Arena {
 
     /// Number of regions.
     #[must_use]
-    pub fn len(&self) -> u64 {
+    pub const fn len(&self) -> u64 {
         self.regions.len() as u64
     }
 
     /// Whether there is no region.
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub const fn is_empty(&self) -> bool {
         self.regions.is_empty()
     }
 
