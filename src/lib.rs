@@ -27,6 +27,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+pub mod engine;
 pub mod lifetime;
 pub mod platform;
 pub mod sync;

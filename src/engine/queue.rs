@@ -1,0 +1,434 @@
+//! Work queues: the initiator queue (ring of work-queue entries plus per-slot SGE and inline
+//! tables) and the receive queue (a QP's own, or a shared receive queue).
+//!
+//! A queue stores requests and hands them out in FIFO order; it never executes anything and
+//! never allocates after creation (every per-slot table is reserved fallibly up front).
+
+use alloc::vec::Vec;
+
+use super::memory::{MemorySpace, RegionSlice};
+use super::ring::{CreateError, Ring, try_filled};
+use super::types::{Access, AccessError, MemoryHandle, OpFlags, PostError, Sge};
+
+/// What an initiator entry asks for; SGEs and inline bytes live in the queue's side tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum WqeKind {
+    /// `NdkSend`.
+    #[default]
+    Send,
+    /// `NdkSendAndInvalidate` with the peer's token to invalidate.
+    SendAndInvalidate(u32),
+    /// `NdkRead` from the peer's `(address, token)`.
+    Read { address: u64, token: u32 },
+    /// `NdkWrite` to the peer's `(address, token)`.
+    Write { address: u64, token: u32 },
+    /// `NdkBind`, already applied at post time.
+    Bind,
+    /// `NdkFastRegister`, already applied at post time.
+    FastRegister,
+    /// `NdkInvalidate`, applied when it reaches the head.
+    Invalidate(MemoryHandle),
+}
+
+/// One initiator entry.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Wqe {
+    pub context: usize,
+    pub kind: WqeKind,
+    pub flags: OpFlags,
+    /// SGEs in this slot's SGE table (0 for inline data and memory operations).
+    pub sge_count: u32,
+    /// Total bytes to move (SGE sum or inline length).
+    pub length: u32,
+    /// The data is in this slot's inline buffer.
+    pub inline: bool,
+}
+
+/// Copy `parts` back to back into `into`, which is exactly their total length.
+fn gather_into(into: &mut [u8], parts: &[&[u8]]) {
+    let mut at = 0;
+    for p in parts {
+        into[at..at + p.len()].copy_from_slice(p);
+        at += p.len();
+    }
+}
+
+fn table_len(depth: u32, stride: u32) -> Result<usize, CreateError> {
+    let slots = depth.max(1).next_power_of_two() as usize;
+    slots
+        .checked_mul(stride as usize)
+        .ok_or(CreateError::LimitTooLarge)
+}
+
+/// Sum of SGE lengths, refusing totals above `max` or beyond 32 bits.
+pub(crate) fn total_length(sges: &[Sge], max: u32) -> Result<u32, PostError> {
+    let mut total = 0u32;
+    for s in sges {
+        total = total
+            .checked_add(s.length)
+            .ok_or(PostError::TransferTooLong)?;
+    }
+    if total > max {
+        return Err(PostError::TransferTooLong);
+    }
+    Ok(total)
+}
+
+/// The initiator queue of a QP.
+#[derive(Debug)]
+pub(crate) struct InitiatorQueue {
+    ring: Ring<Wqe>,
+    sges: Vec<Sge>,
+    stride: u32,
+    inline: Vec<u8>,
+    inline_size: u32,
+    /// Resolved local ranges of the head request (capacity `stride`).
+    scratch: Vec<RegionSlice>,
+    /// Doorbell: entries with index before `rung` may execute. A DEFER post leaves it behind;
+    /// the next post without DEFER (or a failed post, ndkpi §6.3) moves it to `produced`.
+    rung: u32,
+}
+
+impl InitiatorQueue {
+    pub(crate) fn try_new(
+        depth: u32,
+        sge_stride: u32,
+        inline_size: u32,
+    ) -> Result<Self, CreateError> {
+        let ring = Ring::try_new(depth)?;
+        let sges = try_filled(table_len(depth, sge_stride)?, Sge::default())?;
+        let inline = try_filled(table_len(depth, inline_size)?, 0u8)?;
+        let mut scratch = Vec::new();
+        scratch
+            .try_reserve_exact(sge_stride as usize)
+            .map_err(|_| CreateError::OutOfMemory)?;
+        Ok(Self {
+            ring,
+            sges,
+            stride: sge_stride,
+            inline,
+            inline_size,
+            scratch,
+            rung: 0,
+        })
+    }
+
+    pub(crate) const fn ring(&self) -> &Ring<Wqe> {
+        &self.ring
+    }
+
+    pub(crate) const fn inline_size(&self) -> u32 {
+        self.inline_size
+    }
+
+    /// Append `wqe` with its SGEs or inline parts (already validated by the caller).
+    pub(crate) fn push(
+        &mut self,
+        mut wqe: Wqe,
+        sges: &[Sge],
+        inline: &[&[u8]],
+    ) -> Result<(), PostError> {
+        let slot = self.ring.next_slot().ok_or(PostError::QueueFull)?;
+        if wqe.inline {
+            let base = slot * self.inline_size as usize;
+            gather_into(&mut self.inline[base..base + wqe.length as usize], inline);
+            wqe.sge_count = 0;
+        } else {
+            let base = slot * self.stride as usize;
+            self.sges[base..base + sges.len()].copy_from_slice(sges);
+            wqe.sge_count = u32::try_from(sges.len()).map_err(|_| PostError::TooManySges)?;
+        }
+        let deferred = wqe.flags.contains(OpFlags::DEFER);
+        self.ring.push(wqe).map_err(|_| PostError::QueueFull)?;
+        if !deferred {
+            self.ring_doorbell();
+        }
+        Ok(())
+    }
+
+    /// Hand every queued entry to execution (a post without DEFER, or a failed post).
+    pub(crate) const fn ring_doorbell(&mut self) {
+        self.rung = self.ring.produced();
+    }
+
+    /// Entries posted with DEFER that no doorbell has released yet.
+    pub(crate) const fn held_by_defer(&self) -> u32 {
+        self.ring.produced().wrapping_sub(self.rung)
+    }
+
+    /// The oldest entry, if its doorbell has been rung.
+    pub(crate) fn head(&self) -> Option<(usize, Wqe)> {
+        if self.ring.len() <= self.held_by_defer() {
+            return None;
+        }
+        self.ring.front()
+    }
+
+    /// The oldest entry regardless of the doorbell (flush).
+    pub(crate) fn pop(&mut self) -> Option<Wqe> {
+        let e = self.ring.pop().map(|(_, w)| w);
+        if self.held_by_defer() > self.ring.len() {
+            // A flushed deferred entry no longer needs a doorbell.
+            self.rung = self.ring.consumed();
+        }
+        e
+    }
+
+    pub(crate) fn sges(&self, slot: usize, wqe: &Wqe) -> &[Sge] {
+        let base = slot * self.stride as usize;
+        &self.sges[base..base + wqe.sge_count as usize]
+    }
+
+    pub(crate) fn inline_bytes(&self, slot: usize, wqe: &Wqe) -> &[u8] {
+        let base = slot * self.inline_size as usize;
+        &self.inline[base..base + wqe.length as usize]
+    }
+
+    /// The list the last successful [`InitiatorQueue::resolve`] produced.
+    pub(crate) fn resolved(&self) -> &[RegionSlice] {
+        &self.scratch
+    }
+
+    /// Resolve every SGE of the entry in `slot` with rights `need`, into the scratch list.
+    pub(crate) fn resolve<M: MemorySpace + ?Sized>(
+        &mut self,
+        slot: usize,
+        wqe: &Wqe,
+        memory: &M,
+        need: Access,
+    ) -> Result<&[RegionSlice], AccessError> {
+        let base = slot * self.stride as usize;
+        resolve_into(
+            &mut self.scratch,
+            &self.sges[base..base + wqe.sge_count as usize],
+            memory,
+            need,
+        )
+    }
+}
+
+fn resolve_into<'s, M: MemorySpace + ?Sized>(
+    scratch: &'s mut Vec<RegionSlice>,
+    sges: &[Sge],
+    memory: &M,
+    need: Access,
+) -> Result<&'s [RegionSlice], AccessError> {
+    scratch.clear();
+    for sge in sges {
+        let slice = memory.resolve_local(sge, need)?;
+        if slice.length != sge.length {
+            // A memory space that returns a different length broke its contract; refuse
+            // rather than copy a wrong amount.
+            return Err(AccessError::OutOfRange);
+        }
+        // Capacity was reserved for the queue's SGE limit, so this never reallocates.
+        scratch.push(slice);
+    }
+    Ok(scratch)
+}
+
+/// One receive entry.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rqe {
+    pub context: usize,
+    pub sge_count: u32,
+    pub length: u32,
+}
+
+/// A receive queue: a QP's own, or a shared receive queue (SRQ) handed to
+/// [`Side`](super::Side) for every QP created with it.
+#[derive(Debug)]
+pub struct ReceiveQueue {
+    ring: Ring<Rqe>,
+    sges: Vec<Sge>,
+    max_sge: u32,
+    max_transfer_length: u32,
+    scratch: Vec<RegionSlice>,
+}
+
+impl ReceiveQueue {
+    /// A queue for at most `depth` receives of at most `max_sge` SGEs and
+    /// `max_transfer_length` bytes each.
+    ///
+    /// # Errors
+    ///
+    /// [`CreateError`] when the storage cannot be reserved or the limits are too large.
+    pub fn try_new(
+        depth: u32,
+        max_sge: u32,
+        max_transfer_length: u32,
+    ) -> Result<Self, CreateError> {
+        let ring = Ring::try_new(depth)?;
+        let sges = try_filled(table_len(depth, max_sge)?, Sge::default())?;
+        let mut scratch = Vec::new();
+        scratch
+            .try_reserve_exact(max_sge as usize)
+            .map_err(|_| CreateError::OutOfMemory)?;
+        Ok(Self {
+            ring,
+            sges,
+            max_sge,
+            max_transfer_length,
+            scratch,
+        })
+    }
+
+    /// Post a receive (`NdkReceive` / `NdkSrqReceive`). For a QP's own queue call
+    /// [`Endpoint::post_receive`](super::Endpoint::post_receive), which also checks the QP state.
+    ///
+    /// # Errors
+    ///
+    /// [`PostError::TooManySges`], [`PostError::TransferTooLong`], [`PostError::QueueFull`].
+    pub fn post(&mut self, context: usize, sges: &[Sge]) -> Result<(), PostError> {
+        if sges.len() > self.max_sge as usize {
+            return Err(PostError::TooManySges);
+        }
+        let length = total_length(sges, self.max_transfer_length)?;
+        let slot = self.ring.next_slot().ok_or(PostError::QueueFull)?;
+        let base = slot * self.max_sge as usize;
+        self.sges[base..base + sges.len()].copy_from_slice(sges);
+        #[allow(clippy::cast_possible_truncation)] // bounded by max_sge above
+        let rqe = Rqe {
+            context,
+            sge_count: sges.len() as u32,
+            length,
+        };
+        self.ring.push(rqe).map_err(|_| PostError::QueueFull)?;
+        Ok(())
+    }
+
+    /// Outstanding receives.
+    #[must_use]
+    pub const fn len(&self) -> u32 {
+        self.ring.len()
+    }
+
+    /// Whether no receive is posted.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// Maximum outstanding receives.
+    #[must_use]
+    pub const fn depth(&self) -> u32 {
+        self.ring.depth()
+    }
+
+    /// Remove the oldest receive and return its request context: for the verbs layer when an
+    /// SRQ is closed with receives still posted (a QP's own queue is flushed by the endpoint).
+    pub fn take_oldest(&mut self) -> Option<usize> {
+        self.ring.pop().map(|(_, r)| r.context)
+    }
+
+    pub(crate) fn head(&self) -> Option<(usize, Rqe)> {
+        self.ring.front()
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Rqe> {
+        self.ring.pop().map(|(_, r)| r)
+    }
+
+    /// The list the last successful [`ReceiveQueue::resolve`] produced.
+    pub(crate) fn resolved(&self) -> &[RegionSlice] {
+        &self.scratch
+    }
+
+    /// Resolve the SGEs of the receive in `slot` (rights: local write) into the scratch list.
+    pub(crate) fn resolve<M: MemorySpace + ?Sized>(
+        &mut self,
+        slot: usize,
+        rqe: &Rqe,
+        memory: &M,
+    ) -> Result<&[RegionSlice], AccessError> {
+        let base = slot * self.max_sge as usize;
+        resolve_into(
+            &mut self.scratch,
+            &self.sges[base..base + rqe.sge_count as usize],
+            memory,
+            Access::LOCAL_WRITE,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn sge(length: u32) -> Sge {
+        Sge {
+            address: 0,
+            length,
+            token: 1,
+        }
+    }
+
+    #[test]
+    fn receive_queue_limits() {
+        let mut q = ReceiveQueue::try_new(2, 2, 100).unwrap();
+        assert_eq!(
+            q.post(1, &[sge(1), sge(2), sge(3)]),
+            Err(PostError::TooManySges)
+        );
+        assert_eq!(
+            q.post(1, &[sge(60), sge(41)]),
+            Err(PostError::TransferTooLong)
+        );
+        assert_eq!(
+            q.post(1, &[sge(u32::MAX), sge(1)]),
+            Err(PostError::TransferTooLong)
+        );
+        assert_eq!(q.post(1, &[sge(60), sge(40)]), Ok(()));
+        assert_eq!(q.post(2, &[]), Ok(()));
+        assert_eq!(q.post(3, &[]), Err(PostError::QueueFull));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.take_oldest(), Some(1));
+        assert_eq!(q.take_oldest(), Some(2));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn defer_holds_entries_until_a_doorbell() {
+        let mut q = InitiatorQueue::try_new(4, 1, 0).unwrap();
+        let deferred = Wqe {
+            context: 1,
+            flags: OpFlags::DEFER,
+            ..Wqe::default()
+        };
+        q.push(deferred, &[], &[]).unwrap();
+        assert!(
+            q.head().is_none(),
+            "a DEFER post does not ring the doorbell"
+        );
+        assert_eq!(q.held_by_defer(), 1);
+        q.push(
+            Wqe {
+                context: 2,
+                ..Wqe::default()
+            },
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            q.head().map(|h| h.1.context),
+            Some(1),
+            "the next plain post releases both"
+        );
+        assert_eq!(q.held_by_defer(), 0);
+    }
+
+    #[test]
+    fn inline_parts_are_gathered_into_the_slot() {
+        let mut q = InitiatorQueue::try_new(2, 1, 8).unwrap();
+        let w = Wqe {
+            context: 5,
+            length: 5,
+            inline: true,
+            ..Wqe::default()
+        };
+        q.push(w, &[], &[b"ab", b"", b"cde"]).unwrap();
+        let (slot, head) = q.head().unwrap();
+        assert_eq!(q.inline_bytes(slot, &head), b"abcde");
+    }
+}
