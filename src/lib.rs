@@ -35,7 +35,6 @@ pub mod sync;
 #[cfg(all(
     target_os = "windows",
     feature = "kernel",
-    not(feature = "wdk"),
     not(feature = "std"),
     not(test)
 ))]

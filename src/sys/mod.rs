@@ -3,12 +3,12 @@
 //!
 //! Owns: every structure `SoftNDK` exchanges with `ndis.sys`/`ntoskrnl.exe`, pinned by `const`
 //! size/offset assertions to the x64 values in `spec/ndis-miniport.md`; the `raw-dylib` import
-//! declarations ([`ffi`]); the pure arithmetic of the kernel allocator ([`pool`]).
+//! declarations (`ffi`); the pure arithmetic of the kernel allocator ([`pool`]).
 //! Must never: hold logic (that lives in `miniport`), or declare an import nothing calls —
-//! `cargo xtask check-sys` rejects images that import anything not declared in [`ffi`].
+//! `cargo xtask check-sys` rejects images that import anything not declared in `ffi`.
 //!
 //! The data half compiles on every target so the layout assertions run in every build and
-//! host tests can use the types; only [`ffi`] is limited to `target_os = "windows"` with the
+//! host tests can use the types; only `ffi` is limited to `target_os = "windows"` with the
 //! `kernel` feature.
 #![allow(
     non_camel_case_types,

@@ -1,4 +1,4 @@
-//! Kernel runtime for the handwritten (non-WDK) build of `softndk.sys`.
+//! Kernel runtime for the handwritten (non-WDK, Linux cross) build of `softndk.sys`.
 //!
 //! Owns the three things a `no_std` Rust image needs from its environment when no
 //! `wdk-alloc`/`wdk-panic`/`wdk-sys` is linked: the global allocator (non-paged pool through
@@ -80,6 +80,10 @@ static ALLOCATOR: NonPagedPool = NonPagedPool;
 // crates that also define it are excluded by the `not(feature = "wdk")` gate on this module).
 #[unsafe(no_mangle)]
 #[used]
+#[allow(
+    non_upper_case_globals,
+    reason = "the MSVC toolchain's exact symbol name"
+)]
 pub static _fltused: i32 = 0;
 
 /// A panic is a driver bug: stop the machine with a recognisable code instead of unwinding
