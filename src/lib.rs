@@ -31,3 +31,14 @@ pub mod engine;
 pub mod lifetime;
 pub mod platform;
 pub mod sync;
+// The miniport's pure halves and the FFI types compile everywhere (host-tested, layouts
+// asserted in every build); their NDIS trampolines and imports are Windows-kernel-only.
+#[cfg(all(
+    target_os = "windows",
+    feature = "kernel",
+    not(feature = "std"),
+    not(test)
+))]
+mod kernel_rt;
+pub mod miniport;
+pub mod sys;

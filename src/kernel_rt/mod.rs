@@ -1,0 +1,12 @@
+//! The kernel runtime of `softndk.sys`: global allocator, panic handler and `_fltused`.
+//!
+//! Two interchangeable implementations, chosen by the build path: [`handwritten`] (the Linux
+//! cross build, no WDK: non-paged tagged pool, bug check on panic) and `wdk_runtime` (a
+//! Windows build with the WDK: `wdk-alloc`, `wdk-panic`, and `wdk-sys`, which defines
+//! `_fltused`). Exactly one is compiled, so no symbol is defined twice.
+//! Must never: be compiled into host builds (std provides all three there).
+
+#[cfg(not(feature = "wdk"))]
+pub mod handwritten;
+#[cfg(feature = "wdk")]
+mod wdk_runtime;

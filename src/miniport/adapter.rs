@@ -1,0 +1,374 @@
+//! Adapter lifecycle trampolines: `MiniportInitializeEx`, `MiniportHaltEx`, `MiniportPause`,
+//! `MiniportRestart`, `MiniportShutdownEx`, `MiniportDevicePnPEventNotify`.
+//!
+//! Owns the adapter object NDIS hands back as `MiniportAdapterContext` (pool memory from
+//! [`Adapter::try_new`], freed in halt) and the order of the attribute calls.
+//! Must never: decide run-state transitions itself (that is [`super::state`]).
+#![allow(unsafe_code)]
+
+use alloc::boxed::Box;
+use core::alloc::Layout;
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::ptr::null_mut;
+
+use crate::sys::ffi::{
+    NdisCloseConfiguration, NdisMSetMiniportAttributes, NdisOpenConfigurationEx,
+    NdisReadConfiguration,
+};
+use crate::sys::ndis::*;
+use crate::sys::ndk::*;
+use crate::sys::{
+    BOOLEAN, NDIS_HANDLE, NDIS_OBJECT_HEADER, NDIS_STATUS, NDIS_STATUS_FAILURE,
+    NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS, ascii_utf16,
+};
+
+use super::config;
+use super::counters::AdapterCounters;
+use super::oid::{self, NdkSwitch, OidState};
+use super::state::{AdapterRun, PauseOutcome, Transition};
+
+/// NDIS copies the list, but it must be a real object to point at.
+static SUPPORTED_OID_LIST: [u32; oid::SUPPORTED_OIDS.len()] = oid::SUPPORTED_OIDS;
+
+static NETWORK_DIRECT_KEYWORD: [u16; 14] = ascii_utf16("*NetworkDirect");
+
+/// One SoftNDK miniport adapter.
+///
+/// # Invariants
+/// `oid_state` is accessed only from `MiniportInitializeEx` (before NDIS can call anything
+/// else) and from regular OID requests, which NDIS serializes per adapter.
+pub(super) struct Adapter {
+    /// `MiniportAdapterHandle` for NDIS calls about this adapter.
+    pub(super) handle: NDIS_HANDLE,
+    /// Run state and the send/pause gate.
+    pub(super) run: AdapterRun,
+    /// Traffic and NDK counters.
+    pub(super) counters: AdapterCounters,
+    oid_state: UnsafeCell<OidState>,
+}
+
+impl Adapter {
+    /// Allocates an adapter in pool; `None` when the pool is exhausted (never panics).
+    fn try_new(handle: NDIS_HANDLE, mac: [u8; 6], ndk: NdkSwitch) -> Option<Box<Self>> {
+        let layout = Layout::new::<Self>();
+        // SAFETY: `Self` is not zero-sized, so `layout` has a non-zero size.
+        let raw = unsafe { alloc::alloc::alloc(layout) }.cast::<Self>();
+        if raw.is_null() {
+            return None;
+        }
+        // SAFETY: `raw` is a fresh, suitably aligned allocation for one `Self`.
+        unsafe {
+            raw.write(Self {
+                handle,
+                run: AdapterRun::new(),
+                counters: AdapterCounters::new(),
+                oid_state: UnsafeCell::new(OidState::new(mac, ndk)),
+            });
+        }
+        // SAFETY: `raw` was allocated with the global allocator for `Self`'s layout and now
+        // holds an initialised `Self`.
+        Some(unsafe { Box::from_raw(raw) })
+    }
+
+    /// The adapter behind an `MiniportAdapterContext`.
+    ///
+    /// # Safety
+    /// `context` must be a context registered by [`initialize`] whose adapter has not been
+    /// halted; NDIS guarantees this for every handler it calls with that context.
+    pub(super) unsafe fn from_context<'a>(context: NDIS_HANDLE) -> &'a Self {
+        // SAFETY: per this function's contract, `context` points at a live `Adapter`.
+        unsafe { &*context.cast::<Self>() }
+    }
+
+    /// OID-owned state for reading.
+    ///
+    /// # Safety
+    /// Only from a regular OID request or initialization (see the type's invariants).
+    pub(super) unsafe fn oid_state(&self) -> &OidState {
+        // SAFETY: per the invariants no `&mut` to it exists while a regular OID runs.
+        unsafe { &*self.oid_state.get() }
+    }
+
+    /// OID-owned state for changing.
+    ///
+    /// # Safety
+    /// Only from a regular OID request or initialization, and no other reference to it may
+    /// be alive (NDIS serializes regular OIDs per adapter).
+    #[allow(
+        clippy::mut_from_ref,
+        reason = "exclusivity comes from NDIS's OID serialization"
+    )]
+    pub(super) unsafe fn oid_state_mut(&self) -> &mut OidState {
+        // SAFETY: per the invariants and this function's contract, access is exclusive.
+        unsafe { &mut *self.oid_state.get() }
+    }
+}
+
+/// Reads `*NetworkDirect` (`None` when absent or unreadable, meaning the INF default).
+///
+/// # Safety
+/// PASSIVE_LEVEL, inside `MiniportInitializeEx`, with `handle` the miniport adapter handle.
+unsafe fn read_network_direct(handle: NDIS_HANDLE) -> Option<u32> {
+    let mut object = NDIS_CONFIGURATION_OBJECT {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
+            NDIS_CONFIGURATION_OBJECT_REVISION_1,
+            core::mem::size_of::<NDIS_CONFIGURATION_OBJECT>(),
+        ),
+        NdisHandle: handle,
+        Flags: 0,
+    };
+    let mut configuration: NDIS_HANDLE = null_mut();
+    // SAFETY: PASSIVE_LEVEL per the contract; both pointers are live locals.
+    let status = unsafe { NdisOpenConfigurationEx(&raw mut object, &raw mut configuration) };
+    if status != NDIS_STATUS_SUCCESS {
+        return None;
+    }
+    let mut keyword = NDIS_STRING {
+        Length: u16::try_from(NETWORK_DIRECT_KEYWORD.len() * 2).unwrap_or(0),
+        MaximumLength: u16::try_from(NETWORK_DIRECT_KEYWORD.len() * 2).unwrap_or(0),
+        Buffer: NETWORK_DIRECT_KEYWORD.as_ptr(),
+    };
+    let mut read_status = NDIS_STATUS_FAILURE;
+    let mut parameter: *mut NDIS_CONFIGURATION_PARAMETER = null_mut();
+    // SAFETY: PASSIVE_LEVEL; `configuration` is open; every pointer is a live local or the
+    // static keyword, which NDIS only reads.
+    unsafe {
+        NdisReadConfiguration(
+            &raw mut read_status,
+            &raw mut parameter,
+            configuration,
+            &raw mut keyword,
+            NDIS_PARAMETER_INTEGER,
+        );
+    }
+    let value = if read_status == NDIS_STATUS_SUCCESS && !parameter.is_null() {
+        // SAFETY: on success NDIS returns a parameter that lives until the configuration is
+        // closed below; an integer read fills `IntegerData`.
+        Some(unsafe { (*parameter).IntegerData })
+    } else {
+        None
+    };
+    // SAFETY: PASSIVE_LEVEL; closes the handle opened above, after the last use of `parameter`.
+    unsafe { NdisCloseConfiguration(configuration) };
+    value
+}
+
+fn general_attributes(mac: [u8; 6]) -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+    let mut address = [0_u8; NDIS_MAX_PHYS_ADDRESS_LENGTH];
+    address[..6].copy_from_slice(&mac);
+    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+            NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+            core::mem::size_of::<NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES>(),
+        ),
+        Flags: 0,
+        MediaType: NDIS_MEDIUM_802_3,
+        PhysicalMediumType: NDIS_PHYSICAL_MEDIUM_802_3,
+        MtuSize: config::MTU,
+        MaxXmitLinkSpeed: config::LINK_SPEED_BPS,
+        XmitLinkSpeed: config::LINK_SPEED_BPS,
+        MaxRcvLinkSpeed: config::LINK_SPEED_BPS,
+        RcvLinkSpeed: config::LINK_SPEED_BPS,
+        MediaConnectState: MEDIA_CONNECT_STATE_CONNECTED,
+        MediaDuplexState: MEDIA_DUPLEX_STATE_FULL,
+        LookaheadSize: config::MTU,
+        PowerManagementCapabilities: null_mut(),
+        MacOptions: NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA
+            | NDIS_MAC_OPTION_TRANSFERS_NOT_PEND
+            | NDIS_MAC_OPTION_NO_LOOPBACK,
+        SupportedPacketFilters: oid::SUPPORTED_PACKET_FILTERS,
+        MaxMulticastListSize: u32::try_from(config::MAX_MULTICAST_LIST).unwrap_or(0),
+        MacAddressLength: 6,
+        PermanentMacAddress: address,
+        CurrentMacAddress: address,
+        RecvScaleCapabilities: null_mut(),
+        AccessType: NET_IF_ACCESS_BROADCAST,
+        DirectionType: NET_IF_DIRECTION_SENDRECEIVE,
+        ConnectionType: NET_IF_CONNECTION_DEDICATED,
+        IfType: IF_TYPE_ETHERNET_CSMACD,
+        IfConnectorPresent: 0,
+        SupportedStatistics: oid::SUPPORTED_STATISTICS,
+        SupportedPauseFunctions: NDIS_PAUSE_FUNCTIONS_UNSUPPORTED,
+        DataBackFillSize: 0,
+        ContextBackFillSize: 0,
+        SupportedOidList: SUPPORTED_OID_LIST.as_ptr(),
+        SupportedOidListLength: u32::try_from(core::mem::size_of_val(&SUPPORTED_OID_LIST))
+            .unwrap_or(0),
+        AutoNegotiationFlags: 0,
+        PowerManagementCapabilitiesEx: null_mut(),
+    }
+}
+
+/// Reports one attribute structure.
+///
+/// # Safety
+/// PASSIVE_LEVEL inside `MiniportInitializeEx`; `attributes` points at a live, initialised
+/// attribute structure whose header names its type.
+unsafe fn set_attributes(handle: NDIS_HANDLE, attributes: *mut c_void) -> NDIS_STATUS {
+    // SAFETY: per this function's contract; NDIS copies what it keeps.
+    unsafe { NdisMSetMiniportAttributes(handle, attributes) }
+}
+
+/// Sets general and NDK attributes after the registration attributes.
+///
+/// # Safety
+/// As [`set_attributes`].
+unsafe fn describe_adapter(handle: NDIS_HANDLE, mac: [u8; 6], ndk_enabled: bool) -> NDIS_STATUS {
+    let mut general = general_attributes(mac);
+    // SAFETY: PASSIVE inside initialize; `general` is a live general-attributes block.
+    let status = unsafe { set_attributes(handle, (&raw mut general).cast()) };
+    if status != NDIS_STATUS_SUCCESS {
+        return status;
+    }
+    let info = config::ndk_adapter_info();
+    let limits = config::NDK_OBJECT_LIMITS;
+    let capabilities = NDIS_NDK_CAPABILITIES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_DEFAULT,
+            NDIS_NDK_CAPABILITIES_REVISION_1,
+            core::mem::size_of::<NDIS_NDK_CAPABILITIES>(),
+        ),
+        Flags: 0,
+        MaxQpCount: limits.qps,
+        MaxCqCount: limits.cqs,
+        MaxMrCount: limits.mrs,
+        MaxPdCount: limits.pds,
+        MaxInboundReadLimit: 0,
+        MaxOutboundReadLimit: 0,
+        MaxMwCount: limits.mws,
+        MaxSrqCount: limits.srqs,
+        MissingCounterMask: config::NDK_MISSING_COUNTER_MASK,
+        NdkInfo: &raw const info,
+    };
+    let mut ndk = NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_NDK_ATTRIBUTES,
+            NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
+            core::mem::size_of::<NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES>(),
+        ),
+        Enabled: BOOLEAN::from(ndk_enabled),
+        NdkCapabilities: &raw const capabilities,
+    };
+    // SAFETY: PASSIVE inside initialize; `ndk`, `capabilities` and `info` are live locals
+    // for the whole call, and NDIS copies all three.
+    unsafe { set_attributes(handle, (&raw mut ndk).cast()) }
+}
+
+/// `MiniportInitializeEx` (PASSIVE): allocate the adapter, registration attributes first,
+/// then configuration, general and NDK attributes. On failure everything is undone (NDIS
+/// does not call halt). Success leaves the adapter Paused.
+pub(super) unsafe extern "system" fn initialize(
+    handle: NDIS_HANDLE,
+    _driver_context: NDIS_HANDLE,
+    parameters: *mut NDIS_MINIPORT_INIT_PARAMETERS,
+) -> NDIS_STATUS {
+    let if_index = if parameters.is_null() {
+        0
+    } else {
+        // SAFETY: non-null; NDIS passes init parameters valid for the call.
+        unsafe { (*parameters).IfIndex }
+    };
+    let mac = config::mac_for_interface(if_index);
+    let Some(adapter) = Adapter::try_new(handle, mac, NdkSwitch::new(None, false)) else {
+        return NDIS_STATUS_RESOURCES;
+    };
+    let context = Box::into_raw(adapter);
+    let mut registration = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
+        Header: NDIS_OBJECT_HEADER::new(
+            NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+            NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
+            core::mem::size_of::<NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES>(),
+        ),
+        MiniportAdapterContext: context.cast(),
+        AttributeFlags: NDIS_MINIPORT_ATTRIBUTES_NDIS_WDM
+            | NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK
+            | NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND,
+        CheckForHangTimeInSeconds: 0,
+        InterfaceType: NDIS_INTERFACE_INTERNAL,
+    };
+    // SAFETY: PASSIVE inside initialize; `registration` is a live registration block.
+    let mut status = unsafe { set_attributes(handle, (&raw mut registration).cast()) };
+    if status == NDIS_STATUS_SUCCESS {
+        // SAFETY: PASSIVE inside initialize with the adapter handle NDIS passed.
+        let keyword = unsafe { read_network_direct(handle) };
+        let ndk = NdkSwitch::new(keyword, config::NDK_PROVIDER_READY);
+        // SAFETY: `context` is the adapter allocated above; no other handler can run for it
+        // before initialize returns, so this access is exclusive.
+        unsafe { (*context).oid_state_mut().ndk = ndk };
+        // SAFETY: PASSIVE inside initialize, after the registration attributes.
+        status = unsafe { describe_adapter(handle, mac, ndk.announced) };
+    }
+    if status == NDIS_STATUS_SUCCESS {
+        // SAFETY: `context` is live; this is the adapter's first transition.
+        status = match unsafe { (*context).run.apply(Transition::InitializeComplete) } {
+            Ok(_) => NDIS_STATUS_SUCCESS,
+            Err(_) => NDIS_STATUS_FAILURE,
+        };
+    }
+    if status != NDIS_STATUS_SUCCESS {
+        // SAFETY: `context` came from `Box::into_raw` above and NDIS will not use it after
+        // a failed initialize.
+        drop(unsafe { Box::from_raw(context) });
+    }
+    status
+}
+
+/// `MiniportHaltEx` (PASSIVE): the adapter is paused and idle; free it.
+pub(super) unsafe extern "system" fn halt(context: NDIS_HANDLE, _halt_action: u32) {
+    // SAFETY: NDIS passes the context registered in initialize, still live.
+    let adapter = unsafe { Adapter::from_context(context) };
+    // A refused transition means NDIS halted an adapter that was not paused; the adapter
+    // is freed regardless because NDIS will not call it again.
+    let _ = adapter.run.apply(Transition::HaltBegin);
+    // SAFETY: `context` is the `Box::into_raw` pointer from initialize; halt is the last call
+    // NDIS makes with it, so ownership returns here exactly once.
+    drop(unsafe { Box::from_raw(context.cast::<Adapter>()) });
+}
+
+/// `MiniportPause` (PASSIVE): stop sends; complete now or when the last in-flight send ends.
+pub(super) unsafe extern "system" fn pause(
+    context: NDIS_HANDLE,
+    _parameters: *mut c_void,
+) -> NDIS_STATUS {
+    // SAFETY: NDIS passes the live context registered in initialize.
+    let adapter = unsafe { Adapter::from_context(context) };
+    match adapter.run.pause() {
+        Ok(PauseOutcome::Completed) => NDIS_STATUS_SUCCESS,
+        Ok(PauseOutcome::Pending) => NDIS_STATUS_PENDING,
+        Err(_) => NDIS_STATUS_FAILURE,
+    }
+}
+
+/// `MiniportRestart` (PASSIVE): nothing to bring up for a software adapter.
+pub(super) unsafe extern "system" fn restart(
+    context: NDIS_HANDLE,
+    _parameters: *mut c_void,
+) -> NDIS_STATUS {
+    // SAFETY: NDIS passes the live context registered in initialize.
+    let adapter = unsafe { Adapter::from_context(context) };
+    if adapter.run.apply(Transition::RestartBegin).is_err() {
+        return NDIS_STATUS_FAILURE;
+    }
+    match adapter.run.apply(Transition::RestartComplete) {
+        Ok(_) => NDIS_STATUS_SUCCESS,
+        Err(_) => {
+            let _ = adapter.run.apply(Transition::RestartFailed);
+            NDIS_STATUS_FAILURE
+        }
+    }
+}
+
+/// `MiniportShutdownEx` (PASSIVE or any IRQL on bug check): a software adapter has no
+/// hardware to quiesce, and this handler must not allocate or wait.
+pub(super) unsafe extern "system" fn shutdown(_context: NDIS_HANDLE, _action: u32) {}
+
+/// `MiniportDevicePnPEventNotify` (PASSIVE): surprise removal and power-profile changes need
+/// no action from a root-enumerated software device.
+pub(super) unsafe extern "system" fn device_pnp_event_notify(
+    _context: NDIS_HANDLE,
+    _event: *mut c_void,
+) {
+}

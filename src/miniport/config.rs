@@ -1,0 +1,235 @@
+//! What a `SoftNDK` adapter tells NDIS about itself: Ethernet parameters, its MAC address, the
+//! NDK limits it advertises and NDKPI version negotiation.
+//!
+//! Owns: the numbers in the general and NDK attributes and the OID answers derived from
+//! them. Must never: touch NDIS (pure values, host-tested).
+#![deny(unsafe_code)]
+
+use crate::sys::ndk::{NDK_ADAPTER_INFO, NDK_VERSION};
+
+/// Ethernet payload MTU.
+pub const MTU: u32 = 1500;
+/// Ethernet header bytes (no VLAN tag).
+pub const ETHERNET_HEADER: u32 = 14;
+/// Largest frame without FCS.
+pub const MAX_FRAME_SIZE: u32 = MTU + ETHERNET_HEADER;
+/// Frames the (future) hub buffers per direction; sizes the buffer-space OIDs.
+pub const FRAME_BUFFERS: u32 = 64;
+/// Reported link speed, bits per second (10 Gb/s: a software link has no wire rate).
+pub const LINK_SPEED_BPS: u64 = 10_000_000_000;
+/// Multicast list capacity.
+pub const MAX_MULTICAST_LIST: usize = 32;
+/// `OID_GEN_VENDOR_ID`: no IEEE OUI (low 24 bits all ones, as netvmini does); NIC index 0.
+pub const VENDOR_ID: u32 = 0x00FF_FFFF;
+/// `OID_GEN_VENDOR_DESCRIPTION`, NUL-terminated ASCII.
+pub const VENDOR_DESCRIPTION: &[u8] = b"SoftNDK virtual RDMA adapter\0";
+/// NDIS version declared in the driver characteristics: 6.30, the first with NDK. Declaring
+/// 6.50+ would change the NDK-enable event's buffer rule (`spec/ndis-miniport.md` §1.8).
+pub const NDIS_VERSION: (u8, u8) = (6, 30);
+
+const fn parse_version_part(text: &str) -> u32 {
+    match u32::from_str_radix(text, 10) {
+        Ok(value) => value,
+        Err(_) => panic!("crate version parts are decimal"),
+    }
+}
+
+/// Crate major version.
+pub const DRIVER_MAJOR: u32 = parse_version_part(env!("CARGO_PKG_VERSION_MAJOR"));
+/// Crate minor version.
+pub const DRIVER_MINOR: u32 = parse_version_part(env!("CARGO_PKG_VERSION_MINOR"));
+/// `OID_GEN_VENDOR_DRIVER_VERSION`: major in the high word, minor in the low word.
+pub const VENDOR_DRIVER_VERSION: u32 = (DRIVER_MAJOR << 16) | DRIVER_MINOR;
+
+/// The adapter's MAC address, derived from its interface index.
+///
+/// Locally administered (bit 1 of the first octet), unicast (bit 0 clear), `02-53-` ("S")
+/// then the index, so every `SoftNDK` interface on a host gets a distinct, stable address
+/// without registry state.
+#[must_use]
+pub const fn mac_for_interface(if_index: u32) -> [u8; 6] {
+    let i = if_index.to_be_bytes();
+    [0x02, 0x53, i[0], i[1], i[2], i[3]]
+}
+
+/// RDMA technology reported in `NDK_ADAPTER_INFO` and the INF: iWARP (1).
+///
+/// Offered by the INF's `*NetworkDirectTechnology`. A software, TCP-style transport is iWARP-shaped
+/// (like Linux siw), and iWARP needs neither DCB nor a RoCE frame-size keyword.
+pub const RDMA_TECHNOLOGY_IWARP: u32 = 1;
+
+/// Highest NDKPI version the provider implements (1.2: `NdkGetCqResultsEx`,
+/// `NdkSendAndInvalidate`, deferred posting).
+pub const NDKPI_VERSION: NDK_VERSION = NDK_VERSION { Major: 1, Minor: 2 };
+
+/// `NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED`.
+pub const NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED: u32 = 0x0000_0002;
+/// `NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED`.
+pub const NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED: u32 = 0x0000_0010;
+/// `NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED`.
+pub const NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED: u32 = 0x0001_0000;
+
+/// The `NDK_ADAPTER_INFO` reported in the NDK attributes.
+///
+/// Follows the generous values of `spec/ndis-miniport.md` §5.4. The provider core's limits module must become the single
+/// source for these numbers once it lands; until then they are the miniport's promise.
+#[must_use]
+pub const fn ndk_adapter_info() -> NDK_ADAPTER_INFO {
+    NDK_ADAPTER_INFO {
+        Version: NDKPI_VERSION,
+        VendorId: VENDOR_ID,
+        DeviceId: 0,
+        MaxRegistrationSize: 1 << 30,
+        MaxWindowSize: 1 << 30,
+        FRMRPageCount: 256,
+        MaxInitiatorRequestSge: 16,
+        MaxReceiveRequestSge: 16,
+        MaxReadRequestSge: 16,
+        MaxTransferLength: 1 << 24,
+        MaxInlineDataSize: 256,
+        MaxInboundReadLimit: 32,
+        MaxOutboundReadLimit: 32,
+        MaxReceiveQueueDepth: 1024,
+        MaxInitiatorQueueDepth: 1024,
+        MaxSrqDepth: 4096,
+        MaxCqDepth: 65536,
+        LargeRequestThreshold: 1 << 16,
+        MaxCallerData: 56,
+        MaxCalleeData: 148,
+        AdapterFlags: NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED
+            | NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED
+            | NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
+        RdmaTechnology: RDMA_TECHNOLOGY_IWARP,
+    }
+}
+
+/// Adapter-wide object limits for `NDIS_NDK_CAPABILITIES`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NdkObjectLimits {
+    /// QPs.
+    pub qps: u32,
+    /// CQs.
+    pub cqs: u32,
+    /// MRs.
+    pub mrs: u32,
+    /// PDs.
+    pub pds: u32,
+    /// MWs.
+    pub mws: u32,
+    /// SRQs.
+    pub srqs: u32,
+}
+
+/// Object limits advertised in `NDIS_NDK_CAPABILITIES`.
+pub const NDK_OBJECT_LIMITS: NdkObjectLimits = NdkObjectLimits {
+    qps: 4096,
+    cqs: 4096,
+    mrs: 65536,
+    pds: 1024,
+    mws: 65536,
+    srqs: 1024,
+};
+
+/// `NDIS_NDK_CAPABILITIES.MissingCounterMask`: all 30 counters are missing for now.
+///
+/// Every counter but the five connection counters and the four RDMA traffic counters is reserved; none is maintained yet, so all 30 bits are
+/// set until the provider core keeps them.
+pub const NDK_MISSING_COUNTER_MASK: u64 = (1 << 30) - 1;
+
+/// Why an NDK open is refused on version grounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadVersion;
+
+/// NDKPI version negotiation (`spec/ndis-miniport.md` §1.3): the major must match and the
+/// requested minor must not exceed ours; the provider then reports its own highest version.
+///
+/// # Errors
+/// [`BadVersion`] → `NDIS_STATUS_BAD_VERSION`.
+pub const fn negotiate_version(requested: NDK_VERSION) -> Result<NDK_VERSION, BadVersion> {
+    if requested.Major == NDKPI_VERSION.Major && requested.Minor <= NDKPI_VERSION.Minor {
+        Ok(NDKPI_VERSION)
+    } else {
+        Err(BadVersion)
+    }
+}
+
+/// Whether NDK is reported enabled: the `*NetworkDirect` keyword allows it (absent means
+/// the INF default, enabled) and the NDK provider core is present to serve opens.
+#[must_use]
+pub const fn ndk_enabled(network_direct_keyword: Option<u32>, provider_ready: bool) -> bool {
+    let allowed = match network_direct_keyword {
+        Some(value) => value != 0,
+        None => true,
+    };
+    allowed && provider_ready
+}
+
+/// Whether the NDK provider core (objects behind `OpenNDKAdapterHandler`) is linked in.
+///
+/// False until the provider core and `dispatch` layer land: the open handler refuses with
+/// `NDIS_STATUS_ADAPTER_NOT_READY`, so NDK is reported disabled rather than advertised and
+/// then refused.
+pub const NDK_PROVIDER_READY: bool = false;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_is_locally_administered_unicast_and_distinct() {
+        let a = mac_for_interface(7);
+        let b = mac_for_interface(8);
+        assert_eq!(a[0] & 0b11, 0b10, "locally administered, unicast");
+        assert_ne!(a, b);
+        assert_eq!(mac_for_interface(0x0102_0304), [0x02, 0x53, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn ndk_info_meets_the_documented_minimums() {
+        let info = ndk_adapter_info();
+        assert!(
+            info.FRMRPageCount >= 16,
+            "NDKPI requires at least 16 FRMR pages"
+        );
+        assert_ne!(
+            info.AdapterFlags & NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED,
+            0
+        );
+        assert_eq!(info.RdmaTechnology, RDMA_TECHNOLOGY_IWARP);
+        assert_eq!(info.Version, NDKPI_VERSION);
+        assert!(
+            info.MaxTransferLength >= 1 << 20,
+            "SMB Direct moves 1 MiB transfers"
+        );
+        assert!(info.MaxCqDepth >= info.MaxReceiveQueueDepth + info.MaxInitiatorQueueDepth);
+    }
+
+    #[test]
+    fn version_negotiation_follows_the_open_rules() {
+        let v = |major, minor| NDK_VERSION {
+            Major: major,
+            Minor: minor,
+        };
+        assert_eq!(negotiate_version(v(1, 0)), Ok(NDKPI_VERSION));
+        assert_eq!(negotiate_version(v(1, 2)), Ok(NDKPI_VERSION));
+        assert_eq!(negotiate_version(v(1, 3)), Err(BadVersion));
+        assert_eq!(negotiate_version(v(2, 0)), Err(BadVersion));
+        assert_eq!(negotiate_version(v(0, 9)), Err(BadVersion));
+    }
+
+    #[test]
+    fn ndk_enabled_needs_keyword_and_provider() {
+        assert!(ndk_enabled(None, true));
+        assert!(ndk_enabled(Some(1), true));
+        assert!(!ndk_enabled(Some(0), true));
+        assert!(!ndk_enabled(Some(1), false));
+        assert!(!ndk_enabled(None, NDK_PROVIDER_READY));
+    }
+
+    #[test]
+    fn driver_version_matches_the_crate() {
+        assert_eq!(VENDOR_DRIVER_VERSION >> 16, DRIVER_MAJOR);
+        assert_eq!(VENDOR_DRIVER_VERSION & 0xFFFF, DRIVER_MINOR);
+        assert_eq!(MAX_FRAME_SIZE, 1514);
+    }
+}

@@ -1,0 +1,113 @@
+//! OID trampolines: `MiniportOidRequest`, `MiniportDirectOidRequest` and their cancel
+//! handlers. Turn an `NDIS_OID_REQUEST` into a call of [`super::oid`] and write the byte
+//! counts back. Every request completes synchronously; none is ever pended, so cancels find
+//! nothing to cancel.
+#![allow(unsafe_code)]
+
+use core::ffi::c_void;
+
+use crate::sys::ndis::{NDIS_OID_REQUEST, NDIS_OID_REQUEST_QUERY_SET, request_type};
+use crate::sys::{
+    NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_NOT_SUPPORTED,
+};
+
+use super::adapter::Adapter;
+use super::config;
+use super::oid::{self, OidOutcome};
+
+// NDK state changes must be announced with `NdisMNetPnPEvent` from a work item (never
+// inside the OID handler). That worker is part of enabling the provider; until then
+// `oid::set` cannot produce an announcement (unit test `set_state_never_announces_without_provider`).
+const _: () = assert!(
+    !config::NDK_PROVIDER_READY,
+    "queue NdisMNetPnPEvent for OidOutcome::ndk_announce before enabling the NDK provider"
+);
+
+/// The caller's information buffer as a byte slice (empty when NULL or zero-length).
+///
+/// # Safety
+/// When non-null, `buffer` must be valid for reads and writes of `length` bytes for `'a`
+/// and not otherwise accessed meanwhile; NDIS guarantees this for an OID request's buffer
+/// until the request completes.
+unsafe fn information_buffer<'a>(buffer: *mut c_void, length: u32) -> &'a mut [u8] {
+    if buffer.is_null() || length == 0 {
+        return &mut [];
+    }
+    let length = usize::try_from(length).unwrap_or(0);
+    // SAFETY: per this function's contract.
+    unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), length) }
+}
+
+fn record(data: &mut NDIS_OID_REQUEST_QUERY_SET, outcome: OidOutcome) -> NDIS_STATUS {
+    data.BytesWrittenOrRead = outcome.bytes_done;
+    data.BytesNeeded = outcome.bytes_needed;
+    outcome.status
+}
+
+/// `MiniportOidRequest` (PASSIVE, serialized per adapter by NDIS).
+pub(super) unsafe extern "system" fn oid_request(
+    context: NDIS_HANDLE,
+    request: *mut NDIS_OID_REQUEST,
+) -> NDIS_STATUS {
+    if request.is_null() {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: NDIS passes the live context registered in initialize.
+    let adapter = unsafe { Adapter::from_context(context) };
+    // SAFETY: non-null; NDIS owns the request and lends it to us until we return.
+    let request = unsafe { &mut *request };
+    let kind = request.RequestType;
+    // SAFETY: for query and set requests NDIS fills the QUERY/SET arm of the union; other
+    // request types are refused below before this view is used.
+    let data = unsafe { &mut request.DATA.QUERY_SET };
+    // SAFETY: NDIS guarantees the request's buffer for its length until completion.
+    let buffer =
+        unsafe { information_buffer(data.InformationBuffer, data.InformationBufferLength) };
+    let outcome = match kind {
+        request_type::QUERY_INFORMATION | request_type::QUERY_STATISTICS => {
+            // SAFETY: a regular OID request, serialized by NDIS (the adapter's invariant).
+            let state = unsafe { adapter.oid_state() };
+            oid::query(data.Oid, buffer, state, &adapter.counters.snapshot())
+        }
+        request_type::SET_INFORMATION => {
+            // SAFETY: a regular OID request, serialized by NDIS: no other access exists.
+            let state = unsafe { adapter.oid_state_mut() };
+            oid::set(data.Oid, buffer, state)
+        }
+        _ => return NDIS_STATUS_NOT_SUPPORTED,
+    };
+    record(data, outcome)
+}
+
+/// `MiniportDirectOidRequest` (<= DISPATCH, concurrent with everything): only
+/// `OID_NDK_STATISTICS` queries, answered from counter snapshots.
+pub(super) unsafe extern "system" fn direct_oid_request(
+    context: NDIS_HANDLE,
+    request: *mut NDIS_OID_REQUEST,
+) -> NDIS_STATUS {
+    if request.is_null() {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: NDIS passes the live context registered in initialize.
+    let adapter = unsafe { Adapter::from_context(context) };
+    // SAFETY: non-null; NDIS lends the request until we return.
+    let request = unsafe { &mut *request };
+    if request.RequestType != request_type::QUERY_INFORMATION {
+        return NDIS_STATUS_NOT_SUPPORTED;
+    }
+    // SAFETY: a query request: NDIS filled the QUERY arm of the union.
+    let data = unsafe { &mut request.DATA.QUERY_SET };
+    // SAFETY: NDIS guarantees the request's buffer for its length until completion.
+    let buffer =
+        unsafe { information_buffer(data.InformationBuffer, data.InformationBufferLength) };
+    let outcome = oid::direct_query(data.Oid, buffer, &adapter.counters.snapshot());
+    record(data, outcome)
+}
+
+/// `MiniportCancelOidRequest` / `MiniportCancelDirectOidRequest` (<= DISPATCH): no request
+/// is ever pended, so there is nothing to cancel.
+pub(super) unsafe extern "system" fn cancel_oid_request(
+    _context: NDIS_HANDLE,
+    _request_id: *mut c_void,
+) {
+}

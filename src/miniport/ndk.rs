@@ -1,0 +1,43 @@
+//! The NDK entry points NDIS calls on a consumer's behalf: `OpenNDKAdapterHandler` and
+//! `CloseNDKAdapterHandler` (PASSIVE_LEVEL, `spec/ndis-miniport.md` §1.3).
+//!
+//! Pending the provider core and the `dispatch` layer, open validates its arguments and
+//! the requested NDKPI version and then refuses with `NDIS_STATUS_ADAPTER_NOT_READY`; NDK is
+//! reported disabled meanwhile (`config::NDK_PROVIDER_READY`), so NDIS does not even call it.
+//! Must never: hand out an `NDK_ADAPTER` it cannot serve.
+#![allow(unsafe_code)]
+
+use crate::sys::ndk::{NDIS_OPEN_NDK_ADAPTER_PARAMETERS, NDK_ADAPTER};
+use crate::sys::{
+    NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_ADAPTER_NOT_READY, NDIS_STATUS_BAD_VERSION,
+    NDIS_STATUS_INVALID_PARAMETER,
+};
+
+use super::config;
+
+/// `OpenNDKAdapterHandler`: NDIS passes the adapter context it was given in the
+/// registration attributes. Returns `BAD_VERSION`, `INVALID_PARAMETER`, or `ADAPTER_NOT_READY`
+/// until the provider core exists.
+pub(super) unsafe extern "system" fn open_ndk_adapter(
+    _adapter_context: NDIS_HANDLE,
+    parameters: *mut NDIS_OPEN_NDK_ADAPTER_PARAMETERS,
+    adapter_out: *mut *mut NDK_ADAPTER,
+) -> NDIS_STATUS {
+    if parameters.is_null() || adapter_out.is_null() {
+        return NDIS_STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: non-null per the check above; NDIS passes a parameter block valid for the call.
+    let requested = unsafe { (*parameters).Version };
+    if config::negotiate_version(requested).is_err() {
+        return NDIS_STATUS_BAD_VERSION;
+    }
+    NDIS_STATUS_ADAPTER_NOT_READY
+}
+
+/// `CloseNDKAdapterHandler`: closes an `NDK_ADAPTER` that open returned. Open never returns
+/// one yet, so there is nothing to close.
+pub(super) unsafe extern "system" fn close_ndk_adapter(
+    _adapter_context: NDIS_HANDLE,
+    _adapter: *mut NDK_ADAPTER,
+) {
+}

@@ -1,0 +1,36 @@
+//! Checks the cross-built `softndk.sys` (from `cargo xtask build-sys --release`) against the
+//! driver-image rules. Without the image the test is skipped, unless
+//! `SOFTNDK_REQUIRE_SYS=1` (CI sets it after building), in which case it fails.
+
+use xtask::{cross, pe_check};
+
+#[test]
+fn built_driver_image_obeys_the_rules() {
+    let root = cross::workspace_root();
+    let image = cross::output_dir(&root, true).join("softndk.sys");
+    if !image.exists() {
+        assert!(
+            std::env::var("SOFTNDK_REQUIRE_SYS").as_deref() != Ok("1"),
+            "SOFTNDK_REQUIRE_SYS=1 but {} is missing",
+            image.display()
+        );
+        println!(
+            "skipped: {} not found; build it with cargo xtask build-sys --release",
+            image.display()
+        );
+        return;
+    }
+    let report = pe_check::check_files(&image, &image.with_extension("map"), &root.join("src/sys"))
+        .expect("image and src/sys readable");
+    assert!(report.violations.is_empty(), "{report}");
+    let imported = |name: &str| report.imports.iter().any(|(_, n)| n == name);
+    assert!(
+        imported("NdisMRegisterMiniportDriver"),
+        "DriverEntry registers the miniport"
+    );
+    assert!(
+        imported("NdisSetOptionalHandlers"),
+        "SetOptions registers the NDK handlers"
+    );
+    assert!(imported("ExAllocatePool2"), "the allocator is linked");
+}
