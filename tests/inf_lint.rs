@@ -257,8 +257,8 @@ fn lint(text: &str) -> Vec<String> {
                 "ServiceBinary runs softndk.sys from the driver store",
             );
         }
-        let copies = directive(&inf, install, "CopyFiles").unwrap_or_default();
-        let copied: Vec<String> = list(&copies)
+        let copy_sections = directive(&inf, install, "CopyFiles").unwrap_or_default();
+        let copied: Vec<String> = list(&copy_sections)
             .iter()
             .flat_map(|section| {
                 inf.get(&section.to_ascii_lowercase())
