@@ -1,0 +1,275 @@
+//! Host registered memory: byte ranges a consumer described by pointer and length (what an NDK
+//! consumer describes with an MDL), or memory the region owns (tests).
+//!
+//! This is the only host module with `unsafe`: the raw copies into and out of consumer memory.
+//! Soundness rests on the constructor contract ([`Region::from_raw_parts`]): the memory stays
+//! valid and is not accessed through Rust references while the region exists, and accesses to
+//! overlapping bytes are not made concurrently — the NDK rule that registered memory belongs to
+//! the provider for the registration's lifetime and that overlapping in-flight operations are
+//! the consumer's error. Every access is bounds-checked before any pointer is formed, and the
+//! copies use raw pointers only (no `&[u8]` over consumer memory), so the provider core's view
+//! is entirely safe.
+#![allow(unsafe_code)]
+
+use std::boxed::Box;
+use std::ptr::{self, NonNull};
+use std::vec::Vec;
+
+use crate::platform::copy::{alias_safe_chunk, pieces};
+use crate::platform::{RegionError, RegionOps};
+
+/// One contiguous range.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+/// Registered memory: one or more contiguous segments seen as one byte range.
+///
+/// # Invariants
+///
+/// Every segment's `ptr` is valid for reads and writes of `len` bytes for as long as the
+/// `Region` exists, and no Rust reference to those bytes exists meanwhile (established by the
+/// constructors: by the caller's contract for borrowed memory, by ownership for owned memory).
+/// `lens[i] == segments[i].len` and `len` is their sum (no overflow).
+#[derive(Debug)]
+pub struct Region {
+    segments: Box<[Segment]>,
+    lens: Box<[usize]>,
+    len: usize,
+    owned: bool,
+}
+
+#[expect(
+    clippy::non_send_fields_in_send_ty,
+    reason = "the segment pointers are what the SAFETY argument below is about"
+)]
+// SAFETY: a `Region` is a description of memory plus, when owned, the memory itself; moving it
+// to another thread moves nothing thread-bound. Concurrent use from several threads is sound
+// under the constructor contract (no concurrent accesses to overlapping bytes), which is the
+// NDK rule for registered memory; all accesses go through raw-pointer copies.
+unsafe impl Send for Region {}
+// SAFETY: see `Send`; `&Region` methods only perform bounds-checked raw copies.
+unsafe impl Sync for Region {}
+
+impl Region {
+    fn build(segments: Vec<Segment>, owned: bool) -> Option<Self> {
+        let lens: Box<[usize]> = segments.iter().map(|s| s.len).collect();
+        let len = lens
+            .iter()
+            .try_fold(0_usize, |acc, &l| acc.checked_add(l))?;
+        Some(Self {
+            segments: segments.into_boxed_slice(),
+            lens,
+            len,
+            owned,
+        })
+    }
+
+    fn segment(ptr: *mut u8, len: usize) -> Option<Segment> {
+        let ptr = if len == 0 {
+            NonNull::dangling()
+        } else {
+            NonNull::new(ptr)?
+        };
+        Some(Segment { ptr, len })
+    }
+
+    /// A region over consumer memory `[ptr, ptr + len)`; `None` if `ptr` is null and `len > 0`.
+    ///
+    /// # Safety
+    ///
+    /// For as long as the returned region exists: `ptr` is valid for reads and writes of
+    /// `len` bytes; the memory is not accessed through Rust references, and not accessed by
+    /// anything else concurrently with a region access to the same bytes (the NDK contract for
+    /// registered memory, which the consumer, here the caller, upholds).
+    #[must_use]
+    pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize) -> Option<Self> {
+        Self::build(std::vec![Self::segment(ptr, len)?], false)
+    }
+
+    /// A region over several consumer ranges (an MDL chain), in order.
+    /// `None` if a pointer is null with a non-zero length or the total overflows.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Region::from_raw_parts`], for every `(ptr, len)` pair.
+    #[must_use]
+    pub unsafe fn from_raw_segments(segments: &[(*mut u8, usize)]) -> Option<Self> {
+        let segments = segments
+            .iter()
+            .map(|&(ptr, len)| Self::segment(ptr, len))
+            .collect::<Option<Vec<_>>>()?;
+        Self::build(segments, false)
+    }
+
+    /// A region owning zeroed memory, one segment per entry of `lens` (tests).
+    ///
+    /// # Panics
+    ///
+    /// If the lengths' sum overflows `usize`.
+    #[must_use]
+    pub fn zeroed_segments(lens: &[usize]) -> Self {
+        let segments = lens
+            .iter()
+            .map(|&len| {
+                let raw = Box::into_raw(std::vec![0_u8; len].into_boxed_slice());
+                Segment {
+                    // Box pointers are never null (dangling but non-null when empty).
+                    ptr: NonNull::new(raw.cast::<u8>()).unwrap_or(NonNull::dangling()),
+                    len,
+                }
+            })
+            .collect();
+        Self::build(segments, true).expect("segment lengths overflow usize")
+    }
+
+    /// A region owning `len` zeroed bytes in one segment (tests).
+    #[must_use]
+    pub fn zeroed(len: usize) -> Self {
+        Self::zeroed_segments(&[len])
+    }
+
+    /// A region owning a copy of `bytes` (tests).
+    ///
+    /// # Panics
+    ///
+    /// Never: the region is sized to `bytes`.
+    #[must_use]
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let region = Self::zeroed(bytes.len());
+        region
+            .write(0, bytes)
+            .expect("a region sized to the bytes holds them");
+        region
+    }
+
+    /// Reads the whole region into a vector (tests).
+    ///
+    /// # Panics
+    ///
+    /// Never: the whole region is in bounds.
+    #[must_use]
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = std::vec![0; self.len];
+        self.read(0, &mut out)
+            .expect("the whole region is in bounds");
+        out
+    }
+
+    /// Segment lengths, in order.
+    #[must_use]
+    pub fn segment_lens(&self) -> &[usize] {
+        &self.lens
+    }
+
+    /// Address of logical byte `offset` in segment `index` (no dereference).
+    fn addr(&self, index: usize, offset: usize) -> *mut u8 {
+        self.segments[index].ptr.as_ptr().wrapping_add(offset)
+    }
+}
+
+/// Copies `len` bytes between two raw ranges, in alias-safe chunks, `memmove` if they overlap.
+///
+/// Callers guarantee (by the `Region` invariants and their bounds checks) that `src` is valid
+/// for reads and `dst` for writes of `len` bytes and that no reference covers either range.
+fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
+    let (d, s) = (dst as usize, src as usize);
+    if d < s.wrapping_add(len) && s < d.wrapping_add(len) {
+        // SAFETY: `src` is valid for reads and `dst` for writes of `len` bytes (caller, via the
+        // Region invariant and the bounds check); `ptr::copy` permits overlap; u8 needs no
+        // alignment.
+        unsafe { ptr::copy(src, dst, len) };
+        return;
+    }
+    let mut done = 0;
+    while done < len {
+        let n = alias_safe_chunk(d + done, s + done, len - done);
+        let (from, to) = (src.wrapping_add(done), dst.wrapping_add(done));
+        // SAFETY: `done + n <= len`, so `[from, from + n)` and `[to, to + n)` lie inside the
+        // ranges the caller vouched for (readable resp. writable); they do not overlap
+        // (checked above); u8 needs no alignment.
+        unsafe { ptr::copy_nonoverlapping(from, to, n) };
+        done += n;
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
+        for seg in &*self.segments {
+            let raw = ptr::slice_from_raw_parts_mut(seg.ptr.as_ptr(), seg.len);
+            // SAFETY: owned segments come from `Box::into_raw` of a `Box<[u8]>` of exactly
+            // `seg.len` bytes in `zeroed_segments`, are freed only here, once, and no access is
+            // in progress (`&mut self`).
+            drop(unsafe { Box::from_raw(raw) });
+        }
+    }
+}
+
+impl RegionOps for Region {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), RegionError> {
+        RegionError::check(offset, dst.len(), self.len)?;
+        let out = [dst.len()];
+        for p in pieces(&out, 0, &self.lens, offset, dst.len()) {
+            let target = dst[p.dst_offset..p.dst_offset + p.len].as_mut_ptr();
+            copy_raw(target, self.addr(p.src_segment, p.src_offset), p.len);
+        }
+        Ok(())
+    }
+
+    fn write(&self, offset: usize, src: &[u8]) -> Result<(), RegionError> {
+        RegionError::check(offset, src.len(), self.len)?;
+        let input = [src.len()];
+        for p in pieces(&self.lens, offset, &input, 0, src.len()) {
+            let source = src[p.src_offset..p.src_offset + p.len].as_ptr();
+            copy_raw(self.addr(p.dst_segment, p.dst_offset), source, p.len);
+        }
+        Ok(())
+    }
+
+    fn copy_between(
+        dst: &Self,
+        dst_offset: usize,
+        src: &Self,
+        src_offset: usize,
+        len: usize,
+    ) -> Result<(), RegionError> {
+        RegionError::check(dst_offset, len, dst.len)?;
+        RegionError::check(src_offset, len, src.len)?;
+        let same = ptr::eq(dst, src);
+        if same && dst_offset > src_offset && src_offset + len > dst_offset {
+            // Overlapping move towards higher offsets across possibly several segments: copy
+            // windows of `distance` bytes from the end, so no window reads bytes an earlier
+            // window wrote (memmove semantics).
+            let distance = dst_offset - src_offset;
+            let mut end = len;
+            while end > 0 {
+                let n = distance.min(end);
+                end -= n;
+                copy_pieces(dst, dst_offset + end, src, src_offset + end, n);
+            }
+        } else {
+            copy_pieces(dst, dst_offset, src, src_offset, len);
+        }
+        Ok(())
+    }
+}
+
+/// Copies an in-bounds range piece by piece, front to back.
+fn copy_pieces(dst: &Region, dst_offset: usize, src: &Region, src_offset: usize, len: usize) {
+    for p in pieces(&dst.lens, dst_offset, &src.lens, src_offset, len) {
+        copy_raw(
+            dst.addr(p.dst_segment, p.dst_offset),
+            src.addr(p.src_segment, p.src_offset),
+            p.len,
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! The platform implementation chosen at compile time, under the names the provider core uses.
+//!
+//! With the `std` feature that is [`super::host`]. The kernel implementation
+//! (`platform::kernel`, Windows target, `kernel` feature without `std`) plugs in here by
+//! exporting the same names; the `const` block below fails the build if it breaks the
+//! contract.
+
+use super::{Irql, PlatformOps, PoolBox, PoolSlice, PoolVec, RegionOps, SpinLockOps};
+
+pub use super::host::{Dpc, Event, Host as Platform, Region, SpinLock, SpinLockGuard};
+
+/// A fallible, accounted `Box` from [`PlatformOps::try_box`].
+pub type PBox<T> = PoolBox<T, <Platform as PlatformOps>::AllocToken>;
+/// A fixed-capacity vector from [`PlatformOps::try_vec_with_capacity`].
+pub type PVec<T> = PoolVec<T, <Platform as PlatformOps>::AllocToken>;
+/// A fixed-length slice from [`PlatformOps::try_slice`].
+pub type PSlice<T> = PoolSlice<T, <Platform as PlatformOps>::AllocToken>;
+
+/// The current IRQL ([`PlatformOps::current_irql`]).
+#[must_use]
+pub fn current_irql() -> Irql {
+    <Platform as PlatformOps>::current_irql()
+}
+
+/// Panics if the caller may not block ([`PlatformOps::assert_can_block`]).
+pub fn assert_can_block() {
+    <Platform as PlatformOps>::assert_can_block();
+}
+
+/// Panics if a provider lock is held ([`PlatformOps::assert_no_provider_lock_held`]); call it
+/// right before invoking any consumer callback.
+pub fn assert_no_provider_lock_held() {
+    <Platform as PlatformOps>::assert_no_provider_lock_held();
+}
+
+/// The selected implementation must honour the whole contract.
+const _: () = {
+    const fn contract<P, L, R>()
+    where
+        P: PlatformOps<Dpc = Dpc, Event = Event>,
+        L: SpinLockOps<u8>,
+        R: RegionOps,
+    {
+    }
+    contract::<Platform, SpinLock<u8>, Region>();
+};
