@@ -420,3 +420,44 @@ fn adapter_close_waits_for_descendants_and_callbacks() {
         assert_closed(&child_probe, child_closed);
     });
 }
+
+/// Four threads: a lookup from the fabric, an event callback, a request completion, and the
+/// closer that unpublishes. The widest interleaving the engine sees on one object.
+#[test]
+fn lookup_event_request_and_close_together() {
+    type Dir = Directory<Obj, Mutex<softndk::lifetime::Table<Arc<Obj>>>>;
+    model(|| {
+        let probe = Arc::new(Probe::default());
+        let mut obj = Obj::new(&probe, Links::new());
+        obj.expect_returned = 2;
+        let dir: Arc<Dir> = Arc::new(Directory::new());
+        let base = Base::new(obj);
+        let key = dir.publish(base.arc()).unwrap();
+        let request = base.unit();
+        let engine = base.unit();
+        let finder = Arc::clone(&dir);
+        let t1 = thread::spawn(move || {
+            // A refused lookup holds nothing, so it is not ordered with the completion; a hit
+            // is checked through the payload (its read must precede the teardown's write).
+            if let Some(unit) = finder.lookup(key) {
+                unit.payload.read();
+            }
+        });
+        let t2 = thread::spawn(move || event_callback(engine));
+        let t3 = thread::spawn(move || {
+            request.payload.read();
+            request.probe.returned.fetch_add(1, Relaxed);
+            drop(request);
+        });
+        let closed = base
+            .close(|c| {
+                stage(c);
+                assert!(dir.unpublish(key, c));
+            })
+            .unwrap();
+        t1.join().unwrap();
+        t2.join().unwrap();
+        t3.join().unwrap();
+        assert_closed(&probe, closed);
+    });
+}
