@@ -20,6 +20,7 @@
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 pub mod ffi;
 pub mod ke;
+pub mod mm;
 pub mod ndis;
 pub mod ndk;
 pub mod oid;
