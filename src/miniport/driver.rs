@@ -68,7 +68,7 @@ fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     }
 }
 
-/// `DriverEntry`: called once by the I/O manager at PASSIVE_LEVEL when the image loads.
+/// `DriverEntry`: called once by the I/O manager at `PASSIVE_LEVEL` when the image loads.
 /// Registers the miniport (NDIS calls [`set_options`] from inside the registration).
 /// Returns the registration status; on failure nothing is left registered.
 ///
