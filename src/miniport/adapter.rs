@@ -14,15 +14,35 @@ use core::alloc::Layout;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
+use crate::abi::{
+    NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
+    NDIS_NDK_CAPABILITIES, NDIS_NDK_CAPABILITIES_REVISION_1,
+    NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_NDK_ATTRIBUTES,
+    NDIS_SIZEOF_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
+    NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1,
+};
 use crate::sys::ffi::{
     NdisCloseConfiguration, NdisMSetMiniportAttributes, NdisOpenConfigurationEx,
     NdisReadConfiguration,
 };
-use crate::sys::ndis::*;
-use crate::sys::ndk::*;
+use crate::sys::ndis::{
+    IF_TYPE_ETHERNET_CSMACD, MEDIA_CONNECT_STATE_CONNECTED, MEDIA_DUPLEX_STATE_FULL,
+    NDIS_CONFIGURATION_OBJECT, NDIS_CONFIGURATION_OBJECT_REVISION_1, NDIS_CONFIGURATION_PARAMETER,
+    NDIS_INTERFACE_INTERNAL, NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA, NDIS_MAC_OPTION_NO_LOOPBACK,
+    NDIS_MAC_OPTION_TRANSFERS_NOT_PEND, NDIS_MAX_PHYS_ADDRESS_LENGTH, NDIS_MEDIUM_802_3,
+    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+    NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+    NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2, NDIS_MINIPORT_ATTRIBUTES_NDIS_WDM,
+    NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND, NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK,
+    NDIS_MINIPORT_INIT_PARAMETERS, NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT, NDIS_OBJECT_TYPE_DEFAULT,
+    NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+    NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, NDIS_PARAMETER_INTEGER,
+    NDIS_PAUSE_FUNCTIONS_UNSUPPORTED, NDIS_PHYSICAL_MEDIUM_802_3, NDIS_STRING,
+    NET_IF_ACCESS_BROADCAST, NET_IF_CONNECTION_DEDICATED, NET_IF_DIRECTION_SENDRECEIVE,
+};
 use crate::sys::{
     BOOLEAN, NDIS_HANDLE, NDIS_OBJECT_HEADER, NDIS_STATUS, NDIS_STATUS_FAILURE,
-    NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS, ascii_utf16,
+    NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS, ascii_utf16, object_header,
 };
 
 use crate::platform::prelude::*;
@@ -117,7 +137,7 @@ impl Adapter {
 /// `PASSIVE_LEVEL`, inside `MiniportInitializeEx`, with `handle` the miniport adapter handle.
 unsafe fn read_network_direct(handle: NDIS_HANDLE) -> Option<u32> {
     let mut object = NDIS_CONFIGURATION_OBJECT {
-        Header: NDIS_OBJECT_HEADER::new(
+        Header: object_header(
             NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
             NDIS_CONFIGURATION_OBJECT_REVISION_1,
             core::mem::size_of::<NDIS_CONFIGURATION_OBJECT>(),
@@ -165,7 +185,7 @@ fn general_attributes(mac: [u8; 6]) -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES 
     let mut address = [0_u8; NDIS_MAX_PHYS_ADDRESS_LENGTH];
     address[..6].copy_from_slice(&mac);
     NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
-        Header: NDIS_OBJECT_HEADER::new(
+        Header: object_header(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
             NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
             core::mem::size_of::<NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES>(),
@@ -229,13 +249,13 @@ unsafe fn describe_adapter(handle: NDIS_HANDLE, mac: [u8; 6], ndk_enabled: bool)
     if status != NDIS_STATUS_SUCCESS {
         return status;
     }
-    let info = config::ndk_adapter_info();
+    let mut info = config::ndk_adapter_info();
     let limits = config::NDK_OBJECT_LIMITS;
-    let capabilities = NDIS_NDK_CAPABILITIES {
+    let mut capabilities = NDIS_NDK_CAPABILITIES {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_DEFAULT,
             NDIS_NDK_CAPABILITIES_REVISION_1,
-            core::mem::size_of::<NDIS_NDK_CAPABILITIES>(),
+            NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1,
         ),
         Flags: 0,
         MaxQpCount: limits.qps,
@@ -247,16 +267,17 @@ unsafe fn describe_adapter(handle: NDIS_HANDLE, mac: [u8; 6], ndk_enabled: bool)
         MaxMwCount: limits.mws,
         MaxSrqCount: limits.srqs,
         MissingCounterMask: config::NDK_MISSING_COUNTER_MASK,
-        NdkInfo: &raw const info,
+        // The C field is a non-const pointer; NDIS only reads (copies) through it.
+        NdkInfo: &raw mut info,
     };
     let mut ndk = NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_NDK_ATTRIBUTES,
             NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
-            core::mem::size_of::<NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES>(),
+            NDIS_SIZEOF_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
         ),
         Enabled: BOOLEAN::from(ndk_enabled),
-        NdkCapabilities: &raw const capabilities,
+        NdkCapabilities: &raw mut capabilities,
     };
     // SAFETY: PASSIVE inside initialize; `ndk`, `capabilities` and `info` are live locals
     // for the whole call, and NDIS copies all three.
@@ -283,7 +304,7 @@ pub(super) unsafe extern "system" fn initialize(
     };
     let context = Box::into_raw(adapter);
     let mut registration = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-        Header: NDIS_OBJECT_HEADER::new(
+        Header: object_header(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
             NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
             core::mem::size_of::<NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES>(),

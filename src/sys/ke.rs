@@ -6,7 +6,7 @@
 
 use core::ffi::c_void;
 
-use super::{BOOLEAN, NTSTATUS};
+use super::NTSTATUS;
 
 /// `POOL_FLAG_NON_PAGED` for `ExAllocatePool2`: non-paged, non-executable pool.
 pub const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
@@ -68,8 +68,7 @@ pub const EXECUTIVE: u32 = 0;
 pub const KERNEL_MODE: i8 = 0;
 /// `IO_NO_INCREMENT`: the priority boost `KeSetEvent` gives a woken waiter.
 pub const IO_NO_INCREMENT: i32 = 0;
-/// `FALSE` for `BOOLEAN` parameters.
-pub const FALSE: BOOLEAN = 0;
+pub use crate::abi::FALSE;
 /// `STATUS_TIMEOUT`: `KeWaitForSingleObject` timed out (a success code, not an error).
 pub const STATUS_TIMEOUT: NTSTATUS = super::status(0x0000_0102);
 

@@ -108,6 +108,14 @@ fn cargo_command(
         ]);
     if release {
         cmd.arg("--release");
+    } else {
+        // Unoptimised compiler_builtins references the C runtime's `fma`/`fmaf`, which a
+        // driver does not link; optimised, those paths fold away. Only the debug image (the
+        // one with the kernel platform's debug assertions) needs this.
+        cmd.args([
+            "--config",
+            "profile.dev.package.compiler_builtins.opt-level=3",
+        ]);
     }
     if matches!(job, Job::Clippy(_)) {
         cmd.args(["--", "-D", "warnings"]);
