@@ -5,26 +5,52 @@
 //! [`Adapter::try_new`], freed in halt) and the order of the attribute calls.
 //! Must never: decide run-state transitions itself (that is [`super::state`]).
 #![allow(unsafe_code)]
+// NDIS entry points are only ever called through pointers; the empty ones gain nothing from
+// being `const`.
+#![allow(clippy::missing_const_for_fn)]
 
 use alloc::boxed::Box;
 use core::alloc::Layout;
-use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
+use crate::abi::{
+    NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
+    NDIS_NDK_CAPABILITIES, NDIS_NDK_CAPABILITIES_REVISION_1,
+    NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_NDK_ATTRIBUTES,
+    NDIS_SIZEOF_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
+    NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1,
+};
 use crate::sys::ffi::{
     NdisCloseConfiguration, NdisMSetMiniportAttributes, NdisOpenConfigurationEx,
     NdisReadConfiguration,
 };
-use crate::sys::ndis::*;
-use crate::sys::ndk::*;
+use crate::sys::ndis::{
+    IF_TYPE_ETHERNET_CSMACD, MEDIA_CONNECT_STATE_CONNECTED, MEDIA_DUPLEX_STATE_FULL,
+    NDIS_CONFIGURATION_OBJECT, NDIS_CONFIGURATION_OBJECT_REVISION_1, NDIS_CONFIGURATION_PARAMETER,
+    NDIS_INTERFACE_INTERNAL, NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA, NDIS_MAC_OPTION_NO_LOOPBACK,
+    NDIS_MAC_OPTION_TRANSFERS_NOT_PEND, NDIS_MAX_PHYS_ADDRESS_LENGTH, NDIS_MEDIUM_802_3,
+    NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
+    NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+    NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2, NDIS_MINIPORT_ATTRIBUTES_NDIS_WDM,
+    NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND, NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK,
+    NDIS_MINIPORT_INIT_PARAMETERS, NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT, NDIS_OBJECT_TYPE_DEFAULT,
+    NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+    NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, NDIS_PARAMETER_INTEGER,
+    NDIS_PAUSE_FUNCTIONS_UNSUPPORTED, NDIS_PHYSICAL_MEDIUM_802_3, NDIS_STRING,
+    NET_IF_ACCESS_BROADCAST, NET_IF_CONNECTION_DEDICATED, NET_IF_DIRECTION_SENDRECEIVE,
+};
 use crate::sys::{
     BOOLEAN, NDIS_HANDLE, NDIS_OBJECT_HEADER, NDIS_STATUS, NDIS_STATUS_FAILURE,
-    NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS, ascii_utf16,
+    NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS, ascii_utf16, object_header,
 };
+
+use crate::platform::prelude::*;
+use crate::platform::{LockLevel, Platform, SpinLock};
 
 use super::config;
 use super::counters::AdapterCounters;
+use super::instances::NdkInstances;
 use super::oid::{self, NdkSwitch, OidState};
 use super::state::{AdapterRun, PauseOutcome, Transition};
 
@@ -35,35 +61,53 @@ static NETWORK_DIRECT_KEYWORD: [u16; 14] = ascii_utf16("*NetworkDirect");
 
 /// One SoftNDK miniport adapter.
 ///
-/// # Invariants
-/// `oid_state` is accessed only from `MiniportInitializeEx` (before NDIS can call anything
-/// else) and from regular OID requests, which NDIS serializes per adapter.
+/// Its fields are shared by handlers NDIS runs concurrently; each is synchronised by itself:
+/// `run` and `counters` are atomic, `oid_state` is behind a platform spin lock (regular OIDs are
+/// serialized by NDIS, but direct OIDs and the NDK handlers are not serialized with them), and
+/// `ndk_instances` counts open `NDK_ADAPTER`s with a platform event halt waits on.
 pub(super) struct Adapter {
     /// `MiniportAdapterHandle` for NDIS calls about this adapter.
     pub(super) handle: NDIS_HANDLE,
+    /// The platform instance the NDK provider objects of this adapter reach the OS through.
+    pub(super) platform: Platform,
     /// Run state and the send/pause gate.
     pub(super) run: AdapterRun,
     /// Traffic and NDK counters.
     pub(super) counters: AdapterCounters,
-    oid_state: UnsafeCell<OidState>,
+    /// What OIDs read and change. Handlers copy it out and back instead of working under the
+    /// lock, so NDIS's information buffers are never touched at `DISPATCH_LEVEL`.
+    pub(super) oid_state: SpinLock<OidState>,
+    /// Open `NDK_ADAPTER` instances.
+    pub(super) ndk_instances: NdkInstances,
 }
+
+/// Level of the OID-state lock: taken alone, never around another provider lock.
+const OID_STATE_LOCK_LEVEL: LockLevel = LockLevel::new(1);
 
 impl Adapter {
     /// Allocates an adapter in pool; `None` when the pool is exhausted (never panics).
     fn try_new(handle: NDIS_HANDLE, mac: [u8; 6], ndk: NdkSwitch) -> Option<Box<Self>> {
         let layout = Layout::new::<Self>();
         // SAFETY: `Self` is not zero-sized, so `layout` has a non-zero size.
-        let raw = unsafe { alloc::alloc::alloc(layout) }.cast::<Self>();
+        let raw = unsafe { alloc::alloc::alloc(layout) };
+        #[allow(
+            clippy::cast_ptr_alignment,
+            reason = "the global allocator aligns the block to `layout`, i.e. to `Self`"
+        )]
+        let raw = raw.cast::<Self>();
         if raw.is_null() {
             return None;
         }
+        let platform = Platform::new();
         // SAFETY: `raw` is a fresh, suitably aligned allocation for one `Self`.
         unsafe {
             raw.write(Self {
                 handle,
                 run: AdapterRun::new(),
                 counters: AdapterCounters::new(),
-                oid_state: UnsafeCell::new(OidState::new(mac, ndk)),
+                oid_state: SpinLock::new(OID_STATE_LOCK_LEVEL, OidState::new(mac, ndk)),
+                ndk_instances: NdkInstances::new(&platform),
+                platform,
             });
         }
         // SAFETY: `raw` was allocated with the global allocator for `Self`'s layout and now
@@ -81,37 +125,19 @@ impl Adapter {
         unsafe { &*context.cast::<Self>() }
     }
 
-    /// OID-owned state for reading.
-    ///
-    /// # Safety
-    /// Only from a regular OID request or initialization (see the type's invariants).
-    pub(super) unsafe fn oid_state(&self) -> &OidState {
-        // SAFETY: per the invariants no `&mut` to it exists while a regular OID runs.
-        unsafe { &*self.oid_state.get() }
-    }
-
-    /// OID-owned state for changing.
-    ///
-    /// # Safety
-    /// Only from a regular OID request or initialization, and no other reference to it may
-    /// be alive (NDIS serializes regular OIDs per adapter).
-    #[allow(
-        clippy::mut_from_ref,
-        reason = "exclusivity comes from NDIS's OID serialization"
-    )]
-    pub(super) unsafe fn oid_state_mut(&self) -> &mut OidState {
-        // SAFETY: per the invariants and this function's contract, access is exclusive.
-        unsafe { &mut *self.oid_state.get() }
+    /// A copy of the OID state (the lock is held only for the copy).
+    pub(super) fn oid_snapshot(&self) -> OidState {
+        self.oid_state.lock().clone()
     }
 }
 
 /// Reads `*NetworkDirect` (`None` when absent or unreadable, meaning the INF default).
 ///
 /// # Safety
-/// PASSIVE_LEVEL, inside `MiniportInitializeEx`, with `handle` the miniport adapter handle.
+/// `PASSIVE_LEVEL`, inside `MiniportInitializeEx`, with `handle` the miniport adapter handle.
 unsafe fn read_network_direct(handle: NDIS_HANDLE) -> Option<u32> {
     let mut object = NDIS_CONFIGURATION_OBJECT {
-        Header: NDIS_OBJECT_HEADER::new(
+        Header: object_header(
             NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
             NDIS_CONFIGURATION_OBJECT_REVISION_1,
             core::mem::size_of::<NDIS_CONFIGURATION_OBJECT>(),
@@ -159,7 +185,7 @@ fn general_attributes(mac: [u8; 6]) -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES 
     let mut address = [0_u8; NDIS_MAX_PHYS_ADDRESS_LENGTH];
     address[..6].copy_from_slice(&mac);
     NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES {
-        Header: NDIS_OBJECT_HEADER::new(
+        Header: object_header(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
             NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_2,
             core::mem::size_of::<NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES>(),
@@ -205,7 +231,7 @@ fn general_attributes(mac: [u8; 6]) -> NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES 
 /// Reports one attribute structure.
 ///
 /// # Safety
-/// PASSIVE_LEVEL inside `MiniportInitializeEx`; `attributes` points at a live, initialised
+/// `PASSIVE_LEVEL` inside `MiniportInitializeEx`; `attributes` points at a live, initialised
 /// attribute structure whose header names its type.
 unsafe fn set_attributes(handle: NDIS_HANDLE, attributes: *mut c_void) -> NDIS_STATUS {
     // SAFETY: per this function's contract; NDIS copies what it keeps.
@@ -223,13 +249,13 @@ unsafe fn describe_adapter(handle: NDIS_HANDLE, mac: [u8; 6], ndk_enabled: bool)
     if status != NDIS_STATUS_SUCCESS {
         return status;
     }
-    let info = config::ndk_adapter_info();
+    let mut info = config::ndk_adapter_info();
     let limits = config::NDK_OBJECT_LIMITS;
-    let capabilities = NDIS_NDK_CAPABILITIES {
+    let mut capabilities = NDIS_NDK_CAPABILITIES {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_DEFAULT,
             NDIS_NDK_CAPABILITIES_REVISION_1,
-            core::mem::size_of::<NDIS_NDK_CAPABILITIES>(),
+            NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1,
         ),
         Flags: 0,
         MaxQpCount: limits.qps,
@@ -241,16 +267,17 @@ unsafe fn describe_adapter(handle: NDIS_HANDLE, mac: [u8; 6], ndk_enabled: bool)
         MaxMwCount: limits.mws,
         MaxSrqCount: limits.srqs,
         MissingCounterMask: config::NDK_MISSING_COUNTER_MASK,
-        NdkInfo: &raw const info,
+        // The C field is a non-const pointer; NDIS only reads (copies) through it.
+        NdkInfo: &raw mut info,
     };
     let mut ndk = NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES {
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_NDK_ATTRIBUTES,
             NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
-            core::mem::size_of::<NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES>(),
+            NDIS_SIZEOF_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
         ),
         Enabled: BOOLEAN::from(ndk_enabled),
-        NdkCapabilities: &raw const capabilities,
+        NdkCapabilities: &raw mut capabilities,
     };
     // SAFETY: PASSIVE inside initialize; `ndk`, `capabilities` and `info` are live locals
     // for the whole call, and NDIS copies all three.
@@ -277,7 +304,7 @@ pub(super) unsafe extern "system" fn initialize(
     };
     let context = Box::into_raw(adapter);
     let mut registration = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES {
-        Header: NDIS_OBJECT_HEADER::new(
+        Header: object_header(
             NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
             NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2,
             core::mem::size_of::<NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES>(),
@@ -295,9 +322,8 @@ pub(super) unsafe extern "system" fn initialize(
         // SAFETY: PASSIVE inside initialize with the adapter handle NDIS passed.
         let keyword = unsafe { read_network_direct(handle) };
         let ndk = NdkSwitch::new(keyword, config::NDK_PROVIDER_READY);
-        // SAFETY: `context` is the adapter allocated above; no other handler can run for it
-        // before initialize returns, so this access is exclusive.
-        unsafe { (*context).oid_state_mut().ndk = ndk };
+        // SAFETY: `context` is the adapter allocated above, live until freed below or in halt.
+        unsafe { (*context).oid_state.lock().ndk = ndk };
         // SAFETY: PASSIVE inside initialize, after the registration attributes.
         status = unsafe { describe_adapter(handle, mac, ndk.announced) };
     }
@@ -316,13 +342,19 @@ pub(super) unsafe extern "system" fn initialize(
     status
 }
 
-/// `MiniportHaltEx` (PASSIVE): the adapter is paused and idle; free it.
+/// `MiniportHaltEx` (PASSIVE): the adapter is paused; wait for its NDK instances and deferred
+/// work to be gone, then free it.
 pub(super) unsafe extern "system" fn halt(context: NDIS_HANDLE, _halt_action: u32) {
     // SAFETY: NDIS passes the context registered in initialize, still live.
     let adapter = unsafe { Adapter::from_context(context) };
     // A refused transition means NDIS halted an adapter that was not paused; the adapter
     // is freed regardless because NDIS will not call it again.
     let _ = adapter.run.apply(Transition::HaltBegin);
+    // Consumers close their NDK instances before halt; if one has not, wait rather than free
+    // memory it points into (PASSIVE, as halt is).
+    adapter.ndk_instances.wait_idle();
+    // No deferred work of this driver may still be queued or running with the adapter.
+    adapter.platform.flush();
     // SAFETY: `context` is the `Box::into_raw` pointer from initialize; halt is the last call
     // NDIS makes with it, so ownership returns here exactly once.
     drop(unsafe { Box::from_raw(context.cast::<Adapter>()) });
@@ -352,12 +384,11 @@ pub(super) unsafe extern "system" fn restart(
     if adapter.run.apply(Transition::RestartBegin).is_err() {
         return NDIS_STATUS_FAILURE;
     }
-    match adapter.run.apply(Transition::RestartComplete) {
-        Ok(_) => NDIS_STATUS_SUCCESS,
-        Err(_) => {
-            let _ = adapter.run.apply(Transition::RestartFailed);
-            NDIS_STATUS_FAILURE
-        }
+    if adapter.run.apply(Transition::RestartComplete).is_ok() {
+        NDIS_STATUS_SUCCESS
+    } else {
+        let _ = adapter.run.apply(Transition::RestartFailed);
+        NDIS_STATUS_FAILURE
     }
 }
 

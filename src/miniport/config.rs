@@ -1,11 +1,16 @@
 //! What a `SoftNDK` adapter tells NDIS about itself: Ethernet parameters, its MAC address, the
-//! NDK limits it advertises and NDKPI version negotiation.
+//! NDK limits it advertises and the NDKPI version it reports before any open.
 //!
 //! Owns: the numbers in the general and NDK attributes and the OID answers derived from
 //! them. Must never: touch NDIS (pure values, host-tested).
 #![deny(unsafe_code)]
 
-use crate::sys::ndk::{NDK_ADAPTER_INFO, NDK_VERSION};
+use crate::abi::{
+    NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
+    NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED,
+    NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED, NDK_ADAPTER_INFO, NDK_RDMA_TECHNOLOGY,
+    NDK_VERSION, NDK_VERSION_1_2,
+};
 
 /// Ethernet payload MTU.
 pub const MTU: u32 = 1500;
@@ -52,22 +57,19 @@ pub const fn mac_for_interface(if_index: u32) -> [u8; 6] {
     [0x02, 0x53, i[0], i[1], i[2], i[3]]
 }
 
-/// RDMA technology reported in `NDK_ADAPTER_INFO` and the INF: iWARP (1).
+/// RDMA technology reported in `NDK_ADAPTER_INFO` and the INF: iWARP.
 ///
 /// Offered by the INF's `*NetworkDirectTechnology`. A software, TCP-style transport is iWARP-shaped
 /// (like Linux siw), and iWARP needs neither DCB nor a RoCE frame-size keyword.
-pub const RDMA_TECHNOLOGY_IWARP: u32 = 1;
+pub const RDMA_TECHNOLOGY: NDK_RDMA_TECHNOLOGY = NDK_RDMA_TECHNOLOGY::IWARP;
+/// [`RDMA_TECHNOLOGY`] as the number the INF writes.
+pub const RDMA_TECHNOLOGY_IWARP: i32 = RDMA_TECHNOLOGY.0;
 
-/// Highest NDKPI version the provider implements (1.2: `NdkGetCqResultsEx`,
-/// `NdkSendAndInvalidate`, deferred posting).
-pub const NDKPI_VERSION: NDK_VERSION = NDK_VERSION { Major: 1, Minor: 2 };
-
-/// `NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED`.
-pub const NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED: u32 = 0x0000_0002;
-/// `NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED`.
-pub const NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED: u32 = 0x0000_0010;
-/// `NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED`.
-pub const NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED: u32 = 0x0001_0000;
+/// NDKPI version in the `NDK_ADAPTER_INFO` of the NDK attributes (reported before any open).
+///
+/// 1.2, the highest of major 1, which in-box consumers such as SMB Direct request. Each open
+/// negotiates its own version with `abi::negotiate_version`.
+pub const NDKPI_VERSION: NDK_VERSION = NDK_VERSION_1_2;
 
 /// The `NDK_ADAPTER_INFO` reported in the NDK attributes.
 ///
@@ -99,7 +101,7 @@ pub const fn ndk_adapter_info() -> NDK_ADAPTER_INFO {
         AdapterFlags: NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED
             | NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED
             | NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
-        RdmaTechnology: RDMA_TECHNOLOGY_IWARP,
+        RdmaTechnology: RDMA_TECHNOLOGY,
     }
 }
 
@@ -135,23 +137,6 @@ pub const NDK_OBJECT_LIMITS: NdkObjectLimits = NdkObjectLimits {
 /// Every counter but the five connection counters and the four RDMA traffic counters is reserved; none is maintained yet, so all 30 bits are
 /// set until the provider core keeps them.
 pub const NDK_MISSING_COUNTER_MASK: u64 = (1 << 30) - 1;
-
-/// Why an NDK open is refused on version grounds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BadVersion;
-
-/// NDKPI version negotiation (`spec/ndis-miniport.md` §1.3): the major must match and the
-/// requested minor must not exceed ours; the provider then reports its own highest version.
-///
-/// # Errors
-/// [`BadVersion`] → `NDIS_STATUS_BAD_VERSION`.
-pub const fn negotiate_version(requested: NDK_VERSION) -> Result<NDK_VERSION, BadVersion> {
-    if requested.Major == NDKPI_VERSION.Major && requested.Minor <= NDKPI_VERSION.Minor {
-        Ok(NDKPI_VERSION)
-    } else {
-        Err(BadVersion)
-    }
-}
 
 /// Whether NDK is reported enabled: the `*NetworkDirect` keyword allows it (absent means
 /// the INF default, enabled) and the NDK provider core is present to serve opens.
@@ -195,7 +180,8 @@ mod tests {
             info.AdapterFlags & NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED,
             0
         );
-        assert_eq!(info.RdmaTechnology, RDMA_TECHNOLOGY_IWARP);
+        assert_eq!(info.RdmaTechnology, NDK_RDMA_TECHNOLOGY::IWARP);
+        assert_eq!(RDMA_TECHNOLOGY_IWARP, 1, "the INF's iWARP value");
         assert_eq!(info.Version, NDKPI_VERSION);
         assert!(
             info.MaxTransferLength >= 1 << 20,
@@ -205,16 +191,11 @@ mod tests {
     }
 
     #[test]
-    fn version_negotiation_follows_the_open_rules() {
-        let v = |major, minor| NDK_VERSION {
-            Major: major,
-            Minor: minor,
-        };
-        assert_eq!(negotiate_version(v(1, 0)), Ok(NDKPI_VERSION));
-        assert_eq!(negotiate_version(v(1, 2)), Ok(NDKPI_VERSION));
-        assert_eq!(negotiate_version(v(1, 3)), Err(BadVersion));
-        assert_eq!(negotiate_version(v(2, 0)), Err(BadVersion));
-        assert_eq!(negotiate_version(v(0, 9)), Err(BadVersion));
+    fn reported_version_is_one_an_open_of_major_1_negotiates() {
+        assert_eq!(
+            crate::abi::negotiate_version(NDK_VERSION::new(1, 0)),
+            Ok(NDKPI_VERSION)
+        );
     }
 
     #[test]

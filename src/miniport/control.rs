@@ -3,6 +3,9 @@
 //! counts back. Every request completes synchronously; none is ever pended, so cancels find
 //! nothing to cancel.
 #![allow(unsafe_code)]
+// NDIS entry points are only ever called through pointers; the empty ones gain nothing from
+// being `const`.
+#![allow(clippy::missing_const_for_fn)]
 
 use core::ffi::c_void;
 
@@ -10,6 +13,8 @@ use crate::sys::ndis::{NDIS_OID_REQUEST, NDIS_OID_REQUEST_QUERY_SET, request_typ
 use crate::sys::{
     NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_NOT_SUPPORTED,
 };
+
+use crate::platform::prelude::*;
 
 use super::adapter::Adapter;
 use super::config;
@@ -38,7 +43,7 @@ unsafe fn information_buffer<'a>(buffer: *mut c_void, length: u32) -> &'a mut [u
     unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), length) }
 }
 
-fn record(data: &mut NDIS_OID_REQUEST_QUERY_SET, outcome: OidOutcome) -> NDIS_STATUS {
+const fn record(data: &mut NDIS_OID_REQUEST_QUERY_SET, outcome: OidOutcome) -> NDIS_STATUS {
     data.BytesWrittenOrRead = outcome.bytes_done;
     data.BytesNeeded = outcome.bytes_needed;
     outcome.status
@@ -65,14 +70,16 @@ pub(super) unsafe extern "system" fn oid_request(
         unsafe { information_buffer(data.InformationBuffer, data.InformationBufferLength) };
     let outcome = match kind {
         request_type::QUERY_INFORMATION | request_type::QUERY_STATISTICS => {
-            // SAFETY: a regular OID request, serialized by NDIS (the adapter's invariant).
-            let state = unsafe { adapter.oid_state() };
-            oid::query(data.Oid, buffer, state, &adapter.counters.snapshot())
+            let state = adapter.oid_snapshot();
+            oid::query(data.Oid, buffer, &state, &adapter.counters.snapshot())
         }
         request_type::SET_INFORMATION => {
-            // SAFETY: a regular OID request, serialized by NDIS: no other access exists.
-            let state = unsafe { adapter.oid_state_mut() };
-            oid::set(data.Oid, buffer, state)
+            // Regular OIDs are serialized by NDIS, so no other set can change the state
+            // between the copy and the write-back; readers see the old or the new state.
+            let mut state = adapter.oid_snapshot();
+            let outcome = oid::set(data.Oid, buffer, &mut state);
+            *adapter.oid_state.lock() = state;
+            outcome
         }
         _ => return NDIS_STATUS_NOT_SUPPORTED,
     };

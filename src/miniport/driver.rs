@@ -7,6 +7,11 @@ use core::ffi::c_void;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use crate::abi::{
+    NDIS_NDK_PROVIDER_CHARACTERISTICS, NDIS_NDK_PROVIDER_CHARACTERISTICS_REVISION_1,
+    NDIS_OBJECT_TYPE_NDK_PROVIDER_CHARACTERISTICS,
+    NDIS_SIZEOF_NDK_PROVIDER_CHARACTERISTICS_REVISION_1,
+};
 use crate::sys::ffi::{
     NdisMDeregisterMiniportDriver, NdisMRegisterMiniportDriver, NdisSetOptionalHandlers,
 };
@@ -15,13 +20,9 @@ use crate::sys::ndis::{
     NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS,
     NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
 };
-use crate::sys::ndk::{
-    NDIS_NDK_PROVIDER_CHARACTERISTICS, NDIS_NDK_PROVIDER_CHARACTERISTICS_REVISION_1,
-    NDIS_OBJECT_TYPE_NDK_PROVIDER_CHARACTERISTICS,
-};
 use crate::sys::{
     DRIVER_OBJECT, NDIS_HANDLE, NDIS_OBJECT_HEADER, NDIS_STATUS, NDIS_STATUS_SUCCESS, NTSTATUS,
-    UNICODE_STRING,
+    UNICODE_STRING, object_header,
 };
 
 use super::config::{DRIVER_MAJOR, DRIVER_MINOR, NDIS_VERSION};
@@ -37,7 +38,7 @@ fn version_byte(part: u32) -> u8 {
 
 fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
-        Header: NDIS_OBJECT_HEADER::new(
+        Header: object_header(
             NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS,
             NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
             NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_2,
@@ -68,7 +69,7 @@ fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
     }
 }
 
-/// `DriverEntry`: called once by the I/O manager at PASSIVE_LEVEL when the image loads.
+/// `DriverEntry`: called once by the I/O manager at `PASSIVE_LEVEL` when the image loads.
 /// Registers the miniport (NDIS calls [`set_options`] from inside the registration).
 /// Returns the registration status; on failure nothing is left registered.
 ///
@@ -111,11 +112,11 @@ unsafe extern "system" fn set_options(
         Header: NDIS_OBJECT_HEADER::new(
             NDIS_OBJECT_TYPE_NDK_PROVIDER_CHARACTERISTICS,
             NDIS_NDK_PROVIDER_CHARACTERISTICS_REVISION_1,
-            core::mem::size_of::<NDIS_NDK_PROVIDER_CHARACTERISTICS>(),
+            NDIS_SIZEOF_NDK_PROVIDER_CHARACTERISTICS_REVISION_1,
         ),
         Flags: 0,
-        OpenNDKAdapterHandler: Some(ndk::open_ndk_adapter),
-        CloseNDKAdapterHandler: Some(ndk::close_ndk_adapter),
+        OpenNDKAdapterHandler: ndk::open_ndk_adapter,
+        CloseNDKAdapterHandler: ndk::close_ndk_adapter,
     };
     // SAFETY: PASSIVE_LEVEL; `driver_handle` is the handle NDIS passed to this handler;
     // `provider` is a live, fully initialised handler set that NDIS copies before returning.

@@ -13,6 +13,8 @@
 
 pub mod config;
 pub mod counters;
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
+pub mod instances;
 pub mod oid;
 pub mod state;
 

@@ -1,23 +1,23 @@
 //! The NDK entry points NDIS calls on a consumer's behalf: `OpenNDKAdapterHandler` and
-//! `CloseNDKAdapterHandler` (PASSIVE_LEVEL, `spec/ndis-miniport.md` §1.3).
+//! `CloseNDKAdapterHandler` (`PASSIVE_LEVEL`, `spec/ndis-miniport.md` §1.3).
 //!
 //! Pending the provider core and the `dispatch` layer, open validates its arguments and
 //! the requested NDKPI version and then refuses with `NDIS_STATUS_ADAPTER_NOT_READY`; NDK is
 //! reported disabled meanwhile (`config::NDK_PROVIDER_READY`), so NDIS does not even call it.
 //! Must never: hand out an `NDK_ADAPTER` it cannot serve.
 #![allow(unsafe_code)]
+// NDIS entry points are only ever called through pointers; the empty ones gain nothing from
+// being `const`.
+#![allow(clippy::missing_const_for_fn)]
 
-use crate::sys::ndk::{NDIS_OPEN_NDK_ADAPTER_PARAMETERS, NDK_ADAPTER};
+use crate::abi::{NDIS_OPEN_NDK_ADAPTER_PARAMETERS, NDK_ADAPTER, NDK_VERSION, negotiate_version};
 use crate::sys::{
-    NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_ADAPTER_NOT_READY, NDIS_STATUS_BAD_VERSION,
-    NDIS_STATUS_INVALID_PARAMETER,
+    NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_ADAPTER_NOT_READY, NDIS_STATUS_INVALID_PARAMETER,
 };
 
-use super::config;
-
 /// `OpenNDKAdapterHandler`: NDIS passes the adapter context it was given in the
-/// registration attributes. Returns `BAD_VERSION`, `INVALID_PARAMETER`, or `ADAPTER_NOT_READY`
-/// until the provider core exists.
+/// registration attributes. Returns `INVALID_PARAMETER`, `BAD_VERSION` (from
+/// `abi::negotiate_version`), or `ADAPTER_NOT_READY` until the provider core exists.
 pub(super) unsafe extern "system" fn open_ndk_adapter(
     _adapter_context: NDIS_HANDLE,
     parameters: *mut NDIS_OPEN_NDK_ADAPTER_PARAMETERS,
@@ -26,10 +26,14 @@ pub(super) unsafe extern "system" fn open_ndk_adapter(
     if parameters.is_null() || adapter_out.is_null() {
         return NDIS_STATUS_INVALID_PARAMETER;
     }
-    // SAFETY: non-null per the check above; NDIS passes a parameter block valid for the call.
-    let requested = unsafe { (*parameters).Version };
-    if config::negotiate_version(requested).is_err() {
-        return NDIS_STATUS_BAD_VERSION;
+    // A 6.30 miniport is handed only `Version` (the 6.50 fields may be absent): read that
+    // field alone, never the whole structure.
+    let version = parameters.cast::<NDK_VERSION>();
+    // SAFETY: non-null per the check above; `Version` is the first field, which NDIS passes
+    // valid for the call in every NDIS version.
+    let requested = unsafe { version.read() };
+    if let Err(status) = negotiate_version(requested) {
+        return status;
     }
     NDIS_STATUS_ADAPTER_NOT_READY
 }

@@ -33,9 +33,9 @@ use crate::sys::oid::{
     OID_PNP_SET_POWER, statistics_counter,
 };
 use crate::sys::{
-    NDIS_OBJECT_HEADER, NDIS_STATUS, NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INVALID_DATA,
+    NDIS_STATUS, NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INVALID_DATA,
     NDIS_STATUS_INVALID_LENGTH, NDIS_STATUS_MULTICAST_FULL, NDIS_STATUS_NOT_SUPPORTED,
-    NDIS_STATUS_SUCCESS,
+    NDIS_STATUS_SUCCESS, object_header,
 };
 
 use super::config;
@@ -230,7 +230,7 @@ fn write_counter(buf: &mut [u8], value: u64) -> OidOutcome {
 }
 
 const fn header_bytes(object_type: u8, revision: u8, size: usize) -> [u8; 4] {
-    let header = NDIS_OBJECT_HEADER::new(object_type, revision, size);
+    let header = object_header(object_type, revision, size);
     let size = header.Size.to_le_bytes();
     [header.Type, header.Revision, size[0], size[1]]
 }

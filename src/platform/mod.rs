@@ -6,7 +6,7 @@
 //! the same on every OS: the fallible owning containers in [`PoolBox`]/[`PoolVec`]/[`PoolSlice`]
 //! and the copy plan that avoids the 4 KiB-aliasing `memcpy` cliff. One implementation is chosen
 //! at compile time (see `docs/platform.md`): [`host`] with the `std` feature (tests, benches, CLI)
-//! or `kernel` on the Windows target. The chosen one is re-exported under fixed names
+//! or `kernel` on the Windows target (`kernel` feature without `std`). The chosen one is re-exported under fixed names
 //! ([`Platform`], [`SpinLock`], [`Dpc`], [`Event`], [`Region`], [`PBox`], …) so the provider core
 //! never names an implementation.
 //!
@@ -17,11 +17,13 @@
 
 mod copy;
 mod pool;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 mod selected;
 
 #[cfg(feature = "std")]
 pub mod host;
+#[cfg(all(target_os = "windows", feature = "kernel", not(feature = "std")))]
+pub mod kernel;
 
 use core::fmt;
 use core::ops::DerefMut;
@@ -30,7 +32,7 @@ use core::time::Duration;
 
 pub use copy::{ALIAS_CHUNK, ALIAS_WINDOW, PAGE_SIZE, Piece, Pieces, alias_safe_chunk, pieces};
 pub use pool::{PoolBox, PoolSlice, PoolVec};
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub use selected::*;
 
 /// The contract traits, for `use crate::platform::prelude::*;` (their methods are the API).

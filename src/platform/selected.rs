@@ -1,13 +1,15 @@
 //! The platform implementation chosen at compile time, under the names the provider core uses.
 //!
-//! With the `std` feature that is [`super::host`]. The kernel implementation
-//! (`platform::kernel`, Windows target, `kernel` feature without `std`) plugs in here by
-//! exporting the same names; the `const` block below fails the build if it breaks the
-//! contract.
+//! With the `std` feature that is [`super::host`]; on the Windows target with the `kernel`
+//! feature and without `std` it is `platform::kernel` (`softndk.sys`). The `const` block below
+//! fails the build if the chosen one breaks the contract.
 
 use super::{Irql, PlatformOps, PoolBox, PoolSlice, PoolVec, RegionOps, SpinLockOps};
 
+#[cfg(feature = "std")]
 pub use super::host::{Dpc, Event, Host as Platform, Region, SpinLock, SpinLockGuard};
+#[cfg(not(feature = "std"))]
+pub use super::kernel::{Dpc, Event, Kernel as Platform, Region, SpinLock, SpinLockGuard};
 
 /// A fallible, accounted `Box` from [`PlatformOps::try_box`].
 pub type PBox<T> = PoolBox<T, <Platform as PlatformOps>::AllocToken>;
@@ -33,7 +35,8 @@ pub fn assert_no_provider_lock_held() {
     <Platform as PlatformOps>::assert_no_provider_lock_held();
 }
 
-/// The selected implementation must honour the whole contract.
+/// The selected implementation must honour the whole contract, and keep the properties the
+/// provider core may rely on beyond the traits (cloneable `Dpc`s, movable `Event`s).
 const _: () = {
     const fn contract<P, L, R>()
     where
@@ -42,5 +45,7 @@ const _: () = {
         R: RegionOps,
     {
     }
+    const fn cloneable<T: Clone>() {}
     contract::<Platform, SpinLock<u8>, Region>();
+    cloneable::<Dpc>();
 };

@@ -10,11 +10,13 @@
 
 use core::ffi::c_void;
 
+use super::ke::{KDEFERRED_ROUTINE, KDPC, KEVENT, KIRQL, KSPIN_LOCK, PROCESSOR_NUMBER};
+use super::mm::MDL;
 use super::ndis::{
     NDIS_CONFIGURATION_OBJECT, NDIS_CONFIGURATION_PARAMETER, NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
     NDIS_STRING, NET_BUFFER_LIST,
 };
-use super::{DRIVER_OBJECT, NDIS_HANDLE, NDIS_STATUS, UNICODE_STRING};
+use super::{BOOLEAN, DRIVER_OBJECT, NDIS_HANDLE, NDIS_STATUS, NTSTATUS, UNICODE_STRING};
 
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
@@ -31,6 +33,70 @@ unsafe extern "system" {
         BugCheckParameter3: usize,
         BugCheckParameter4: usize,
     ) -> !;
+
+    // Spin locks (`platform::kernel::lock`). On x64 these are ntoskrnl exports (on x86 they
+    // lived in hal.dll); `KeInitializeSpinLock` is an inline store of 0 and not imported.
+    /// Raises to `DISPATCH_LEVEL` and acquires; returns the previous IRQL.
+    /// `IRQL <= DISPATCH_LEVEL`; the lock must be resident.
+    pub fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL;
+    /// Releases and lowers to `NewIrql` (the value the acquisition returned).
+    pub fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: KIRQL);
+    /// Acquires only if free; TRUE on success. Caller is at `DISPATCH_LEVEL`.
+    pub fn KeTryToAcquireSpinLockAtDpcLevel(SpinLock: *mut KSPIN_LOCK) -> BOOLEAN;
+
+    // DPCs (`platform::kernel::dpc`).
+    /// Initialises a DPC object; any IRQL; `Dpc` resident and not queued.
+    pub fn KeInitializeDpc(
+        Dpc: *mut KDPC,
+        DeferredRoutine: KDEFERRED_ROUTINE,
+        DeferredContext: *mut c_void,
+    );
+    /// Queues the DPC on the current processor; FALSE if it was already queued.
+    /// `IRQL <= HIGH_LEVEL`.
+    pub fn KeInsertQueueDpc(
+        Dpc: *mut KDPC,
+        SystemArgument1: *mut c_void,
+        SystemArgument2: *mut c_void,
+    ) -> BOOLEAN;
+    /// Removes a queued DPC; TRUE if it was queued (and now will not run). Any IRQL.
+    pub fn KeRemoveQueueDpc(Dpc: *mut KDPC) -> BOOLEAN;
+    /// Waits until every DPC queued so far on any processor has run; PASSIVE.
+    pub fn KeFlushQueuedDpcs();
+
+    // Events (`platform::kernel::event`).
+    /// Initialises an event object; any IRQL; `Event` resident.
+    pub fn KeInitializeEvent(Event: *mut KEVENT, Type: u32, State: BOOLEAN);
+    /// Signals the event; returns its previous state. `IRQL <= DISPATCH_LEVEL` with
+    /// `Wait == FALSE`.
+    pub fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: BOOLEAN) -> i32;
+    /// Clears the event; `IRQL <= DISPATCH_LEVEL`.
+    pub fn KeClearEvent(Event: *mut KEVENT);
+    /// Waits for the object; `IRQL <= APC_LEVEL` with a non-zero timeout. `Timeout` is in
+    /// 100 ns units, negative = relative; null = forever.
+    pub fn KeWaitForSingleObject(
+        Object: *mut c_void,
+        WaitReason: u32,
+        WaitMode: i8,
+        Alertable: BOOLEAN,
+        Timeout: *mut i64,
+    ) -> NTSTATUS;
+
+    // Registered memory (`platform::kernel::region`).
+    /// What `MmGetSystemAddressForMdlSafe` calls when the MDL has no system mapping yet:
+    /// maps locked pages; null on failure (with `BugCheckOnFailure == FALSE`).
+    /// `IRQL <= DISPATCH_LEVEL` for `KernelMode`.
+    pub fn MmMapLockedPagesSpecifyCache(
+        MemoryDescriptorList: *mut MDL,
+        AccessMode: i8,
+        CacheType: u32,
+        RequestedAddress: *mut c_void,
+        BugCheckOnFailure: u32,
+        Priority: u32,
+    ) -> *mut c_void;
+
+    // Debug-build lock tracking (`platform::kernel::cpu`).
+    /// The current processor's system-wide index (and group/number); any IRQL.
+    pub fn KeGetCurrentProcessorNumberEx(ProcNumber: *mut PROCESSOR_NUMBER) -> u32;
 }
 
 #[link(name = "ndis.sys", kind = "raw-dylib", modifiers = "+verbatim")]

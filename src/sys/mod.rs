@@ -20,52 +20,39 @@
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 pub mod ffi;
 pub mod ke;
+pub mod mm;
 pub mod ndis;
-pub mod ndk;
 pub mod oid;
 pub mod pool;
 
-use core::ffi::c_void;
+// One definition per C type and number: the NDK slice of NDIS (and the status type it shares
+// with the rest of NDIS) is owned by `abi`; `sys` re-exports what the NDIS FFI needs.
+pub use crate::abi::{
+    BOOLEAN, NDIS_HANDLE, NDIS_OBJECT_HEADER, NDIS_STATUS, NDIS_STATUS_ADAPTER_NOT_READY,
+    NDIS_STATUS_BAD_VERSION, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS, NTSTATUS, STATUS_SUCCESS,
+};
 
-/// `NTSTATUS`: a signed 32-bit status, negative on failure.
-pub type NTSTATUS = i32;
-/// `NDIS_STATUS`: shares the `NTSTATUS` space.
-pub type NDIS_STATUS = NTSTATUS;
-/// `NDIS_HANDLE`: an opaque pointer owned by whoever handed it out.
-pub type NDIS_HANDLE = *mut c_void;
 /// `NDIS_OID`: a 32-bit object identifier.
 pub type NDIS_OID = u32;
 /// `NDIS_PORT_NUMBER`.
 pub type NDIS_PORT_NUMBER = u32;
-/// `BOOLEAN`: one byte, 0 or 1.
-pub type BOOLEAN = u8;
 
-/// Turns the unsigned hexadecimal spelling of a status code into its signed value.
+/// Turns the unsigned hexadecimal spelling of a status code into its value.
 #[must_use]
 pub const fn status(code: u32) -> NTSTATUS {
-    i32::from_ne_bytes(code.to_ne_bytes())
+    NTSTATUS::from_u32(code)
 }
 
-/// `STATUS_SUCCESS` / `NDIS_STATUS_SUCCESS`.
-pub const STATUS_SUCCESS: NTSTATUS = 0;
-/// `NDIS_STATUS_SUCCESS`.
-pub const NDIS_STATUS_SUCCESS: NDIS_STATUS = 0;
-/// `NDIS_STATUS_PENDING`.
-pub const NDIS_STATUS_PENDING: NDIS_STATUS = status(0x0000_0103);
-/// `NDIS_STATUS_FAILURE`.
-pub const NDIS_STATUS_FAILURE: NDIS_STATUS = status(0xC000_0001);
-/// `NDIS_STATUS_RESOURCES` (= `STATUS_INSUFFICIENT_RESOURCES`).
-pub const NDIS_STATUS_RESOURCES: NDIS_STATUS = status(0xC000_009A);
+/// `NDIS_STATUS_PENDING` (= `STATUS_PENDING`).
+pub const NDIS_STATUS_PENDING: NDIS_STATUS = crate::abi::STATUS_PENDING;
+/// `NDIS_STATUS_FAILURE` (= `STATUS_UNSUCCESSFUL`).
+pub const NDIS_STATUS_FAILURE: NDIS_STATUS = crate::abi::STATUS_UNSUCCESSFUL;
 /// `NDIS_STATUS_NOT_SUPPORTED` (= `STATUS_NOT_SUPPORTED`).
-pub const NDIS_STATUS_NOT_SUPPORTED: NDIS_STATUS = status(0xC000_00BB);
+pub const NDIS_STATUS_NOT_SUPPORTED: NDIS_STATUS = crate::abi::STATUS_NOT_SUPPORTED;
 /// `NDIS_STATUS_INVALID_PARAMETER` (= `STATUS_INVALID_PARAMETER`).
-pub const NDIS_STATUS_INVALID_PARAMETER: NDIS_STATUS = status(0xC000_000D);
-/// `NDIS_STATUS_BAD_VERSION`.
-pub const NDIS_STATUS_BAD_VERSION: NDIS_STATUS = status(0xC001_0004);
+pub const NDIS_STATUS_INVALID_PARAMETER: NDIS_STATUS = crate::abi::STATUS_INVALID_PARAMETER;
 /// `NDIS_STATUS_MULTICAST_FULL`.
 pub const NDIS_STATUS_MULTICAST_FULL: NDIS_STATUS = status(0xC001_0009);
-/// `NDIS_STATUS_ADAPTER_NOT_READY`.
-pub const NDIS_STATUS_ADAPTER_NOT_READY: NDIS_STATUS = status(0xC001_0011);
 /// `NDIS_STATUS_INVALID_LENGTH`: a set's buffer is too short.
 pub const NDIS_STATUS_INVALID_LENGTH: NDIS_STATUS = status(0xC001_0014);
 /// `NDIS_STATUS_INVALID_DATA`: a set's buffer has the right size but bad content.
@@ -79,39 +66,19 @@ pub const NDIS_STATUS_SEND_ABORTED: NDIS_STATUS = status(0xC023_000C);
 /// `NDIS_STATUS_PAUSED` (`STATUS_NDIS_PAUSED`): sends completed while not running.
 pub const NDIS_STATUS_PAUSED: NDIS_STATUS = status(0xC023_002A);
 
-/// `NDIS_OBJECT_HEADER`: first member of almost every NDIS 6 structure.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NDIS_OBJECT_HEADER {
-    /// `NDIS_OBJECT_TYPE_*`.
-    pub Type: u8,
-    /// Structure revision.
-    pub Revision: u8,
-    /// Size of the filled revision (`NDIS_SIZEOF_*_REVISION_n`).
-    pub Size: u16,
+/// An `NDIS_OBJECT_HEADER` for a structure revision of `size` bytes.
+///
+/// # Panics
+/// When `size` does not fit the 16-bit `Size` field (at compile time in a `const`).
+#[must_use]
+pub const fn object_header(object_type: u8, revision: u8, size: usize) -> NDIS_OBJECT_HEADER {
+    assert!(
+        size <= u16::MAX as usize,
+        "NDIS object size must fit a USHORT"
+    );
+    #[allow(clippy::cast_possible_truncation, reason = "checked just above")]
+    NDIS_OBJECT_HEADER::new(object_type, revision, size as u16)
 }
-
-impl NDIS_OBJECT_HEADER {
-    /// A header for a structure revision of `size` bytes.
-    ///
-    /// # Panics
-    /// When `size` does not fit the 16-bit `Size` field (at compile time in a `const`).
-    #[must_use]
-    pub const fn new(object_type: u8, revision: u8, size: usize) -> Self {
-        assert!(
-            size <= u16::MAX as usize,
-            "NDIS object size must fit a USHORT"
-        );
-        #[allow(clippy::cast_possible_truncation, reason = "checked just above")]
-        Self {
-            Type: object_type,
-            Revision: revision,
-            Size: size as u16,
-        }
-    }
-}
-
-const _: () = assert!(core::mem::size_of::<NDIS_OBJECT_HEADER>() == 4);
 
 /// `UNICODE_STRING` / `NDIS_STRING`: counted UTF-16, lengths in bytes.
 #[repr(C)]
@@ -161,13 +128,11 @@ mod tests {
 
     #[test]
     fn status_codes_keep_their_bits() {
-        assert_eq!(NDIS_STATUS_BUFFER_TOO_SHORT.cast_unsigned(), 0xC001_0016);
-        assert_eq!(
-            NDIS_STATUS_PAUSED.cast_unsigned() >> 30,
-            0b11,
-            "error severity"
-        );
-        assert_eq!(NDIS_STATUS_PENDING.cast_unsigned(), 0x103);
+        assert_eq!(NDIS_STATUS_BUFFER_TOO_SHORT.as_u32(), 0xC001_0016);
+        assert!(NDIS_STATUS_PAUSED.is_error(), "error severity");
+        assert_eq!(NDIS_STATUS_PENDING.as_u32(), 0x103);
+        assert_eq!(NDIS_STATUS_FAILURE.as_u32(), 0xC000_0001);
+        assert_eq!(NDIS_STATUS_NOT_SUPPORTED.as_u32(), 0xC000_00BB);
     }
 
     #[test]

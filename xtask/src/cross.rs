@@ -58,18 +58,48 @@ pub fn driver_link_args(map: &Path) -> Vec<String> {
     .collect()
 }
 
+/// Rust flags of the kernel build: the driver link arguments, and warnings as errors so the
+/// Windows-only code (which host clippy never sees) stays warning-free.
 fn rustflags(map: &Path) -> String {
     driver_link_args(map)
         .iter()
         .map(|arg| format!("-C link-arg={arg}"))
+        .chain([String::from("-D warnings")])
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-fn cargo_command(toolchain: &Toolchain, root: &Path, release: bool, map: &Path) -> Command {
-    let mut cmd = Command::new(&toolchain.cargo);
+/// What the kernel-target cargo run does.
+enum Job<'a> {
+    /// `cargo build`: the image.
+    Build,
+    /// `cargo clippy` through Debian's `cargo-clippy` (its `clippy-driver` matches Debian's
+    /// `rustc`), warnings denied.
+    Clippy(&'a Path),
+}
+
+fn cargo_command(
+    toolchain: &Toolchain,
+    root: &Path,
+    release: bool,
+    map: &Path,
+    job: &Job<'_>,
+) -> Command {
+    let mut cmd = match job {
+        Job::Build => {
+            let mut cmd = Command::new(&toolchain.cargo);
+            cmd.arg("build");
+            cmd
+        }
+        Job::Clippy(cargo_clippy) => {
+            let mut cmd = Command::new(cargo_clippy);
+            // `cargo-clippy` runs `$CARGO check` with its sibling `clippy-driver`.
+            cmd.arg("clippy").env("CARGO", &toolchain.cargo);
+            cmd
+        }
+    };
     cmd.current_dir(root)
-        .args(["build", "--package", "softndk", "--lib"])
+        .args(["--package", "softndk", "--lib"])
         .args(["--no-default-features", "--features", "kernel"])
         .args(["--target", TARGET, "--target-dir", KERNEL_TARGET_DIR])
         .args([
@@ -78,6 +108,17 @@ fn cargo_command(toolchain: &Toolchain, root: &Path, release: bool, map: &Path) 
         ]);
     if release {
         cmd.arg("--release");
+    } else {
+        // Unoptimised compiler_builtins references the C runtime's `fma`/`fmaf`, which a
+        // driver does not link; optimised, those paths fold away. Only the debug image (the
+        // one with the kernel platform's debug assertions) needs this.
+        cmd.args([
+            "--config",
+            "profile.dev.package.compiler_builtins.opt-level=3",
+        ]);
+    }
+    if matches!(job, Job::Clippy(_)) {
+        cmd.args(["--", "-D", "warnings"]);
     }
     // Host-side variables from the invoking (rustup) cargo must not leak into this build.
     for var in [
@@ -117,7 +158,7 @@ pub fn build_sys(release: bool) -> Result<PathBuf, String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let map = out.join("softndk.map");
     let started = Instant::now();
-    let status = cargo_command(&toolchain, &root, release, &map)
+    let status = cargo_command(&toolchain, &root, release, &map, &Job::Build)
         .status()
         .map_err(|e| format!("running {}: {e}", toolchain.cargo.display()))?;
     if !status.success() {
@@ -135,4 +176,32 @@ pub fn build_sys(release: bool) -> Result<PathBuf, String> {
         started.elapsed().as_secs_f64()
     );
     Ok(sys)
+}
+
+/// Runs clippy (warnings denied) on the kernel build: the Windows-only code host clippy never
+/// sees (`platform::kernel`, `sys::ffi`, `kernel_rt`, the miniport trampolines).
+///
+/// # Errors
+/// A missing toolchain or clippy that could not be installed, or clippy findings.
+pub fn clippy_sys(release: bool) -> Result<(), String> {
+    let toolchain = toolchain::ensure()?;
+    let cargo_clippy = toolchain::ensure_clippy()?;
+    let root = workspace_root();
+    let out = output_dir(&root, release);
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    let map = out.join("softndk.map");
+    let status = cargo_command(
+        &toolchain,
+        &root,
+        release,
+        &map,
+        &Job::Clippy(&cargo_clippy),
+    )
+    .status()
+    .map_err(|e| format!("running {}: {e}", cargo_clippy.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("clippy on the kernel build failed ({status})"))
+    }
 }

@@ -3,14 +3,15 @@
 //! - `build-sys [--release]`: cross-build `softndk.sys` for `x86_64-pc-windows-msvc` on Linux.
 //! - `check-sys [PATH] [--map MAP]`: check a built image against the driver-image rules
 //!   (default: the release image under `target/kernel`).
+//! - `clippy-sys [--release]`: clippy with warnings denied on the kernel build (Debian's
+//!   `cargo-clippy`, installed on demand like the rest of the cross toolchain).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use xtask::{cross, pe_check};
 
-const USAGE: &str =
-    "usage: cargo xtask build-sys [--release]\n       cargo xtask check-sys [PATH] [--map MAP]";
+const USAGE: &str = "usage: cargo xtask build-sys [--release]\n       cargo xtask check-sys [PATH] [--map MAP]\n       cargo xtask clippy-sys [--release]";
 
 fn check_sys(args: &[String]) -> Result<(), String> {
     let mut image = None;
@@ -55,6 +56,14 @@ fn run() -> Result<(), String> {
             Ok(())
         }
         Some("check-sys") => check_sys(&args[1..]),
+        Some("clippy-sys") => {
+            let release = match &args[1..] {
+                [] => false,
+                [flag] if flag == "--release" => true,
+                _ => return Err(USAGE.into()),
+            };
+            cross::clippy_sys(release)
+        }
         _ => Err(USAGE.into()),
     }
 }

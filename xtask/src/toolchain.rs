@@ -53,6 +53,34 @@ fn find() -> Result<Toolchain, Vec<&'static str>> {
     }
 }
 
+/// Debian package with the `cargo-clippy`/`clippy-driver` matching Debian's `rustc`.
+pub const CLIPPY_PACKAGE: &str = "rust-web-clippy";
+const CARGO_CLIPPY: &str = "/usr/bin/cargo-clippy";
+
+/// Debian's `cargo-clippy` (for `clippy-sys`), installing it first when missing and root.
+///
+/// # Errors
+/// The exact install command, when not root or when apt fails.
+pub fn ensure_clippy() -> Result<PathBuf, String> {
+    if Path::new(CARGO_CLIPPY).exists() {
+        return Ok(CARGO_CLIPPY.into());
+    }
+    let install = format!("apt-get install -y {CLIPPY_PACKAGE}");
+    if !is_root() {
+        return Err(format!(
+            "missing: {CARGO_CLIPPY}. Install it with:\n    sudo apt-get update && sudo {install}"
+        ));
+    }
+    let args = ["install", "-y", CLIPPY_PACKAGE];
+    if (apt_get(&args) || (apt_get(&["update"]) && apt_get(&args)))
+        && Path::new(CARGO_CLIPPY).exists()
+    {
+        Ok(CARGO_CLIPPY.into())
+    } else {
+        Err(format!("`{install}` failed"))
+    }
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")

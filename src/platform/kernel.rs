@@ -1,0 +1,107 @@
+//! The kernel platform (`softndk.sys`): the platform contract on ntoskrnl.
+//!
+//! | contract | kernel | IRQL |
+//! |---|---|---|
+//! | `current_irql` | CR8 (the WDK's inline `KeGetCurrentIrql`) | any |
+//! | `SpinLock::lock` / guard drop | `KeAcquireSpinLockRaiseToDpc` / `KeReleaseSpinLock(old)` | <= DISPATCH |
+//! | `SpinLock::try_lock` | raise to DISPATCH (CR8) + `KeTryToAcquireSpinLockAtDpcLevel` | <= DISPATCH |
+//! | `new_dpc` / `Dpc::queue` / `cancel` | pool `KDPC`: `KeInitializeDpc` / `KeInsertQueueDpc` / `KeRemoveQueueDpc` | <= DISPATCH |
+//! | `try_defer` | one-shot pool `KDPC` + closure | <= DISPATCH |
+//! | `Event` | `KEVENT`: `KeInitializeEvent`, `KeSetEvent`, `KeClearEvent`, `KeWaitForSingleObject` | wait: <= APC |
+//! | allocation | global allocator = `ExAllocatePool2(POOL_FLAG_NON_PAGED, .., 'SNdk')`; `try_*` never abort | <= DISPATCH |
+//! | `Region` | MDL chain + `MmGetSystemAddressForMdlSafe` | <= DISPATCH |
+//! | `now` | `KeQueryInterruptTime` (shared user data) × 100 | any |
+//! | `assert_*` | debug builds: IRQL checks and a per-processor held-lock count; panic = bug check | any |
+//!
+//! Owns every `unsafe` touch of ntoskrnl's synchronisation, DPC and memory-manager objects;
+//! everything above it is safe code. Must never: block at `DISPATCH_LEVEL`, allocate on a path
+//! the contract says cannot fail (`Dpc::queue`, `Event`), or be compiled into host builds.
+#![allow(unsafe_code)]
+
+mod cpu;
+mod dpc;
+mod event;
+mod lock;
+mod region;
+
+use core::panic::Location;
+
+pub use dpc::Dpc;
+pub use event::Event;
+pub use lock::{SpinLock, SpinLockGuard};
+pub use region::{MAX_MDL_CHAIN, MdlRegionError, Region};
+
+use super::{AllocError, DeferredWork, Irql, PlatformOps, Timestamp};
+use crate::sys::ffi::KeFlushQueuedDpcs;
+use crate::sys::ke::{SHARED_INTERRUPT_TIME, interrupt_time_nanos};
+
+/// The kernel platform instance. Stateless: the kernel's DPC queues, pool and clock are
+/// global, so every adapter's copy is the same.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Kernel;
+
+impl Kernel {
+    /// The platform.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self
+    }
+
+    /// Waits until every DPC queued so far (on any processor) has run: `KeFlushQueuedDpcs`.
+    /// Call at PASSIVE before freeing anything deferred work may still touch, and before the
+    /// image unloads.
+    pub fn flush(&self) {
+        cpu::assert_can_block();
+        // SAFETY: PASSIVE_LEVEL (asserted in debug builds; the caller's contract).
+        unsafe { KeFlushQueuedDpcs() };
+    }
+}
+
+/// `KeQueryInterruptTime()`: 100 ns units since boot, read as the WDK's x64 macro does.
+fn interrupt_time() -> u64 {
+    let field = SHARED_INTERRUPT_TIME as *const u64;
+    // SAFETY: KUSER_SHARED_DATA is mapped read-only at this fixed address in every kernel
+    // address space at every IRQL; the field is 8-byte aligned, and an aligned 64-bit load is
+    // atomic on x64, which is what makes the WDK macro correct too.
+    unsafe { field.read_volatile() }
+}
+
+impl PlatformOps for Kernel {
+    type Dpc = Dpc;
+    type Event = Event;
+    type AllocToken = ();
+
+    fn current_irql() -> Irql {
+        cpu::current_irql()
+    }
+
+    fn assert_can_block() {
+        cpu::assert_can_block();
+    }
+
+    fn assert_no_provider_lock_held() {
+        cpu::assert_no_provider_lock_held();
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from_nanos(interrupt_time_nanos(interrupt_time()))
+    }
+
+    /// Always admits: the kernel has no fault plan of its own (Driver Verifier's low-resources
+    /// simulation makes real allocations fail instead).
+    fn alloc_gate(&self, _site: &'static Location<'static>) -> Result<(), AllocError> {
+        Ok(())
+    }
+
+    fn new_dpc<W: DeferredWork>(&self, work: W) -> Result<Dpc, AllocError> {
+        Dpc::new(work)
+    }
+
+    fn try_defer<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), AllocError> {
+        dpc::defer(f)
+    }
+
+    fn new_event(&self) -> Event {
+        Event::new()
+    }
+}

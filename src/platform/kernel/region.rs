@@ -1,0 +1,303 @@
+//! Kernel registered memory: an MDL chain mapped into system space, seen as one byte range.
+//!
+//! [`Region::from_mdl_chain`] walks the chain by `Next`, takes `MmGetMdlByteCount` bytes of each
+//! MDL (fewer from the last, to the registered length) and maps each with
+//! `MmGetSystemAddressForMdlSafe(.., NormalPagePriority | MdlMappingNoExecute)`: the MDL's
+//! existing system mapping when it has one (`MDL_MAPPED_TO_SYSTEM_VA` or
+//! `MDL_SOURCE_IS_NONPAGED_POOL`), else `MmMapLockedPagesSpecifyCache`. A mapping made here
+//! belongs to the MDL and is released by its owner's `MmUnlockPages`/`IoFreeMdl`, as for any
+//! user of the macro. Mapping happens once, at creation (which may fail); reads, writes and
+//! copies are then bounds-checked raw copies with the shared `pieces`/`alias_safe_chunk` plan.
+//!
+//! Soundness rests on the constructor contract, which is the NDK contract for registered
+//! memory: the pages stay locked and the MDLs unchanged while the region exists, and
+//! overlapping accesses are not made concurrently. No Rust reference to the memory is ever
+//! formed. Must never: map anything after creation, or touch memory outside a checked range.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ffi::c_void;
+use core::ptr::{self, NonNull};
+
+use crate::platform::copy::{alias_safe_chunk, pieces};
+use crate::platform::{RegionError, RegionOps};
+use crate::sys::ffi::MmMapLockedPagesSpecifyCache;
+use crate::sys::ke::KERNEL_MODE;
+use crate::sys::mm::{
+    MDL, MDL_MAPPING_NO_EXECUTE, MM_CACHED, NORMAL_PAGE_PRIORITY, has_system_mapping,
+};
+
+/// Longest MDL chain accepted (a guard against a cyclic chain of zero-length MDLs).
+pub const MAX_MDL_CHAIN: usize = 1 << 16;
+
+/// Why an MDL chain could not become a [`Region`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MdlRegionError {
+    /// The first MDL pointer is null.
+    Null,
+    /// The chain describes fewer bytes than requested, or is longer than [`MAX_MDL_CHAIN`].
+    BadChain,
+    /// `MmGetSystemAddressForMdlSafe` failed (system PTEs exhausted): retryable.
+    MapFailed,
+    /// The segment table could not be allocated.
+    NoMemory,
+}
+
+/// One contiguous, mapped range.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+/// Registered memory: one or more mapped segments seen as one byte range.
+///
+/// # Invariants
+/// Every segment's `ptr` is valid for reads and writes of `len` bytes for as long as the
+/// `Region` exists, and no Rust reference to those bytes exists meanwhile (the constructors'
+/// contract). `lens[i] == segments[i].len` and `len` is their sum (no overflow).
+#[derive(Debug)]
+pub struct Region {
+    segments: Box<[Segment]>,
+    lens: Box<[usize]>,
+    len: usize,
+}
+
+#[expect(
+    clippy::non_send_fields_in_send_ty,
+    reason = "the segment pointers are what the SAFETY argument below is about"
+)]
+// SAFETY: a `Region` only describes memory; concurrent use is sound under the constructor
+// contract (no concurrent accesses to overlapping bytes), and every access is a raw copy.
+unsafe impl Send for Region {}
+// SAFETY: see `Send`; `&Region` methods only perform bounds-checked raw copies.
+unsafe impl Sync for Region {}
+
+/// `Vec::with_capacity`, fallibly.
+fn try_vec<T>(capacity: usize) -> Option<Vec<T>> {
+    let mut vec = Vec::new();
+    vec.try_reserve_exact(capacity).ok()?;
+    Some(vec)
+}
+
+/// `MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority | MdlMappingNoExecute)`.
+///
+/// # Safety
+/// `mdl` is a valid MDL describing locked pages; IRQL <= `DISPATCH_LEVEL`.
+unsafe fn system_address(mdl: *mut MDL) -> *mut c_void {
+    // SAFETY: valid MDL per the contract; a copy of its fixed header is read, no reference kept.
+    let header = unsafe { mdl.read() };
+    if has_system_mapping(header.MdlFlags) {
+        return header.MappedSystemVa;
+    }
+    // SAFETY: the pages are locked (contract); KernelMode mapping at IRQL <= DISPATCH_LEVEL
+    // with BugCheckOnFailure FALSE returns null on failure instead of bug-checking.
+    unsafe {
+        MmMapLockedPagesSpecifyCache(
+            mdl,
+            KERNEL_MODE,
+            MM_CACHED,
+            ptr::null_mut(),
+            0,
+            NORMAL_PAGE_PRIORITY | MDL_MAPPING_NO_EXECUTE,
+        )
+    }
+}
+
+impl Region {
+    fn build(segments: Vec<Segment>) -> Option<Self> {
+        let mut lens = try_vec(segments.len())?;
+        lens.extend(segments.iter().map(|s| s.len));
+        let len = lens
+            .iter()
+            .try_fold(0_usize, |acc, &l| acc.checked_add(l))?;
+        // Exact capacity, so neither conversion reallocates.
+        Some(Self {
+            segments: segments.into_boxed_slice(),
+            lens: lens.into_boxed_slice(),
+            len,
+        })
+    }
+
+    fn segment(ptr: *mut u8, len: usize) -> Option<Segment> {
+        let ptr = if len == 0 {
+            NonNull::dangling()
+        } else {
+            NonNull::new(ptr)?
+        };
+        Some(Segment { ptr, len })
+    }
+
+    /// The first `length` bytes described by the MDL chain starting at `first`, mapped into
+    /// system space. IRQL <= `DISPATCH_LEVEL`.
+    ///
+    /// # Errors
+    /// [`MdlRegionError`]; nothing stays mapped by this call beyond what the MDLs own.
+    ///
+    /// # Safety
+    /// `first` is null or heads a valid MDL chain describing locked pages, and for as long as
+    /// the region exists the MDLs and pages stay valid and locked, the memory is not accessed
+    /// through Rust references, and it is not accessed concurrently with a region access to the
+    /// same bytes (the NDK contract for registered memory).
+    pub unsafe fn from_mdl_chain(
+        first: *mut crate::abi::MDL,
+        length: usize,
+    ) -> Result<Self, MdlRegionError> {
+        let first = first.cast::<MDL>();
+        if first.is_null() {
+            return Err(MdlRegionError::Null);
+        }
+        // Count the MDLs needed first, so the table is allocated once.
+        let mut count = 0;
+        let mut covered = 0_usize;
+        let mut mdl = first;
+        while covered < length {
+            if mdl.is_null() || count == MAX_MDL_CHAIN {
+                return Err(MdlRegionError::BadChain);
+            }
+            // SAFETY: a non-null element of a valid chain (contract); header copied.
+            let header = unsafe { mdl.read() };
+            let (bytes, next) = (header.ByteCount, header.Next);
+            covered = covered.saturating_add(bytes as usize);
+            count += 1;
+            mdl = next;
+        }
+        let mut segments = try_vec(count).ok_or(MdlRegionError::NoMemory)?;
+        let mut remaining = length;
+        let mut mdl = first;
+        for _ in 0..count {
+            // SAFETY: one of the `count` valid MDLs walked above; header copied.
+            let header = unsafe { mdl.read() };
+            let (bytes, next) = (header.ByteCount, header.Next);
+            let take = remaining.min(bytes as usize);
+            // SAFETY: a valid MDL of locked pages (contract); callers are at <= DISPATCH.
+            let va = unsafe { system_address(mdl) };
+            let segment = Self::segment(va.cast(), take).ok_or(MdlRegionError::MapFailed)?;
+            segments.push(segment);
+            remaining -= take;
+            mdl = next;
+        }
+        Self::build(segments).ok_or(MdlRegionError::NoMemory)
+    }
+
+    /// A region over system-space memory `[ptr, ptr + len)`; `None` if `ptr` is null with
+    /// `len > 0`, or the table cannot be allocated.
+    ///
+    /// # Safety
+    /// For as long as the region exists: `ptr` is valid for reads and writes of `len` bytes
+    /// (resident if accessed at `DISPATCH_LEVEL`); the memory is not accessed through Rust
+    /// references, nor concurrently with a region access to the same bytes.
+    #[must_use]
+    pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize) -> Option<Self> {
+        let mut segments = try_vec(1)?;
+        segments.push(Self::segment(ptr, len)?);
+        Self::build(segments)
+    }
+
+    /// A region over several system-space ranges, in order.
+    ///
+    /// # Safety
+    /// As for [`Region::from_raw_parts`], for every `(ptr, len)` pair.
+    #[must_use]
+    pub unsafe fn from_raw_segments(ranges: &[(*mut u8, usize)]) -> Option<Self> {
+        let mut segments = try_vec(ranges.len())?;
+        for &(ptr, len) in ranges {
+            segments.push(Self::segment(ptr, len)?);
+        }
+        Self::build(segments)
+    }
+
+    /// Segment lengths, in order.
+    #[must_use]
+    pub fn segment_lens(&self) -> &[usize] {
+        &self.lens
+    }
+
+    /// Address of byte `offset` of segment `index` (no dereference).
+    fn addr(&self, index: usize, offset: usize) -> *mut u8 {
+        self.segments[index].ptr.as_ptr().wrapping_add(offset)
+    }
+}
+
+/// Copies `len` bytes between two raw ranges, in alias-safe chunks, `memmove` if they overlap.
+///
+/// Callers guarantee (by the `Region` invariants and their bounds checks) that `src` is valid
+/// for reads and `dst` for writes of `len` bytes and that no reference covers either range.
+fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
+    let (d, s) = (dst as usize, src as usize);
+    if d < s.wrapping_add(len) && s < d.wrapping_add(len) {
+        // SAFETY: valid ranges per the caller; `ptr::copy` permits overlap; u8 is unaligned.
+        unsafe { ptr::copy(src, dst, len) };
+        return;
+    }
+    let mut done = 0;
+    while done < len {
+        let n = alias_safe_chunk(d + done, s + done, len - done);
+        // SAFETY: `done + n <= len`, so both chunks lie inside the vouched-for ranges, which
+        // do not overlap (checked above).
+        unsafe { ptr::copy_nonoverlapping(src.wrapping_add(done), dst.wrapping_add(done), n) };
+        done += n;
+    }
+}
+
+/// Copies an in-bounds range piece by piece, front to back.
+fn copy_pieces(dst: &Region, dst_offset: usize, src: &Region, src_offset: usize, len: usize) {
+    for p in pieces(&dst.lens, dst_offset, &src.lens, src_offset, len) {
+        copy_raw(
+            dst.addr(p.dst_segment, p.dst_offset),
+            src.addr(p.src_segment, p.src_offset),
+            p.len,
+        );
+    }
+}
+
+impl RegionOps for Region {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), RegionError> {
+        RegionError::check(offset, dst.len(), self.len)?;
+        let out = [dst.len()];
+        for p in pieces(&out, 0, &self.lens, offset, dst.len()) {
+            let target = dst[p.dst_offset..p.dst_offset + p.len].as_mut_ptr();
+            copy_raw(target, self.addr(p.src_segment, p.src_offset), p.len);
+        }
+        Ok(())
+    }
+
+    fn write(&self, offset: usize, src: &[u8]) -> Result<(), RegionError> {
+        RegionError::check(offset, src.len(), self.len)?;
+        let input = [src.len()];
+        for p in pieces(&self.lens, offset, &input, 0, src.len()) {
+            let source = src[p.src_offset..p.src_offset + p.len].as_ptr();
+            copy_raw(self.addr(p.dst_segment, p.dst_offset), source, p.len);
+        }
+        Ok(())
+    }
+
+    fn copy_between(
+        dst: &Self,
+        dst_offset: usize,
+        src: &Self,
+        src_offset: usize,
+        len: usize,
+    ) -> Result<(), RegionError> {
+        RegionError::check(dst_offset, len, dst.len)?;
+        RegionError::check(src_offset, len, src.len)?;
+        if ptr::eq(dst, src) && dst_offset > src_offset && src_offset + len > dst_offset {
+            // Overlapping move towards higher offsets: copy `distance`-byte windows from the
+            // end so no window reads bytes an earlier one wrote (memmove semantics).
+            let distance = dst_offset - src_offset;
+            let mut end = len;
+            while end > 0 {
+                let n = distance.min(end);
+                end -= n;
+                copy_pieces(dst, dst_offset + end, src, src_offset + end, n);
+            }
+        } else {
+            copy_pieces(dst, dst_offset, src, src_offset, len);
+        }
+        Ok(())
+    }
+}
