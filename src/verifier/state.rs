@@ -1311,10 +1311,11 @@ impl Inner {
             let Some(r) = st.objects.get(d as usize) else {
                 continue;
             };
+            let is_adapter = d == obj;
             let (id, finished, running, close_running) =
                 (r.id, r.finished, r.running, r.close_running);
             let pending: Vec<usize> = r.pending.iter().copied().collect();
-            if !finished {
+            if !finished && !is_adapter {
                 let message = format!("adapter close returned while {id} was still open");
                 st.violate(Rule::AdapterCloseReturnedEarly, obj, message, hl);
             }
