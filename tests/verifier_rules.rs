@@ -618,6 +618,25 @@ fn pending_create_writing_its_out_pointer() {
 }
 
 #[test]
+fn create_succeeding_without_an_object() {
+    let rig = Rig::new();
+    rig.prov.create_pending.store(true, Ordering::SeqCst);
+    let ctx = context();
+    let mut pd = core::ptr::null_mut::<NDK_PD>();
+    // SAFETY: consumer call through the shadow's table.
+    let s = unsafe { (t(rig.adapter).NdkCreatePd)(rig.adapter, Some(on_create), ctx, &raw mut pd) };
+    assert_eq!(s, STATUS_PENDING);
+    rig.prov
+        .complete_create_with(0, STATUS_SUCCESS, core::ptr::null_mut());
+    assert_eq!(
+        seen(ctx),
+        vec![("create", 0)],
+        "the consumer still gets its completion"
+    );
+    assert_rules(&rig.v.take_violations(), &[Rule::CreateWithoutObject]);
+}
+
+#[test]
 fn cq_result_with_unknown_context_and_duplicates() {
     let rig = Rig::new();
     let cq = rig.cq();

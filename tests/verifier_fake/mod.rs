@@ -158,6 +158,13 @@ impl Prov {
         unsafe { f(ctx.0, status, obj.0.cast()) };
     }
 
+    /// Calls the `i`-th stored create completion with `object` instead of the created one.
+    pub fn complete_create_with(&self, i: usize, status: NTSTATUS, object: *mut c_void) {
+        let (f, ctx, _) = lock(&self.creates)[i];
+        // SAFETY: `f`/`ctx` were handed to the fake as a create completion.
+        unsafe { f(ctx.0, status, object.cast()) };
+    }
+
     fn new_object(
         self: &Arc<Self>,
         kind: NDK_OBJECT_TYPE,
