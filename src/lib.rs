@@ -42,3 +42,5 @@ pub mod sync;
 mod kernel_rt;
 pub mod miniport;
 pub mod sys;
+#[cfg(feature = "std")]
+pub mod verifier;

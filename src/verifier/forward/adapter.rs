@@ -1,0 +1,302 @@
+//! Adapter slots (`spec/ndkpi.md` §2.1): the creates of CQ, PD, shared endpoint, connector and
+//! listener, LAM building, and the synchronous queries.
+
+use core::ffi::c_void;
+use std::format;
+use std::vec::Vec;
+
+use super::{adapter_target, create, request_returned, sync_slot, wrap_request};
+use crate::abi::upcall::{ConnectEvent, Context, CqNotification};
+use crate::abi::{
+    GROUP_AFFINITY, MDL, NDK_ADAPTER, NDK_ADAPTER_INFO, NDK_CONNECTOR, NDK_CQ,
+    NDK_FN_CONNECT_EVENT_CALLBACK, NDK_FN_CQ_NOTIFICATION_CALLBACK, NDK_FN_CREATE_COMPLETION,
+    NDK_FN_REQUEST_COMPLETION, NDK_LISTENER, NDK_LOGICAL_ADDRESS_MAPPING, NDK_PD,
+    NDK_SHARED_ENDPOINT, NTSTATUS, SOCKADDR, STATUS_INVALID_HANDLE,
+};
+use crate::verifier::record::ObjectKind;
+use crate::verifier::registry;
+use crate::verifier::state::Birth;
+use crate::verifier::trampoline;
+
+sync_slot!(query_adapter_info, adapter_target, NDK_ADAPTER, NdkQueryAdapterInfo,
+    (info: *mut NDK_ADAPTER_INFO, size: *mut u32));
+
+fn child(parent: u32, kind: ObjectKind) -> Birth {
+    Birth {
+        kind,
+        antecedents: std::vec![parent],
+        qp: None,
+        event: None,
+        armed: false,
+    }
+}
+
+/// `NdkCreateCq`: wraps the notification callback for the new CQ.
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn create_cq(
+    adapter: *mut NDK_ADAPTER,
+    depth: u32,
+    notification: Option<NDK_FN_CQ_NOTIFICATION_CALLBACK>,
+    notification_context: *mut c_void,
+    affinity: *const GROUP_AFFINITY,
+    callback: Option<NDK_FN_CREATE_COMPLETION>,
+    context: *mut c_void,
+    out: *mut *mut NDK_CQ,
+) -> NTSTATUS {
+    let slot = "NdkCreateCq";
+    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let index = node.id.index;
+    node.inner.call(index, slot, format!("depth={depth}"));
+    let mut birth = child(index, ObjectKind::Cq);
+    let (notify, notify_context) = match notification {
+        Some(f) => {
+            // SAFETY: the consumer handed `f` and its context as the CQ's notification
+            // callback, callable at or below DISPATCH until the CQ's close completes (§3.4).
+            let up = unsafe { CqNotification::new(f, Context::new(notification_context)) };
+            let token = node.inner.register_cq_notify(index, up);
+            birth.event = Some(token);
+            (
+                Some(trampoline::cq_notification as NDK_FN_CQ_NOTIFICATION_CALLBACK),
+                registry::token_ptr(token),
+            )
+        }
+        None => (None, notification_context),
+    };
+    create(
+        &node,
+        slot,
+        birth,
+        callback,
+        context,
+        out,
+        |cb, ctx, out| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe {
+                (table.NdkCreateCq)(
+                    node.real.get().cast(),
+                    depth,
+                    notify,
+                    notify_context,
+                    affinity,
+                    cb,
+                    ctx,
+                    out,
+                )
+            }
+        },
+    )
+}
+
+/// `NdkCreatePd`.
+pub extern "system" fn create_pd(
+    adapter: *mut NDK_ADAPTER,
+    callback: Option<NDK_FN_CREATE_COMPLETION>,
+    context: *mut c_void,
+    out: *mut *mut NDK_PD,
+) -> NTSTATUS {
+    let slot = "NdkCreatePd";
+    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    node.inner
+        .call(node.id.index, slot, std::string::String::new());
+    let birth = child(node.id.index, ObjectKind::Pd);
+    create(
+        &node,
+        slot,
+        birth,
+        callback,
+        context,
+        out,
+        |cb, ctx, out| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe { (table.NdkCreatePd)(node.real.get().cast(), cb, ctx, out) }
+        },
+    )
+}
+
+/// `NdkCreateSharedEndpoint`.
+pub extern "system" fn create_shared_endpoint(
+    adapter: *mut NDK_ADAPTER,
+    address: *const SOCKADDR,
+    address_length: u32,
+    callback: Option<NDK_FN_CREATE_COMPLETION>,
+    context: *mut c_void,
+    out: *mut *mut NDK_SHARED_ENDPOINT,
+) -> NTSTATUS {
+    let slot = "NdkCreateSharedEndpoint";
+    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    node.inner
+        .call(node.id.index, slot, std::string::String::new());
+    let birth = child(node.id.index, ObjectKind::SharedEndpoint);
+    create(
+        &node,
+        slot,
+        birth,
+        callback,
+        context,
+        out,
+        |cb, ctx, out| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe {
+                (table.NdkCreateSharedEndpoint)(
+                    node.real.get().cast(),
+                    address,
+                    address_length,
+                    cb,
+                    ctx,
+                    out,
+                )
+            }
+        },
+    )
+}
+
+/// `NdkCreateConnector`.
+pub extern "system" fn create_connector(
+    adapter: *mut NDK_ADAPTER,
+    callback: Option<NDK_FN_CREATE_COMPLETION>,
+    context: *mut c_void,
+    out: *mut *mut NDK_CONNECTOR,
+) -> NTSTATUS {
+    let slot = "NdkCreateConnector";
+    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    node.inner
+        .call(node.id.index, slot, std::string::String::new());
+    let birth = child(node.id.index, ObjectKind::Connector);
+    create(
+        &node,
+        slot,
+        birth,
+        callback,
+        context,
+        out,
+        |cb, ctx, out| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe { (table.NdkCreateConnector)(node.real.get().cast(), cb, ctx, out) }
+        },
+    )
+}
+
+/// `NdkCreateListener`: wraps the connect-event callback for the new listener.
+pub extern "system" fn create_listener(
+    adapter: *mut NDK_ADAPTER,
+    connect_event: Option<NDK_FN_CONNECT_EVENT_CALLBACK>,
+    connect_context: *mut c_void,
+    callback: Option<NDK_FN_CREATE_COMPLETION>,
+    context: *mut c_void,
+    out: *mut *mut NDK_LISTENER,
+) -> NTSTATUS {
+    let slot = "NdkCreateListener";
+    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let index = node.id.index;
+    node.inner.call(index, slot, std::string::String::new());
+    let mut birth = child(index, ObjectKind::Listener);
+    let (event, event_context) = match connect_event {
+        Some(f) => {
+            // SAFETY: the consumer handed `f` and its context as the listener's connect-event
+            // callback, callable at or below DISPATCH until the listener's close completes.
+            let up = unsafe { ConnectEvent::new(f, Context::new(connect_context)) };
+            let token = node.inner.register_connect(index, up);
+            birth.event = Some(token);
+            (
+                Some(trampoline::connect_event as NDK_FN_CONNECT_EVENT_CALLBACK),
+                registry::token_ptr(token),
+            )
+        }
+        None => (None, connect_context),
+    };
+    create(
+        &node,
+        slot,
+        birth,
+        callback,
+        context,
+        out,
+        |cb, ctx, out| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe {
+                (table.NdkCreateListener)(
+                    node.real.get().cast(),
+                    event,
+                    event_context,
+                    cb,
+                    ctx,
+                    out,
+                )
+            }
+        },
+    )
+}
+
+/// `NdkBuildLAM`: an asynchronous request on the adapter.
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn build_lam(
+    adapter: *mut NDK_ADAPTER,
+    mdl: *mut MDL,
+    length: usize,
+    callback: Option<NDK_FN_REQUEST_COMPLETION>,
+    context: *mut c_void,
+    lam: *mut NDK_LOGICAL_ADDRESS_MAPPING,
+    lam_size: *mut u32,
+    fbo: *mut u32,
+) -> NTSTATUS {
+    let slot = "NdkBuildLAM";
+    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    node.inner
+        .call(node.id.index, slot, format!("length={length}"));
+    let wrapped = wrap_request(&node, slot, callback, context, None);
+    // SAFETY: forwarding contract (module docs).
+    let status = unsafe {
+        (table.NdkBuildLAM)(
+            node.real.get().cast(),
+            mdl,
+            length,
+            wrapped.callback,
+            wrapped.context,
+            lam,
+            lam_size,
+            fbo,
+        )
+    };
+    request_returned(&node, slot, &wrapped, status, None);
+    status
+}
+
+/// `NdkReleaseLAM`.
+pub extern "system" fn release_lam(
+    adapter: *mut NDK_ADAPTER,
+    lam: *mut NDK_LOGICAL_ADDRESS_MAPPING,
+) {
+    let slot = "NdkReleaseLAM";
+    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
+        return;
+    };
+    node.inner
+        .call(node.id.index, slot, std::string::String::new());
+    // SAFETY: forwarding contract (module docs).
+    unsafe { (table.NdkReleaseLAM)(node.real.get().cast(), lam) };
+    node.inner
+        .returned(node.id.index, slot, None, std::string::String::new());
+}
+
+/// Antecedent list without duplicates, in order.
+pub(super) fn dedup(list: impl IntoIterator<Item = Option<u32>>) -> Vec<u32> {
+    let mut out = Vec::new();
+    for v in list.into_iter().flatten() {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}

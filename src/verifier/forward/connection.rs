@@ -1,0 +1,381 @@
+//! Shared endpoint, connector and listener slots (`spec/ndkpi.md` §2.8–§2.10): connect/accept
+//! link the QP (and shared endpoint) to the connector, and wrap the disconnect event.
+
+use core::ffi::c_void;
+use std::string::String;
+
+use super::{
+    Wrapped, accepted, connector_target, endpoint_target, listener_target, request_returned,
+    request_slot, sync_slot, wrap_request,
+};
+use crate::abi::upcall::{Context, Disconnect, DisconnectEvent, DisconnectEventEx};
+use crate::abi::{
+    BOOLEAN, NDK_CONNECTOR, NDK_FN_DISCONNECT_EVENT_CALLBACK, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX,
+    NDK_FN_REQUEST_COMPLETION, NDK_LISTENER, NDK_QP, NDK_SHARED_ENDPOINT, NTSTATUS, SOCKADDR,
+    STATUS_INVALID_HANDLE,
+};
+use crate::verifier::registry::{self, Node};
+use crate::verifier::trampoline;
+
+sync_slot!(endpoint_local_address, endpoint_target, NDK_SHARED_ENDPOINT, NdkGetLocalAddress,
+    (address: *mut SOCKADDR, length: *mut u32));
+sync_slot!(reject, connector_target, NDK_CONNECTOR, NdkReject,
+    (private_data: *const c_void, private_length: u32));
+sync_slot!(get_connection_data, connector_target, NDK_CONNECTOR, NdkGetConnectionData,
+    (inbound: *mut u32, outbound: *mut u32, private_data: *mut c_void, private_length: *mut u32));
+sync_slot!(connector_local_address, connector_target, NDK_CONNECTOR, NdkGetLocalAddress,
+    (address: *mut SOCKADDR, length: *mut u32));
+sync_slot!(connector_peer_address, connector_target, NDK_CONNECTOR, NdkGetPeerAddress,
+    (address: *mut SOCKADDR, length: *mut u32));
+sync_slot!(listener_local_address, listener_target, NDK_LISTENER, NdkGetLocalAddress,
+    (address: *mut SOCKADDR, length: *mut u32));
+request_slot!(
+    disconnect,
+    connector_target,
+    NDK_CONNECTOR,
+    NdkDisconnect,
+    ()
+);
+request_slot!(listen, listener_target, NDK_LISTENER, NdkListen,
+    (address: *const SOCKADDR, length: u32));
+
+/// `NdkControlConnectEvents`.
+pub extern "system" fn control_connect_events(listener: *mut NDK_LISTENER, pause: BOOLEAN) {
+    let slot = "NdkControlConnectEvents";
+    let Some((node, table)) = listener_target(listener.addr(), slot) else {
+        return;
+    };
+    node.inner
+        .call(node.id.index, slot, std::format!("pause={pause}"));
+    // SAFETY: forwarding contract (module docs).
+    unsafe { (table.NdkControlConnectEvents)(node.real.get().cast(), pause) };
+    node.inner
+        .returned(node.id.index, slot, None, String::new());
+}
+
+/// Links `connector → antecedent` for the duration of a connect/accept, returning the link.
+fn link(connector: &Node, antecedent: Option<&std::sync::Arc<Node>>) -> Option<(u32, u32)> {
+    let a = antecedent?;
+    connector.inner.link(connector.id.index, a.id.index);
+    Some((connector.id.index, a.id.index))
+}
+
+/// Starts a request that links the connector to `qp` (and `endpoint`); drops the links if it
+/// fails inline.
+fn linked_request(
+    node: &Node,
+    slot: &'static str,
+    qp: Option<&std::sync::Arc<Node>>,
+    endpoint: Option<&std::sync::Arc<Node>>,
+    callback: Option<NDK_FN_REQUEST_COMPLETION>,
+    context: *mut c_void,
+    forward: impl FnOnce(&Wrapped) -> NTSTATUS,
+) -> NTSTATUS {
+    node.inner.call(node.id.index, slot, String::new());
+    let qp_link = link(node, qp);
+    let endpoint_link = link(node, endpoint);
+    let wrapped = wrap_request(node, slot, callback, context, qp_link);
+    let status = forward(&wrapped);
+    request_returned(node, slot, &wrapped, status, qp_link);
+    if !accepted(status)
+        && let Some((s, a)) = endpoint_link
+    {
+        node.inner.unlink(s, a);
+    }
+    status
+}
+
+/// Wraps a disconnect-event callback of either flavour.
+fn wrap_disconnect<F: Copy>(
+    node: &Node,
+    callback: Option<F>,
+    context: *mut c_void,
+    make: impl FnOnce(F, Context) -> Disconnect,
+) -> (bool, *mut c_void) {
+    callback.map_or((false, context), |f| {
+        let token = node
+            .inner
+            .register_disconnect(node.id.index, make(f, Context::new(context)));
+        (true, registry::token_ptr(token))
+    })
+}
+
+/// `NdkConnect`.
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn connect(
+    connector: *mut NDK_CONNECTOR,
+    qp: *mut NDK_QP,
+    src: *const SOCKADDR,
+    src_length: u32,
+    dst: *const SOCKADDR,
+    dst_length: u32,
+    inbound: u32,
+    outbound: u32,
+    private_data: *const c_void,
+    private_length: u32,
+    callback: Option<NDK_FN_REQUEST_COMPLETION>,
+    context: *mut c_void,
+) -> NTSTATUS {
+    let slot = "NdkConnect";
+    let Some((node, table)) = connector_target(connector.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let (real_qp, qp_node) = registry::translate(qp);
+    linked_request(
+        &node,
+        slot,
+        qp_node.as_ref(),
+        None,
+        callback,
+        context,
+        |w| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe {
+                (table.NdkConnect)(
+                    node.real.get().cast(),
+                    real_qp,
+                    src,
+                    src_length,
+                    dst,
+                    dst_length,
+                    inbound,
+                    outbound,
+                    private_data,
+                    private_length,
+                    w.callback,
+                    w.context,
+                )
+            }
+        },
+    )
+}
+
+/// `NdkConnectWithSharedEndpoint`.
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn connect_with_shared_endpoint(
+    connector: *mut NDK_CONNECTOR,
+    qp: *mut NDK_QP,
+    endpoint: *mut NDK_SHARED_ENDPOINT,
+    dst: *const SOCKADDR,
+    dst_length: u32,
+    inbound: u32,
+    outbound: u32,
+    private_data: *const c_void,
+    private_length: u32,
+    callback: Option<NDK_FN_REQUEST_COMPLETION>,
+    context: *mut c_void,
+) -> NTSTATUS {
+    let slot = "NdkConnectWithSharedEndpoint";
+    let Some((node, table)) = connector_target(connector.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let (real_qp, qp_node) = registry::translate(qp);
+    let (real_endpoint, endpoint_node) = registry::translate(endpoint);
+    linked_request(
+        &node,
+        slot,
+        qp_node.as_ref(),
+        endpoint_node.as_ref(),
+        callback,
+        context,
+        |w| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe {
+                (table.NdkConnectWithSharedEndpoint)(
+                    node.real.get().cast(),
+                    real_qp,
+                    real_endpoint,
+                    dst,
+                    dst_length,
+                    inbound,
+                    outbound,
+                    private_data,
+                    private_length,
+                    w.callback,
+                    w.context,
+                )
+            }
+        },
+    )
+}
+
+/// `NdkCompleteConnect`.
+pub extern "system" fn complete_connect(
+    connector: *mut NDK_CONNECTOR,
+    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
+    event_context: *mut c_void,
+    callback: Option<NDK_FN_REQUEST_COMPLETION>,
+    context: *mut c_void,
+) -> NTSTATUS {
+    let slot = "NdkCompleteConnect";
+    let Some((node, table)) = connector_target(connector.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
+        // SAFETY: the consumer handed `f` and its context as the connection's disconnect
+        // event, callable at or below DISPATCH until the connector's close completes (§3.3).
+        Disconnect::Plain(unsafe { DisconnectEvent::new(f, c) })
+    });
+    let event_fn = if wrapped_event {
+        Some(trampoline::disconnect_event as NDK_FN_DISCONNECT_EVENT_CALLBACK)
+    } else {
+        None
+    };
+    linked_request(&node, slot, None, None, callback, context, |w| {
+        // SAFETY: forwarding contract (module docs).
+        unsafe {
+            (table.NdkCompleteConnect)(
+                node.real.get().cast(),
+                event_fn,
+                event_ctx,
+                w.callback,
+                w.context,
+            )
+        }
+    })
+}
+
+/// `NdkCompleteConnectEx`.
+pub extern "system" fn complete_connect_ex(
+    connector: *mut NDK_CONNECTOR,
+    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>,
+    event_context: *mut c_void,
+    callback: Option<NDK_FN_REQUEST_COMPLETION>,
+    context: *mut c_void,
+) -> NTSTATUS {
+    let slot = "NdkCompleteConnectEx";
+    let Some((node, table)) = connector_target(connector.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
+        // SAFETY: as for `NdkCompleteConnect`, for the `_EX` callback.
+        Disconnect::Ex(unsafe { DisconnectEventEx::new(f, c) })
+    });
+    let event_fn = if wrapped_event {
+        Some(trampoline::disconnect_event_ex as NDK_FN_DISCONNECT_EVENT_CALLBACK_EX)
+    } else {
+        None
+    };
+    linked_request(&node, slot, None, None, callback, context, |w| {
+        // SAFETY: forwarding contract (module docs).
+        unsafe {
+            (table.NdkCompleteConnectEx)(
+                node.real.get().cast(),
+                event_fn,
+                event_ctx,
+                w.callback,
+                w.context,
+            )
+        }
+    })
+}
+
+/// `NdkAccept`.
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn accept(
+    connector: *mut NDK_CONNECTOR,
+    qp: *mut NDK_QP,
+    inbound: u32,
+    outbound: u32,
+    private_data: *const c_void,
+    private_length: u32,
+    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
+    event_context: *mut c_void,
+    callback: Option<NDK_FN_REQUEST_COMPLETION>,
+    context: *mut c_void,
+) -> NTSTATUS {
+    let slot = "NdkAccept";
+    let Some((node, table)) = connector_target(connector.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let (real_qp, qp_node) = registry::translate(qp);
+    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
+        // SAFETY: as for `NdkCompleteConnect`.
+        Disconnect::Plain(unsafe { DisconnectEvent::new(f, c) })
+    });
+    let event_fn = if wrapped_event {
+        Some(trampoline::disconnect_event as NDK_FN_DISCONNECT_EVENT_CALLBACK)
+    } else {
+        None
+    };
+    linked_request(
+        &node,
+        slot,
+        qp_node.as_ref(),
+        None,
+        callback,
+        context,
+        |w| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe {
+                (table.NdkAccept)(
+                    node.real.get().cast(),
+                    real_qp,
+                    inbound,
+                    outbound,
+                    private_data,
+                    private_length,
+                    event_fn,
+                    event_ctx,
+                    w.callback,
+                    w.context,
+                )
+            }
+        },
+    )
+}
+
+/// `NdkAcceptEx`.
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn accept_ex(
+    connector: *mut NDK_CONNECTOR,
+    qp: *mut NDK_QP,
+    inbound: u32,
+    outbound: u32,
+    private_data: *const c_void,
+    private_length: u32,
+    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>,
+    event_context: *mut c_void,
+    callback: Option<NDK_FN_REQUEST_COMPLETION>,
+    context: *mut c_void,
+) -> NTSTATUS {
+    let slot = "NdkAcceptEx";
+    let Some((node, table)) = connector_target(connector.addr(), slot) else {
+        return STATUS_INVALID_HANDLE;
+    };
+    let (real_qp, qp_node) = registry::translate(qp);
+    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
+        // SAFETY: as for `NdkCompleteConnect`, for the `_EX` callback.
+        Disconnect::Ex(unsafe { DisconnectEventEx::new(f, c) })
+    });
+    let event_fn = if wrapped_event {
+        Some(trampoline::disconnect_event_ex as NDK_FN_DISCONNECT_EVENT_CALLBACK_EX)
+    } else {
+        None
+    };
+    linked_request(
+        &node,
+        slot,
+        qp_node.as_ref(),
+        None,
+        callback,
+        context,
+        |w| {
+            // SAFETY: forwarding contract (module docs).
+            unsafe {
+                (table.NdkAcceptEx)(
+                    node.real.get().cast(),
+                    real_qp,
+                    inbound,
+                    outbound,
+                    private_data,
+                    private_length,
+                    event_fn,
+                    event_ctx,
+                    w.callback,
+                    w.context,
+                )
+            }
+        },
+    )
+}
