@@ -20,6 +20,9 @@
 //! tests, benchmarks and the `softndk` CLI; the `kernel` feature, on the
 //! `x86_64-pc-windows-msvc` target, adds the NDIS miniport that becomes `softndk.sys`.
 #![no_std]
+// Fallible `Arc` allocation (`Arc::try_new`) on the kernel build, whose toolchains build
+// `core`/`alloc` from source with `RUSTC_BOOTSTRAP=1` anyway; host builds stay on stable.
+#![cfg_attr(all(target_os = "windows", feature = "kernel"), feature(allocator_api))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
