@@ -302,8 +302,9 @@ impl<F: Family> Connection<F> {
         s.requested = requested;
         s.max = max;
         s.sent = *sent;
-        s.effective = Some(requested.negotiate(max, peer_requested));
-        pair.sides[p].effective = Some(peer_requested.negotiate(peer_max, requested));
+        let (mine, theirs) = (requested.capped(max), peer_requested.capped(peer_max));
+        s.effective = Some(mine.negotiate(max, theirs));
+        pair.sides[p].effective = Some(theirs.negotiate(peer_max, mine));
         Ok(self.apply(&mut pair, me, &step))
     }
 

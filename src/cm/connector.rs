@@ -442,7 +442,7 @@ impl<F: Family> Connector<F> {
             let max = self.limits.max_read;
             let limits = s
                 .effective
-                .unwrap_or_else(|| max.negotiate(max, p.requested));
+                .unwrap_or_else(|| max.negotiate(max, p.requested.capped(p.max)));
             Ok((limits, p.sent))
         })?;
         let (status, length) = peer_data.copy_out(out);

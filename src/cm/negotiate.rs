@@ -24,9 +24,22 @@ impl ReadLimits {
         Self { inbound, outbound }
     }
 
+    /// The request capped at an adapter's maxima: what a side can actually offer its peer.
+    #[must_use]
+    pub fn capped(self, max: Self) -> Self {
+        Self {
+            inbound: self.inbound.min(max.inbound),
+            outbound: self.outbound.min(max.outbound),
+        }
+    }
+
     /// The effective limits of a side that asked for `self`, on an adapter allowing `max`,
-    /// connected to a peer that asked for `peer`: IRD = min(own IRD, max IRD, peer's ORD),
+    /// connected to a peer offering `peer`: IRD = min(own IRD, max IRD, peer's ORD),
     /// ORD = min(own ORD, max ORD, peer's IRD) (`spec/ndkpi.md` §6.10).
+    ///
+    /// `peer` must be the peer's request already [capped](Self::capped) at *its* adapter's
+    /// maxima; then one side's effective ORD always equals the other's effective IRD, so no
+    /// side issues more reads than its peer admits.
     #[must_use]
     pub fn negotiate(self, max: Self, peer: Self) -> Self {
         Self {
@@ -163,6 +176,18 @@ mod tests {
                 "own {own:?} peer {peer:?}"
             );
         }
+    }
+
+    #[test]
+    fn capped_offers_make_both_sides_agree() {
+        let (a_max, b_max) = (ReadLimits::new(4, 2), ReadLimits::new(16, 16));
+        let (a, b) = (
+            ReadLimits::new(8, 8).capped(a_max),
+            ReadLimits::new(8, 8).capped(b_max),
+        );
+        let (ea, eb) = (a.negotiate(a_max, b), b.negotiate(b_max, a));
+        assert_eq!((ea, eb), (ReadLimits::new(4, 2), ReadLimits::new(2, 4)));
+        assert_eq!((ea.outbound, ea.inbound), (eb.inbound, eb.outbound));
     }
 
     #[test]
