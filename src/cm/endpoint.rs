@@ -97,7 +97,9 @@ impl<F: Family> SharedEndpoint<F> {
             .ok_or(STATUS_CONNECTION_INVALID)
     }
 
-    /// `NdkCloseObject` on a shared endpoint: pends while connectors use it.
+    /// `NdkCloseObject` on a shared endpoint: drops the object's endpoint reference at once
+    /// (the address stays reserved while connectors hold theirs) and pends while connectors
+    /// use it.
     ///
     /// # Errors
     ///
@@ -106,6 +108,10 @@ impl<F: Family> SharedEndpoint<F> {
         base: Base<Self>,
         stage: impl FnOnce(&Closing<'_, Self>),
     ) -> Result<Closed, AlreadyClosing> {
-        base.close(stage)
+        base.close(|closing| {
+            stage(closing);
+            let own = closing.late.lock().reservation.take();
+            drop(own);
+        })
     }
 }

@@ -192,10 +192,17 @@ impl<F: Family> Listener<F> {
         base.close(|closing| {
             stage(closing);
             let this = closing.arc();
-            let (local, queued) = {
+            // The listener's own endpoint reference goes now (§5.7); connectors it handed up
+            // hold theirs, so the port stays reserved while they live.
+            let (local, queued, own) = {
                 let mut s = this.state.lock();
-                (s.local, core::mem::take(&mut s.backlog))
+                (
+                    s.local,
+                    core::mem::take(&mut s.backlog),
+                    s.late.reservation.take(),
+                )
             };
+            drop(own);
             if let Some(local) = local {
                 this.fabric.clear_route(&local);
             }

@@ -1,6 +1,12 @@
 //! Test family for the connection manager: adapters, QPs, completions, events and shells that
 //! record what happened, on a deterministic host platform.
-#![allow(dead_code, clippy::missing_panics_doc, clippy::must_use_candidate)]
+#![allow(
+    dead_code,
+    clippy::missing_panics_doc,
+    clippy::must_use_candidate,
+    clippy::unused_self,
+    reason = "shared test helpers; not every test uses every helper"
+)]
 
 use std::string::String;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -84,7 +90,7 @@ pub struct CloseCount {
 }
 
 impl CloseCount {
-    fn new(count: Arc<AtomicUsize>) -> Self {
+    const fn new(count: Arc<AtomicUsize>) -> Self {
         Self {
             armed: AtomicBool::new(false),
             count,
@@ -242,7 +248,7 @@ pub fn limits(ird: u32, ord: u32) -> CmLimits {
     CmLimits::new(ReadLimits::new(ird, ord), 56, 148)
 }
 
-/// A fabric with two adapters: `a` (10.0.0.1, fd00::1) and `b` (10.0.0.2, fd00::2).
+/// A fabric with two adapters: `a` (`10.0.0.1`, `fd00::1`) and `b` (`10.0.0.2`, `fd00::2`).
 pub struct World {
     pub host: Host,
     pub fabric: Fabric<T>,
@@ -252,7 +258,7 @@ pub struct World {
     pub closes: Arc<AtomicUsize>,
 }
 
-pub fn config() -> FabricConfig {
+pub const fn config() -> FabricConfig {
     FabricConfig {
         ephemeral: PortRange {
             first: 50000,
@@ -438,10 +444,10 @@ pub fn close_endpoint(e: Base<SharedEndpoint<T>>) -> Closed {
     SharedEndpoint::close(e, |s| s.shell().armed.store(true, Ordering::SeqCst)).unwrap()
 }
 
-pub fn v4(ip: [u8; 4], port: u16) -> Address {
+pub const fn v4(ip: [u8; 4], port: u16) -> Address {
     Address::v4(ip, port)
 }
 
-pub fn v6(ip: [u8; 16], port: u16) -> Address {
+pub const fn v6(ip: [u8; 16], port: u16) -> Address {
     Address::v6(ip, port)
 }
