@@ -178,3 +178,40 @@ fn callbacks_run_with_no_provider_lock_and_only_from_deferred_work() {
         "connect, accept, disc-a, disc-b; nothing else"
     );
 }
+
+#[test]
+fn any_delivery_order_gives_the_same_outcome() {
+    for seed in 0..32 {
+        let w = World::seeded(seed);
+        let p = w.establish(v4(B4, 1), v4(A4, 0));
+        disconnect(&w, &p.active, "disc-a");
+        let (c, q) = (w.connector(&w.a), w.qp());
+        w.connect(
+            &c,
+            &q,
+            v4(A4, 0),
+            v4(B4, 1),
+            softndk::cm::ReadLimits::new(1, 1),
+            b"",
+        )
+        .unwrap();
+        disconnect(&w, &p.passive, "disc-b");
+        assert_eq!(close_connector(c), Closed::Pending);
+        w.run();
+        assert_eq!(w.log.statuses("disc-a"), [STATUS_SUCCESS], "seed {seed}");
+        assert_eq!(w.log.statuses("disc-b"), [STATUS_SUCCESS], "seed {seed}");
+        assert_eq!(
+            w.log.statuses("connect"),
+            [STATUS_SUCCESS, STATUS_CANCELLED],
+            "seed {seed}"
+        );
+        assert!(w.log.of("event-a").is_empty(), "seed {seed}");
+        assert_eq!(w.close_completions(), 1, "seed {seed}");
+        // The unanswered request was handed up (or rejected) and the listener still closes.
+        for queued in w.incoming(&p.listener) {
+            assert_eq!(close_connector(queued), Closed::Finished);
+        }
+        assert_eq!(close_connector(p.passive), Closed::Finished);
+        assert_eq!(close_listener(p.listener), Closed::Finished, "seed {seed}");
+    }
+}

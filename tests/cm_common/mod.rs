@@ -277,7 +277,20 @@ impl World {
     }
 
     pub fn with(config: FabricConfig, la: CmLimits, lb: CmLimits) -> Self {
-        let host = Host::deterministic();
+        Self::on(Host::deterministic(), config, la, lb)
+    }
+
+    /// Deferred work runs in a random (seeded, reproducible) order.
+    pub fn seeded(seed: u64) -> Self {
+        Self::on(
+            Host::deterministic_seeded(seed),
+            config(),
+            limits(16, 16),
+            limits(16, 16),
+        )
+    }
+
+    pub fn on(host: Host, config: FabricConfig, la: CmLimits, lb: CmLimits) -> Self {
         let fabric = Fabric::new(Platform::clone(&host), config);
         let a = fabric.attach_adapter();
         let b = fabric.attach_adapter();
