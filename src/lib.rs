@@ -30,7 +30,9 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+pub mod cm;
 pub mod engine;
+pub mod fabric;
 pub mod lifetime;
 pub mod platform;
 pub mod sync;
