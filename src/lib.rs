@@ -31,11 +31,18 @@ extern crate std;
 
 pub mod abi;
 pub mod cm;
+// The consumer-side wrapper over the dispatch tables (tests, verifier, CLI).
+#[cfg(feature = "std")]
+pub mod consumer;
+#[cfg(feature = "std")]
+pub mod dispatch;
 pub mod engine;
 pub mod fabric;
 pub mod lifetime;
 pub mod platform;
 pub mod sync;
+#[cfg(feature = "std")]
+pub mod verbs;
 // The miniport's pure halves and the FFI types compile everywhere (host-tested, layouts
 // asserted in every build); their NDIS trampolines and imports are Windows-kernel-only.
 #[cfg(all(
