@@ -34,14 +34,16 @@ pub mod cm;
 // The consumer-side wrapper over the dispatch tables (tests, verifier, CLI).
 #[cfg(feature = "std")]
 pub mod consumer;
-#[cfg(feature = "std")]
+// The provider proper (objects, dispatch, connections) needs a platform implementation:
+// the host's (`std`) or the kernel's.
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod dispatch;
 pub mod engine;
 pub mod fabric;
 pub mod lifetime;
 pub mod platform;
 pub mod sync;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod verbs;
 // The miniport's pure halves and the FFI types compile everywhere (host-tested, layouts
 // asserted in every build); their NDIS trampolines and imports are Windows-kernel-only.

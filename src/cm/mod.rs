@@ -18,20 +18,20 @@
 pub mod negotiate;
 pub mod state;
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub(crate) mod connection;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 mod connector;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 mod endpoint;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 mod listener;
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub use connector::{ConnectionData, Connector, Late};
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub use endpoint::{EndpointLate, SharedEndpoint};
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub use listener::{Listener, ListenerLate};
 pub use negotiate::{CmLimits, MAX_PRIVATE_DATA, PrivateData, ReadLimits};
 pub use state::{Phase, REASON_ABORTED, REASON_GRACEFUL};
@@ -108,7 +108,7 @@ pub trait ListenerShell<F: Family>: Shell {
     /// the consumer, who must eventually close it ([`Connector::close`]). Called from deferred
     /// work, with a unit held on the listener and no provider lock held, never while connect
     /// events are paused or once the listener's close started; one at a time per listener.
-    #[cfg(feature = "std")]
+    #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
     fn connect_event(&self, connector: crate::lifetime::Base<Connector<F>>);
 }
 
@@ -183,7 +183,7 @@ impl<W: Farewell, L: Send> Farewell for CmFarewell<W, L> {
 }
 
 impl<W, L> CmFarewell<W, L> {
-    #[cfg(feature = "std")]
+    #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
     const fn new(inner: W, late: L) -> Self {
         Self { inner, late }
     }

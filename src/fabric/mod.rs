@@ -13,13 +13,13 @@
 #![deny(unsafe_code)]
 
 mod address;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 mod instance;
 mod table;
 
 pub use address::{Address, IpAddr};
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub use instance::{Fabric, FabricConfig};
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub(crate) use instance::{Reservation, TupleGuard};
 pub use table::{AdapterId, EndpointKind, PortRange, Tables};
