@@ -6,6 +6,11 @@
 //! can check the verifier forwarded it with the provider's own object. The provider *stores*
 //! every callback it is given and never calls one by itself: the test plays the provider's
 //! internals and decides when (and how often, and how wrongly) each callback fires.
+//!
+//! Unless the test hands it a host platform ([`Prov::defer_to`]): then it also behaves like a
+//! provider with DPCs, completing every pending create, request and close once, and notifying
+//! once per arm, from the host's worker threads (`try_defer`). [`Prov::double_next`] makes the
+//! next deferred request completion be delivered twice (bug).
 #![allow(
     dead_code,
     non_snake_case,
@@ -20,10 +25,19 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use softndk::abi::*;
+use softndk::platform::host::Host;
+use softndk::platform::prelude::*;
 
 /// A pointer stored by the fake (opaque value, never dereferenced by the fake).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ptr(pub *mut c_void);
+impl Ptr {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper).
+    pub const fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
 // SAFETY: the fake only stores and returns these values; it never reads through them.
 unsafe impl Send for Ptr {}
 // SAFETY: as above.
@@ -62,6 +76,8 @@ pub struct Fake {
     pub connect: Mutex<Option<(NDK_FN_CONNECT_EVENT_CALLBACK, Ptr)>>,
     /// Connector: the disconnect-event callback.
     pub disconnect: Mutex<Option<(NDK_FN_DISCONNECT_EVENT_CALLBACK, Ptr)>>,
+    /// CQ, deferred mode: `(a notification is running, another one is due)` (§3.4 rule 3).
+    pub notifying: Mutex<(bool, bool)>,
 }
 
 // SAFETY: `dispatch` points to a `'static` table; everything else is synchronised.
@@ -100,6 +116,12 @@ pub struct Prov {
     pub requests: Mutex<Vec<(NDK_FN_REQUEST_COMPLETION, Ptr)>>,
     pub creates: Mutex<Vec<(NDK_FN_CREATE_COMPLETION, Ptr, Ptr)>>,
     pub objects: Mutex<Vec<&'static Fake>>,
+    /// When set, pending work completes from this platform's deferred-work threads.
+    pub host: Mutex<Option<Host>>,
+    /// The next deferred request completion is delivered twice (bug).
+    pub double_next: AtomicBool,
+    /// Deferred callback deliveries running right now.
+    pub in_flight: AtomicU32,
 }
 
 impl Prov {
@@ -116,6 +138,54 @@ impl Prov {
             requests: Mutex::default(),
             creates: Mutex::default(),
             objects: Mutex::default(),
+            host: Mutex::default(),
+            double_next: AtomicBool::new(false),
+            in_flight: AtomicU32::new(0),
+        })
+    }
+
+    /// From now on, completes pending work and notifies armed CQs from `host`'s deferred work.
+    pub fn defer_to(&self, host: &Host) {
+        *lock(&self.host) = Some(host.clone());
+    }
+
+    /// Runs `f` (a callback delivery) as deferred work on the platform set by
+    /// [`Prov::defer_to`], counted in `in_flight` while it runs; `false` if no platform is set.
+    pub fn defer(self: &Arc<Self>, f: impl FnOnce() + Send + 'static) -> bool {
+        let prov = Arc::clone(self);
+        self.queue(move || {
+            prov.in_flight.fetch_add(1, Ordering::SeqCst);
+            f();
+            prov.in_flight.fetch_sub(1, Ordering::SeqCst);
+        })
+    }
+
+    /// Delivers a close completion from deferred work once no other callback of the fake is
+    /// running (re-queued until then). Every callback of the object and every successor's
+    /// close completion that started before has then returned: §5.3 C1, C2 and C4, coarsely.
+    fn defer_close(self: &Arc<Self>, cb: NDK_FN_CLOSE_COMPLETION, ctx: Ptr) {
+        let prov = Arc::clone(self);
+        self.queue(move || {
+            if prov
+                .in_flight
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                prov.defer_close(cb, ctx);
+                return;
+            }
+            // SAFETY: `cb`/`ctx` were handed to the fake as a close completion.
+            unsafe { cb(ctx.get()) };
+            prov.in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    fn queue(&self, f: impl FnOnce() + Send + 'static) -> bool {
+        let host = lock(&self.host).clone();
+        host.is_some_and(|h| {
+            h.try_defer(f)
+                .expect("the host platform admits deferred work");
+            true
         })
     }
 
@@ -180,6 +250,7 @@ impl Prov {
             qp: Mutex::default(),
             connect: Mutex::default(),
             disconnect: Mutex::default(),
+            notifying: Mutex::default(),
         }));
         lock(&self.objects).push(fake);
         fake
@@ -192,6 +263,28 @@ pub fn notify(cq: &Fake, status: NTSTATUS) {
     if let Some((f, ctx)) = stored {
         // SAFETY: `f`/`ctx` were handed to the fake as the CQ's notification callback.
         unsafe { f(ctx.0, status) };
+    }
+}
+
+/// Fires `cq`'s notification, serialised (§3.4 rule 3): one that becomes due while another is
+/// running is delivered by the running one's thread after it returned.
+fn notify_serialised(cq: &Fake, status: NTSTATUS) {
+    {
+        let mut state = lock(&cq.notifying);
+        if state.0 {
+            state.1 = true;
+            return;
+        }
+        state.0 = true;
+    }
+    loop {
+        notify(cq, status);
+        let mut state = lock(&cq.notifying);
+        if !state.1 {
+            state.0 = false;
+            return;
+        }
+        state.1 = false;
     }
 }
 
@@ -253,6 +346,11 @@ fn finish_create<T>(
             // SAFETY: `out` is the (verifier's) out slot for this create.
             unsafe { out.write(child.ptr().cast()) };
         }
+        let (ctx, object) = (Ptr(ctx), Ptr(child.ptr()));
+        prov.defer(move || {
+            // SAFETY: `cb`/`ctx` were handed to the fake as this create's completion.
+            unsafe { cb(ctx.get(), STATUS_SUCCESS, object.get().cast()) };
+        });
         return STATUS_PENDING;
     }
     if out.is_null() {
@@ -409,15 +507,31 @@ unsafe extern "system" fn close(
         && let Some(cb) = cb
     {
         lock(&prov.closes).push((cb, Ptr(ctx)));
+        prov.defer_close(cb, Ptr(ctx));
     }
     status
 }
 
-fn request(prov: &Prov, cb: Option<NDK_FN_REQUEST_COMPLETION>, ctx: *mut c_void) -> NTSTATUS {
+fn request(prov: &Arc<Prov>, cb: Option<NDK_FN_REQUEST_COMPLETION>, ctx: *mut c_void) -> NTSTATUS {
+    let status = *lock(&prov.request_status);
     if let Some(cb) = cb {
         lock(&prov.requests).push((cb, Ptr(ctx)));
+        if status == STATUS_PENDING {
+            let times = if prov.double_next.swap(false, Ordering::SeqCst) {
+                2
+            } else {
+                1
+            };
+            let ctx = Ptr(ctx);
+            for _ in 0..times {
+                prov.defer(move || {
+                    // SAFETY: `cb`/`ctx` were handed to the fake as this request's completion.
+                    unsafe { cb(ctx.get(), STATUS_SUCCESS) };
+                });
+            }
+        }
     }
-    *lock(&prov.request_status)
+    status
 }
 
 macro_rules! request_fn {
@@ -490,6 +604,8 @@ unsafe extern "system" fn complete_connect(
 
 unsafe extern "system" fn arm_cq(cq: *mut NDK_CQ, _t: u32) {
     log("NdkArmCq", cq.addr());
+    let cq: &'static Fake = fake(cq);
+    cq.prov.defer(move || notify_serialised(cq, STATUS_SUCCESS));
 }
 
 unsafe extern "system" fn get_cq_results(cq: *mut NDK_CQ, out: *mut NDK_RESULT, n: u32) -> u32 {

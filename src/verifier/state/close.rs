@@ -1,0 +1,263 @@
+//! Closes (`spec/ndkpi.md` §2.A, §5.3, §5.6): an object's close from its call through its
+//! return and its close completion, and the blocking adapter close.
+//!
+//! Owns the close registrations and the moves of an object's life cycle to closing and closed,
+//! and decides when a close has *finished* from the consumer's view (the close returned
+//! `STATUS_SUCCESS`, or its completion returned): only then is the shadow handed back for
+//! retirement. It must never retire a shadow itself (it returns the address for the caller to
+//! retire outside the lock) and never finish an object twice.
+
+use std::format;
+use std::string::{String, ToString};
+
+use super::objects::{ClosedBy, Life};
+use super::{Inner, Reg, State};
+use crate::abi::upcall::CloseCompletion;
+use crate::abi::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_PENDING, STATUS_SUCCESS};
+use crate::verifier::record::{CallbackKind, EventKind, ObjectKind, Rule};
+
+/// The slot name the adapter close is recorded under.
+const ADAPTER_CLOSE: &str = "CloseNDKAdapterHandler";
+
+impl State {
+    /// Preconditions of a completed close (§5.3 C1, C2, C4); `how` says how it completed.
+    fn close_checks(&mut self, obj: u32, how: &str) {
+        let Some(r) = self.objects.get(obj as usize) else {
+            return;
+        };
+        let running = r.running;
+        let successors: std::vec::Vec<u32> = r.open_successors.iter().copied().collect();
+        let pending = self.pending_requests(obj);
+        self.stats.checks += 3;
+        if running > 0 {
+            let message =
+                format!("close {how} while {running} callback(s) of the object were running");
+            self.violate(Rule::CloseCompletionNotLast, obj, message);
+        }
+        for (token, slot) in pending {
+            let message = format!("close {how} while {slot} was still pending");
+            if let Some(r) = self.objects.get_mut(obj as usize) {
+                r.pending.remove(&token);
+            }
+            self.violate(Rule::CloseCompletionNotLast, obj, message);
+        }
+        for s in successors {
+            let name = self
+                .objects
+                .get(s as usize)
+                .map_or_else(String::new, |r| r.id.to_string());
+            let message = format!("close {how} while successor {name} was still open");
+            self.violate(Rule::ClosedBeforeSuccessors, obj, message);
+        }
+    }
+
+    /// The close of `obj` finished from the consumer's view. Returns the shadow to retire.
+    fn finish(&mut self, obj: u32) -> usize {
+        let seq = self.seq;
+        let Some((kind, shadow)) = self.release(obj) else {
+            return 0;
+        };
+        if kind == ObjectKind::Qp {
+            self.book.qp_closed(obj, seq);
+        }
+        shadow
+    }
+}
+
+impl Inner {
+    /// The consumer starts closing `obj`. Returns the token wrapping its close completion.
+    pub fn close(
+        &self,
+        obj: u32,
+        slot: &'static str,
+        up: Option<CloseCompletion>,
+    ) -> Option<usize> {
+        let mut st = self.lock();
+        st.consumer_call(obj, slot, String::new());
+        if st.check_open(obj, || {
+            format!("{slot} on an object whose close has already started")
+        }) {
+            st.set_life(obj, Life::Closing);
+        }
+        let up = up?;
+        Some(st.register(Reg::Close {
+            object: obj,
+            up,
+            returned: None,
+            completions: 0,
+        }))
+    }
+
+    /// The close of `obj` returned `status`. Returns the shadow address to retire when the
+    /// close finished synchronously.
+    pub fn close_returned(
+        &self,
+        obj: u32,
+        slot: &'static str,
+        token: Option<usize>,
+        status: NTSTATUS,
+    ) -> Option<usize> {
+        let mut st = self.lock();
+        st.event(
+            obj,
+            EventKind::Return {
+                slot,
+                status: Some(status),
+            },
+            String::new(),
+        );
+        let completions = match token.and_then(|t| st.regs.get_mut(&t)) {
+            Some(Reg::Close {
+                returned,
+                completions,
+                ..
+            }) => {
+                *returned = Some(status);
+                *completions
+            }
+            _ => 0,
+        };
+        if status == STATUS_PENDING {
+            return None;
+        }
+        if token.is_none() && status == STATUS_INVALID_PARAMETER {
+            // The consumer passed no close completion and the provider refused the close.
+            st.set_life(obj, Life::Open);
+            return None;
+        }
+        st.stats.checks += 2;
+        if status != STATUS_SUCCESS {
+            let message = format!("{slot} returned {status}");
+            st.violate(Rule::CloseStatusInvalid, obj, message);
+        }
+        if completions > 0 {
+            let message = format!(
+                "{slot} returned {status} (not STATUS_PENDING) after its close completion ran"
+            );
+            st.violate(Rule::CompletionWithoutPending, obj, message);
+            return None;
+        }
+        st.close_checks(obj, "returned STATUS_SUCCESS");
+        st.set_life(obj, Life::Closed(ClosedBy::Success));
+        Some(st.finish(obj))
+    }
+
+    /// The close completion for `token` started. Returns the consumer's callback.
+    pub fn close_completion(&self, token: usize) -> Option<CloseCompletion> {
+        let mut st = self.lock();
+        let Some(Reg::Close {
+            object,
+            up,
+            returned,
+            completions,
+        }) = st.regs.get_mut(&token)
+        else {
+            return None;
+        };
+        *completions += 1;
+        let (obj, up, returned, completions) = (*object, *up, *returned, *completions);
+        st.stats.checks += 1;
+        if completions > 1 {
+            let message = format!("close completion delivered {completions} times");
+            st.violate(Rule::CompletionTwice, obj, message);
+            st.enter(obj, CallbackKind::CloseCompletion, None);
+            return Some(up);
+        }
+        if let Some(r) = returned
+            && r != STATUS_PENDING
+        {
+            let message = format!("close returned {r} but its close completion was delivered");
+            st.violate(Rule::CompletionWithoutPending, obj, message);
+            st.enter(obj, CallbackKind::CloseCompletion, None);
+            return Some(up);
+        }
+        // The genuine close completion: not counted as running (`close_running` instead), and
+        // not subject to the "after the close" checks of other callbacks.
+        st.callback_starts(obj, CallbackKind::CloseCompletion, None);
+        st.close_checks(obj, "completed");
+        if let Some(r) = st.objects.get_mut(obj as usize) {
+            r.life = Life::Closed(ClosedBy::Completion);
+            r.close_running = true;
+        }
+        Some(up)
+    }
+
+    /// The close completion for `token` returned. Returns the shadow to retire (first one only).
+    pub fn close_completion_returned(&self, token: usize) -> Option<usize> {
+        let mut st = self.lock();
+        let Some(&Reg::Close {
+            object,
+            completions,
+            ..
+        }) = st.regs.get(&token)
+        else {
+            return None;
+        };
+        let first_running = st
+            .objects
+            .get(object as usize)
+            .is_some_and(|r| r.close_running && completions == 1);
+        if !first_running {
+            st.exit(object, CallbackKind::CloseCompletion);
+            return None;
+        }
+        if let Some(r) = st.objects.get_mut(object as usize) {
+            r.close_running = false;
+        }
+        st.event(
+            object,
+            EventKind::CallbackExit {
+                callback: CallbackKind::CloseCompletion,
+            },
+            String::new(),
+        );
+        Some(st.finish(object))
+    }
+
+    /// The consumer starts closing adapter `obj`.
+    pub fn adapter_close(&self, obj: u32) {
+        let mut st = self.lock();
+        st.consumer_call(obj, ADAPTER_CLOSE, String::new());
+        st.set_life(obj, Life::Closing);
+    }
+
+    /// The adapter close returned: everything under the adapter must be closed, every request
+    /// completed and every callback returned (§5.6). Returns the shadow to retire.
+    pub fn adapter_closed(&self, obj: u32) -> usize {
+        let mut st = self.lock();
+        st.event(
+            obj,
+            EventKind::Return {
+                slot: ADAPTER_CLOSE,
+                status: None,
+            },
+            String::new(),
+        );
+        let descendants = st.descendants(obj);
+        st.stats.checks += 1;
+        for d in descendants {
+            let Some(r) = st.objects.get(d as usize) else {
+                continue;
+            };
+            let is_adapter = d == obj;
+            let (id, finished, running, close_running) =
+                (r.id, r.finished, r.running, r.close_running);
+            let pending = st.pending_requests(d);
+            if !finished && !is_adapter {
+                let message = format!("adapter close returned while {id} was still open");
+                st.violate(Rule::AdapterCloseReturnedEarly, obj, message);
+            }
+            if running > 0 || close_running {
+                let message =
+                    format!("adapter close returned while a callback of {id} was running");
+                st.violate(Rule::AdapterCloseReturnedEarly, obj, message);
+            }
+            for (_, slot) in pending {
+                let message = format!("{slot} on {id} returned STATUS_PENDING and never completed");
+                st.violate(Rule::CompletionMissing, d, message);
+            }
+        }
+        st.set_life(obj, Life::Closed(ClosedBy::Success));
+        st.finish(obj)
+    }
+}

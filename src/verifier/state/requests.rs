@@ -1,0 +1,338 @@
+//! Asynchronous requests and creates (`spec/ndkpi.md` §3.1, §5.2, §5.5): each is tracked from
+//! its call to its return and to its completion, so that a completion pairs with exactly one
+//! `STATUS_PENDING` return, a pending create leaves its out-pointer alone, and a successful
+//! create hands out an object, which then gets its record and shadow identity.
+//!
+//! Owns the `Request` records (and the out slots handed to the provider in place of a
+//! consumer's out-pointer) and the object's list of requests that may still complete. It must
+//! never adopt a shadow itself (it returns an [`Adoption`] for the caller to shadow outside the
+//! lock) and never forgets a request record: a duplicate completion must still find it.
+
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use std::boxed::Box;
+use std::format;
+
+use super::{Adoption, Birth, Inner, Reg, State};
+use crate::abi::upcall::{CreateCompletion, RequestCompletion};
+use crate::abi::{NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
+use crate::verifier::record::{CallbackKind, Rule};
+
+/// The value the verifier puts in a create's out-pointer slot; a pending create must leave it.
+const OUT_SENTINEL: usize = 0x5EED_0000_0000_5EED;
+
+#[derive(Debug)]
+pub(super) enum Upcall {
+    Request(Option<RequestCompletion>),
+    Create {
+        up: Option<CreateCompletion>,
+        birth: Birth,
+        /// The out-pointer slot handed to the provider (stable address).
+        out: Box<AtomicPtr<c_void>>,
+        /// The shadow handed to the consumer, once created.
+        shadow: usize,
+    },
+}
+
+#[derive(Debug)]
+pub(super) struct Request {
+    /// The object the request was issued on (the parent, for a create).
+    pub(super) object: u32,
+    pub(super) slot: &'static str,
+    pub(super) returned: Option<NTSTATUS>,
+    completions: u32,
+    upcall: Upcall,
+    /// `(successor, antecedent)` link made by this request, dropped if it fails.
+    link: Option<(u32, u32)>,
+}
+
+impl State {
+    /// Registers `req` and counts it as pending on its object. Returns its token.
+    fn track(&mut self, req: Request) -> usize {
+        let obj = req.object;
+        let token = self.register(Reg::Request(req));
+        if let Some(r) = self.objects.get_mut(obj as usize) {
+            r.pending.insert(token);
+        }
+        token
+    }
+
+    /// Drops the link a request made when the request failed.
+    fn drop_link_if_failed(&mut self, link: Option<(u32, u32)>, status: NTSTATUS) {
+        if !status.is_success()
+            && let Some((s, a)) = link
+        {
+            self.unlink(s, a);
+        }
+    }
+
+    /// Creates the record of the object a create made and binds its event registration.
+    fn birth_object(&mut self, token: usize, real: *mut c_void) -> Option<Adoption> {
+        let Some(Reg::Request(Request {
+            upcall: Upcall::Create { birth, .. },
+            ..
+        })) = self.regs.get(&token)
+        else {
+            return None;
+        };
+        let (kind, antecedents, qp, event, armed) = (
+            birth.kind,
+            birth.antecedents.clone(),
+            birth.qp,
+            birth.event,
+            birth.armed,
+        );
+        let adoption = self.new_adoption(kind, antecedents, real);
+        let index = adoption.id.index;
+        if let Some(r) = self.objects.get_mut(index as usize) {
+            r.armed = armed;
+        }
+        if let Some(info) = qp {
+            self.book.add_qp(index, info);
+        }
+        if let Some(event) = event {
+            match self.regs.get_mut(&event) {
+                Some(Reg::CqNotify { cq, .. }) => *cq = Some(index),
+                Some(Reg::SrqNotify { srq, .. }) => *srq = Some(index),
+                Some(Reg::Connect { listener, .. }) => *listener = Some(index),
+                _ => {}
+            }
+        }
+        Some(adoption)
+    }
+
+    /// Shared part of request/create completions: multiplicity and pairing with PENDING.
+    /// Returns the request's object and whether this is the first completion.
+    fn completion_arrived(&mut self, token: usize, status: NTSTATUS) -> Option<(u32, bool)> {
+        let Some(Reg::Request(req)) = self.regs.get_mut(&token) else {
+            return None;
+        };
+        req.completions += 1;
+        let (obj, slot, returned, completions) =
+            (req.object, req.slot, req.returned, req.completions);
+        if let Some(r) = self.objects.get_mut(obj as usize) {
+            r.pending.remove(&token);
+        }
+        self.stats.checks += 2;
+        if completions > 1 {
+            let message = format!("{slot} completed {completions} times (latest {status})");
+            self.violate(Rule::CompletionTwice, obj, message);
+        } else if let Some(r) = returned
+            && r != STATUS_PENDING
+        {
+            let message =
+                format!("{slot} returned {r} but its completion ({status}) was delivered");
+            self.violate(Rule::CompletionWithoutPending, obj, message);
+        }
+        Some((obj, completions == 1))
+    }
+
+    /// `obj`'s requests that returned `STATUS_PENDING` and have not completed:
+    /// `(token, slot)`.
+    pub(super) fn pending_requests(&self, obj: u32) -> std::vec::Vec<(usize, &'static str)> {
+        let Some(r) = self.objects.get(obj as usize) else {
+            return std::vec::Vec::new();
+        };
+        r.pending
+            .iter()
+            .filter_map(|token| match self.regs.get(token) {
+                Some(Reg::Request(req)) if req.returned == Some(STATUS_PENDING) => {
+                    Some((*token, req.slot))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Inner {
+    /// Registers a request on `obj` whose completion (if any) the verifier wraps. Returns the
+    /// token to hand to the provider, or `None` when the consumer passed no callback.
+    pub fn request(
+        &self,
+        obj: u32,
+        slot: &'static str,
+        up: Option<RequestCompletion>,
+        link: Option<(u32, u32)>,
+    ) -> Option<usize> {
+        up?;
+        Some(self.lock().track(Request {
+            object: obj,
+            slot,
+            returned: None,
+            completions: 0,
+            upcall: Upcall::Request(up),
+            link,
+        }))
+    }
+
+    /// Registers a create on `parent`. Returns the token and the out-pointer slot to hand to the
+    /// provider (the slot only if the consumer passed an out-pointer).
+    pub fn create(
+        &self,
+        parent: u32,
+        slot: &'static str,
+        up: Option<CreateCompletion>,
+        birth: Birth,
+    ) -> (usize, *mut *mut c_void) {
+        let out = Box::new(AtomicPtr::new(core::ptr::without_provenance_mut(
+            OUT_SENTINEL,
+        )));
+        let out_ptr = out.as_ptr();
+        let token = self.lock().track(Request {
+            object: parent,
+            slot,
+            returned: None,
+            completions: 0,
+            upcall: Upcall::Create {
+                up,
+                birth,
+                out,
+                shadow: 0,
+            },
+            link: None,
+        });
+        (token, out_ptr)
+    }
+
+    /// The request `token` returned `status` from its provider function. For a create that
+    /// succeeded inline, returns the object to adopt.
+    pub fn request_returned(&self, token: usize, status: NTSTATUS) -> Option<Adoption> {
+        let mut st = self.lock();
+        let Some(Reg::Request(req)) = st.regs.get_mut(&token) else {
+            return None;
+        };
+        req.returned = Some(status);
+        let (obj, slot, completions, link) = (req.object, req.slot, req.completions, req.link);
+        let created = match &req.upcall {
+            Upcall::Create { out, birth, .. } => {
+                let value = out.load(Ordering::Acquire);
+                Some((birth.kind, (value.addr() != OUT_SENTINEL).then_some(value)))
+            }
+            Upcall::Request(_) => None,
+        };
+        let written = created.and_then(|(_, written)| written);
+        if status == STATUS_PENDING {
+            if let Some(real) = written {
+                st.stats.checks += 1;
+                let message = format!(
+                    "{slot} returned STATUS_PENDING but wrote {real:p} to the consumer's \
+                     out-pointer"
+                );
+                st.violate(Rule::PendingCreateOutPointerWritten, obj, message);
+            }
+            return None;
+        }
+        if let Some(r) = st.objects.get_mut(obj as usize) {
+            r.pending.remove(&token);
+        }
+        st.stats.checks += 1;
+        if completions > 0 {
+            let message = format!(
+                "{slot} returned {status} (not STATUS_PENDING) but its completion was already \
+                 delivered"
+            );
+            st.violate(Rule::CompletionWithoutPending, obj, message);
+        }
+        st.drop_link_if_failed(link, status);
+        let (Some((kind, _)), true) = (created, status == STATUS_SUCCESS) else {
+            return None;
+        };
+        st.stats.checks += 1;
+        match written {
+            Some(real) if !real.is_null() => st.birth_object(token, real),
+            _ => {
+                let message = format!("{slot} returned STATUS_SUCCESS without a new {kind:?}");
+                st.violate(Rule::CreateWithoutObject, obj, message);
+                None
+            }
+        }
+    }
+
+    /// Records the shadow handed to the consumer for a create.
+    pub fn created_shadow(&self, token: usize, shadow: usize) {
+        if let Some(Reg::Request(Request {
+            upcall: Upcall::Create { shadow: s, .. },
+            ..
+        })) = self.lock().regs.get_mut(&token)
+        {
+            *s = shadow;
+        }
+    }
+
+    /// A request completion arrived for `token`. Returns the consumer's callback.
+    pub fn request_completion(&self, token: usize, status: NTSTATUS) -> Option<RequestCompletion> {
+        let mut st = self.lock();
+        let (obj, first) = st.completion_arrived(token, status)?;
+        let Some(Reg::Request(req)) = st.regs.get(&token) else {
+            return None;
+        };
+        let up = match req.upcall {
+            Upcall::Request(up) => up,
+            Upcall::Create { .. } => None,
+        };
+        if first {
+            let link = req.link;
+            st.drop_link_if_failed(link, status);
+        }
+        st.enter(obj, CallbackKind::RequestCompletion, Some(status));
+        up
+    }
+
+    /// A create completion arrived for `token` with `object`. Returns the consumer's callback,
+    /// the object to adopt (first successful completion), and a shadow already handed out.
+    pub fn create_completion(
+        &self,
+        token: usize,
+        status: NTSTATUS,
+        object: *mut c_void,
+    ) -> (Option<CreateCompletion>, Option<Adoption>, usize) {
+        let mut st = self.lock();
+        let Some((obj, first)) = st.completion_arrived(token, status) else {
+            return (None, None, 0);
+        };
+        let Some(Reg::Request(req)) = st.regs.get(&token) else {
+            return (None, None, 0);
+        };
+        let slot = req.slot;
+        let Upcall::Create {
+            up,
+            ref out,
+            shadow,
+            ref birth,
+        } = req.upcall
+        else {
+            return (None, None, 0);
+        };
+        let kind = birth.kind;
+        let value = out.load(Ordering::Acquire);
+        let mut adopt = None;
+        st.stats.checks += 2;
+        if value.addr() != OUT_SENTINEL {
+            let message = format!(
+                "{slot} completed asynchronously but the provider wrote {value:p} to the \
+                 consumer's out-pointer"
+            );
+            st.violate(Rule::PendingCreateOutPointerWritten, obj, message);
+        }
+        if first && status == STATUS_SUCCESS {
+            if object.is_null() {
+                let message = format!("{slot} completed with STATUS_SUCCESS but no {kind:?}");
+                st.violate(Rule::CreateWithoutObject, obj, message);
+            } else {
+                adopt = st.birth_object(token, object);
+            }
+        }
+        st.enter(obj, CallbackKind::CreateCompletion, Some(status));
+        (up, adopt, shadow)
+    }
+
+    /// A request or create completion returned to the provider.
+    pub fn completion_returned(&self, token: usize, callback: CallbackKind) {
+        let mut st = self.lock();
+        if let Some(Reg::Request(req)) = st.regs.get(&token) {
+            let obj = req.object;
+            st.exit(obj, callback);
+        }
+    }
+}
