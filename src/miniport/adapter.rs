@@ -99,6 +99,11 @@ impl Adapter {
             return None;
         }
         let platform = Platform::new();
+        let Ok(ndk_instances) = NdkInstances::try_new(&platform) else {
+            // SAFETY: `raw` came from `alloc` with this layout and holds nothing yet.
+            unsafe { alloc::alloc::dealloc(raw.cast(), layout) };
+            return None;
+        };
         // SAFETY: `raw` is a fresh, suitably aligned allocation for one `Self`.
         unsafe {
             raw.write(Self {
@@ -106,7 +111,7 @@ impl Adapter {
                 run: AdapterRun::new(),
                 counters: AdapterCounters::new(),
                 oid_state: SpinLock::new(OID_STATE_LOCK_LEVEL, OidState::new(mac, ndk)),
-                ndk_instances: NdkInstances::new(&platform),
+                ndk_instances,
                 platform,
             });
         }

@@ -71,6 +71,8 @@ unsafe extern "system" {
     pub fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: BOOLEAN) -> i32;
     /// Clears the event; `IRQL <= DISPATCH_LEVEL`.
     pub fn KeClearEvent(Event: *mut KEVENT);
+    /// The event's state (non-zero = signalled); any IRQL.
+    pub fn KeReadStateEvent(Event: *mut KEVENT) -> i32;
     /// Waits for the object; `IRQL <= APC_LEVEL` with a non-zero timeout. `Timeout` is in
     /// 100 ns units, negative = relative; null = forever.
     pub fn KeWaitForSingleObject(
