@@ -18,6 +18,7 @@ use crate::platform::prelude::*;
 
 use super::adapter::Adapter;
 use super::config;
+use super::hubport;
 use super::oid::{self, OidOutcome};
 
 // NDK state changes must be announced with `NdisMNetPnPEvent` from a work item (never
@@ -79,6 +80,8 @@ pub(super) unsafe extern "system" fn oid_request(
             let mut state = adapter.oid_snapshot();
             let outcome = oid::set(data.Oid, buffer, &mut state);
             *adapter.oid_state.lock() = state;
+            // The hub filters on the packet filter, MAC and multicast list just set.
+            hubport::update_filter(adapter);
             outcome
         }
         _ => return NDIS_STATUS_NOT_SUPPORTED,

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod counters;
+pub mod hub;
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod instances;
 pub mod oid;
@@ -27,4 +28,8 @@ mod datapath;
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 mod driver;
 #[cfg(all(target_os = "windows", feature = "kernel"))]
+mod hubport;
+#[cfg(all(target_os = "windows", feature = "kernel"))]
 mod ndk;
+#[cfg(all(target_os = "windows", feature = "kernel"))]
+mod rx_ring;

@@ -12,6 +12,7 @@ fn counters() -> CounterSnapshot {
         xmit_ok: 0x1_0000_0002,
         xmit_discards: 5,
         rcv_ok: 7,
+        rcv_discards: 9,
         ..CounterSnapshot::default()
     }
 }
@@ -194,7 +195,8 @@ fn structured_answers_carry_their_headers() {
     assert_eq!(at(statistics_counter::IF_HC_OUT_UCAST_PKTS), 0x1_0000_0002);
     assert_eq!(at(statistics_counter::IF_OUT_DISCARDS), 5);
     assert_eq!(at(statistics_counter::IF_HC_IN_UCAST_PKTS), 7);
-    assert_eq!(at(0), 0);
+    assert_eq!(at(statistics_counter::IF_IN_DISCARDS), 9);
+    assert_eq!(at(1), 0, "ifInErrors is not kept");
 
     let (outcome, buf) = query_len(OID_GEN_INTERRUPT_MODERATION, 12);
     assert_eq!(outcome.bytes_done, 12);
