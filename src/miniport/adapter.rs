@@ -57,7 +57,9 @@ use super::datapath::RxIndication;
 use super::hub::PortId;
 use super::hubport;
 use super::instances::NdkInstances;
-use super::oid::{self, NdkSwitch, OidState};
+use super::ndk_events::IoWorkItem;
+use super::ndk_state::NdkAnnouncer;
+use super::oid::{self, OidState};
 use super::rx_ring::RxRing;
 use super::state::{AdapterRun, PauseOutcome, Transition};
 
@@ -87,6 +89,10 @@ pub(super) struct Adapter {
     pub(super) oid_state: SpinLock<OidState>,
     /// Open `NDK_ADAPTER` instances.
     pub(super) ndk_instances: NdkInstances,
+    /// NDK on/off and its announcements.
+    pub(super) ndk: NdkAnnouncer,
+    /// The work item announcements run on.
+    pub(super) ndk_work: IoWorkItem,
     /// Receive buffers and their NBLs.
     pub(super) rx: RxRing,
     /// Indicates filled receive buffers (`datapath::RxIndication`).
@@ -106,6 +112,8 @@ const OID_STATE_LOCK_LEVEL: LockLevel = LockLevel::new(1);
 struct Parts {
     platform: Platform,
     ndk_instances: NdkInstances,
+    ndk: NdkAnnouncer,
+    ndk_work: IoWorkItem,
     rx: RxRing,
     rx_dpc: Dpc,
 }
@@ -117,6 +125,10 @@ impl Parts {
     unsafe fn try_new(handle: NDIS_HANDLE, adapter: *mut Adapter) -> Option<Self> {
         let platform = Platform::new();
         let ndk_instances = NdkInstances::try_new(&platform).ok()?;
+        // The configuration is read later in initialize (`NdkAnnouncer::configure`).
+        let ndk = NdkAnnouncer::try_new(&platform, None, false).ok()?;
+        // SAFETY: per this function's contract.
+        let ndk_work = unsafe { IoWorkItem::try_new(handle) }?;
         // SAFETY: per this function's contract.
         let rx = unsafe { RxRing::try_new(&platform, handle) }?;
         let rx_dpc = platform
@@ -125,6 +137,8 @@ impl Parts {
         Some(Self {
             platform,
             ndk_instances,
+            ndk,
+            ndk_work,
             rx,
             rx_dpc,
         })
@@ -133,7 +147,7 @@ impl Parts {
 
 impl Adapter {
     /// Allocates an adapter in pool; `None` when the pool is exhausted (never panics).
-    fn try_new(handle: NDIS_HANDLE, mac: [u8; 6], ndk: NdkSwitch) -> Option<Box<Self>> {
+    fn try_new(handle: NDIS_HANDLE, mac: [u8; 6]) -> Option<Box<Self>> {
         let layout = Layout::new::<Self>();
         // SAFETY: `Self` is not zero-sized, so `layout` has a non-zero size.
         let raw = unsafe { alloc::alloc::alloc(layout) };
@@ -157,8 +171,10 @@ impl Adapter {
                 handle,
                 run: AdapterRun::new(),
                 counters: AdapterCounters::new(),
-                oid_state: SpinLock::new(OID_STATE_LOCK_LEVEL, OidState::new(mac, ndk)),
+                oid_state: SpinLock::new(OID_STATE_LOCK_LEVEL, OidState::new(mac)),
                 ndk_instances: parts.ndk_instances,
+                ndk: parts.ndk,
+                ndk_work: parts.ndk_work,
                 rx: parts.rx,
                 rx_dpc: parts.rx_dpc,
                 port: AtomicUsize::new(NO_PORT),
@@ -366,7 +382,7 @@ pub(super) unsafe extern "system" fn initialize(
         unsafe { (*parameters).IfIndex }
     };
     let mac = config::mac_for_interface(if_index);
-    let Some(adapter) = Adapter::try_new(handle, mac, NdkSwitch::new(None, false)) else {
+    let Some(adapter) = Adapter::try_new(handle, mac) else {
         return NDIS_STATUS_RESOURCES;
     };
     let context = Box::into_raw(adapter);
@@ -388,11 +404,14 @@ pub(super) unsafe extern "system" fn initialize(
     if status == NDIS_STATUS_SUCCESS {
         // SAFETY: PASSIVE inside initialize with the adapter handle NDIS passed.
         let keyword = unsafe { read_network_direct(handle) };
-        let ndk = NdkSwitch::new(keyword, config::NDK_PROVIDER_READY);
         // SAFETY: `context` is the adapter allocated above, live until freed below or in halt.
-        unsafe { (*context).oid_state.lock().ndk = ndk };
+        let enabled = unsafe {
+            (*context)
+                .ndk
+                .configure(keyword, config::NDK_PROVIDER_READY)
+        };
         // SAFETY: PASSIVE inside initialize, after the registration attributes.
-        status = unsafe { describe_adapter(handle, mac, ndk.announced) };
+        status = unsafe { describe_adapter(handle, mac, enabled) };
     }
     if status == NDIS_STATUS_SUCCESS {
         // SAFETY: `context` is live; this is the adapter's first transition.
@@ -431,6 +450,9 @@ pub(super) unsafe extern "system" fn halt(context: NDIS_HANDLE, _halt_action: u3
     // Consumers close their NDK instances before halt; if one has not, wait rather than free
     // memory it points into (PASSIVE, as halt is).
     adapter.ndk_instances.wait_idle();
+    // An NDK announcement worker still pending must finish before the adapter (its context)
+    // and its work item are freed.
+    adapter.ndk.wait_idle();
     // No deferred work of this driver may still be queued or running with the adapter.
     adapter.platform.flush();
     // SAFETY: `context` is the `Box::into_raw` pointer from initialize; halt is the last call

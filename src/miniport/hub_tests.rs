@@ -1,5 +1,5 @@
 use super::*;
-use crate::miniport::oid::{self, NdkSwitch};
+use crate::miniport::oid;
 use crate::sys::oid::{OID_802_3_MULTICAST_LIST, OID_GEN_CURRENT_PACKET_FILTER};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ const GROUP: MacAddress = [0x01, 0x00, 0x5E, 0, 0, 1];
 const OTHER_GROUP: MacAddress = [0x33, 0x33, 0, 0, 0, 1];
 
 fn filter(packet_filter: u32, multicast: &[MacAddress]) -> RxFilter {
-    let mut state = oid::OidState::new(ME, NdkSwitch::new(None, false));
+    let mut state = oid::OidState::new(ME);
     let set = oid::set(
         OID_GEN_CURRENT_PACKET_FILTER,
         &packet_filter.to_le_bytes(),

@@ -16,6 +16,7 @@ pub mod counters;
 pub mod hub;
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod instances;
+pub mod ndk_state;
 pub mod oid;
 pub mod state;
 
@@ -31,5 +32,7 @@ mod driver;
 mod hubport;
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 mod ndk;
+#[cfg(all(target_os = "windows", feature = "kernel"))]
+mod ndk_events;
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 mod rx_ring;
