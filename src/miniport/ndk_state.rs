@@ -222,6 +222,7 @@ mod announcer {
     }
 }
 
-#[cfg(test)]
+// The announcer tests need the host platform.
+#[cfg(all(test, feature = "std"))]
 #[path = "ndk_state_tests.rs"]
 mod tests;
