@@ -53,7 +53,7 @@ fn blocking_at_dispatch_panics() {
 #[test]
 fn waiting_on_an_event_at_dispatch_panics_even_if_signalled() {
     let platform = Host::inline();
-    let event = platform.new_event();
+    let event = platform.try_new_event().unwrap();
     event.signal();
     let msg = panic_message(|| with_irql(Irql::Dispatch, || event.wait()));
     assert!(msg.contains(BLOCKING_AT_DISPATCH), "{msg}");
@@ -65,7 +65,7 @@ fn waiting_on_an_event_at_dispatch_panics_even_if_signalled() {
 fn waiting_while_holding_a_spin_lock_panics() {
     let platform = Host::threaded(1);
     let lock = SpinLock::new(LEVEL, ());
-    let event = platform.new_event();
+    let event = platform.try_new_event().unwrap();
     let msg = panic_message(|| {
         let _guard = lock.lock();
         event.wait_timeout(std::time::Duration::from_secs(1));
@@ -160,7 +160,7 @@ fn draining_with_a_provider_lock_held_panics() {
 #[test]
 fn deferred_work_that_blocks_is_caught() {
     let platform = Host::deterministic();
-    let event = Arc::new(platform.new_event());
+    let event = Arc::new(platform.try_new_event().unwrap());
     let e2 = Arc::clone(&event);
     platform.try_defer(move || e2.wait()).unwrap();
     let msg = panic_message(|| {

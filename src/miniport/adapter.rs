@@ -45,13 +45,22 @@ use crate::sys::{
     NDIS_STATUS_PENDING, NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS, ascii_utf16, object_header,
 };
 
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::platform::prelude::*;
-use crate::platform::{LockLevel, Platform, SpinLock};
+use crate::platform::{Dpc, LockLevel, Platform, SpinLock};
 
 use super::config;
 use super::counters::AdapterCounters;
+use super::datapath::RxIndication;
+use super::hub::PortId;
+use super::hubport;
 use super::instances::NdkInstances;
-use super::oid::{self, NdkSwitch, OidState};
+use super::ndk_events::IoWorkItem;
+use super::ndk_state::NdkAnnouncer;
+use super::oid::{self, OidState};
+use super::rx_ring::RxRing;
 use super::state::{AdapterRun, PauseOutcome, Transition};
 
 /// NDIS copies the list, but it must be a real object to point at.
@@ -64,7 +73,8 @@ static NETWORK_DIRECT_KEYWORD: [u16; 14] = ascii_utf16("*NetworkDirect");
 /// Its fields are shared by handlers NDIS runs concurrently; each is synchronised by itself:
 /// `run` and `counters` are atomic, `oid_state` is behind a platform spin lock (regular OIDs are
 /// serialized by NDIS, but direct OIDs and the NDK handlers are not serialized with them), and
-/// `ndk_instances` counts open `NDK_ADAPTER`s with a platform event halt waits on.
+/// `ndk_instances` counts open `NDK_ADAPTER`s with a platform event halt waits on. `rx` and
+/// `rx_dpc` are the receive side of the Ethernet hub (`datapath`), `port` its place in the hub.
 pub(super) struct Adapter {
     /// `MiniportAdapterHandle` for NDIS calls about this adapter.
     pub(super) handle: NDIS_HANDLE,
@@ -79,14 +89,65 @@ pub(super) struct Adapter {
     pub(super) oid_state: SpinLock<OidState>,
     /// Open `NDK_ADAPTER` instances.
     pub(super) ndk_instances: NdkInstances,
+    /// NDK on/off and its announcements.
+    pub(super) ndk: NdkAnnouncer,
+    /// The work item announcements run on.
+    pub(super) ndk_work: IoWorkItem,
+    /// Receive buffers and their NBLs.
+    pub(super) rx: RxRing,
+    /// Indicates filled receive buffers (`datapath::RxIndication`).
+    pub(super) rx_dpc: Dpc,
+    /// Index in the hub's port table, `NO_PORT` while detached.
+    port: AtomicUsize,
 }
+
+/// `Adapter::port` while the adapter is not attached to the hub.
+const NO_PORT: usize = usize::MAX;
 
 /// Level of the OID-state lock: taken alone, never around another provider lock.
 const OID_STATE_LOCK_LEVEL: LockLevel = LockLevel::new(1);
 
+/// The fallible members of an [`Adapter`], made before it is written (each frees itself on
+/// drop, so a failure part-way leaves nothing behind).
+struct Parts {
+    platform: Platform,
+    ndk_instances: NdkInstances,
+    ndk: NdkAnnouncer,
+    ndk_work: IoWorkItem,
+    rx: RxRing,
+    rx_dpc: Dpc,
+}
+
+impl Parts {
+    /// # Safety
+    /// `handle` is the miniport adapter handle, at PASSIVE; `adapter` is where the adapter
+    /// will live (the DPC only dereferences it once a delivery queues it, after it is written).
+    unsafe fn try_new(handle: NDIS_HANDLE, adapter: *mut Adapter) -> Option<Self> {
+        let platform = Platform::new();
+        let ndk_instances = NdkInstances::try_new(&platform).ok()?;
+        // The configuration is read later in initialize (`NdkAnnouncer::configure`).
+        let ndk = NdkAnnouncer::try_new(&platform, None, false).ok()?;
+        // SAFETY: per this function's contract.
+        let ndk_work = unsafe { IoWorkItem::try_new(handle) }?;
+        // SAFETY: per this function's contract.
+        let rx = unsafe { RxRing::try_new(&platform, handle) }?;
+        let rx_dpc = platform
+            .new_dpc(RxIndication(NonNull::new(adapter)?))
+            .ok()?;
+        Some(Self {
+            platform,
+            ndk_instances,
+            ndk,
+            ndk_work,
+            rx,
+            rx_dpc,
+        })
+    }
+}
+
 impl Adapter {
     /// Allocates an adapter in pool; `None` when the pool is exhausted (never panics).
-    fn try_new(handle: NDIS_HANDLE, mac: [u8; 6], ndk: NdkSwitch) -> Option<Box<Self>> {
+    fn try_new(handle: NDIS_HANDLE, mac: [u8; 6]) -> Option<Box<Self>> {
         let layout = Layout::new::<Self>();
         // SAFETY: `Self` is not zero-sized, so `layout` has a non-zero size.
         let raw = unsafe { alloc::alloc::alloc(layout) };
@@ -98,16 +159,26 @@ impl Adapter {
         if raw.is_null() {
             return None;
         }
-        let platform = Platform::new();
+        // SAFETY: PASSIVE inside initialize with the adapter handle NDIS passed (caller).
+        let Some(parts) = (unsafe { Parts::try_new(handle, raw) }) else {
+            // SAFETY: `raw` came from `alloc` with this layout and holds nothing yet.
+            unsafe { alloc::alloc::dealloc(raw.cast(), layout) };
+            return None;
+        };
         // SAFETY: `raw` is a fresh, suitably aligned allocation for one `Self`.
         unsafe {
             raw.write(Self {
                 handle,
                 run: AdapterRun::new(),
                 counters: AdapterCounters::new(),
-                oid_state: SpinLock::new(OID_STATE_LOCK_LEVEL, OidState::new(mac, ndk)),
-                ndk_instances: NdkInstances::new(&platform),
-                platform,
+                oid_state: SpinLock::new(OID_STATE_LOCK_LEVEL, OidState::new(mac)),
+                ndk_instances: parts.ndk_instances,
+                ndk: parts.ndk,
+                ndk_work: parts.ndk_work,
+                rx: parts.rx,
+                rx_dpc: parts.rx_dpc,
+                port: AtomicUsize::new(NO_PORT),
+                platform: parts.platform,
             });
         }
         // SAFETY: `raw` was allocated with the global allocator for `Self`'s layout and now
@@ -123,6 +194,18 @@ impl Adapter {
     pub(super) unsafe fn from_context<'a>(context: NDIS_HANDLE) -> &'a Self {
         // SAFETY: per this function's contract, `context` points at a live `Adapter`.
         unsafe { &*context.cast::<Self>() }
+    }
+
+    /// The adapter's hub port, if attached.
+    pub(super) fn port(&self) -> Option<PortId> {
+        let index = self.port.load(Ordering::Acquire);
+        (index != NO_PORT).then_some(PortId(index))
+    }
+
+    /// Records the hub port (under the hub lock, by `hubport`).
+    pub(super) fn set_port(&self, port: Option<PortId>) {
+        self.port
+            .store(port.map_or(NO_PORT, |p| p.0), Ordering::Release);
     }
 
     /// A copy of the OID state (the lock is held only for the copy).
@@ -299,7 +382,7 @@ pub(super) unsafe extern "system" fn initialize(
         unsafe { (*parameters).IfIndex }
     };
     let mac = config::mac_for_interface(if_index);
-    let Some(adapter) = Adapter::try_new(handle, mac, NdkSwitch::new(None, false)) else {
+    let Some(adapter) = Adapter::try_new(handle, mac) else {
         return NDIS_STATUS_RESOURCES;
     };
     let context = Box::into_raw(adapter);
@@ -321,11 +404,14 @@ pub(super) unsafe extern "system" fn initialize(
     if status == NDIS_STATUS_SUCCESS {
         // SAFETY: PASSIVE inside initialize with the adapter handle NDIS passed.
         let keyword = unsafe { read_network_direct(handle) };
-        let ndk = NdkSwitch::new(keyword, config::NDK_PROVIDER_READY);
         // SAFETY: `context` is the adapter allocated above, live until freed below or in halt.
-        unsafe { (*context).oid_state.lock().ndk = ndk };
+        let enabled = unsafe {
+            (*context)
+                .ndk
+                .configure(keyword, config::NDK_PROVIDER_READY)
+        };
         // SAFETY: PASSIVE inside initialize, after the registration attributes.
-        status = unsafe { describe_adapter(handle, mac, ndk.announced) };
+        status = unsafe { describe_adapter(handle, mac, enabled) };
     }
     if status == NDIS_STATUS_SUCCESS {
         // SAFETY: `context` is live; this is the adapter's first transition.
@@ -333,6 +419,14 @@ pub(super) unsafe extern "system" fn initialize(
             Ok(_) => NDIS_STATUS_SUCCESS,
             Err(_) => NDIS_STATUS_FAILURE,
         };
+    }
+    if status == NDIS_STATUS_SUCCESS {
+        // Last step: once attached, senders on other adapters can reach this one (paused, so
+        // their frames are counted and dropped until restart).
+        // SAFETY: `context` is live, and stays so until halt detaches it.
+        if hubport::attach(unsafe { &*context }).is_err() {
+            status = NDIS_STATUS_RESOURCES;
+        }
     }
     if status != NDIS_STATUS_SUCCESS {
         // SAFETY: `context` came from `Box::into_raw` above and NDIS will not use it after
@@ -342,17 +436,23 @@ pub(super) unsafe extern "system" fn initialize(
     status
 }
 
-/// `MiniportHaltEx` (PASSIVE): the adapter is paused; wait for its NDK instances and deferred
-/// work to be gone, then free it.
+/// `MiniportHaltEx` (PASSIVE): the adapter is paused (every send done, every receive NBL
+/// returned); leave the hub, wait for its NDK instances and deferred work to be gone, then
+/// free it (the receive ring frees its NBLs, MDLs and pool on drop).
 pub(super) unsafe extern "system" fn halt(context: NDIS_HANDLE, _halt_action: u32) {
     // SAFETY: NDIS passes the context registered in initialize, still live.
     let adapter = unsafe { Adapter::from_context(context) };
     // A refused transition means NDIS halted an adapter that was not paused; the adapter
     // is freed regardless because NDIS will not call it again.
     let _ = adapter.run.apply(Transition::HaltBegin);
+    // No sender can reach the adapter after this; none holds a unit of it (it is paused).
+    hubport::detach(adapter);
     // Consumers close their NDK instances before halt; if one has not, wait rather than free
     // memory it points into (PASSIVE, as halt is).
     adapter.ndk_instances.wait_idle();
+    // An NDK announcement worker still pending must finish before the adapter (its context)
+    // and its work item are freed.
+    adapter.ndk.wait_idle();
     // No deferred work of this driver may still be queued or running with the adapter.
     adapter.platform.flush();
     // SAFETY: `context` is the `Box::into_raw` pointer from initialize; halt is the last call

@@ -17,16 +17,8 @@ use crate::sys::{
 use crate::platform::prelude::*;
 
 use super::adapter::Adapter;
-use super::config;
 use super::oid::{self, OidOutcome};
-
-// NDK state changes must be announced with `NdisMNetPnPEvent` from a work item (never
-// inside the OID handler). That worker is part of enabling the provider; until then
-// `oid::set` cannot produce an announcement (unit test `set_state_never_announces_without_provider`).
-const _: () = assert!(
-    !config::NDK_PROVIDER_READY,
-    "queue NdisMNetPnPEvent for OidOutcome::ndk_announce before enabling the NDK provider"
-);
+use super::{hubport, ndk_events};
 
 /// The caller's information buffer as a byte slice (empty when NULL or zero-length).
 ///
@@ -79,6 +71,15 @@ pub(super) unsafe extern "system" fn oid_request(
             let mut state = adapter.oid_snapshot();
             let outcome = oid::set(data.Oid, buffer, &mut state);
             *adapter.oid_state.lock() = state;
+            // The hub filters on the packet filter, MAC and multicast list just set.
+            hubport::update_filter(adapter);
+            // OID_NDK_SET_STATE completes now; a needed announcement runs on the work item
+            // (NdisMNetPnPEvent must never be called from inside this handler).
+            if let Some(enable) = outcome.ndk_request
+                && adapter.ndk.request(enable)
+            {
+                ndk_events::queue_worker(adapter);
+            }
             outcome
         }
         _ => return NDIS_STATUS_NOT_SUPPORTED,

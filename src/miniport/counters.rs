@@ -15,6 +15,8 @@ pub struct AdapterCounters {
     xmit_ok: AtomicU64,
     xmit_discards: AtomicU64,
     rcv_ok: AtomicU64,
+    rcv_discards: AtomicU64,
+    rcv_no_buffer: AtomicU64,
 }
 
 /// A copy of the counters, taken for one OID answer.
@@ -24,8 +26,13 @@ pub struct CounterSnapshot {
     pub xmit_ok: u64,
     /// Frames dropped on send (completed while not running).
     pub xmit_discards: u64,
-    /// Frames received (`OID_GEN_RCV_OK`): no receive path exists yet.
+    /// Frames indicated to NDIS (`OID_GEN_RCV_OK`).
     pub rcv_ok: u64,
+    /// Frames for this adapter that were dropped (`ifInDiscards`): not running, no receive
+    /// buffer, or unreadable; includes `rcv_no_buffer`.
+    pub rcv_discards: u64,
+    /// Of `rcv_discards`, those dropped because every receive buffer was in use.
+    pub rcv_no_buffer: u64,
     /// `NDIS_NDK_PERFORMANCE_COUNTERS` in header order; all zero until the provider core
     /// maintains them (every bit is set in the advertised `MissingCounterMask`).
     pub ndk: [u64; NDK_COUNTERS],
@@ -39,6 +46,8 @@ impl AdapterCounters {
             xmit_ok: AtomicU64::new(0),
             xmit_discards: AtomicU64::new(0),
             rcv_ok: AtomicU64::new(0),
+            rcv_discards: AtomicU64::new(0),
+            rcv_no_buffer: AtomicU64::new(0),
         }
     }
 
@@ -52,6 +61,22 @@ impl AdapterCounters {
         self.xmit_discards.fetch_add(frames, Ordering::Relaxed);
     }
 
+    /// Counts `frames` indicated to NDIS.
+    pub fn received(&self, frames: u64) {
+        self.rcv_ok.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// Counts `frames` for this adapter dropped (not running, or unreadable).
+    pub fn receive_dropped(&self, frames: u64) {
+        self.rcv_discards.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// Counts `frames` dropped because every receive buffer was in use.
+    pub fn receive_no_buffer(&self, frames: u64) {
+        self.rcv_no_buffer.fetch_add(frames, Ordering::Relaxed);
+        self.rcv_discards.fetch_add(frames, Ordering::Relaxed);
+    }
+
     /// A snapshot for an OID answer (each counter is individually current; they are not a
     /// consistent cut, which NDIS statistics never are).
     #[must_use]
@@ -60,6 +85,8 @@ impl AdapterCounters {
             xmit_ok: self.xmit_ok.load(Ordering::Relaxed),
             xmit_discards: self.xmit_discards.load(Ordering::Relaxed),
             rcv_ok: self.rcv_ok.load(Ordering::Relaxed),
+            rcv_discards: self.rcv_discards.load(Ordering::Relaxed),
+            rcv_no_buffer: self.rcv_no_buffer.load(Ordering::Relaxed),
             ndk: [0; NDK_COUNTERS],
         }
     }
@@ -75,9 +102,14 @@ mod tests {
         counters.sent(3);
         counters.sent(2);
         counters.discarded(4);
+        counters.received(7);
+        counters.receive_dropped(1);
+        counters.receive_no_buffer(2);
         let snapshot = counters.snapshot();
         assert_eq!(snapshot.xmit_ok, 5);
         assert_eq!(snapshot.xmit_discards, 4);
-        assert_eq!(snapshot.rcv_ok, 0);
+        assert_eq!(snapshot.rcv_ok, 7);
+        assert_eq!(snapshot.rcv_discards, 3, "no-buffer drops are discards too");
+        assert_eq!(snapshot.rcv_no_buffer, 2);
     }
 }

@@ -11,7 +11,7 @@
 #![deny(unsafe_code)]
 
 use crate::platform::prelude::*;
-use crate::platform::{Event, LockLevel, Platform, SpinLock};
+use crate::platform::{AllocError, Event, LockLevel, Platform, SpinLock};
 
 /// Level of the instance-count lock: taken alone, from the open/close handlers.
 const INSTANCES_LOCK_LEVEL: LockLevel = LockLevel::new(1);
@@ -32,14 +32,16 @@ pub struct CountError;
 
 impl NdkInstances {
     /// No instance open.
-    #[must_use]
-    pub fn new(platform: &Platform) -> Self {
-        let idle = platform.new_event();
+    ///
+    /// # Errors
+    /// [`AllocError`] if the platform event cannot be allocated.
+    pub fn try_new(platform: &Platform) -> Result<Self, AllocError> {
+        let idle = platform.try_new_event()?;
         idle.signal();
-        Self {
+        Ok(Self {
             open: SpinLock::new(INSTANCES_LOCK_LEVEL, 0),
             idle,
-        }
+        })
     }
 
     /// An instance was opened (from `OpenNDKAdapterHandler`, before returning it).
@@ -94,7 +96,7 @@ mod tests {
     #[test]
     fn idle_tracks_the_count() {
         let p = Host::deterministic();
-        let n = NdkInstances::new(&p);
+        let n = NdkInstances::try_new(&p).unwrap();
         assert!(n.idle.is_signaled());
         n.wait_idle();
         n.opened().unwrap();
@@ -111,7 +113,7 @@ mod tests {
     #[test]
     fn close_without_open_is_refused_and_changes_nothing() {
         let p = Host::deterministic();
-        let n = NdkInstances::new(&p);
+        let n = NdkInstances::try_new(&p).unwrap();
         assert_eq!(n.closed(), Err(CountError));
         assert_eq!(n.open_count(), 0);
         assert!(n.idle.is_signaled());
@@ -120,7 +122,7 @@ mod tests {
     #[test]
     fn halt_waits_for_a_close_from_deferred_work() {
         let p = Host::deterministic();
-        let n = Arc::new(NdkInstances::new(&p));
+        let n = Arc::new(NdkInstances::try_new(&p).unwrap());
         n.opened().unwrap();
         let closer = Arc::clone(&n);
         // The close arrives later, at DISPATCH, from deferred work; the PASSIVE wait pumps it.
@@ -133,7 +135,7 @@ mod tests {
     #[should_panic(expected = "DISPATCH")]
     fn waiting_at_dispatch_is_refused() {
         let p = Host::deterministic();
-        let n = NdkInstances::new(&p);
+        let n = NdkInstances::try_new(&p).unwrap();
         with_irql(Irql::Dispatch, || n.wait_idle());
     }
 }

@@ -13,8 +13,10 @@
 
 pub mod config;
 pub mod counters;
+pub mod hub;
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod instances;
+pub mod ndk_state;
 pub mod oid;
 pub mod state;
 
@@ -27,4 +29,10 @@ mod datapath;
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 mod driver;
 #[cfg(all(target_os = "windows", feature = "kernel"))]
+mod hubport;
+#[cfg(all(target_os = "windows", feature = "kernel"))]
 mod ndk;
+#[cfg(all(target_os = "windows", feature = "kernel"))]
+mod ndk_events;
+#[cfg(all(target_os = "windows", feature = "kernel"))]
+mod rx_ring;

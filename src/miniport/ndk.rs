@@ -11,15 +11,27 @@
 #![allow(clippy::missing_const_for_fn)]
 
 use crate::abi::{NDIS_OPEN_NDK_ADAPTER_PARAMETERS, NDK_ADAPTER, NDK_VERSION, negotiate_version};
+
+use super::adapter::Adapter;
+use super::config;
+
+// Enabling NDK makes NDIS call `open_ndk_adapter`, which must then hand out a provider
+// `NDK_ADAPTER` (`dispatch::open_adapter`, counted in `Adapter::ndk_instances`) instead of
+// refusing. Remove this guard in the change that wires it.
+const _: () = assert!(
+    !config::NDK_PROVIDER_READY,
+    "wire open_ndk_adapter/close_ndk_adapter to the provider before enabling NDK"
+);
 use crate::sys::{
     NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_ADAPTER_NOT_READY, NDIS_STATUS_INVALID_PARAMETER,
 };
 
 /// `OpenNDKAdapterHandler`: NDIS passes the adapter context it was given in the
 /// registration attributes. Returns `INVALID_PARAMETER`, `BAD_VERSION` (from
-/// `abi::negotiate_version`), or `ADAPTER_NOT_READY` until the provider core exists.
+/// `abi::negotiate_version`), `ADAPTER_NOT_READY` while NDK is off or being disabled, and
+/// (until the provider core is wired in) `ADAPTER_NOT_READY` otherwise too.
 pub(super) unsafe extern "system" fn open_ndk_adapter(
-    _adapter_context: NDIS_HANDLE,
+    adapter_context: NDIS_HANDLE,
     parameters: *mut NDIS_OPEN_NDK_ADAPTER_PARAMETERS,
     adapter_out: *mut *mut NDK_ADAPTER,
 ) -> NDIS_STATUS {
@@ -34,6 +46,13 @@ pub(super) unsafe extern "system" fn open_ndk_adapter(
     let requested = unsafe { version.read() };
     if let Err(status) = negotiate_version(requested) {
         return status;
+    }
+    // SAFETY: NDIS passes the context registered in initialize, live until halt (which waits
+    // for every NDK instance to close).
+    let adapter = unsafe { Adapter::from_context(adapter_context) };
+    if !adapter.ndk.accepts_opens() {
+        // NDK off, or a disable is being announced: refuse as NDIS itself would.
+        return NDIS_STATUS_ADAPTER_NOT_READY;
     }
     NDIS_STATUS_ADAPTER_NOT_READY
 }

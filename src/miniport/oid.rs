@@ -21,16 +21,18 @@ use crate::sys::oid::{
     NDIS_NDK_STATISTICS_INFO_REVISION_1, NDIS_PACKET_TYPE_ALL_MULTICAST,
     NDIS_PACKET_TYPE_BROADCAST, NDIS_PACKET_TYPE_DIRECTED, NDIS_PACKET_TYPE_MULTICAST,
     NDIS_PACKET_TYPE_PROMISCUOUS, NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1,
-    NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT, NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS,
-    NDIS_STATISTICS_INFO, NDIS_STATISTICS_INFO_REVISION_1, OID_802_3_CURRENT_ADDRESS,
-    OID_802_3_MAXIMUM_LIST_SIZE, OID_802_3_MULTICAST_LIST, OID_802_3_PERMANENT_ADDRESS,
-    OID_GEN_CURRENT_LOOKAHEAD, OID_GEN_CURRENT_PACKET_FILTER, OID_GEN_INTERRUPT_MODERATION,
-    OID_GEN_LINK_PARAMETERS, OID_GEN_MAXIMUM_TOTAL_SIZE, OID_GEN_RCV_OK,
-    OID_GEN_RECEIVE_BLOCK_SIZE, OID_GEN_RECEIVE_BUFFER_SPACE, OID_GEN_STATISTICS,
-    OID_GEN_TRANSMIT_BLOCK_SIZE, OID_GEN_TRANSMIT_BUFFER_SPACE, OID_GEN_VENDOR_DESCRIPTION,
-    OID_GEN_VENDOR_DRIVER_VERSION, OID_GEN_VENDOR_ID, OID_GEN_XMIT_OK, OID_NDK_CONNECTIONS,
-    OID_NDK_LOCAL_ENDPOINTS, OID_NDK_SET_STATE, OID_NDK_STATISTICS, OID_PNP_QUERY_POWER,
-    OID_PNP_SET_POWER, statistics_counter,
+    NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV,
+    NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT, NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS,
+    NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS, NDIS_STATISTICS_INFO,
+    NDIS_STATISTICS_INFO_REVISION_1, OID_802_3_CURRENT_ADDRESS, OID_802_3_MAXIMUM_LIST_SIZE,
+    OID_802_3_MULTICAST_LIST, OID_802_3_PERMANENT_ADDRESS, OID_GEN_CURRENT_LOOKAHEAD,
+    OID_GEN_CURRENT_PACKET_FILTER, OID_GEN_INTERRUPT_MODERATION, OID_GEN_LINK_PARAMETERS,
+    OID_GEN_MAXIMUM_TOTAL_SIZE, OID_GEN_RCV_OK, OID_GEN_RECEIVE_BLOCK_SIZE,
+    OID_GEN_RECEIVE_BUFFER_SPACE, OID_GEN_STATISTICS, OID_GEN_TRANSMIT_BLOCK_SIZE,
+    OID_GEN_TRANSMIT_BUFFER_SPACE, OID_GEN_VENDOR_DESCRIPTION, OID_GEN_VENDOR_DRIVER_VERSION,
+    OID_GEN_VENDOR_ID, OID_GEN_XMIT_OK, OID_NDK_CONNECTIONS, OID_NDK_LOCAL_ENDPOINTS,
+    OID_NDK_SET_STATE, OID_NDK_STATISTICS, OID_PNP_QUERY_POWER, OID_PNP_SET_POWER,
+    statistics_counter,
 };
 use crate::sys::{
     NDIS_STATUS, NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INVALID_DATA,
@@ -79,9 +81,13 @@ pub const SUPPORTED_PACKET_FILTERS: u32 = NDIS_PACKET_TYPE_DIRECTED
     | NDIS_PACKET_TYPE_PROMISCUOUS;
 
 /// Statistics kept (`SupportedStatistics` in the general attributes and in
-/// `OID_GEN_STATISTICS`): sent frames and send discards.
-pub const SUPPORTED_STATISTICS: u32 =
-    NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT | NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS;
+/// `OID_GEN_STATISTICS`): frames sent and received and the discards of both directions.
+///
+/// Every frame is counted as directed (the hub does not split the classes).
+pub const SUPPORTED_STATISTICS: u32 = NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT
+    | NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS
+    | NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV
+    | NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS;
 
 const ETH_ALEN: usize = 6;
 
@@ -94,9 +100,9 @@ pub struct OidOutcome {
     pub bytes_done: u32,
     /// `BytesNeeded`.
     pub bytes_needed: u32,
-    /// `Some(enabled)` when NDK's effective state changed and `NdisMNetPnPEvent` must
-    /// announce it from a work item (never from inside the OID handler).
-    pub ndk_announce: Option<bool>,
+    /// `Some(enable)` for a successful `OID_NDK_SET_STATE`: the caller hands it to the
+    /// adapter's `ndk_state::NdkAnnouncer`, which decides whether an announcement is needed.
+    pub ndk_request: Option<bool>,
 }
 
 impl OidOutcome {
@@ -105,7 +111,7 @@ impl OidOutcome {
             status,
             bytes_done: 0,
             bytes_needed: 0,
-            ndk_announce: None,
+            ndk_request: None,
         }
     }
 
@@ -136,29 +142,6 @@ const fn len_u32(len: usize) -> u32 {
     }
 }
 
-/// NDK on/off as the OIDs see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NdkSwitch {
-    /// `*NetworkDirect` as read at initialization (`None` = absent, INF default applies).
-    pub keyword: Option<u32>,
-    /// Whether the provider core can serve opens.
-    pub provider_ready: bool,
-    /// Last state announced to NDIS (initially the `Enabled` of the NDK attributes).
-    pub announced: bool,
-}
-
-impl NdkSwitch {
-    /// The switch at initialization; `announced` starts as what the attributes report.
-    #[must_use]
-    pub const fn new(keyword: Option<u32>, provider_ready: bool) -> Self {
-        Self {
-            keyword,
-            provider_ready,
-            announced: config::ndk_enabled(keyword, provider_ready),
-        }
-    }
-}
-
 /// Adapter fields that OIDs read and change. Regular OIDs are serialized by NDIS, so one
 /// request at a time holds `&mut OidState`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,15 +156,13 @@ pub struct OidState {
     pub lookahead: u32,
     multicast: [[u8; ETH_ALEN]; config::MAX_MULTICAST_LIST],
     multicast_len: usize,
-    /// NDK on/off.
-    pub ndk: NdkSwitch,
 }
 
 impl OidState {
     /// State of a freshly initialized adapter: no filter, full lookahead, empty multicast
     /// list.
     #[must_use]
-    pub const fn new(mac: [u8; ETH_ALEN], ndk: NdkSwitch) -> Self {
+    pub const fn new(mac: [u8; ETH_ALEN]) -> Self {
         Self {
             permanent_mac: mac,
             current_mac: mac,
@@ -189,7 +170,6 @@ impl OidState {
             lookahead: config::MTU,
             multicast: [[0; ETH_ALEN]; config::MAX_MULTICAST_LIST],
             multicast_len: 0,
-            ndk,
         }
     }
 
@@ -311,6 +291,11 @@ pub fn query(oid: u32, buf: &mut [u8], state: &OidState, counters: &CounterSnaps
                     counter(statistics_counter::IF_HC_IN_UCAST_PKTS),
                     counters.rcv_ok,
                 );
+                put_u64(
+                    dest,
+                    counter(statistics_counter::IF_IN_DISCARDS),
+                    counters.rcv_discards,
+                );
             },
         ),
         OID_802_3_PERMANENT_ADDRESS => write(buf, &state.permanent_mac),
@@ -363,7 +348,7 @@ pub fn set(oid: u32, buf: &[u8], state: &mut OidState) -> OidOutcome {
         OID_GEN_INTERRUPT_MODERATION => set_interrupt_moderation(buf),
         OID_GEN_LINK_PARAMETERS => set_link_parameters(buf),
         OID_PNP_SET_POWER => read_u32(buf).map(|_| OidOutcome::done(4)),
-        OID_NDK_SET_STATE => set_ndk_state(buf, state),
+        OID_NDK_SET_STATE => set_ndk_state(buf),
         _ => Ok(OidOutcome::status(NDIS_STATUS_NOT_SUPPORTED)),
     };
     result.unwrap_or_else(|refused| refused)
@@ -435,16 +420,12 @@ fn set_link_parameters(buf: &[u8]) -> Result<OidOutcome, OidOutcome> {
     Ok(OidOutcome::done(size))
 }
 
-fn set_ndk_state(buf: &[u8], state: &mut OidState) -> Result<OidOutcome, OidOutcome> {
+const fn set_ndk_state(buf: &[u8]) -> Result<OidOutcome, OidOutcome> {
     let Some(&requested) = buf.first() else {
         return Err(OidOutcome::short(NDIS_STATUS_INVALID_LENGTH, 1));
     };
-    let ndk = &mut state.ndk;
-    let effective = requested != 0 && config::ndk_enabled(ndk.keyword, ndk.provider_ready);
-    let announce = (effective != ndk.announced).then_some(effective);
-    ndk.announced = effective;
     Ok(OidOutcome {
-        ndk_announce: announce,
+        ndk_request: Some(requested != 0),
         ..OidOutcome::done(1)
     })
 }

@@ -4,7 +4,7 @@ use crate::sys::NDIS_STATUS_INVALID_DATA;
 const MAC: [u8; 6] = [0x02, 0x53, 0, 0, 0, 9];
 
 fn state() -> OidState {
-    OidState::new(MAC, NdkSwitch::new(None, true))
+    OidState::new(MAC)
 }
 
 fn counters() -> CounterSnapshot {
@@ -12,6 +12,7 @@ fn counters() -> CounterSnapshot {
         xmit_ok: 0x1_0000_0002,
         xmit_discards: 5,
         rcv_ok: 7,
+        rcv_discards: 9,
         ..CounterSnapshot::default()
     }
 }
@@ -194,7 +195,8 @@ fn structured_answers_carry_their_headers() {
     assert_eq!(at(statistics_counter::IF_HC_OUT_UCAST_PKTS), 0x1_0000_0002);
     assert_eq!(at(statistics_counter::IF_OUT_DISCARDS), 5);
     assert_eq!(at(statistics_counter::IF_HC_IN_UCAST_PKTS), 7);
-    assert_eq!(at(0), 0);
+    assert_eq!(at(statistics_counter::IF_IN_DISCARDS), 9);
+    assert_eq!(at(1), 0, "ifInErrors is not kept");
 
     let (outcome, buf) = query_len(OID_GEN_INTERRUPT_MODERATION, 12);
     assert_eq!(outcome.bytes_done, 12);
@@ -408,56 +410,40 @@ fn interrupt_moderation_and_link_parameter_sets() {
 }
 
 #[test]
-fn ndk_set_state_announces_only_real_changes() {
+fn ndk_set_state_decodes_a_boolean_and_changes_no_oid_state() {
     let mut s = state();
-    assert!(
-        s.ndk.announced,
-        "keyword absent + provider ready = enabled at init"
-    );
     let outcome = set(OID_NDK_SET_STATE, &[], &mut s);
     assert_eq!(
-        (outcome.status, outcome.bytes_needed),
-        (NDIS_STATUS_INVALID_LENGTH, 1)
+        (outcome.status, outcome.bytes_needed, outcome.ndk_request),
+        (NDIS_STATUS_INVALID_LENGTH, 1, None)
     );
     let outcome = set(OID_NDK_SET_STATE, &[1], &mut s);
     assert_eq!(
-        (outcome.status, outcome.bytes_done, outcome.ndk_announce),
-        (NDIS_STATUS_SUCCESS, 1, None)
+        (outcome.status, outcome.bytes_done, outcome.ndk_request),
+        (NDIS_STATUS_SUCCESS, 1, Some(true))
     );
     assert_eq!(
-        set(OID_NDK_SET_STATE, &[0], &mut s).ndk_announce,
+        set(OID_NDK_SET_STATE, &[0], &mut s).ndk_request,
         Some(false)
     );
     assert_eq!(
-        set(OID_NDK_SET_STATE, &[0], &mut s).ndk_announce,
-        None,
-        "no repeated event"
-    );
-    assert_eq!(
-        set(OID_NDK_SET_STATE, &[2], &mut s).ndk_announce,
+        set(OID_NDK_SET_STATE, &[2], &mut s).ndk_request,
         Some(true),
         "any non-zero is TRUE"
     );
-
-    let mut keyword_off = OidState::new(MAC, NdkSwitch::new(Some(0), true));
-    assert!(!keyword_off.ndk.announced);
     assert_eq!(
-        set(OID_NDK_SET_STATE, &[1], &mut keyword_off).ndk_announce,
-        None
+        set(OID_NDK_SET_STATE, &[0, 1, 1, 1], &mut s).ndk_request,
+        Some(false),
+        "only the first byte is the BOOLEAN"
     );
-}
-
-#[test]
-fn set_state_never_announces_without_provider() {
-    let mut s = OidState::new(MAC, NdkSwitch::new(None, config::NDK_PROVIDER_READY));
-    for value in [1_u8, 0, 1] {
-        let outcome = set(OID_NDK_SET_STATE, &[value], &mut s);
-        assert_eq!(
-            outcome.status, NDIS_STATUS_SUCCESS,
-            "the OID never pends or fails"
-        );
-        if !config::NDK_PROVIDER_READY {
-            assert_eq!(outcome.ndk_announce, None);
-        }
-    }
+    assert_eq!(
+        s,
+        state(),
+        "NDK state lives in ndk_state, not in the OID state"
+    );
+    assert_eq!(
+        set(OID_GEN_CURRENT_LOOKAHEAD, &100_u32.to_le_bytes(), &mut s).ndk_request,
+        None,
+        "other OIDs never request an NDK change"
+    );
 }

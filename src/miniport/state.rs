@@ -1,8 +1,14 @@
 //! The adapter run state (`spec/ndis-miniport.md` §2.4) as an explicit state machine, and
-//! the send gate that lets a pause finish exactly once while sends race with it.
+//! the gate that lets a pause finish exactly once while sends and receives race with it.
 //!
-//! Owns: which NDIS-driven transitions are legal, whether a send may be accepted, and who
-//! (the pause handler or the last in-flight send) reports the pause as complete.
+//! The gate counts *units* of outstanding data-path work: a send between entering the send
+//! handler and completing its NBLs; a frame another adapter is copying into this adapter
+//! (a delivery); and a receive buffer from then until NDIS returns it (filled, waiting for the
+//! indication DPC, or indicated). A pause completes when the count is zero, without timers or
+//! polling: whoever removes the last unit while Pausing reports the pause complete.
+//!
+//! Owns: which NDIS-driven transitions are legal, whether data-path work may start, and who
+//! (the pause handler or the party leaving last) reports the pause as complete.
 //! Must never: wait, sleep or spin — sends call it at `DISPATCH_LEVEL`.
 #![deny(unsafe_code)]
 
@@ -91,25 +97,29 @@ pub enum PauseOutcome {
     /// No send was in flight: return `NDIS_STATUS_SUCCESS`.
     Completed,
     /// Sends are in flight: return `NDIS_STATUS_PENDING`; the last one to finish gets
-    /// [`SendEnd::CompletePause`] and calls `NdisMPauseComplete`.
+    /// [`Leave::CompletePause`] and calls `NdisMPauseComplete`.
     Pending,
 }
 
-/// What a finished send must do next.
+/// What a party leaving the gate must do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SendEnd {
+pub enum Leave {
     /// Nothing.
     Nothing,
-    /// This send was the last one a pending pause waited for: call `NdisMPauseComplete`.
+    /// The units just released were the last a pending pause waited for: call
+    /// `NdisMPauseComplete`, and touch the adapter no more (halt may follow at once).
     CompletePause,
 }
 
-/// Run state plus the in-flight send count, shared by every handler of one adapter.
+/// Run state plus the count of outstanding data-path units, shared by every handler of one
+/// adapter.
 ///
 /// # Invariants
-/// `in_flight` counts sends between [`AdapterRun::begin_send`] and [`AdapterRun::end_send`].
-/// The `Pausing -> Paused` edge is taken exactly once, by whichever of the pause handler and
-/// the last send wins the compare-exchange; that party alone reports completion.
+/// `in_flight` counts units: sends between [`AdapterRun::begin_send`] and
+/// [`AdapterRun::end_send`], and deliveries from [`AdapterRun::begin_delivery`] until their
+/// receive buffer is released with [`AdapterRun::leave`]. The `Pausing -> Paused` edge is taken
+/// exactly once, by whichever of the pause handler and the last leaver wins the
+/// compare-exchange; that party alone reports completion.
 #[derive(Debug)]
 pub struct AdapterRun {
     state: AtomicU8,
@@ -158,14 +168,15 @@ impl AdapterRun {
         }
     }
 
-    /// `MiniportPause`: stop accepting sends and say whether the pause is already complete.
+    /// `MiniportPause`: stop accepting sends and deliveries and say whether the pause is
+    /// already complete.
     ///
     /// # Errors
     /// [`InvalidTransition`] unless the adapter is running.
     pub fn pause(&self) -> Result<PauseOutcome, InvalidTransition> {
         self.apply(Transition::PauseBegin)?;
-        // SeqCst pairs with `begin_send`: either that send sees `Pausing` and refuses, or
-        // this load sees its increment and leaves completion to its `end_send`.
+        // SeqCst pairs with `enter`: either that party sees `Pausing` and refuses, or this
+        // load sees its increment and leaves completion to its `leave`.
         if self.in_flight.load(Ordering::SeqCst) == 0 && self.finish_pause() {
             Ok(PauseOutcome::Completed)
         } else {
@@ -178,26 +189,57 @@ impl AdapterRun {
     /// must call [`Self::end_send`] after completing the NBLs.
     #[must_use]
     pub fn begin_send(&self) -> bool {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.state() == RunState::Running
+        self.enter()
     }
 
     /// Leaves a send entered with [`Self::begin_send`].
     #[must_use]
-    pub fn end_send(&self) -> SendEnd {
-        let before = self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        debug_assert!(before > 0, "end_send without begin_send");
-        if before == 1 && self.state() == RunState::Pausing && self.finish_pause() {
-            SendEnd::CompletePause
+    pub fn end_send(&self) -> Leave {
+        self.leave(1)
+    }
+
+    /// Takes one unit for a frame another adapter is about to copy into this one. True when
+    /// the adapter is running and the frame may be delivered; the unit then stays until the
+    /// frame's receive buffer is released (dropped, or returned by NDIS) with
+    /// [`Self::leave`]. False when the frame must be dropped; the caller must still
+    /// [`Self::leave`] the unit (at once).
+    #[must_use]
+    pub fn begin_delivery(&self) -> bool {
+        self.enter()
+    }
+
+    /// Adds one unit while the caller already holds one (so the count cannot reach zero
+    /// meanwhile): a delivery that obtained a receive buffer gives the buffer its own unit
+    /// before it publishes it, and keeps its delivery unit until it has queued the indication.
+    pub fn hold(&self) {
+        let before = self.in_flight.fetch_add(1, Ordering::SeqCst);
+        debug_assert!(before > 0, "hold without a unit held");
+    }
+
+    /// Releases `units` units (a finished send, dropped frames, returned receive buffers).
+    #[must_use]
+    pub fn leave(&self, units: usize) -> Leave {
+        if units == 0 {
+            return Leave::Nothing;
+        }
+        let before = self.in_flight.fetch_sub(units, Ordering::SeqCst);
+        debug_assert!(before >= units, "leave without enter");
+        if before == units && self.state() == RunState::Pausing && self.finish_pause() {
+            Leave::CompletePause
         } else {
-            SendEnd::Nothing
+            Leave::Nothing
         }
     }
 
-    /// Sends currently between `begin_send` and `end_send`.
+    /// Units outstanding now (sends, deliveries and receive buffers not yet returned).
     #[must_use]
-    pub fn sends_in_flight(&self) -> usize {
+    pub fn units_in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    fn enter(&self) -> bool {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.state() == RunState::Running
     }
 
     fn finish_pause(&self) -> bool {
@@ -294,15 +336,15 @@ mod tests {
     fn sends_are_refused_unless_running() {
         let run = AdapterRun::new();
         assert!(!run.begin_send(), "initializing adapter refuses sends");
-        assert_eq!(run.end_send(), SendEnd::Nothing);
+        assert_eq!(run.end_send(), Leave::Nothing);
         let run = running();
         assert!(run.begin_send());
-        assert_eq!(run.end_send(), SendEnd::Nothing);
+        assert_eq!(run.end_send(), Leave::Nothing);
         assert_eq!(run.pause(), Ok(PauseOutcome::Completed));
         assert_eq!(run.state(), RunState::Paused);
         assert!(!run.begin_send(), "paused adapter refuses sends");
-        assert_eq!(run.end_send(), SendEnd::Nothing);
-        assert_eq!(run.sends_in_flight(), 0);
+        assert_eq!(run.end_send(), Leave::Nothing);
+        assert_eq!(run.units_in_flight(), 0);
     }
 
     #[test]
@@ -316,11 +358,46 @@ mod tests {
             !run.begin_send(),
             "a send arriving while pausing is refused"
         );
-        assert_eq!(run.end_send(), SendEnd::Nothing);
-        assert_eq!(run.end_send(), SendEnd::Nothing);
+        assert_eq!(run.end_send(), Leave::Nothing);
+        assert_eq!(run.end_send(), Leave::Nothing);
         assert_eq!(run.state(), RunState::Pausing);
-        assert_eq!(run.end_send(), SendEnd::CompletePause);
+        assert_eq!(run.end_send(), Leave::CompletePause);
         assert_eq!(run.state(), RunState::Paused);
+    }
+
+    #[test]
+    fn pause_waits_for_deliveries_and_returned_receive_buffers() {
+        let run = running();
+        // Two frames delivered and indicated: their units stay until NDIS returns them.
+        assert!(run.begin_delivery());
+        assert!(run.begin_delivery());
+        // Each delivery hands a unit to its receive buffer, then leaves its own.
+        run.hold();
+        run.hold();
+        assert_eq!(run.leave(2), Leave::Nothing);
+        assert!(run.begin_send());
+        assert_eq!(run.pause(), Ok(PauseOutcome::Pending));
+        assert!(!run.begin_delivery(), "no delivery while pausing");
+        assert_eq!(
+            run.leave(1),
+            Leave::Nothing,
+            "the refused delivery leaves at once"
+        );
+        assert_eq!(run.end_send(), Leave::Nothing);
+        assert_eq!(
+            run.leave(0),
+            Leave::Nothing,
+            "an empty return changes nothing"
+        );
+        assert_eq!(run.units_in_flight(), 2);
+        assert_eq!(
+            run.leave(2),
+            Leave::CompletePause,
+            "both returned in one call"
+        );
+        assert_eq!(run.state(), RunState::Paused);
+        assert!(!run.begin_delivery(), "paused adapters receive nothing");
+        assert_eq!(run.leave(1), Leave::Nothing);
     }
 
     #[test]
@@ -358,9 +435,17 @@ mod tests {
                 let run = Arc::clone(&run);
                 std::thread::spawn(move || {
                     let mut completions = 0;
-                    for _ in 0..50 {
-                        let _accepted = run.begin_send();
-                        if run.end_send() == SendEnd::CompletePause {
+                    for i in 0..50 {
+                        // Alternate sends with two-frame deliveries returned together.
+                        let leave = if i % 2 == 0 {
+                            let _accepted = run.begin_send();
+                            run.end_send()
+                        } else {
+                            let _first = run.begin_delivery();
+                            let _second = run.begin_delivery();
+                            run.leave(2)
+                        };
+                        if leave == Leave::CompletePause {
                             completions += 1;
                         }
                     }

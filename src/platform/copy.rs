@@ -10,7 +10,13 @@
 //!   such a piece in [`ALIAS_CHUNK`]-byte calls keeps `memcpy` on its vector loop, which does
 //!   not suffer from it. [`alias_safe_chunk`] decides.
 //!
-//! Must never copy a byte twice or allocate.
+//! It also holds the one segment-walking copy both platforms' `Region`s use
+//! ([`SegmentedMemory`] and [`read`]/[`write`]/[`copy_between`]): bounds checks, the
+//! `memmove` windows for overlapping moves inside one region, and the chunked raw copy. The
+//! only `unsafe` here is that raw copy, justified by the `unsafe trait`'s contract that each
+//! implementor (the host and kernel `Region`) proves once.
+//!
+//! Must never copy a byte twice, allocate, or touch memory outside a checked range.
 
 /// The aliasing period: loads and stores whose addresses agree in the low 12 bits collide.
 pub const PAGE_SIZE: usize = 4096;
@@ -145,6 +151,159 @@ impl Iterator for Pieces<'_> {
         self.src.advance(len);
         self.remaining -= len;
         Some(piece)
+    }
+}
+
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
+pub(super) use segmented::{SegmentedMemory, copy_between, read, write};
+
+/// The shared `Region` copy; compiled only where a `Region` implementation uses it.
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
+mod segmented {
+    use core::ptr;
+
+    use super::{alias_safe_chunk, pieces};
+    use crate::platform::RegionError;
+
+    /// Memory seen as consecutive segments: what the shared copy needs of a `Region`.
+    ///
+    /// # Safety
+    ///
+    /// Implementors guarantee, for as long as `&self` is borrowed: `segment_lens()` never changes
+    /// and its sum fits `usize`; for every `i < segment_lens().len()`, `segment_base(i)` is valid
+    /// for reads and writes of `segment_lens()[i]` bytes (any pointer when that is 0); no Rust
+    /// reference covers those bytes; and no access to them from elsewhere runs concurrently with
+    /// a copy touching the same bytes (the NDK contract for registered memory).
+    #[allow(unsafe_code)]
+    pub(in crate::platform) unsafe trait SegmentedMemory {
+        /// Segment lengths, in order.
+        fn segment_lens(&self) -> &[usize];
+        /// Total length (the sum of [`Self::segment_lens`]).
+        fn total_len(&self) -> usize;
+        /// Start of segment `index` (no dereference happens here).
+        fn segment_base(&self, index: usize) -> *mut u8;
+    }
+
+    fn addr<M: SegmentedMemory + ?Sized>(memory: &M, index: usize, offset: usize) -> *mut u8 {
+        memory.segment_base(index).wrapping_add(offset)
+    }
+
+    /// Copies `len` bytes between two raw ranges, in alias-safe chunks, `memmove` if they overlap.
+    ///
+    /// Callers guarantee (by the [`SegmentedMemory`] contract, a slice they borrow, and their
+    /// bounds checks) that `src` is valid for reads and `dst` for writes of `len` bytes and that
+    /// no reference covers either range.
+    #[allow(unsafe_code)]
+    fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
+        let (d, s) = (dst as usize, src as usize);
+        if d < s.wrapping_add(len) && s < d.wrapping_add(len) {
+            // SAFETY: `src` is valid for reads and `dst` for writes of `len` bytes (caller);
+            // `ptr::copy` permits overlap; u8 needs no alignment.
+            unsafe { ptr::copy(src, dst, len) };
+            return;
+        }
+        let mut done = 0;
+        while done < len {
+            let n = alias_safe_chunk(d + done, s + done, len - done);
+            // SAFETY: `done + n <= len`, so both chunks lie inside the ranges the caller vouched
+            // for (readable resp. writable); they do not overlap (checked above).
+            unsafe { ptr::copy_nonoverlapping(src.wrapping_add(done), dst.wrapping_add(done), n) };
+            done += n;
+        }
+    }
+
+    /// Copies `dst.len()` bytes at `offset` out of `memory`.
+    ///
+    /// # Errors
+    ///
+    /// [`RegionError`] if the range is not inside `memory`; `dst` is then untouched.
+    pub(in crate::platform) fn read<M: SegmentedMemory + ?Sized>(
+        memory: &M,
+        offset: usize,
+        dst: &mut [u8],
+    ) -> Result<(), RegionError> {
+        RegionError::check(offset, dst.len(), memory.total_len())?;
+        let out = [dst.len()];
+        for p in pieces(&out, 0, memory.segment_lens(), offset, dst.len()) {
+            let target = dst[p.dst_offset..p.dst_offset + p.len].as_mut_ptr();
+            copy_raw(target, addr(memory, p.src_segment, p.src_offset), p.len);
+        }
+        Ok(())
+    }
+
+    /// Copies `src` into `memory` at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`RegionError`] if the range is not inside `memory`; it is then untouched.
+    pub(in crate::platform) fn write<M: SegmentedMemory + ?Sized>(
+        memory: &M,
+        offset: usize,
+        src: &[u8],
+    ) -> Result<(), RegionError> {
+        RegionError::check(offset, src.len(), memory.total_len())?;
+        let input = [src.len()];
+        for p in pieces(memory.segment_lens(), offset, &input, 0, src.len()) {
+            let source = src[p.src_offset..p.src_offset + p.len].as_ptr();
+            copy_raw(addr(memory, p.dst_segment, p.dst_offset), source, p.len);
+        }
+        Ok(())
+    }
+
+    /// `RegionOps::copy_between`: `len` bytes from `src` at `src_offset` to `dst` at
+    /// `dst_offset`; `memmove` semantics when both are the same memory.
+    ///
+    /// # Errors
+    ///
+    /// [`RegionError`] for whichever side is out of range (destination checked first); nothing
+    /// is copied then.
+    pub(in crate::platform) fn copy_between<M: SegmentedMemory>(
+        dst: &M,
+        dst_offset: usize,
+        src: &M,
+        src_offset: usize,
+        len: usize,
+    ) -> Result<(), RegionError> {
+        RegionError::check(dst_offset, len, dst.total_len())?;
+        RegionError::check(src_offset, len, src.total_len())?;
+        if ptr::eq(dst, src) && dst_offset > src_offset && src_offset + len > dst_offset {
+            // Overlapping move towards higher offsets across possibly several segments: copy
+            // windows of `distance` bytes from the end, so no window reads bytes an earlier
+            // window wrote (memmove semantics).
+            let distance = dst_offset - src_offset;
+            let mut end = len;
+            while end > 0 {
+                let n = distance.min(end);
+                end -= n;
+                copy_pieces(dst, dst_offset + end, src, src_offset + end, n);
+            }
+        } else {
+            copy_pieces(dst, dst_offset, src, src_offset, len);
+        }
+        Ok(())
+    }
+
+    /// Copies an in-bounds range piece by piece, front to back.
+    fn copy_pieces<M: SegmentedMemory>(
+        dst: &M,
+        dst_offset: usize,
+        src: &M,
+        src_offset: usize,
+        len: usize,
+    ) {
+        for p in pieces(
+            dst.segment_lens(),
+            dst_offset,
+            src.segment_lens(),
+            src_offset,
+            len,
+        ) {
+            copy_raw(
+                addr(dst, p.dst_segment, p.dst_offset),
+                addr(src, p.src_segment, p.src_offset),
+                p.len,
+            );
+        }
     }
 }
 

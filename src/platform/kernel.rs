@@ -7,7 +7,7 @@
 //! | `SpinLock::try_lock` | raise to DISPATCH (CR8) + `KeTryToAcquireSpinLockAtDpcLevel` | <= DISPATCH |
 //! | `new_dpc` / `Dpc::queue` / `cancel` | pool `KDPC`: `KeInitializeDpc` / `KeInsertQueueDpc` / `KeRemoveQueueDpc` | <= DISPATCH |
 //! | `try_defer` | one-shot pool `KDPC` + closure | <= DISPATCH |
-//! | `Event` | `KEVENT`: `KeInitializeEvent`, `KeSetEvent`, `KeClearEvent`, `KeWaitForSingleObject` | wait: <= APC |
+//! | `Event` | pool-block `KEVENT`: `KeInitializeEvent`, `KeSetEvent`, `KeClearEvent`, `KeReadStateEvent`, `KeWaitForSingleObject` | wait: <= APC |
 //! | allocation | global allocator = `ExAllocatePool2(POOL_FLAG_NON_PAGED, .., 'SNdk')`; `try_*` never abort | <= DISPATCH |
 //! | `Region` | MDL chain + `MmGetSystemAddressForMdlSafe` | <= DISPATCH |
 //! | `now` | `KeQueryInterruptTime` (shared user data) × 100 | any |
@@ -15,7 +15,7 @@
 //!
 //! Owns every `unsafe` touch of ntoskrnl's synchronisation, DPC and memory-manager objects;
 //! everything above it is safe code. Must never: block at `DISPATCH_LEVEL`, allocate on a path
-//! the contract says cannot fail (`Dpc::queue`, `Event`), or be compiled into host builds.
+//! the contract says cannot fail (`Dpc::queue`, `Event` operations), or be compiled into host builds.
 #![allow(unsafe_code)]
 
 mod cpu;
@@ -104,7 +104,7 @@ impl PlatformOps for Kernel {
         dpc::defer(f)
     }
 
-    fn new_event(&self) -> Event {
+    fn try_new_event(&self) -> Result<Event, AllocError> {
         Event::new()
     }
 }

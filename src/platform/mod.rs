@@ -345,8 +345,13 @@ pub trait PlatformOps: Clone + Send + Sync + 'static {
     /// [`AllocError`] if the closure cannot be stored; it is then dropped without running.
     fn try_defer<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), AllocError>;
 
-    /// A new, unsignalled event.
-    fn new_event(&self) -> Self::Event;
+    /// A new, unsignalled event. On the kernel its `KEVENT` lives in its own pool block, so the
+    /// returned handle may be moved freely; the host never fails.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError`] if the event's storage cannot be allocated.
+    fn try_new_event(&self) -> Result<Self::Event, AllocError>;
 
     /// Moves `value` into a fallible, accounted heap allocation.
     ///

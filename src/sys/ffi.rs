@@ -12,11 +12,15 @@ use core::ffi::c_void;
 
 use super::ke::{KDEFERRED_ROUTINE, KDPC, KEVENT, KIRQL, KSPIN_LOCK, PROCESSOR_NUMBER};
 use super::mm::MDL;
+use super::nbl::{NET_BUFFER, NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS};
 use super::ndis::{
     NDIS_CONFIGURATION_OBJECT, NDIS_CONFIGURATION_PARAMETER, NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
-    NDIS_STRING, NET_BUFFER_LIST,
+    NDIS_STRING,
 };
-use super::{BOOLEAN, DRIVER_OBJECT, NDIS_HANDLE, NDIS_STATUS, NTSTATUS, UNICODE_STRING};
+use super::pnp::{NDIS_IO_WORKITEM_ROUTINE, NET_PNP_EVENT_NOTIFICATION};
+use super::{
+    BOOLEAN, DRIVER_OBJECT, NDIS_HANDLE, NDIS_PORT_NUMBER, NDIS_STATUS, NTSTATUS, UNICODE_STRING,
+};
 
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
@@ -71,6 +75,8 @@ unsafe extern "system" {
     pub fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: BOOLEAN) -> i32;
     /// Clears the event; `IRQL <= DISPATCH_LEVEL`.
     pub fn KeClearEvent(Event: *mut KEVENT);
+    /// The event's state (non-zero = signalled); any IRQL.
+    pub fn KeReadStateEvent(Event: *mut KEVENT) -> i32;
     /// Waits for the object; `IRQL <= APC_LEVEL` with a non-zero timeout. `Timeout` is in
     /// 100 ns units, negative = relative; null = forever.
     pub fn KeWaitForSingleObject(
@@ -146,4 +152,74 @@ unsafe extern "system" {
     );
     /// Closes a configuration handle; PASSIVE.
     pub fn NdisCloseConfiguration(ConfigurationHandle: NDIS_HANDLE);
+
+    // Receive path (`miniport::rx_ring`, `miniport::datapath`).
+    /// Creates an NBL pool; NULL on failure. `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisAllocateNetBufferListPool(
+        NdisHandle: NDIS_HANDLE,
+        Parameters: *mut NET_BUFFER_LIST_POOL_PARAMETERS,
+    ) -> NDIS_HANDLE;
+    /// Frees an NBL pool whose NBLs are all freed; `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisFreeNetBufferListPool(PoolHandle: NDIS_HANDLE);
+    /// Allocates an NBL with one `NET_BUFFER` over `MdlChain` (pool created with
+    /// `fAllocateNetBuffer` and `DataSize == 0`); NULL on failure. `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisAllocateNetBufferAndNetBufferList(
+        PoolHandle: NDIS_HANDLE,
+        ContextSize: u16,
+        ContextBackFill: u16,
+        MdlChain: *mut MDL,
+        DataOffset: u32,
+        DataLength: usize,
+    ) -> *mut NET_BUFFER_LIST;
+    /// Frees an NBL (and its `NET_BUFFER`) from `NdisAllocateNetBufferAndNetBufferList`;
+    /// `IRQL <= DISPATCH_LEVEL`. Does not free the MDLs.
+    pub fn NdisFreeNetBufferList(NetBufferList: *mut NET_BUFFER_LIST);
+    /// Allocates and builds an MDL over non-paged memory; NULL on failure.
+    /// `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisAllocateMdl(
+        NdisHandle: NDIS_HANDLE,
+        VirtualAddress: *mut c_void,
+        Length: u32,
+    ) -> *mut MDL;
+    /// Frees an MDL from `NdisAllocateMdl`; `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisFreeMdl(Mdl: *mut MDL);
+    /// A pointer to `BytesNeeded` contiguous bytes at the start of the `NET_BUFFER`'s data:
+    /// into the buffer itself when contiguous, else copied into `Storage` (which is returned).
+    /// NULL if the data is shorter or cannot be mapped. `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisGetDataBuffer(
+        NetBuffer: *mut NET_BUFFER,
+        BytesNeeded: u32,
+        Storage: *mut c_void,
+        AlignMultiple: u32,
+        AlignOffset: u32,
+    ) -> *mut c_void;
+    /// Indicates received NBLs; they come back through `MiniportReturnNetBufferLists`.
+    /// `IRQL <= DISPATCH_LEVEL`, which `ReceiveFlags` must state truthfully.
+    pub fn NdisMIndicateReceiveNetBufferLists(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        NetBufferList: *mut NET_BUFFER_LIST,
+        PortNumber: NDIS_PORT_NUMBER,
+        NumberOfNetBufferLists: u32,
+        ReceiveFlags: u32,
+    );
+
+    // NDK state announcements (`miniport::control`).
+    /// Allocates an I/O work item for the adapter; NULL on failure. `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisAllocateIoWorkItem(NdisObjectHandle: NDIS_HANDLE) -> NDIS_HANDLE;
+    /// Queues the work item to run `Routine(Context, item)` at PASSIVE; the item must not be
+    /// queued already. `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisQueueIoWorkItem(
+        NdisIoWorkItemHandle: NDIS_HANDLE,
+        Routine: NDIS_IO_WORKITEM_ROUTINE,
+        WorkItemContext: *mut c_void,
+    );
+    /// Frees a work item that is not queued; `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisFreeIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE);
+    /// Announces a PnP event (NDK enable/disable) to NDIS and the drivers above; PASSIVE, never
+    /// from inside `MiniportOidRequest`. A disable returns only after every open `NDK_ADAPTER`
+    /// has been closed.
+    pub fn NdisMNetPnPEvent(
+        MiniportAdapterHandle: NDIS_HANDLE,
+        NetPnPEventNotification: *mut NET_PNP_EVENT_NOTIFICATION,
+    ) -> NDIS_STATUS;
 }

@@ -21,8 +21,10 @@
 pub mod ffi;
 pub mod ke;
 pub mod mm;
+pub mod nbl;
 pub mod ndis;
 pub mod oid;
+pub mod pnp;
 pub mod pool;
 
 // One definition per C type and number: the NDK slice of NDIS (and the status type it shares

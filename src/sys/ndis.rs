@@ -1,13 +1,16 @@
 //! NDIS 6.x miniport structures (`ndis.h`).
 //!
 //! Driver characteristics and handler types, adapter attributes, the OID request,
-//! configuration access and the minimal views of `NET_BUFFER_LIST` the send path touches.
+//! configuration access. The data-path structures (`NET_BUFFER_LIST`, `NET_BUFFER`, pools)
+//! are in [`super::nbl`].
 //!
 //! Every size/offset below is asserted against the x64 values in `spec/ndis-miniport.md`
 //! §2.3–§2.9 (PDB-confirmed there) so a mistyped field fails the build on every target.
 
 use core::ffi::c_void;
 use core::mem::{offset_of, size_of};
+
+use super::nbl::NET_BUFFER_LIST;
 
 use super::{
     BOOLEAN, DRIVER_OBJECT, NDIS_HANDLE, NDIS_OBJECT_HEADER, NDIS_OID, NDIS_PORT_NUMBER,
@@ -70,11 +73,6 @@ pub const NDIS_MAC_OPTION_TRANSFERS_NOT_PEND: u32 = 0x4;
 pub const NDIS_MAC_OPTION_NO_LOOPBACK: u32 = 0x8;
 /// `NDIS_MAX_PHYS_ADDRESS_LENGTH`.
 pub const NDIS_MAX_PHYS_ADDRESS_LENGTH: usize = 32;
-
-/// `NDIS_SEND_FLAGS_DISPATCH_LEVEL`: the send handler runs at `DISPATCH_LEVEL`.
-pub const NDIS_SEND_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
-/// `NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL`: the caller of send-complete is at `DISPATCH_LEVEL`.
-pub const NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL: u32 = 0x1;
 
 /// `NdisParameterInteger`.
 pub const NDIS_PARAMETER_INTEGER: u32 = 0;
@@ -521,62 +519,6 @@ const _: () = {
     assert!(offset_of!(M, BytesNeeded) == 0x24);
     assert!(size_of::<NDIS_OID_REQUEST_DATA>() == 0x28);
 };
-
-/// The leading part of `NET_BUFFER_LIST` up to and including `Status` — only ever used
-/// through a pointer NDIS provides (the real structure is longer and 16-byte aligned).
-#[repr(C)]
-pub struct NET_BUFFER_LIST {
-    /// Next NBL in the chain.
-    pub Next: *mut Self,
-    /// First `NET_BUFFER`.
-    pub FirstNetBuffer: *mut NET_BUFFER,
-    /// `NET_BUFFER_LIST_CONTEXT`.
-    pub Context: *mut c_void,
-    /// Parent for clones.
-    pub ParentNetBufferList: *mut Self,
-    /// Pool it came from.
-    pub NdisPoolHandle: NDIS_HANDLE,
-    /// NDIS's.
-    pub NdisReserved: [usize; 2],
-    /// The protocol's.
-    pub ProtocolReserved: [usize; 4],
-    /// Ours while we own the NBL.
-    pub MiniportReserved: [usize; 2],
-    /// Scratch.
-    pub Scratch: *mut c_void,
-    /// Source handle.
-    pub SourceHandle: NDIS_HANDLE,
-    /// `NblFlags`.
-    pub NblFlags: u32,
-    /// Clone count.
-    pub ChildRefCount: i32,
-    /// Flags.
-    pub Flags: u32,
-    /// `NET_BUFFER_LIST_STATUS`: set before completing a send.
-    pub Status: NDIS_STATUS,
-}
-
-#[allow(
-    clippy::items_after_statements,
-    reason = "one alias per asserted struct, beside its assertions"
-)]
-const _: () = {
-    type N = NET_BUFFER_LIST;
-    assert!(offset_of!(N, Context) == 0x10);
-    assert!(offset_of!(N, NdisPoolHandle) == 0x20);
-    assert!(offset_of!(N, MiniportReserved) == 0x58);
-    assert!(offset_of!(N, SourceHandle) == 0x70);
-    assert!(offset_of!(N, NblFlags) == 0x78);
-    assert!(offset_of!(N, Flags) == 0x80);
-    assert!(offset_of!(N, Status) == 0x84);
-};
-
-/// The leading `Next` link of `NET_BUFFER` — enough to count the frames of an NBL.
-#[repr(C)]
-pub struct NET_BUFFER {
-    /// Next `NET_BUFFER` of the same NBL.
-    pub Next: *mut Self,
-}
 
 /// `NDIS_CONFIGURATION_OBJECT` (x64 0x18).
 #[repr(C)]

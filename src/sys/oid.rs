@@ -76,6 +76,8 @@ pub const NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS: u32 = 0x0000_8000;
 pub const NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV: u32 = 0x0000_0001;
 /// `NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV`.
 pub const NDIS_STATISTICS_FLAGS_VALID_BYTES_RCV: u32 = 0x0000_0008;
+/// `NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS`.
+pub const NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS: u32 = 0x0000_0010;
 
 /// `NdisInterruptModerationNotSupported`.
 pub const NDIS_INTERRUPT_MODERATION_NOT_SUPPORTED: u32 = 1;
@@ -132,6 +134,8 @@ pub struct NDIS_STATISTICS_INFO {
 
 /// Indices into [`NDIS_STATISTICS_INFO::Counters`].
 pub mod statistics_counter {
+    /// `ifInDiscards`.
+    pub const IF_IN_DISCARDS: usize = 0;
     /// `ifHCInOctets`.
     pub const IF_HC_IN_OCTETS: usize = 2;
     /// `ifHCInUcastPkts`.

@@ -300,7 +300,9 @@ impl PlatformOps for Host {
         self.inner.sched.defer_job(f, token)
     }
 
-    fn new_event(&self) -> Event {
-        Event::new(&self.inner.sched)
+    /// Never fails on the host and is not subject to the fault plan (host events are
+    /// ordinary heap values; the kernel's is a pool block).
+    fn try_new_event(&self) -> Result<Event, AllocError> {
+        Ok(Event::new(&self.inner.sched))
     }
 }

@@ -1,8 +1,9 @@
 //! Host registered memory: byte ranges a consumer described by pointer and length (what an NDK
 //! consumer describes with an MDL), or memory the region owns (tests).
 //!
-//! This is the only host module with `unsafe`: the raw copies into and out of consumer memory.
-//! Soundness rests on the constructor contract ([`Region::from_raw_parts`]): the memory stays
+//! This is the only host module with `unsafe`: the constructors over consumer memory, the free
+//! of owned memory, and the `SegmentedMemory` promise on which the shared copy code in
+//! `platform/copy.rs` performs its raw copies into and out of consumer memory. Soundness rests on the constructor contract ([`Region::from_raw_parts`]): the memory stays
 //! valid and is not accessed through Rust references while the region exists, and accesses to
 //! overlapping bytes are not made concurrently — the NDK rule that registered memory belongs to
 //! the provider for the registration's lifetime and that overlapping in-flight operations are
@@ -15,7 +16,7 @@ use std::boxed::Box;
 use std::ptr::{self, NonNull};
 use std::vec::Vec;
 
-use crate::platform::copy::{alias_safe_chunk, pieces};
+use crate::platform::copy::{self, SegmentedMemory};
 use crate::platform::{RegionError, RegionOps};
 
 /// One contiguous range.
@@ -163,36 +164,6 @@ impl Region {
     pub fn segment_lens(&self) -> &[usize] {
         &self.lens
     }
-
-    /// Address of logical byte `offset` in segment `index` (no dereference).
-    fn addr(&self, index: usize, offset: usize) -> *mut u8 {
-        self.segments[index].ptr.as_ptr().wrapping_add(offset)
-    }
-}
-
-/// Copies `len` bytes between two raw ranges, in alias-safe chunks, `memmove` if they overlap.
-///
-/// Callers guarantee (by the `Region` invariants and their bounds checks) that `src` is valid
-/// for reads and `dst` for writes of `len` bytes and that no reference covers either range.
-fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
-    let (d, s) = (dst as usize, src as usize);
-    if d < s.wrapping_add(len) && s < d.wrapping_add(len) {
-        // SAFETY: `src` is valid for reads and `dst` for writes of `len` bytes (caller, via the
-        // Region invariant and the bounds check); `ptr::copy` permits overlap; u8 needs no
-        // alignment.
-        unsafe { ptr::copy(src, dst, len) };
-        return;
-    }
-    let mut done = 0;
-    while done < len {
-        let n = alias_safe_chunk(d + done, s + done, len - done);
-        let (from, to) = (src.wrapping_add(done), dst.wrapping_add(done));
-        // SAFETY: `done + n <= len`, so `[from, from + n)` and `[to, to + n)` lie inside the
-        // ranges the caller vouched for (readable resp. writable); they do not overlap
-        // (checked above); u8 needs no alignment.
-        unsafe { ptr::copy_nonoverlapping(from, to, n) };
-        done += n;
-    }
 }
 
 impl Drop for Region {
@@ -216,23 +187,11 @@ impl RegionOps for Region {
     }
 
     fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), RegionError> {
-        RegionError::check(offset, dst.len(), self.len)?;
-        let out = [dst.len()];
-        for p in pieces(&out, 0, &self.lens, offset, dst.len()) {
-            let target = dst[p.dst_offset..p.dst_offset + p.len].as_mut_ptr();
-            copy_raw(target, self.addr(p.src_segment, p.src_offset), p.len);
-        }
-        Ok(())
+        copy::read(self, offset, dst)
     }
 
     fn write(&self, offset: usize, src: &[u8]) -> Result<(), RegionError> {
-        RegionError::check(offset, src.len(), self.len)?;
-        let input = [src.len()];
-        for p in pieces(&self.lens, offset, &input, 0, src.len()) {
-            let source = src[p.src_offset..p.src_offset + p.len].as_ptr();
-            copy_raw(self.addr(p.dst_segment, p.dst_offset), source, p.len);
-        }
-        Ok(())
+        copy::write(self, offset, src)
     }
 
     fn copy_between(
@@ -242,34 +201,25 @@ impl RegionOps for Region {
         src_offset: usize,
         len: usize,
     ) -> Result<(), RegionError> {
-        RegionError::check(dst_offset, len, dst.len)?;
-        RegionError::check(src_offset, len, src.len)?;
-        let same = ptr::eq(dst, src);
-        if same && dst_offset > src_offset && src_offset + len > dst_offset {
-            // Overlapping move towards higher offsets across possibly several segments: copy
-            // windows of `distance` bytes from the end, so no window reads bytes an earlier
-            // window wrote (memmove semantics).
-            let distance = dst_offset - src_offset;
-            let mut end = len;
-            while end > 0 {
-                let n = distance.min(end);
-                end -= n;
-                copy_pieces(dst, dst_offset + end, src, src_offset + end, n);
-            }
-        } else {
-            copy_pieces(dst, dst_offset, src, src_offset, len);
-        }
-        Ok(())
+        copy::copy_between(dst, dst_offset, src, src_offset, len)
     }
 }
 
-/// Copies an in-bounds range piece by piece, front to back.
-fn copy_pieces(dst: &Region, dst_offset: usize, src: &Region, src_offset: usize, len: usize) {
-    for p in pieces(&dst.lens, dst_offset, &src.lens, src_offset, len) {
-        copy_raw(
-            dst.addr(p.dst_segment, p.dst_offset),
-            src.addr(p.src_segment, p.src_offset),
-            p.len,
-        );
+// SAFETY: the `Region` invariants are exactly the trait's contract: every segment's `ptr` is valid
+// for reads and writes of its `len` bytes while the region exists (constructor contract or
+// ownership), `lens` mirrors the segments and never changes, `len` is their sum, and no
+// reference to the bytes exists; non-concurrent access to overlapping bytes is the
+// constructor contract.
+unsafe impl SegmentedMemory for Region {
+    fn segment_lens(&self) -> &[usize] {
+        &self.lens
+    }
+
+    fn total_len(&self) -> usize {
+        self.len
+    }
+
+    fn segment_base(&self, index: usize) -> *mut u8 {
+        self.segments[index].ptr.as_ptr()
     }
 }

@@ -102,6 +102,18 @@ impl<T> DerefMut for SpinLockGuard<'_, T> {
     }
 }
 
+impl<T> SpinLock<T> {
+    /// [`SpinLockOps::new`] usable in a `static` (driver-global state such as the Ethernet
+    /// hub's port table): a free `KSPIN_LOCK` is the word 0, so no call is needed.
+    pub const fn new_static(level: LockLevel, value: T) -> Self {
+        Self {
+            lock: UnsafeCell::new(0),
+            level,
+            value: UnsafeCell::new(value),
+        }
+    }
+}
+
 impl<T: Send> SpinLockOps<T> for SpinLock<T> {
     type Guard<'a>
         = SpinLockGuard<'a, T>
@@ -109,12 +121,8 @@ impl<T: Send> SpinLockOps<T> for SpinLock<T> {
         Self: 'a;
 
     fn new(level: LockLevel, value: T) -> Self {
-        Self {
-            // KeInitializeSpinLock on x64 stores 0.
-            lock: UnsafeCell::new(0),
-            level,
-            value: UnsafeCell::new(value),
-        }
+        // KeInitializeSpinLock on x64 stores 0.
+        Self::new_static(level, value)
     }
 
     fn lock(&self) -> SpinLockGuard<'_, T> {

@@ -7,7 +7,8 @@
 //! `MDL_SOURCE_IS_NONPAGED_POOL`), else `MmMapLockedPagesSpecifyCache`. A mapping made here
 //! belongs to the MDL and is released by its owner's `MmUnlockPages`/`IoFreeMdl`, as for any
 //! user of the macro. Mapping happens once, at creation (which may fail); reads, writes and
-//! copies are then bounds-checked raw copies with the shared `pieces`/`alias_safe_chunk` plan.
+//! copies are then the shared bounds-checked raw copies of `platform/copy.rs`, which this
+//! module enables by implementing its `SegmentedMemory` contract.
 //!
 //! Soundness rests on the constructor contract, which is the NDK contract for registered
 //! memory: the pages stay locked and the MDLs unchanged while the region exists, and
@@ -19,7 +20,7 @@ use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 
-use crate::platform::copy::{alias_safe_chunk, pieces};
+use crate::platform::copy::{self, SegmentedMemory};
 use crate::platform::{RegionError, RegionOps};
 use crate::sys::ffi::MmMapLockedPagesSpecifyCache;
 use crate::sys::ke::KERNEL_MODE;
@@ -212,43 +213,6 @@ impl Region {
     pub fn segment_lens(&self) -> &[usize] {
         &self.lens
     }
-
-    /// Address of byte `offset` of segment `index` (no dereference).
-    fn addr(&self, index: usize, offset: usize) -> *mut u8 {
-        self.segments[index].ptr.as_ptr().wrapping_add(offset)
-    }
-}
-
-/// Copies `len` bytes between two raw ranges, in alias-safe chunks, `memmove` if they overlap.
-///
-/// Callers guarantee (by the `Region` invariants and their bounds checks) that `src` is valid
-/// for reads and `dst` for writes of `len` bytes and that no reference covers either range.
-fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
-    let (d, s) = (dst as usize, src as usize);
-    if d < s.wrapping_add(len) && s < d.wrapping_add(len) {
-        // SAFETY: valid ranges per the caller; `ptr::copy` permits overlap; u8 is unaligned.
-        unsafe { ptr::copy(src, dst, len) };
-        return;
-    }
-    let mut done = 0;
-    while done < len {
-        let n = alias_safe_chunk(d + done, s + done, len - done);
-        // SAFETY: `done + n <= len`, so both chunks lie inside the vouched-for ranges, which
-        // do not overlap (checked above).
-        unsafe { ptr::copy_nonoverlapping(src.wrapping_add(done), dst.wrapping_add(done), n) };
-        done += n;
-    }
-}
-
-/// Copies an in-bounds range piece by piece, front to back.
-fn copy_pieces(dst: &Region, dst_offset: usize, src: &Region, src_offset: usize, len: usize) {
-    for p in pieces(&dst.lens, dst_offset, &src.lens, src_offset, len) {
-        copy_raw(
-            dst.addr(p.dst_segment, p.dst_offset),
-            src.addr(p.src_segment, p.src_offset),
-            p.len,
-        );
-    }
 }
 
 impl RegionOps for Region {
@@ -257,23 +221,11 @@ impl RegionOps for Region {
     }
 
     fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), RegionError> {
-        RegionError::check(offset, dst.len(), self.len)?;
-        let out = [dst.len()];
-        for p in pieces(&out, 0, &self.lens, offset, dst.len()) {
-            let target = dst[p.dst_offset..p.dst_offset + p.len].as_mut_ptr();
-            copy_raw(target, self.addr(p.src_segment, p.src_offset), p.len);
-        }
-        Ok(())
+        copy::read(self, offset, dst)
     }
 
     fn write(&self, offset: usize, src: &[u8]) -> Result<(), RegionError> {
-        RegionError::check(offset, src.len(), self.len)?;
-        let input = [src.len()];
-        for p in pieces(&self.lens, offset, &input, 0, src.len()) {
-            let source = src[p.src_offset..p.src_offset + p.len].as_ptr();
-            copy_raw(self.addr(p.dst_segment, p.dst_offset), source, p.len);
-        }
-        Ok(())
+        copy::write(self, offset, src)
     }
 
     fn copy_between(
@@ -283,21 +235,25 @@ impl RegionOps for Region {
         src_offset: usize,
         len: usize,
     ) -> Result<(), RegionError> {
-        RegionError::check(dst_offset, len, dst.len)?;
-        RegionError::check(src_offset, len, src.len)?;
-        if ptr::eq(dst, src) && dst_offset > src_offset && src_offset + len > dst_offset {
-            // Overlapping move towards higher offsets: copy `distance`-byte windows from the
-            // end so no window reads bytes an earlier one wrote (memmove semantics).
-            let distance = dst_offset - src_offset;
-            let mut end = len;
-            while end > 0 {
-                let n = distance.min(end);
-                end -= n;
-                copy_pieces(dst, dst_offset + end, src, src_offset + end, n);
-            }
-        } else {
-            copy_pieces(dst, dst_offset, src, src_offset, len);
-        }
-        Ok(())
+        copy::copy_between(dst, dst_offset, src, src_offset, len)
+    }
+}
+
+// SAFETY: the `Region` invariants are exactly the trait's contract: every segment's `ptr` is a
+// system-space mapping valid for reads and writes of its `len` bytes while the region exists
+// (constructor contract: locked pages, unchanged MDLs), `lens` mirrors the segments and never
+// changes, `len` is their sum, and no reference to the bytes exists; non-concurrent access to
+// overlapping bytes is the constructor contract.
+unsafe impl SegmentedMemory for Region {
+    fn segment_lens(&self) -> &[usize] {
+        &self.lens
+    }
+
+    fn total_len(&self) -> usize {
+        self.len
+    }
+
+    fn segment_base(&self, index: usize) -> *mut u8 {
+        self.segments[index].ptr.as_ptr()
     }
 }
