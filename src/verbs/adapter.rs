@@ -8,7 +8,9 @@
 #![deny(unsafe_code)]
 
 use crate::abi::upcall::NdkCell;
-use crate::abi::{NDK_ADAPTER, NDK_ADAPTER_INFO, NDK_VERSION, NTSTATUS, negotiate_version};
+use crate::abi::{
+    NDIS_STATUS_RESOURCES, NDK_ADAPTER, NDK_ADAPTER_INFO, NDK_VERSION, NTSTATUS, negotiate_version,
+};
 use crate::lifetime::{self, Base, Links, Node, Signal, Tracked, Unit};
 use crate::platform::prelude::*;
 use crate::platform::{Event, Platform, assert_can_block};
@@ -75,7 +77,8 @@ impl Adapter {
     ///
     /// # Errors
     ///
-    /// `NDIS_STATUS_BAD_VERSION` for a version SoftNDK cannot serve.
+    /// `NDIS_STATUS_BAD_VERSION` for a version SoftNDK cannot serve, `NDIS_STATUS_RESOURCES`
+    /// when memory is short.
     pub fn open(
         config: AdapterConfig,
         platform: Platform,
@@ -83,8 +86,13 @@ impl Adapter {
         requested: NDK_VERSION,
     ) -> Result<Base<Self>, NTSTATUS> {
         let version = negotiate_version(requested)?;
-        let event = Arc::new(AdapterEvent(platform.new_event()));
-        Ok(Base::new(Self {
+        let no_memory = |_| NDIS_STATUS_RESOURCES;
+        let event = platform
+            .try_new_event()
+            .and_then(|event| platform.try_arc(AdapterEvent(event)))
+            .map_err(no_memory)?;
+        let allocator = platform.clone();
+        let adapter = allocator.try_arc(Self {
             ndk: NdkCell::new(NDK_ADAPTER::new(version, tables.adapter)),
             node: Node::new(Links::new()),
             memory: MemoryTable::new(config.token_secret, config.limits.max_memory_objects),
@@ -94,7 +102,8 @@ impl Adapter {
             tables,
             event,
             next_pd: AtomicU32::new(0),
-        }))
+        });
+        Ok(Base::from_arc(adapter.map_err(no_memory)?))
     }
 
     /// `CloseNDKAdapterHandler`: closes and blocks until every descendant is closed and every
