@@ -853,6 +853,58 @@ fn every_rule_names_its_spec_section() {
     }
 }
 
+// ---- One event, one rule (regressions) -----------------------------------------------------
+
+/// Exactly one violation, of `rule`.
+fn assert_one(found: &[Violation], rule: Rule) {
+    assert_rules(found, &[rule]);
+    let report: String = found.iter().map(ToString::to_string).collect();
+    assert_eq!(found.len(), 1, "{rule:?} flagged more than once:\n{report}");
+}
+
+#[test]
+fn close_completion_delivered_twice_is_only_a_double_completion() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    rig.prov.set_close(STATUS_PENDING);
+    assert_eq!(Rig::close(cq, context()), STATUS_PENDING);
+    rig.prov.complete_close(0);
+    rig.v.assert_clean();
+    rig.prov.complete_close(0);
+    assert_one(&rig.v.take_violations(), Rule::CompletionTwice);
+}
+
+#[test]
+fn close_completion_after_a_success_close_is_only_an_unpaired_completion() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    let ctx = context();
+    assert_eq!(Rig::close(cq, ctx), STATUS_SUCCESS);
+    rig.prov.complete_inline_close(0);
+    assert_eq!(seen(ctx).len(), 1, "the consumer still gets the callback");
+    assert_one(&rig.v.take_violations(), Rule::CompletionWithoutPending);
+}
+
+#[test]
+fn late_duplicate_or_unpaired_request_completions_are_one_rule_each() {
+    let rig = Rig::new();
+    let pd = rig.pd();
+    // Completed once while the MR was open, then again after its close.
+    let mr = Rig::mr(pd);
+    assert_eq!(register(mr, context()), STATUS_PENDING);
+    rig.prov.complete_request(0, STATUS_SUCCESS);
+    assert_eq!(Rig::close(mr, context()), STATUS_SUCCESS);
+    rig.prov.complete_request(0, STATUS_SUCCESS);
+    assert_one(&rig.v.take_violations(), Rule::CompletionTwice);
+    // Returned STATUS_SUCCESS inline, then "completed" after the MR's close.
+    let mr = Rig::mr(pd);
+    rig.prov.set_request(STATUS_SUCCESS);
+    assert_eq!(register(mr, context()), STATUS_SUCCESS);
+    assert_eq!(Rig::close(mr, context()), STATUS_SUCCESS);
+    rig.prov.complete_request(1, STATUS_SUCCESS);
+    assert_one(&rig.v.take_violations(), Rule::CompletionWithoutPending);
+}
+
 // ---- Every slot is forwarded ------------------------------------------------------------------
 
 /// Asserts the fake saw `slot` on `real` (the provider's object, not the shadow).

@@ -113,6 +113,8 @@ pub struct Prov {
     /// `NdkGetCqResults` claims this many more results than it wrote (bug).
     pub overcount: AtomicU32,
     pub closes: Mutex<Vec<(NDK_FN_CLOSE_COMPLETION, Ptr)>>,
+    /// Close completions of closes that did not pend (kept so a test can deliver one: bug).
+    pub inline_closes: Mutex<Vec<(NDK_FN_CLOSE_COMPLETION, Ptr)>>,
     pub requests: Mutex<Vec<(NDK_FN_REQUEST_COMPLETION, Ptr)>>,
     pub creates: Mutex<Vec<(NDK_FN_CREATE_COMPLETION, Ptr, Ptr)>>,
     pub objects: Mutex<Vec<&'static Fake>>,
@@ -135,6 +137,7 @@ impl Prov {
             report_silent: AtomicBool::new(false),
             overcount: AtomicU32::new(0),
             closes: Mutex::default(),
+            inline_closes: Mutex::default(),
             requests: Mutex::default(),
             creates: Mutex::default(),
             objects: Mutex::default(),
@@ -217,6 +220,13 @@ impl Prov {
     /// Calls the `i`-th stored close completion.
     pub fn complete_close(&self, i: usize) {
         let (f, ctx) = lock(&self.closes)[i];
+        // SAFETY: `f`/`ctx` were handed to the fake as a close completion.
+        unsafe { f(ctx.0) };
+    }
+
+    /// Calls the close completion of the `i`-th close that did not pend (bug).
+    pub fn complete_inline_close(&self, i: usize) {
+        let (f, ctx) = lock(&self.inline_closes)[i];
         // SAFETY: `f`/`ctx` were handed to the fake as a close completion.
         unsafe { f(ctx.0) };
     }
@@ -503,11 +513,13 @@ unsafe extern "system" fn close(
     log("NdkClose", o.addr());
     let prov = &fake(o).prov;
     let status = *lock(&prov.close_status);
-    if status == STATUS_PENDING
-        && let Some(cb) = cb
-    {
-        lock(&prov.closes).push((cb, Ptr(ctx)));
-        prov.defer_close(cb, Ptr(ctx));
+    if let Some(cb) = cb {
+        if status == STATUS_PENDING {
+            lock(&prov.closes).push((cb, Ptr(ctx)));
+            prov.defer_close(cb, Ptr(ctx));
+        } else {
+            lock(&prov.inline_closes).push((cb, Ptr(ctx)));
+        }
     }
     status
 }

@@ -46,7 +46,8 @@ impl State {
         }
     }
 
-    /// A callback concerning `obj` starts: common checks, then it counts as running.
+    /// A callback concerning `obj` starts: common checks, the "not after the object's close"
+    /// check, then it counts as running.
     pub(super) fn enter(&mut self, obj: u32, callback: CallbackKind, status: Option<NTSTATUS>) {
         self.callback_starts(obj, callback, status);
         self.stats.checks += 1;
@@ -62,6 +63,24 @@ impl State {
             }
             Life::Open | Life::Closing => {}
         }
+        self.count_running(obj);
+    }
+
+    /// A completion that was already reported under a more specific rule
+    /// ([`Rule::CompletionTwice`], [`Rule::CompletionWithoutPending`]) starts: common checks,
+    /// then it counts as running. The "after the object's close" rules are not applied to it:
+    /// a duplicate or unpaired completion that also comes late is one bug, reported once.
+    pub(super) fn enter_reported(
+        &mut self,
+        obj: u32,
+        callback: CallbackKind,
+        status: Option<NTSTATUS>,
+    ) {
+        self.callback_starts(obj, callback, status);
+        self.count_running(obj);
+    }
+
+    fn count_running(&mut self, obj: u32) {
         if let Some(r) = self.objects.get_mut(obj as usize) {
             r.running += 1;
         }

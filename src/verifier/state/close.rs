@@ -157,10 +157,12 @@ impl Inner {
         *completions += 1;
         let (obj, up, returned, completions) = (*object, *up, *returned, *completions);
         st.stats.checks += 1;
+        // Precedence: a duplicate is `CompletionTwice`, an unpaired one `CompletionWithoutPending`;
+        // neither is also reported as a callback after the close (`enter_reported`).
         if completions > 1 {
             let message = format!("close completion delivered {completions} times");
             st.violate(Rule::CompletionTwice, obj, message);
-            st.enter(obj, CallbackKind::CloseCompletion, None);
+            st.enter_reported(obj, CallbackKind::CloseCompletion, None);
             return Some(up);
         }
         if let Some(r) = returned
@@ -168,7 +170,7 @@ impl Inner {
         {
             let message = format!("close returned {r} but its close completion was delivered");
             st.violate(Rule::CompletionWithoutPending, obj, message);
-            st.enter(obj, CallbackKind::CloseCompletion, None);
+            st.enter_reported(obj, CallbackKind::CloseCompletion, None);
             return Some(up);
         }
         // The genuine close completion: not counted as running (`close_running` instead), and

@@ -34,6 +34,18 @@ pub(super) enum Upcall {
     },
 }
 
+/// How a request or create completion arrived.
+#[derive(Debug)]
+struct Arrival {
+    /// The object the request was issued on.
+    obj: u32,
+    /// The request's first completion.
+    first: bool,
+    /// Already reported as [`Rule::CompletionTwice`] or [`Rule::CompletionWithoutPending`]: no
+    /// other sequencing rule is applied to it.
+    reported: bool,
+}
+
 #[derive(Debug)]
 pub(super) struct Request {
     /// The object the request was issued on (the parent, for a create).
@@ -102,8 +114,7 @@ impl State {
     }
 
     /// Shared part of request/create completions: multiplicity and pairing with PENDING.
-    /// Returns the request's object and whether this is the first completion.
-    fn completion_arrived(&mut self, token: usize, status: NTSTATUS) -> Option<(u32, bool)> {
+    fn completion_arrived(&mut self, token: usize, status: NTSTATUS) -> Option<Arrival> {
         let Some(Reg::Request(req)) = self.regs.get_mut(&token) else {
             return None;
         };
@@ -114,6 +125,7 @@ impl State {
             r.pending.remove(&token);
         }
         self.stats.checks += 2;
+        let mut reported = true;
         if completions > 1 {
             let message = format!("{slot} completed {completions} times (latest {status})");
             self.violate(Rule::CompletionTwice, obj, message);
@@ -123,8 +135,23 @@ impl State {
             let message =
                 format!("{slot} returned {r} but its completion ({status}) was delivered");
             self.violate(Rule::CompletionWithoutPending, obj, message);
+        } else {
+            reported = false;
         }
-        Some((obj, completions == 1))
+        Some(Arrival {
+            obj,
+            first: completions == 1,
+            reported,
+        })
+    }
+
+    /// A request or create completion concerning `obj` starts (see [`Arrival`]).
+    fn enter_completion(&mut self, arrival: &Arrival, callback: CallbackKind, status: NTSTATUS) {
+        if arrival.reported {
+            self.enter_reported(arrival.obj, callback, Some(status));
+        } else {
+            self.enter(arrival.obj, callback, Some(status));
+        }
     }
 
     /// `obj`'s requests that returned `STATUS_PENDING` and have not completed:
@@ -263,7 +290,7 @@ impl Inner {
     /// A request completion arrived for `token`. Returns the consumer's callback.
     pub fn request_completion(&self, token: usize, status: NTSTATUS) -> Option<RequestCompletion> {
         let mut st = self.lock();
-        let (obj, first) = st.completion_arrived(token, status)?;
+        let arrival = st.completion_arrived(token, status)?;
         let Some(Reg::Request(req)) = st.regs.get(&token) else {
             return None;
         };
@@ -271,11 +298,11 @@ impl Inner {
             Upcall::Request(up) => up,
             Upcall::Create { .. } => None,
         };
-        if first {
+        if arrival.first {
             let link = req.link;
             st.drop_link_if_failed(link, status);
         }
-        st.enter(obj, CallbackKind::RequestCompletion, Some(status));
+        st.enter_completion(&arrival, CallbackKind::RequestCompletion, status);
         up
     }
 
@@ -288,23 +315,28 @@ impl Inner {
         object: *mut c_void,
     ) -> (Option<CreateCompletion>, Option<Adoption>, usize) {
         let mut st = self.lock();
-        let Some((obj, first)) = st.completion_arrived(token, status) else {
+        let Some(arrival) = st.completion_arrived(token, status) else {
             return (None, None, 0);
         };
-        let Some(Reg::Request(req)) = st.regs.get(&token) else {
-            return (None, None, 0);
-        };
-        let slot = req.slot;
-        let Upcall::Create {
-            up,
-            ref out,
-            shadow,
-            ref birth,
-        } = req.upcall
+        let (obj, first) = (arrival.obj, arrival.first);
+        // Entered before anything else so that `completion_returned`'s exit always has its
+        // entry, whatever kind of request the token turns out to be.
+        st.enter_completion(&arrival, CallbackKind::CreateCompletion, status);
+        let Some(Reg::Request(Request {
+            slot,
+            upcall:
+                Upcall::Create {
+                    up,
+                    out,
+                    shadow,
+                    birth,
+                },
+            ..
+        })) = st.regs.get(&token)
         else {
             return (None, None, 0);
         };
-        let kind = birth.kind;
+        let (slot, up, shadow, kind) = (*slot, *up, *shadow, birth.kind);
         let value = out.load(Ordering::Acquire);
         let mut adopt = None;
         st.stats.checks += 2;
@@ -323,7 +355,6 @@ impl Inner {
                 adopt = st.birth_object(token, object);
             }
         }
-        st.enter(obj, CallbackKind::CreateCompletion, Some(status));
         (up, adopt, shadow)
     }
 
