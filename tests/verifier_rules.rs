@@ -905,6 +905,33 @@ fn late_duplicate_or_unpaired_request_completions_are_one_rule_each() {
     assert_one(&rig.v.take_violations(), Rule::CompletionWithoutPending);
 }
 
+#[test]
+fn close_completion_delivered_again_while_the_first_is_running() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    rig.prov.set_close(STATUS_PENDING);
+    let ctx = context();
+    // The provider delivers the close completion a second time while the consumer's first
+    // invocation is still running (as a second thread would).
+    let prov = Arc::clone(&rig.prov);
+    on(ctx, move || prov.complete_close(0));
+    assert_eq!(Rig::close(cq, ctx), STATUS_PENDING);
+    rig.prov.complete_close(0);
+    assert_eq!(seen(ctx).len(), 2, "the consumer sees both deliveries");
+    assert_one(&rig.v.take_violations(), Rule::CompletionTwice);
+    // The first completion finished the close: the CQ is no longer open, its shadow is
+    // retired, and the adapter close finds nothing running.
+    assert!(
+        rig.v.open_objects().iter().all(|o| o.index != 1),
+        "{:?}",
+        rig.v.open_objects()
+    );
+    arm(cq);
+    assert_one(&rig.v.take_violations(), Rule::UnknownObject);
+    rig.close_adapter();
+    rig.v.assert_clean();
+}
+
 // ---- Every slot is forwarded ------------------------------------------------------------------
 
 /// Asserts the fake saw `slot` on `real` (the provider's object, not the shadow).

@@ -89,6 +89,14 @@ impl State {
     /// A callback concerning `obj` returned to the provider.
     pub(super) fn exit(&mut self, obj: u32, callback: CallbackKind) {
         if let Some(r) = self.objects.get_mut(obj as usize) {
+            // Every exit pairs with the entry that counted it (the trampolines exit only what
+            // their entry entered), so the count cannot drop below zero. An underflow would be
+            // a bookkeeping bug of the verifier itself, not of the provider.
+            debug_assert!(
+                r.running > 0,
+                "{callback:?} exit without an entry on {}",
+                r.id
+            );
             r.running = r.running.saturating_sub(1);
         }
         self.event(obj, EventKind::CallbackExit { callback }, String::new());
@@ -204,6 +212,13 @@ impl Inner {
     pub fn notification_returned(&self, obj: u32, callback: CallbackKind) {
         let mut st = self.lock();
         if let Some(r) = st.objects.get_mut(obj as usize) {
+            // Paired with the increment in `notification` (the trampoline exits only what it
+            // entered).
+            debug_assert!(
+                r.notifying > 0,
+                "{callback:?} exit without an entry on {}",
+                r.id
+            );
             r.notifying = r.notifying.saturating_sub(1);
         }
         st.exit(obj, callback);

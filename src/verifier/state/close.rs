@@ -16,6 +16,15 @@ use crate::abi::upcall::CloseCompletion;
 use crate::abi::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_PENDING, STATUS_SUCCESS};
 use crate::verifier::record::{CallbackKind, EventKind, ObjectKind, Rule};
 
+/// How a close completion delivery was taken when it started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseEntry {
+    /// The one delivery that completes the close: its return finishes the object.
+    Finishing,
+    /// A duplicate or unpaired delivery: an ordinary running callback of the object.
+    Extra,
+}
+
 /// The slot name the adapter close is recorded under.
 const ADAPTER_CLOSE: &str = "CloseNDKAdapterHandler";
 
@@ -142,8 +151,13 @@ impl Inner {
         Some(st.finish(obj))
     }
 
-    /// The close completion for `token` started. Returns the consumer's callback.
-    pub fn close_completion(&self, token: usize) -> Option<CloseCompletion> {
+    /// The close completion for `token` started. Returns the consumer's callback and how this
+    /// delivery was taken, to hand back to [`Inner::close_completion_returned`].
+    ///
+    /// Which delivery finishes the close is decided here, under the lock, when it *starts*:
+    /// a second delivery that starts while the first is still running is a duplicate, not the
+    /// finishing one, whichever of them returns first.
+    pub fn close_completion(&self, token: usize) -> Option<(CloseCompletion, CloseEntry)> {
         let mut st = self.lock();
         let Some(Reg::Close {
             object,
@@ -163,7 +177,7 @@ impl Inner {
             let message = format!("close completion delivered {completions} times");
             st.violate(Rule::CompletionTwice, obj, message);
             st.enter_reported(obj, CallbackKind::CloseCompletion, None);
-            return Some(up);
+            return Some((up, CloseEntry::Extra));
         }
         if let Some(r) = returned
             && r != STATUS_PENDING
@@ -171,7 +185,7 @@ impl Inner {
             let message = format!("close returned {r} but its close completion was delivered");
             st.violate(Rule::CompletionWithoutPending, obj, message);
             st.enter_reported(obj, CallbackKind::CloseCompletion, None);
-            return Some(up);
+            return Some((up, CloseEntry::Extra));
         }
         // The genuine close completion: not counted as running (`close_running` instead), and
         // not subject to the "after the close" checks of other callbacks.
@@ -181,29 +195,22 @@ impl Inner {
             r.life = Life::Closed(ClosedBy::Completion);
             r.close_running = true;
         }
-        Some(up)
+        Some((up, CloseEntry::Finishing))
     }
 
-    /// The close completion for `token` returned. Returns the shadow to retire (first one only).
-    pub fn close_completion_returned(&self, token: usize) -> Option<usize> {
+    /// The close completion for `token`, taken as `entry` when it started, returned. Returns
+    /// the shadow to retire (for the finishing delivery only).
+    pub fn close_completion_returned(&self, token: usize, entry: CloseEntry) -> Option<usize> {
         let mut st = self.lock();
-        let Some(&Reg::Close {
-            object,
-            completions,
-            ..
-        }) = st.regs.get(&token)
-        else {
+        let Some(&Reg::Close { object, .. }) = st.regs.get(&token) else {
             return None;
         };
-        let first_running = st
-            .objects
-            .get(object as usize)
-            .is_some_and(|r| r.close_running && completions == 1);
-        if !first_running {
+        if entry == CloseEntry::Extra {
             st.exit(object, CallbackKind::CloseCompletion);
             return None;
         }
         if let Some(r) = st.objects.get_mut(object as usize) {
+            debug_assert!(r.close_running, "{} finished a close twice", r.id);
             r.close_running = false;
         }
         st.event(
