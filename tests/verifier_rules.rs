@@ -932,6 +932,42 @@ fn close_completion_delivered_again_while_the_first_is_running() {
     rig.v.assert_clean();
 }
 
+#[test]
+fn create_completion_after_an_inline_create_is_only_an_unpaired_completion() {
+    let rig = Rig::new();
+    let pd = rig.pd();
+    let open = rig.v.open_objects().len();
+    rig.prov.complete_inline_create(0, STATUS_SUCCESS);
+    assert_one(&rig.v.take_violations(), Rule::CompletionWithoutPending);
+    // The out slot was written by the inline success, legitimately, and the stray completion
+    // creates no second PD.
+    assert_eq!(rig.v.open_objects().len(), open);
+    assert_eq!(Rig::close(pd, context()), STATUS_SUCCESS);
+    rig.close_adapter();
+    rig.v.assert_clean();
+}
+
+#[test]
+fn pending_create_writing_its_out_pointer_is_flagged_once() {
+    let rig = Rig::new();
+    rig.prov.create_pending.store(true, Ordering::SeqCst);
+    rig.prov
+        .write_out_when_pending
+        .store(true, Ordering::SeqCst);
+    let mut pd = core::ptr::null_mut::<NDK_PD>();
+    // SAFETY: consumer call through the shadow's table.
+    let s = unsafe {
+        (t(rig.adapter).NdkCreatePd)(rig.adapter, Some(on_create), context(), &raw mut pd)
+    };
+    assert_eq!(s, STATUS_PENDING);
+    // Seen at the return and still there at the completion: one write, one report.
+    rig.prov.complete_create(0, STATUS_SUCCESS);
+    assert_one(
+        &rig.v.take_violations(),
+        Rule::PendingCreateOutPointerWritten,
+    );
+}
+
 // ---- Every slot is forwarded ------------------------------------------------------------------
 
 /// Asserts the fake saw `slot` on `real` (the provider's object, not the shadow).

@@ -117,6 +117,8 @@ pub struct Prov {
     pub inline_closes: Mutex<Vec<(NDK_FN_CLOSE_COMPLETION, Ptr)>>,
     pub requests: Mutex<Vec<(NDK_FN_REQUEST_COMPLETION, Ptr)>>,
     pub creates: Mutex<Vec<(NDK_FN_CREATE_COMPLETION, Ptr, Ptr)>>,
+    /// Create completions of creates that succeeded inline, with the object (bug to call).
+    pub inline_creates: Mutex<Vec<(NDK_FN_CREATE_COMPLETION, Ptr, Ptr)>>,
     pub objects: Mutex<Vec<&'static Fake>>,
     /// When set, pending work completes from this platform's deferred-work threads.
     pub host: Mutex<Option<Host>>,
@@ -140,6 +142,7 @@ impl Prov {
             inline_closes: Mutex::default(),
             requests: Mutex::default(),
             creates: Mutex::default(),
+            inline_creates: Mutex::default(),
             objects: Mutex::default(),
             host: Mutex::default(),
             double_next: AtomicBool::new(false),
@@ -234,6 +237,13 @@ impl Prov {
     /// Calls the `i`-th stored create completion with its object.
     pub fn complete_create(&self, i: usize, status: NTSTATUS) {
         let (f, ctx, obj) = lock(&self.creates)[i];
+        // SAFETY: `f`/`ctx` were handed to the fake as a create completion.
+        unsafe { f(ctx.0, status, obj.0.cast()) };
+    }
+
+    /// Calls the create completion of the `i`-th create that succeeded inline (bug).
+    pub fn complete_inline_create(&self, i: usize, status: NTSTATUS) {
+        let (f, ctx, obj) = lock(&self.inline_creates)[i];
         // SAFETY: `f`/`ctx` were handed to the fake as a create completion.
         unsafe { f(ctx.0, status, obj.0.cast()) };
     }
@@ -368,6 +378,9 @@ fn finish_create<T>(
     }
     // SAFETY: `out` is a valid out-pointer for this inline create.
     unsafe { out.write(child.ptr().cast()) };
+    if let Some(cb) = cb {
+        lock(&prov.inline_creates).push((cb, Ptr(ctx), Ptr(child.ptr())));
+    }
     STATUS_SUCCESS
 }
 

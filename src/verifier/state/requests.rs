@@ -31,6 +31,11 @@ pub(super) enum Upcall {
         out: Box<AtomicPtr<c_void>>,
         /// The shadow handed to the consumer, once created.
         shadow: usize,
+        /// The object's record exists (made at most once, by the inline success or the first
+        /// completion, whichever the provider delivered).
+        born: bool,
+        /// A write to `out` while pending was reported (one write, one report).
+        out_flagged: bool,
     },
 }
 
@@ -81,12 +86,15 @@ impl State {
     /// Creates the record of the object a create made and binds its event registration.
     fn birth_object(&mut self, token: usize, real: *mut c_void) -> Option<Adoption> {
         let Some(Reg::Request(Request {
-            upcall: Upcall::Create { birth, .. },
+            upcall: Upcall::Create { birth, born, .. },
             ..
-        })) = self.regs.get(&token)
+        })) = self.regs.get_mut(&token)
         else {
             return None;
         };
+        if core::mem::replace(born, true) {
+            return None;
+        }
         let (kind, antecedents, qp, event, armed) = (
             birth.kind,
             birth.antecedents.clone(),
@@ -111,6 +119,30 @@ impl State {
             }
         }
         Some(adoption)
+    }
+
+    /// Checks that the pending create `token` left its out slot alone; `when` says where the
+    /// write was seen. A write is reported once, at the return or at the completion.
+    fn check_pending_out(&mut self, token: usize, when: &str) {
+        let Some(Reg::Request(Request {
+            object,
+            slot,
+            upcall: Upcall::Create {
+                out, out_flagged, ..
+            },
+            ..
+        })) = self.regs.get_mut(&token)
+        else {
+            return;
+        };
+        let value = out.load(Ordering::Acquire);
+        self.stats.checks += 1;
+        if value.addr() == OUT_SENTINEL || core::mem::replace(out_flagged, true) {
+            return;
+        }
+        let (obj, slot) = (*object, *slot);
+        let message = format!("{slot} {when} but wrote {value:p} to the consumer's out-pointer");
+        self.violate(Rule::PendingCreateOutPointerWritten, obj, message);
     }
 
     /// Shared part of request/create completions: multiplicity and pairing with PENDING.
@@ -216,6 +248,8 @@ impl Inner {
                 birth,
                 out,
                 shadow: 0,
+                born: false,
+                out_flagged: false,
             },
             link: None,
         });
@@ -232,21 +266,17 @@ impl Inner {
         req.returned = Some(status);
         let (obj, slot, completions, link) = (req.object, req.slot, req.completions, req.link);
         let created = match &req.upcall {
-            Upcall::Create { out, birth, .. } => {
+            Upcall::Create {
+                out, birth, born, ..
+            } => {
                 let value = out.load(Ordering::Acquire);
-                Some((birth.kind, (value.addr() != OUT_SENTINEL).then_some(value)))
+                Some((birth.kind, value, *born))
             }
             Upcall::Request(_) => None,
         };
-        let written = created.and_then(|(_, written)| written);
         if status == STATUS_PENDING {
-            if let Some(real) = written {
-                st.stats.checks += 1;
-                let message = format!(
-                    "{slot} returned STATUS_PENDING but wrote {real:p} to the consumer's \
-                     out-pointer"
-                );
-                st.violate(Rule::PendingCreateOutPointerWritten, obj, message);
+            if created.is_some() {
+                st.check_pending_out(token, "returned STATUS_PENDING");
             }
             return None;
         }
@@ -262,18 +292,19 @@ impl Inner {
             st.violate(Rule::CompletionWithoutPending, obj, message);
         }
         st.drop_link_if_failed(link, status);
-        let (Some((kind, _)), true) = (created, status == STATUS_SUCCESS) else {
+        let (Some((kind, value, born)), true) = (created, status == STATUS_SUCCESS) else {
             return None;
         };
         st.stats.checks += 1;
-        match written {
-            Some(real) if !real.is_null() => st.birth_object(token, real),
-            _ => {
-                let message = format!("{slot} returned STATUS_SUCCESS without a new {kind:?}");
-                st.violate(Rule::CreateWithoutObject, obj, message);
-                None
-            }
+        if value.addr() != OUT_SENTINEL && !value.is_null() {
+            return st.birth_object(token, value);
         }
+        // An object already handed over by a (premature) completion is not missing.
+        if !born {
+            let message = format!("{slot} returned STATUS_SUCCESS without a new {kind:?}");
+            st.violate(Rule::CreateWithoutObject, obj, message);
+        }
+        None
     }
 
     /// Records the shadow handed to the consumer for a create.
@@ -324,30 +355,26 @@ impl Inner {
         st.enter_completion(&arrival, CallbackKind::CreateCompletion, status);
         let Some(Reg::Request(Request {
             slot,
-            upcall:
-                Upcall::Create {
-                    up,
-                    out,
-                    shadow,
-                    birth,
-                },
+            returned,
+            upcall: Upcall::Create {
+                up, shadow, birth, ..
+            },
             ..
         })) = st.regs.get(&token)
         else {
             return (None, None, 0);
         };
-        let (slot, up, shadow, kind) = (*slot, *up, *shadow, birth.kind);
-        let value = out.load(Ordering::Acquire);
+        let (slot, up, shadow, kind, returned) = (*slot, *up, *shadow, birth.kind, *returned);
         let mut adopt = None;
-        st.stats.checks += 2;
-        if value.addr() != OUT_SENTINEL {
-            let message = format!(
-                "{slot} completed asynchronously but the provider wrote {value:p} to the \
-                 consumer's out-pointer"
-            );
-            st.violate(Rule::PendingCreateOutPointerWritten, obj, message);
+        // Only a create that returned STATUS_PENDING must have left the slot alone: after an
+        // inline success it holds the object legitimately, and before the return the write is
+        // judged at the return (once the status is known).
+        if returned == Some(STATUS_PENDING) {
+            st.check_pending_out(token, "completed asynchronously");
         }
-        if first && status == STATUS_SUCCESS {
+        // An unpaired completion (already reported) neither creates nor fails to create.
+        st.stats.checks += 1;
+        if first && !arrival.reported && status == STATUS_SUCCESS {
             if object.is_null() {
                 let message = format!("{slot} completed with STATUS_SUCCESS but no {kind:?}");
                 st.violate(Rule::CreateWithoutObject, obj, message);
