@@ -320,6 +320,15 @@ fn arm(cq: *mut NDK_CQ) {
     unsafe { (t(cq).NdkArmCq)(cq, NDK_CQ_NOTIFY_ANY) };
 }
 
+/// Arms `cq` through `table`, read from its shadow while the shadow was live. A consumer that
+/// uses a closed CQ passes its stale address; reading the table from a retired shadow would be
+/// a use-after-free in the test itself.
+fn arm_stale(table: &NDK_CQ_DISPATCH, cq: *mut NDK_CQ) {
+    // SAFETY: `table` is the verifier's static CQ table; its slot looks `cq` up by address and
+    // never dereferences it.
+    unsafe { (table.NdkArmCq)(cq, NDK_CQ_NOTIFY_ANY) };
+}
+
 fn register(mr: *mut NDK_MR, ctx: *mut c_void) -> NTSTATUS {
     // SAFETY: consumer call through the shadow's table; the fake ignores the MDL.
     unsafe { (t(mr).NdkRegisterMr)(mr, core::ptr::null_mut(), 4096, 0, Some(on_request), ctx) }
@@ -815,8 +824,9 @@ fn adapter_close_returning_with_objects_open() {
 fn consumer_using_a_closed_object() {
     let rig = Rig::new();
     let cq = rig.cq();
+    let table = t(cq);
     assert_eq!(Rig::close(cq, context()), STATUS_SUCCESS);
-    arm(cq);
+    arm_stale(table, cq);
     assert_rules(&rig.v.take_violations(), &[Rule::UnknownObject]);
     assert!(!verifier_fake::saw(
         "NdkArmCq",
@@ -909,6 +919,7 @@ fn late_duplicate_or_unpaired_request_completions_are_one_rule_each() {
 fn close_completion_delivered_again_while_the_first_is_running() {
     let rig = Rig::new();
     let cq = rig.cq();
+    let table = t(cq);
     rig.prov.set_close(STATUS_PENDING);
     let ctx = context();
     // The provider delivers the close completion a second time while the consumer's first
@@ -926,7 +937,7 @@ fn close_completion_delivered_again_while_the_first_is_running() {
         "{:?}",
         rig.v.open_objects()
     );
-    arm(cq);
+    arm_stale(table, cq);
     assert_one(&rig.v.take_violations(), Rule::UnknownObject);
     rig.close_adapter();
     rig.v.assert_clean();
@@ -966,6 +977,44 @@ fn pending_create_writing_its_out_pointer_is_flagged_once() {
         &rig.v.take_violations(),
         Rule::PendingCreateOutPointerWritten,
     );
+}
+
+#[test]
+fn close_returning_an_error_is_reported_once_and_treated_as_closed() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    let table = t(cq);
+    let pd = rig.pd();
+    let qp = Rig::qp(pd, cq, cq, 0x60);
+    rig.prov.auto_results.store(false, Ordering::SeqCst);
+    assert_eq!(send(qp, 1, 0), STATUS_SUCCESS);
+    arm(cq);
+    rig.prov.set_close(STATUS_UNSUCCESSFUL);
+    // The PD fails its close while its QP is open: not also ClosedBeforeSuccessors.
+    assert_eq!(Rig::close(pd, context()), STATUS_UNSUCCESSFUL);
+    assert_one(&rig.v.take_violations(), Rule::CloseStatusInvalid);
+    // The QP fails its close with a send outstanding: not also CqResultMissing once the CQ
+    // runs empty.
+    assert_eq!(Rig::close(qp, context()), STATUS_UNSUCCESSFUL);
+    assert!(Rig::poll(cq, 4).is_empty());
+    assert_one(&rig.v.take_violations(), Rule::CloseStatusInvalid);
+    // The CQ fails its close; the provider, which did not close it, still notifies and then
+    // delivers the close completion: the same bug, not CallbackAfterSuccessClose or
+    // CompletionWithoutPending.
+    let ctx = context();
+    assert_eq!(Rig::close(cq, ctx), STATUS_UNSUCCESSFUL);
+    assert_one(&rig.v.take_violations(), Rule::CloseStatusInvalid);
+    verifier_fake::notify(rig.prov.object(NDK_OBJECT_TYPE::CQ, 0), STATUS_SUCCESS);
+    rig.prov.complete_inline_close(2);
+    assert_eq!(seen(ctx), vec![("close", 0)]);
+    rig.v.assert_clean();
+    // The consumer treats a non-PENDING close as closed (§5.3): the shadows are retired and
+    // the adapter close finds nothing open.
+    assert!(rig.v.open_objects().iter().all(|o| o.index == 0));
+    arm_stale(table, cq);
+    assert_one(&rig.v.take_violations(), Rule::UnknownObject);
+    rig.close_adapter();
+    rig.v.assert_clean();
 }
 
 // ---- Every slot is forwarded ------------------------------------------------------------------

@@ -61,7 +61,9 @@ impl State {
                     format!("{callback:?} after the object's close returned STATUS_SUCCESS");
                 self.violate(Rule::CallbackAfterSuccessClose, obj, message);
             }
-            Life::Open | Life::Closing => {}
+            // The close that failed was reported; the provider kept the object open, so its
+            // callbacks are not judged against that close.
+            Life::Open | Life::Closing | Life::Closed(ClosedBy::Error) => {}
         }
         self.count_running(obj);
     }

@@ -63,10 +63,13 @@ impl State {
     /// The close of `obj` finished from the consumer's view. Returns the shadow to retire.
     fn finish(&mut self, obj: u32) -> usize {
         let seq = self.seq;
+        let failed = self.life(obj) == Life::Closed(ClosedBy::Error);
         let Some((kind, shadow)) = self.release(obj) else {
             return 0;
         };
-        if kind == ObjectKind::Qp {
+        // A QP whose close failed is not known to have flushed: its missing results are not
+        // judged at this close (they still are by `check_drained`).
+        if kind == ObjectKind::Qp && !failed {
             self.book.qp_closed(obj, seq);
         }
         shadow
@@ -136,8 +139,19 @@ impl Inner {
         }
         st.stats.checks += 2;
         if status != STATUS_SUCCESS {
+            // One bug, one report: the consumer treats any non-PENDING close as closed
+            // (§5.3), so the object is finished and its shadow retired, but nothing that
+            // follows only from the provider having failed the close is judged: no close
+            // checks, no CqResultMissing at this close, no "after the close" callbacks, and a
+            // close completion that follows (the close was really pending) is not unpaired.
             let message = format!("{slot} returned {status}");
             st.violate(Rule::CloseStatusInvalid, obj, message);
+            if completions > 0 {
+                // A close completion already ran and finished the object.
+                return None;
+            }
+            st.set_life(obj, Life::Closed(ClosedBy::Error));
+            return Some(st.finish(obj));
         }
         if completions > 0 {
             let message = format!(
@@ -182,8 +196,12 @@ impl Inner {
         if let Some(r) = returned
             && r != STATUS_PENDING
         {
-            let message = format!("close returned {r} but its close completion was delivered");
-            st.violate(Rule::CompletionWithoutPending, obj, message);
+            // After an error return (already `CloseStatusInvalid`) the completion only shows
+            // the close was really pending: not reported again.
+            if r == STATUS_SUCCESS {
+                let message = format!("close returned {r} but its close completion was delivered");
+                st.violate(Rule::CompletionWithoutPending, obj, message);
+            }
             st.enter_reported(obj, CallbackKind::CloseCompletion, None);
             return Some((up, CloseEntry::Extra));
         }
