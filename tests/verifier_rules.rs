@@ -1017,6 +1017,105 @@ fn close_returning_an_error_is_reported_once_and_treated_as_closed() {
     rig.v.assert_clean();
 }
 
+/// A shared endpoint, a connector and a QP (on its own PD and CQ), all created inline.
+fn connection_parts(rig: &Rig) -> (*mut NDK_SHARED_ENDPOINT, *mut NDK_CONNECTOR, *mut NDK_QP) {
+    let mut se = core::ptr::null_mut();
+    let mut conn = core::ptr::null_mut();
+    let a = rig.adapter;
+    // SAFETY: consumer call through the shadow's table with valid arguments.
+    let s = unsafe {
+        (t(a).NdkCreateSharedEndpoint)(
+            a,
+            core::ptr::null(),
+            0,
+            Some(on_create),
+            context(),
+            &raw mut se,
+        )
+    };
+    assert_eq!(s, STATUS_SUCCESS);
+    // SAFETY: as above.
+    let s = unsafe { (t(a).NdkCreateConnector)(a, Some(on_create), context(), &raw mut conn) };
+    assert_eq!(s, STATUS_SUCCESS);
+    let cq = rig.cq();
+    let qp = Rig::qp(rig.pd(), cq, cq, 0x70);
+    (se, conn, qp)
+}
+
+fn connect_with_endpoint(
+    conn: *mut NDK_CONNECTOR,
+    qp: *mut NDK_QP,
+    se: *mut NDK_SHARED_ENDPOINT,
+) -> NTSTATUS {
+    // SAFETY: consumer call through the shadow's table; the fake ignores the addresses.
+    unsafe {
+        (t(conn).NdkConnectWithSharedEndpoint)(
+            conn,
+            qp,
+            se,
+            core::ptr::null(),
+            0,
+            0,
+            0,
+            core::ptr::null(),
+            0,
+            Some(on_request),
+            context(),
+        )
+    }
+}
+
+fn close_endpoint(se: *mut NDK_SHARED_ENDPOINT) -> NTSTATUS {
+    // SAFETY: consumer call through the shadow's table.
+    unsafe { (t(se).NdkCloseSharedEndpoint)(se.cast(), Some(on_close), context()) }
+}
+
+#[test]
+fn connect_links_are_dropped_together_when_the_connect_fails() {
+    // A pended connect whose completion reports a failure: neither the QP nor the shared
+    // endpoint is the connector's antecedent any more.
+    let rig = Rig::new();
+    let (se, conn, qp) = connection_parts(&rig);
+    assert_eq!(connect_with_endpoint(conn, qp, se), STATUS_PENDING);
+    rig.prov.complete_request(0, STATUS_CONNECTION_REFUSED);
+    assert_eq!(close_endpoint(se), STATUS_SUCCESS);
+    assert_eq!(Rig::close(qp, context()), STATUS_SUCCESS);
+    rig.v.assert_clean();
+
+    // An inline success-class code that is neither SUCCESS nor PENDING fails the connect:
+    // both links go, not only the QP's.
+    let (se, conn2, qp) = connection_parts(&rig);
+    let timeout = NTSTATUS::from_u32(0x0000_0102);
+    assert!(timeout.is_success());
+    rig.prov.set_request(timeout);
+    assert_eq!(connect_with_endpoint(conn2, qp, se), timeout);
+    assert_eq!(close_endpoint(se), STATUS_SUCCESS);
+    assert_eq!(Rig::close(qp, context()), STATUS_SUCCESS);
+    rig.v.assert_clean();
+    assert_eq!(Rig::close(conn, context()), STATUS_SUCCESS);
+    assert_eq!(Rig::close(conn2, context()), STATUS_SUCCESS);
+}
+
+#[test]
+fn connect_links_stand_when_the_connect_succeeds() {
+    let rig = Rig::new();
+    let (se, conn, qp) = connection_parts(&rig);
+    assert_eq!(connect_with_endpoint(conn, qp, se), STATUS_PENDING);
+    rig.prov.complete_request(0, STATUS_SUCCESS);
+    assert_eq!(close_endpoint(se), STATUS_SUCCESS);
+    let found = rig.v.take_violations();
+    assert_one(&found, Rule::ClosedBeforeSuccessors);
+    assert_eq!(
+        found[0].object.kind,
+        softndk::verifier::ObjectKind::SharedEndpoint
+    );
+    assert_eq!(Rig::close(qp, context()), STATUS_SUCCESS);
+    let found = rig.v.take_violations();
+    assert_one(&found, Rule::ClosedBeforeSuccessors);
+    assert_eq!(found[0].object.kind, softndk::verifier::ObjectKind::Qp);
+    assert_eq!(Rig::close(conn, context()), STATUS_SUCCESS);
+}
+
 // ---- Every slot is forwarded ------------------------------------------------------------------
 
 /// Asserts the fake saw `slot` on `real` (the provider's object, not the shadow).

@@ -615,6 +615,23 @@ unsafe extern "system" fn connect(
     request(&fake(c).prov, cb, ctx)
 }
 
+unsafe extern "system" fn connect_se(
+    c: *mut NDK_CONNECTOR,
+    _qp: *mut NDK_QP,
+    _se: *mut NDK_SHARED_ENDPOINT,
+    _d: *const SOCKADDR,
+    _dl: u32,
+    _i: u32,
+    _o: u32,
+    _p: *const c_void,
+    _pl: u32,
+    cb: Option<NDK_FN_REQUEST_COMPLETION>,
+    ctx: *mut c_void,
+) -> NTSTATUS {
+    log("NdkConnectWithSharedEndpoint", c.addr());
+    request(&fake(c).prov, cb, ctx)
+}
+
 unsafe extern "system" fn complete_connect(
     c: *mut NDK_CONNECTOR,
     ev: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
@@ -760,7 +777,6 @@ stub!(invalidate, "NdkInvalidate", (o: *mut NDK_QP, c: *mut c_void, m: *mut NDK_
 stub!(read, "NdkRead", (o: *mut NDK_QP, c: *mut c_void, s: *const NDK_SGE, n: u32, a: u64, t: u32, f: u32) -> NTSTATUS = STATUS_NOT_SUPPORTED);
 stub!(send_inv, "NdkSendAndInvalidate", (o: *mut NDK_QP, c: *mut c_void, s: *const NDK_SGE, n: u32, f: u32, t: u32) -> NTSTATUS = STATUS_NOT_SUPPORTED);
 stub!(se_address, "NdkGetLocalAddress", (o: *mut NDK_SHARED_ENDPOINT, a: *mut SOCKADDR, l: *mut u32) -> NTSTATUS = STATUS_NOT_SUPPORTED);
-stub!(connect_se, "NdkConnectWithSharedEndpoint", (o: *mut NDK_CONNECTOR, q: *mut NDK_QP, s: *mut NDK_SHARED_ENDPOINT, d: *const SOCKADDR, dl: u32, i: u32, u: u32, p: *const c_void, pl: u32, c: Option<NDK_FN_REQUEST_COMPLETION>, x: *mut c_void) -> NTSTATUS = STATUS_NOT_SUPPORTED);
 stub!(accept, "NdkAccept", (o: *mut NDK_CONNECTOR, q: *mut NDK_QP, i: u32, u: u32, p: *const c_void, pl: u32, e: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>, ec: *mut c_void, c: Option<NDK_FN_REQUEST_COMPLETION>, x: *mut c_void) -> NTSTATUS = STATUS_NOT_SUPPORTED);
 stub!(reject, "NdkReject", (o: *mut NDK_CONNECTOR, p: *const c_void, l: u32) -> NTSTATUS = STATUS_SUCCESS);
 stub!(connection_data, "NdkGetConnectionData", (o: *mut NDK_CONNECTOR, i: *mut u32, u: *mut u32, p: *mut c_void, l: *mut u32) -> NTSTATUS = STATUS_NOT_SUPPORTED);

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use super::record::ObjectKind;
 use super::registry::{self, Lookup, Node, RealTable};
-use super::state::Birth;
+use super::state::{Birth, accepted};
 use super::trampoline;
 use crate::abi::upcall::{Context, CreateCompletion, RequestCompletion};
 use crate::abi::{
@@ -36,7 +36,7 @@ use crate::abi::{
     NDK_FN_QUERY_EXTENSION_INTERFACE, NDK_FN_REQUEST_COMPLETION, NDK_LISTENER_DISPATCH,
     NDK_MR_DISPATCH, NDK_MW_DISPATCH, NDK_OBJECT_HEADER, NDK_PD_DISPATCH, NDK_QP_DISPATCH,
     NDK_SHARED_ENDPOINT_DISPATCH, NDK_SRQ_DISPATCH, NDK_VERSION, NTSTATUS, STATUS_INVALID_HANDLE,
-    STATUS_PENDING, STATUS_SUCCESS,
+    STATUS_SUCCESS,
 };
 
 /// Finds the live shadow at `addr` for a slot of `kind`; reports stale or mismatched use.
@@ -97,42 +97,45 @@ fn wrap_request(
     slot: &'static str,
     callback: Option<NDK_FN_REQUEST_COMPLETION>,
     context: *mut c_void,
-    link: Option<(u32, u32)>,
+    links: &[(u32, u32)],
 ) -> Wrapped {
     let up = callback.map(|f| {
         // SAFETY: the consumer handed `f` and `context` as this request's completion; the NDK
         // contract (§3.1) makes them callable at or below DISPATCH until it has been invoked.
         unsafe { RequestCompletion::new(f, Context::new(context)) }
     });
-    node.inner.request(node.id.index, slot, up, link).map_or(
-        Wrapped {
-            callback: None,
-            context,
-            token: None,
-        },
-        |token| Wrapped {
-            callback: Some(trampoline::request_completion),
-            context: registry::token_ptr(token),
-            token: Some(token),
-        },
-    )
+    node.inner
+        .request(node.id.index, slot, up, links.to_vec())
+        .map_or(
+            Wrapped {
+                callback: None,
+                context,
+                token: None,
+            },
+            |token| Wrapped {
+                callback: Some(trampoline::request_completion),
+                context: registry::token_ptr(token),
+                token: Some(token),
+            },
+        )
 }
 
-/// Records a request's return; drops its link if it failed inline.
+/// Records a request's return. The links it made are dropped if the return did not accept
+/// it: by the request's record when it has one (which also drops them when its completion
+/// reports a failure), here when the consumer passed no completion.
 fn request_returned(
     node: &Node,
     slot: &'static str,
     wrapped: &Wrapped,
     status: NTSTATUS,
-    link: Option<(u32, u32)>,
+    links: &[(u32, u32)],
 ) {
     if let Some(token) = wrapped.token {
         node.inner.request_returned(token, status);
-    }
-    if let Some((s, a)) = link
-        && !status.is_success()
-    {
-        node.inner.unlink(s, a);
+    } else if !accepted(status) {
+        for &(s, a) in links {
+            node.inner.unlink(s, a);
+        }
     }
     node.inner
         .returned(node.id.index, slot, Some(status), String::new());
@@ -314,23 +317,18 @@ macro_rules! request_slot {
                 return crate::abi::STATUS_INVALID_HANDLE;
             };
             node.inner.call(node.id.index, slot, std::string::String::new());
-            let wrapped = super::wrap_request(&node, slot, callback, context, None);
+            let wrapped = super::wrap_request(&node, slot, callback, context, &[]);
             // SAFETY: forwarding contract (module docs).
             let status = unsafe {
                 (table.$slot)(node.real.get().cast(), $($arg,)* wrapped.callback, wrapped.context)
             };
-            super::request_returned(&node, slot, &wrapped, status, None);
+            super::request_returned(&node, slot, &wrapped, status, &[]);
             status
         }
     };
 }
 
 pub(super) use {request_slot, sync_slot};
-
-/// Whether a status means "accepted" (success or pending), for links made by a request.
-const fn accepted(status: NTSTATUS) -> bool {
-    status.0 == STATUS_SUCCESS.0 || status.0 == STATUS_PENDING.0
-}
 
 /// The verifier's `NDK_ADAPTER_DISPATCH`.
 pub static ADAPTER_TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {

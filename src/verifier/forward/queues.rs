@@ -200,7 +200,7 @@ pub extern "system" fn modify_srq(
     if threshold > 0 {
         node.inner.arm(node.id.index);
     }
-    let wrapped = super::wrap_request(&node, slot, callback, context, None);
+    let wrapped = super::wrap_request(&node, slot, callback, context, &[]);
     // SAFETY: forwarding contract (module docs).
     let status = unsafe {
         (table.NdkModifySrq)(
@@ -211,7 +211,7 @@ pub extern "system" fn modify_srq(
             wrapped.context,
         )
     };
-    super::request_returned(&node, slot, &wrapped, status, None);
+    super::request_returned(&node, slot, &wrapped, status, &[]);
     status
 }
 

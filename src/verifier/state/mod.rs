@@ -46,6 +46,7 @@ use crate::abi::upcall::{
 };
 use objects::ObjRecord;
 use requests::Request;
+pub use requests::accepted;
 
 /// What a create makes once it succeeds.
 #[derive(Debug)]

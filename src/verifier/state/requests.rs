@@ -12,6 +12,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use std::boxed::Box;
 use std::format;
+use std::vec::Vec;
 
 use super::{Adoption, Birth, Inner, Reg, State};
 use crate::abi::upcall::{CreateCompletion, RequestCompletion};
@@ -39,6 +40,13 @@ pub(super) enum Upcall {
     },
 }
 
+/// Whether a request's inline return accepted it (`STATUS_SUCCESS` or `STATUS_PENDING`): the
+/// antecedent links it made stand until its completion reports a failure. Any other return,
+/// success-class codes such as `STATUS_TIMEOUT` included, fails the request.
+pub const fn accepted(status: NTSTATUS) -> bool {
+    status.0 == STATUS_SUCCESS.0 || status.0 == STATUS_PENDING.0
+}
+
 /// How a request or create completion arrived.
 #[derive(Debug)]
 struct Arrival {
@@ -59,8 +67,8 @@ pub(super) struct Request {
     pub(super) returned: Option<NTSTATUS>,
     completions: u32,
     upcall: Upcall,
-    /// `(successor, antecedent)` link made by this request, dropped if it fails.
-    link: Option<(u32, u32)>,
+    /// `(successor, antecedent)` links made by this request, dropped if it fails.
+    links: Vec<(u32, u32)>,
 }
 
 impl State {
@@ -74,11 +82,13 @@ impl State {
         token
     }
 
-    /// Drops the link a request made when the request failed.
-    fn drop_link_if_failed(&mut self, link: Option<(u32, u32)>, status: NTSTATUS) {
-        if !status.is_success()
-            && let Some((s, a)) = link
-        {
+    /// Drops the links request `token` made (it failed).
+    fn drop_links(&mut self, token: usize) {
+        let links = match self.regs.get(&token) {
+            Some(Reg::Request(req)) => req.links.clone(),
+            _ => return,
+        };
+        for (s, a) in links {
             self.unlink(s, a);
         }
     }
@@ -212,7 +222,7 @@ impl Inner {
         obj: u32,
         slot: &'static str,
         up: Option<RequestCompletion>,
-        link: Option<(u32, u32)>,
+        links: Vec<(u32, u32)>,
     ) -> Option<usize> {
         up?;
         Some(self.lock().track(Request {
@@ -221,7 +231,7 @@ impl Inner {
             returned: None,
             completions: 0,
             upcall: Upcall::Request(up),
-            link,
+            links,
         }))
     }
 
@@ -251,7 +261,7 @@ impl Inner {
                 born: false,
                 out_flagged: false,
             },
-            link: None,
+            links: Vec::new(),
         });
         (token, out_ptr)
     }
@@ -264,7 +274,7 @@ impl Inner {
             return None;
         };
         req.returned = Some(status);
-        let (obj, slot, completions, link) = (req.object, req.slot, req.completions, req.link);
+        let (obj, slot, completions) = (req.object, req.slot, req.completions);
         let created = match &req.upcall {
             Upcall::Create {
                 out, birth, born, ..
@@ -291,7 +301,9 @@ impl Inner {
             );
             st.violate(Rule::CompletionWithoutPending, obj, message);
         }
-        st.drop_link_if_failed(link, status);
+        if !accepted(status) {
+            st.drop_links(token);
+        }
         let (Some((kind, value, born)), true) = (created, status == STATUS_SUCCESS) else {
             return None;
         };
@@ -329,9 +341,10 @@ impl Inner {
             Upcall::Request(up) => up,
             Upcall::Create { .. } => None,
         };
-        if arrival.first {
-            let link = req.link;
-            st.drop_link_if_failed(link, status);
+        // The request's outcome, unless this completion is a duplicate or unpaired one (the
+        // outcome was decided by the first completion or by the inline return).
+        if arrival.first && !arrival.reported && status != STATUS_SUCCESS {
+            st.drop_links(token);
         }
         st.enter_completion(&arrival, CallbackKind::RequestCompletion, status);
         up
