@@ -856,7 +856,7 @@ fn unreported_violations_fail_the_run_when_the_verifier_drops() {
 
 #[test]
 fn every_rule_names_its_spec_section() {
-    assert_eq!(Rule::ALL.len(), 22);
+    assert_eq!(Rule::ALL.len(), 23);
     for rule in Rule::ALL {
         assert!(rule.spec_section().starts_with('§'), "{rule:?}");
         assert!(!rule.summary().is_empty());
@@ -1116,6 +1116,28 @@ fn connect_links_stand_when_the_connect_succeeds() {
     assert_eq!(Rig::close(conn, context()), STATUS_SUCCESS);
 }
 
+#[test]
+fn create_with_a_null_out_pointer_is_consumer_misuse_and_not_forwarded() {
+    let rig = Rig::new();
+    let ctx = context();
+    // SAFETY: consumer call through the shadow's table (with the bug under test: no out slot).
+    let s = unsafe {
+        (t(rig.adapter).NdkCreatePd)(rig.adapter, Some(on_create), ctx, core::ptr::null_mut())
+    };
+    assert_eq!(s, STATUS_INVALID_PARAMETER);
+    let found = rig.v.take_violations();
+    assert_one(&found, Rule::CreateOutPointerNull);
+    assert_eq!(found[0].object.kind, softndk::verifier::ObjectKind::Adapter);
+    // The provider never saw it, so it neither created a PD nor blamed itself.
+    assert!(!verifier_fake::saw(
+        "NdkCreatePd",
+        rig.prov.object(NDK_OBJECT_TYPE::ADAPTER, 0).addr()
+    ));
+    assert!(seen(ctx).is_empty());
+    rig.close_adapter();
+    rig.v.assert_clean();
+}
+
 // ---- Every slot is forwarded ------------------------------------------------------------------
 
 /// Asserts the fake saw `slot` on `real` (the provider's object, not the shadow).
@@ -1237,19 +1259,11 @@ fn every_slot_reaches_the_provider_with_its_own_object() {
             STATUS_SUCCESS
         );
         let qp = Rig::qp(pd, cq, cq, 0x77);
-        let _ = (t(pd).NdkCreateQpWithSrq)(
-            pd,
-            cq,
-            cq,
-            srq,
-            null,
-            8,
-            1,
-            0,
-            None,
-            null,
-            core::ptr::null_mut(),
-        );
+        // A create is forwarded only with an out-pointer (the fake's stub fails it anyway).
+        let mut srq_qp = core::ptr::null_mut();
+        let _ =
+            (t(pd).NdkCreateQpWithSrq)(pd, cq, cq, srq, null, 8, 1, 0, None, null, &raw mut srq_qp);
+        assert!(srq_qp.is_null());
         let mut token = 0;
         (t(pd).NdkGetPrivilegedMemoryRegionToken)(pd, &raw mut token);
         for slot in [

@@ -255,6 +255,9 @@ rules! {
     /// The adapter close returned while objects were open, requests pending or callbacks running.
     AdapterCloseReturnedEarly => "§5.6",
         "the adapter close returns only after every descendant is closed and every callback returned";
+    /// The consumer passed a create a NULL out-pointer (a consumer bug: the call is not forwarded
+    /// and returns `STATUS_INVALID_PARAMETER`).
+    CreateOutPointerNull => "§5.2 (consumer)", "the consumer passes every create an out-pointer";
     /// The consumer used an object it had already closed, or a pointer the verifier never handed
     /// out, or the wrong slot for an object (a consumer bug, reported so scenarios stay honest).
     UnknownObject => "§5.3 (consumer guarantees)",

@@ -25,7 +25,7 @@ use core::ffi::c_void;
 use std::string::String;
 use std::sync::Arc;
 
-use super::record::ObjectKind;
+use super::record::{ObjectKind, Rule};
 use super::registry::{self, Lookup, Node, RealTable};
 use super::state::{Birth, accepted};
 use super::trampoline;
@@ -36,7 +36,7 @@ use crate::abi::{
     NDK_FN_QUERY_EXTENSION_INTERFACE, NDK_FN_REQUEST_COMPLETION, NDK_LISTENER_DISPATCH,
     NDK_MR_DISPATCH, NDK_MW_DISPATCH, NDK_OBJECT_HEADER, NDK_PD_DISPATCH, NDK_QP_DISPATCH,
     NDK_SHARED_ENDPOINT_DISPATCH, NDK_SRQ_DISPATCH, NDK_VERSION, NTSTATUS, STATUS_INVALID_HANDLE,
-    STATUS_SUCCESS,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 
 /// Finds the live shadow at `addr` for a slot of `kind`; reports stale or mismatched use.
@@ -143,6 +143,11 @@ fn request_returned(
 
 /// Runs a create on `parent`: wraps its completion, substitutes the verifier's out slot,
 /// forwards, and shadows an inline-created object into the consumer's out-pointer.
+///
+/// A NULL out-pointer is the consumer's bug ([`Rule::CreateOutPointerNull`]): it is reported
+/// and not forwarded, and the create returns `STATUS_INVALID_PARAMETER` (no completion
+/// follows). Forwarding it would let a provider that does not check create an object nobody can
+/// reach or close, and its blocking adapter close would then wait for it forever.
 fn create<T>(
     parent: &Node,
     slot: &'static str,
@@ -158,6 +163,13 @@ fn create<T>(
         unsafe { CreateCompletion::new(f, Context::new(context)) }
     });
     let inner = &parent.inner;
+    if out.is_null() {
+        let message = std::format!("{slot} called with a NULL out-pointer (not forwarded)");
+        inner.refuse(parent.id.index, Rule::CreateOutPointerNull, message);
+        let status = STATUS_INVALID_PARAMETER;
+        inner.returned(parent.id.index, slot, Some(status), String::new());
+        return status;
+    }
     let (token, slot_ptr) = inner.create(parent.id.index, slot, up, birth);
     let (cb, ctx) = if callback.is_some() {
         (
@@ -167,14 +179,9 @@ fn create<T>(
     } else {
         (None, context)
     };
-    let provider_out = if out.is_null() {
-        core::ptr::null_mut()
-    } else {
-        slot_ptr.cast::<*mut T>()
-    };
-    let status = forward(cb, ctx, provider_out);
+    let status = forward(cb, ctx, slot_ptr.cast::<*mut T>());
     let adoption = inner.request_returned(token, status);
-    if status == STATUS_SUCCESS && !out.is_null() {
+    if status == STATUS_SUCCESS {
         let shadow = adoption.map_or(core::ptr::null_mut(), |a| {
             let node = trampoline::adopt_from_callback(inner, a);
             inner.created_shadow(token, node.shadow_ptr().addr());

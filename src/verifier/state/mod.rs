@@ -204,6 +204,14 @@ impl Inner {
             .event(obj, EventKind::Return { slot, status }, detail);
     }
 
+    /// A consumer call on `obj` (already recorded) that breaks `rule`; the caller does not
+    /// forward it.
+    pub fn refuse(&self, obj: u32, rule: Rule, message: String) {
+        let mut st = self.lock();
+        st.stats.checks += 1;
+        st.violate(rule, obj, message);
+    }
+
     /// A consumer call through a stale or mismatched shadow (reported, not forwarded).
     pub fn misuse(&self, id: ObjectId, slot: &'static str, message: &str) {
         let mut st = self.lock();

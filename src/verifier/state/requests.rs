@@ -236,7 +236,7 @@ impl Inner {
     }
 
     /// Registers a create on `parent`. Returns the token and the out-pointer slot to hand to the
-    /// provider (the slot only if the consumer passed an out-pointer).
+    /// provider in place of the consumer's (non-NULL: `forward` refuses a create without one).
     pub fn create(
         &self,
         parent: u32,
