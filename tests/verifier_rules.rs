@@ -856,7 +856,7 @@ fn unreported_violations_fail_the_run_when_the_verifier_drops() {
 
 #[test]
 fn every_rule_names_its_spec_section() {
-    assert_eq!(Rule::ALL.len(), 23);
+    assert_eq!(Rule::ALL.len(), 24);
     for rule in Rule::ALL {
         assert!(rule.spec_section().starts_with('§'), "{rule:?}");
         assert!(!rule.summary().is_empty());
@@ -1134,6 +1134,33 @@ fn create_with_a_null_out_pointer_is_consumer_misuse_and_not_forwarded() {
         rig.prov.object(NDK_OBJECT_TYPE::ADAPTER, 0).addr()
     ));
     assert!(seen(ctx).is_empty());
+    rig.close_adapter();
+    rig.v.assert_clean();
+}
+
+#[test]
+fn second_close_is_a_double_close_and_not_forwarded() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    let table = t(cq);
+    let real = rig.prov.object(NDK_OBJECT_TYPE::CQ, 0).addr();
+    rig.prov.set_close(STATUS_PENDING);
+    assert_eq!(Rig::close(cq, context()), STATUS_PENDING);
+    // While the first close is pending: the provider may free the CQ at any moment.
+    let ctx = context();
+    assert_eq!(Rig::close(cq, ctx), STATUS_INVALID_HANDLE);
+    assert_one(&rig.v.take_violations(), Rule::CloseTwice);
+    assert_eq!(verifier_fake::count("NdkClose", real), 1);
+    rig.prov.complete_close(0);
+    assert!(seen(ctx).is_empty(), "the refused close gets no completion");
+    rig.v.assert_clean();
+    // After the close finished and the shadow was retired.
+    // SAFETY: `table` is the verifier's static CQ table; the close slot looks the stale
+    // address up and never dereferences it.
+    let s = unsafe { (table.NdkCloseCq)(cq.cast(), Some(on_close), context()) };
+    assert_eq!(s, STATUS_INVALID_HANDLE);
+    assert_one(&rig.v.take_violations(), Rule::CloseTwice);
+    assert_eq!(verifier_fake::count("NdkClose", real), 1);
     rig.close_adapter();
     rig.v.assert_clean();
 }

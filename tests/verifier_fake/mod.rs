@@ -59,6 +59,14 @@ pub fn saw(slot: &str, object: usize) -> bool {
     lock(&LOG).iter().any(|&(s, o)| s == slot && o == object)
 }
 
+/// How many times the fake saw `slot` called on `object`.
+pub fn count(slot: &str, object: usize) -> usize {
+    lock(&LOG)
+        .iter()
+        .filter(|&&(s, o)| s == slot && o == object)
+        .count()
+}
+
 /// A provider object: the NDK prefix (header + dispatch) then the fake's state.
 #[repr(C)]
 pub struct Fake {

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use super::record::{ObjectKind, Rule};
 use super::registry::{self, Lookup, Node, RealTable};
-use super::state::{Birth, accepted};
+use super::state::{Birth, CloseStart, accepted};
 use super::trampoline;
 use crate::abi::upcall::{Context, CreateCompletion, RequestCompletion};
 use crate::abi::{
@@ -236,7 +236,7 @@ extern "system" fn close_object(
     let node = match registry::lookup(object.addr()) {
         Lookup::Live(node) => node,
         Lookup::Closed(Some(inner), id) => {
-            inner.misuse(id, "NdkCloseObject", "object already closed");
+            inner.close_after_close(id.index, "NdkCloseObject");
             return STATUS_INVALID_HANDLE;
         }
         Lookup::Closed(None, _) | Lookup::Unknown => return STATUS_INVALID_HANDLE,
@@ -251,7 +251,10 @@ extern "system" fn close_object(
         // contract (§2.A, §3.1) makes them callable at or below DISPATCH until invoked.
         unsafe { crate::abi::upcall::CloseCompletion::new(f, Context::new(context)) }
     });
-    let token = node.inner.close(node.id.index, slot, up);
+    let CloseStart::Forward(token) = node.inner.close(node.id.index, slot, up) else {
+        // A second close: the first may complete and free the provider's object at any moment.
+        return STATUS_INVALID_HANDLE;
+    };
     let (cb, ctx) = token.map_or((None, context), |token| {
         (
             Some(trampoline::close_completion as NDK_FN_CLOSE_COMPLETION),

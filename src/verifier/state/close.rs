@@ -25,6 +25,16 @@ pub enum CloseEntry {
     Extra,
 }
 
+/// Whether a consumer's close is forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseStart {
+    /// The object's first close: forward it, with this close-completion token (if the consumer
+    /// passed a completion).
+    Forward(Option<usize>),
+    /// The object's close had already started: reported as [`Rule::CloseTwice`], not forwarded.
+    Refused,
+}
+
 /// The slot name the adapter close is recorded under.
 const ADAPTER_CLOSE: &str = "CloseNDKAdapterHandler";
 
@@ -77,27 +87,37 @@ impl State {
 }
 
 impl Inner {
-    /// The consumer starts closing `obj`. Returns the token wrapping its close completion.
-    pub fn close(
-        &self,
-        obj: u32,
-        slot: &'static str,
-        up: Option<CloseCompletion>,
-    ) -> Option<usize> {
+    /// The consumer starts closing `obj`. Whether this is the object's first close is decided
+    /// here, under the lock, so of two racing closes exactly one is forwarded.
+    pub fn close(&self, obj: u32, slot: &'static str, up: Option<CloseCompletion>) -> CloseStart {
         let mut st = self.lock();
         st.consumer_call(obj, slot, String::new());
-        if st.check_open(obj, || {
-            format!("{slot} on an object whose close has already started")
-        }) {
-            st.set_life(obj, Life::Closing);
+        st.stats.checks += 1;
+        if st.life(obj) != Life::Open {
+            let message =
+                format!("{slot} on an object whose close has already started (not forwarded)");
+            st.violate(Rule::CloseTwice, obj, message);
+            return CloseStart::Refused;
         }
-        let up = up?;
-        Some(st.register(Reg::Close {
-            object: obj,
-            up,
-            returned: None,
-            completions: 0,
+        st.set_life(obj, Life::Closing);
+        CloseStart::Forward(up.map(|up| {
+            st.register(Reg::Close {
+                object: obj,
+                up,
+                returned: None,
+                completions: 0,
+            })
         }))
+    }
+
+    /// The consumer closed `obj` through a shadow that was already retired (its close
+    /// finished): a double close, not forwarded.
+    pub fn close_after_close(&self, obj: u32, slot: &'static str) {
+        let mut st = self.lock();
+        st.consumer_call(obj, slot, String::new());
+        st.stats.checks += 1;
+        let message = format!("{slot} on an object already closed (not forwarded)");
+        st.violate(Rule::CloseTwice, obj, message);
     }
 
     /// The close of `obj` returned `status`. Returns the shadow address to retire when the

@@ -44,6 +44,7 @@ use crate::abi::NTSTATUS;
 use crate::abi::upcall::{
     CloseCompletion, ConnectEvent, CqNotification, Disconnect, SrqNotification,
 };
+pub use close::CloseStart;
 use objects::ObjRecord;
 use requests::Request;
 pub use requests::accepted;
