@@ -18,8 +18,10 @@
 
 mod adapter;
 mod connection;
+mod cq;
 mod memory;
-mod queues;
+mod qp;
+mod srq;
 
 use core::ffi::c_void;
 use std::string::String;
@@ -357,11 +359,11 @@ pub static ADAPTER_TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {
 pub static CQ_TABLE: NDK_CQ_DISPATCH = NDK_CQ_DISPATCH {
     NdkCloseCq: close_object,
     NdkQueryExtension: query_extension,
-    NdkResizeCq: queues::resize_cq,
-    NdkArmCq: queues::arm_cq,
-    NdkGetCqResults: queues::get_cq_results,
-    NdkControlCqInterruptModeration: queues::control_cq_interrupt_moderation,
-    NdkGetCqResultsEx: queues::get_cq_results_ex,
+    NdkResizeCq: cq::resize_cq,
+    NdkArmCq: cq::arm_cq,
+    NdkGetCqResults: cq::get_cq_results,
+    NdkControlCqInterruptModeration: cq::control_cq_interrupt_moderation,
+    NdkGetCqResultsEx: cq::get_cq_results_ex,
 };
 
 /// The verifier's `NDK_PD_DISPATCH`.
@@ -370,9 +372,9 @@ pub static PD_TABLE: NDK_PD_DISPATCH = NDK_PD_DISPATCH {
     NdkQueryExtension: query_extension,
     NdkCreateMr: memory::create_mr,
     NdkCreateMw: memory::create_mw,
-    NdkCreateSrq: queues::create_srq,
-    NdkCreateQp: queues::create_qp,
-    NdkCreateQpWithSrq: queues::create_qp_with_srq,
+    NdkCreateSrq: srq::create_srq,
+    NdkCreateQp: qp::create_qp,
+    NdkCreateQpWithSrq: qp::create_qp_with_srq,
     NdkGetPrivilegedMemoryRegionToken: memory::get_privileged_token,
 };
 
@@ -398,23 +400,23 @@ pub static MW_TABLE: NDK_MW_DISPATCH = NDK_MW_DISPATCH {
 pub static SRQ_TABLE: NDK_SRQ_DISPATCH = NDK_SRQ_DISPATCH {
     NdkCloseSrq: close_object,
     NdkQueryExtension: query_extension,
-    NdkModifySrq: queues::modify_srq,
-    NdkSrqReceive: queues::srq_receive,
+    NdkModifySrq: srq::modify_srq,
+    NdkSrqReceive: srq::srq_receive,
 };
 
 /// The verifier's `NDK_QP_DISPATCH`.
 pub static QP_TABLE: NDK_QP_DISPATCH = NDK_QP_DISPATCH {
     NdkCloseQp: close_object,
     NdkQueryExtension: query_extension,
-    NdkFlush: queues::flush,
-    NdkSend: queues::send,
-    NdkReceive: queues::receive,
-    NdkBind: queues::bind,
-    NdkFastRegister: queues::fast_register,
-    NdkInvalidate: queues::invalidate,
-    NdkRead: queues::read,
-    NdkWrite: queues::write,
-    NdkSendAndInvalidate: queues::send_and_invalidate,
+    NdkFlush: qp::flush,
+    NdkSend: qp::send,
+    NdkReceive: qp::receive,
+    NdkBind: qp::bind,
+    NdkFastRegister: qp::fast_register,
+    NdkInvalidate: qp::invalidate,
+    NdkRead: qp::read,
+    NdkWrite: qp::write,
+    NdkSendAndInvalidate: qp::send_and_invalidate,
 };
 
 /// The verifier's `NDK_SHARED_ENDPOINT_DISPATCH`.
