@@ -264,6 +264,7 @@ rules! {
     CreateOutPointerNull => "§5.2 (consumer)", "the consumer passes every create an out-pointer";
     /// The consumer used an object it had already closed, or a pointer the verifier never handed
     /// out, or the wrong slot for an object (a consumer bug, reported so scenarios stay honest).
+    /// A second close is [`Rule::CloseTwice`] instead.
     UnknownObject => "§5.3 (consumer guarantees)",
         "the consumer calls only objects that are open and were handed to it";
 }
