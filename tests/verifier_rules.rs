@@ -320,6 +320,15 @@ fn arm(cq: *mut NDK_CQ) {
     unsafe { (t(cq).NdkArmCq)(cq, NDK_CQ_NOTIFY_ANY) };
 }
 
+/// Arms `cq` through `table`, read from its shadow while the shadow was live. A consumer that
+/// uses a closed CQ passes its stale address; reading the table from a retired shadow would be
+/// a use-after-free in the test itself.
+fn arm_stale(table: &NDK_CQ_DISPATCH, cq: *mut NDK_CQ) {
+    // SAFETY: `table` is the verifier's static CQ table; its slot looks `cq` up by address and
+    // never dereferences it.
+    unsafe { (table.NdkArmCq)(cq, NDK_CQ_NOTIFY_ANY) };
+}
+
 fn register(mr: *mut NDK_MR, ctx: *mut c_void) -> NTSTATUS {
     // SAFETY: consumer call through the shadow's table; the fake ignores the MDL.
     unsafe { (t(mr).NdkRegisterMr)(mr, core::ptr::null_mut(), 4096, 0, Some(on_request), ctx) }
@@ -815,8 +824,9 @@ fn adapter_close_returning_with_objects_open() {
 fn consumer_using_a_closed_object() {
     let rig = Rig::new();
     let cq = rig.cq();
+    let table = t(cq);
     assert_eq!(Rig::close(cq, context()), STATUS_SUCCESS);
-    arm(cq);
+    arm_stale(table, cq);
     assert_rules(&rig.v.take_violations(), &[Rule::UnknownObject]);
     assert!(!verifier_fake::saw(
         "NdkArmCq",
@@ -846,11 +856,313 @@ fn unreported_violations_fail_the_run_when_the_verifier_drops() {
 
 #[test]
 fn every_rule_names_its_spec_section() {
-    assert_eq!(Rule::ALL.len(), 22);
+    assert_eq!(Rule::ALL.len(), 24);
     for rule in Rule::ALL {
         assert!(rule.spec_section().starts_with('§'), "{rule:?}");
         assert!(!rule.summary().is_empty());
     }
+}
+
+// ---- One event, one rule (regressions) -----------------------------------------------------
+
+/// Exactly one violation, of `rule`.
+fn assert_one(found: &[Violation], rule: Rule) {
+    assert_rules(found, &[rule]);
+    let report: String = found.iter().map(ToString::to_string).collect();
+    assert_eq!(found.len(), 1, "{rule:?} flagged more than once:\n{report}");
+}
+
+#[test]
+fn close_completion_delivered_twice_is_only_a_double_completion() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    rig.prov.set_close(STATUS_PENDING);
+    assert_eq!(Rig::close(cq, context()), STATUS_PENDING);
+    rig.prov.complete_close(0);
+    rig.v.assert_clean();
+    rig.prov.complete_close(0);
+    assert_one(&rig.v.take_violations(), Rule::CompletionTwice);
+}
+
+#[test]
+fn close_completion_after_a_success_close_is_only_an_unpaired_completion() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    let ctx = context();
+    assert_eq!(Rig::close(cq, ctx), STATUS_SUCCESS);
+    rig.prov.complete_inline_close(0);
+    assert_eq!(seen(ctx).len(), 1, "the consumer still gets the callback");
+    assert_one(&rig.v.take_violations(), Rule::CompletionWithoutPending);
+}
+
+#[test]
+fn late_duplicate_or_unpaired_request_completions_are_one_rule_each() {
+    let rig = Rig::new();
+    let pd = rig.pd();
+    // Completed once while the MR was open, then again after its close.
+    let mr = Rig::mr(pd);
+    assert_eq!(register(mr, context()), STATUS_PENDING);
+    rig.prov.complete_request(0, STATUS_SUCCESS);
+    assert_eq!(Rig::close(mr, context()), STATUS_SUCCESS);
+    rig.prov.complete_request(0, STATUS_SUCCESS);
+    assert_one(&rig.v.take_violations(), Rule::CompletionTwice);
+    // Returned STATUS_SUCCESS inline, then "completed" after the MR's close.
+    let mr = Rig::mr(pd);
+    rig.prov.set_request(STATUS_SUCCESS);
+    assert_eq!(register(mr, context()), STATUS_SUCCESS);
+    assert_eq!(Rig::close(mr, context()), STATUS_SUCCESS);
+    rig.prov.complete_request(1, STATUS_SUCCESS);
+    assert_one(&rig.v.take_violations(), Rule::CompletionWithoutPending);
+}
+
+#[test]
+fn close_completion_delivered_again_while_the_first_is_running() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    let table = t(cq);
+    rig.prov.set_close(STATUS_PENDING);
+    let ctx = context();
+    // The provider delivers the close completion a second time while the consumer's first
+    // invocation is still running (as a second thread would).
+    let prov = Arc::clone(&rig.prov);
+    on(ctx, move || prov.complete_close(0));
+    assert_eq!(Rig::close(cq, ctx), STATUS_PENDING);
+    rig.prov.complete_close(0);
+    assert_eq!(seen(ctx).len(), 2, "the consumer sees both deliveries");
+    assert_one(&rig.v.take_violations(), Rule::CompletionTwice);
+    // The first completion finished the close: the CQ is no longer open, its shadow is
+    // retired, and the adapter close finds nothing running.
+    assert!(
+        rig.v.open_objects().iter().all(|o| o.index != 1),
+        "{:?}",
+        rig.v.open_objects()
+    );
+    arm_stale(table, cq);
+    assert_one(&rig.v.take_violations(), Rule::UnknownObject);
+    rig.close_adapter();
+    rig.v.assert_clean();
+}
+
+#[test]
+fn create_completion_after_an_inline_create_is_only_an_unpaired_completion() {
+    let rig = Rig::new();
+    let pd = rig.pd();
+    let open = rig.v.open_objects().len();
+    rig.prov.complete_inline_create(0, STATUS_SUCCESS);
+    assert_one(&rig.v.take_violations(), Rule::CompletionWithoutPending);
+    // The out slot was written by the inline success, legitimately, and the stray completion
+    // creates no second PD.
+    assert_eq!(rig.v.open_objects().len(), open);
+    assert_eq!(Rig::close(pd, context()), STATUS_SUCCESS);
+    rig.close_adapter();
+    rig.v.assert_clean();
+}
+
+#[test]
+fn pending_create_writing_its_out_pointer_is_flagged_once() {
+    let rig = Rig::new();
+    rig.prov.create_pending.store(true, Ordering::SeqCst);
+    rig.prov
+        .write_out_when_pending
+        .store(true, Ordering::SeqCst);
+    let mut pd = core::ptr::null_mut::<NDK_PD>();
+    // SAFETY: consumer call through the shadow's table.
+    let s = unsafe {
+        (t(rig.adapter).NdkCreatePd)(rig.adapter, Some(on_create), context(), &raw mut pd)
+    };
+    assert_eq!(s, STATUS_PENDING);
+    // Seen at the return and still there at the completion: one write, one report.
+    rig.prov.complete_create(0, STATUS_SUCCESS);
+    assert_one(
+        &rig.v.take_violations(),
+        Rule::PendingCreateOutPointerWritten,
+    );
+}
+
+#[test]
+fn close_returning_an_error_is_reported_once_and_treated_as_closed() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    let table = t(cq);
+    let pd = rig.pd();
+    let qp = Rig::qp(pd, cq, cq, 0x60);
+    rig.prov.auto_results.store(false, Ordering::SeqCst);
+    assert_eq!(send(qp, 1, 0), STATUS_SUCCESS);
+    arm(cq);
+    rig.prov.set_close(STATUS_UNSUCCESSFUL);
+    // The PD fails its close while its QP is open: not also ClosedBeforeSuccessors.
+    assert_eq!(Rig::close(pd, context()), STATUS_UNSUCCESSFUL);
+    assert_one(&rig.v.take_violations(), Rule::CloseStatusInvalid);
+    // The QP fails its close with a send outstanding: not also CqResultMissing once the CQ
+    // runs empty.
+    assert_eq!(Rig::close(qp, context()), STATUS_UNSUCCESSFUL);
+    assert!(Rig::poll(cq, 4).is_empty());
+    assert_one(&rig.v.take_violations(), Rule::CloseStatusInvalid);
+    // The CQ fails its close; the provider, which did not close it, still notifies and then
+    // delivers the close completion: the same bug, not CallbackAfterSuccessClose or
+    // CompletionWithoutPending.
+    let ctx = context();
+    assert_eq!(Rig::close(cq, ctx), STATUS_UNSUCCESSFUL);
+    assert_one(&rig.v.take_violations(), Rule::CloseStatusInvalid);
+    verifier_fake::notify(rig.prov.object(NDK_OBJECT_TYPE::CQ, 0), STATUS_SUCCESS);
+    rig.prov.complete_inline_close(2);
+    assert_eq!(seen(ctx), vec![("close", 0)]);
+    rig.v.assert_clean();
+    // The consumer treats a non-PENDING close as closed (§5.3): the shadows are retired and
+    // the adapter close finds nothing open.
+    assert!(rig.v.open_objects().iter().all(|o| o.index == 0));
+    arm_stale(table, cq);
+    assert_one(&rig.v.take_violations(), Rule::UnknownObject);
+    rig.close_adapter();
+    rig.v.assert_clean();
+}
+
+/// A shared endpoint, a connector and a QP (on its own PD and CQ), all created inline.
+fn connection_parts(rig: &Rig) -> (*mut NDK_SHARED_ENDPOINT, *mut NDK_CONNECTOR, *mut NDK_QP) {
+    let mut se = core::ptr::null_mut();
+    let mut conn = core::ptr::null_mut();
+    let a = rig.adapter;
+    // SAFETY: consumer call through the shadow's table with valid arguments.
+    let s = unsafe {
+        (t(a).NdkCreateSharedEndpoint)(
+            a,
+            core::ptr::null(),
+            0,
+            Some(on_create),
+            context(),
+            &raw mut se,
+        )
+    };
+    assert_eq!(s, STATUS_SUCCESS);
+    // SAFETY: as above.
+    let s = unsafe { (t(a).NdkCreateConnector)(a, Some(on_create), context(), &raw mut conn) };
+    assert_eq!(s, STATUS_SUCCESS);
+    let cq = rig.cq();
+    let qp = Rig::qp(rig.pd(), cq, cq, 0x70);
+    (se, conn, qp)
+}
+
+fn connect_with_endpoint(
+    conn: *mut NDK_CONNECTOR,
+    qp: *mut NDK_QP,
+    se: *mut NDK_SHARED_ENDPOINT,
+) -> NTSTATUS {
+    // SAFETY: consumer call through the shadow's table; the fake ignores the addresses.
+    unsafe {
+        (t(conn).NdkConnectWithSharedEndpoint)(
+            conn,
+            qp,
+            se,
+            core::ptr::null(),
+            0,
+            0,
+            0,
+            core::ptr::null(),
+            0,
+            Some(on_request),
+            context(),
+        )
+    }
+}
+
+fn close_endpoint(se: *mut NDK_SHARED_ENDPOINT) -> NTSTATUS {
+    // SAFETY: consumer call through the shadow's table.
+    unsafe { (t(se).NdkCloseSharedEndpoint)(se.cast(), Some(on_close), context()) }
+}
+
+#[test]
+fn connect_links_are_dropped_together_when_the_connect_fails() {
+    // A pended connect whose completion reports a failure: neither the QP nor the shared
+    // endpoint is the connector's antecedent any more.
+    let rig = Rig::new();
+    let (se, conn, qp) = connection_parts(&rig);
+    assert_eq!(connect_with_endpoint(conn, qp, se), STATUS_PENDING);
+    rig.prov.complete_request(0, STATUS_CONNECTION_REFUSED);
+    assert_eq!(close_endpoint(se), STATUS_SUCCESS);
+    assert_eq!(Rig::close(qp, context()), STATUS_SUCCESS);
+    rig.v.assert_clean();
+
+    // An inline success-class code that is neither SUCCESS nor PENDING fails the connect:
+    // both links go, not only the QP's.
+    let (se, conn2, qp) = connection_parts(&rig);
+    let timeout = NTSTATUS::from_u32(0x0000_0102);
+    assert!(timeout.is_success());
+    rig.prov.set_request(timeout);
+    assert_eq!(connect_with_endpoint(conn2, qp, se), timeout);
+    assert_eq!(close_endpoint(se), STATUS_SUCCESS);
+    assert_eq!(Rig::close(qp, context()), STATUS_SUCCESS);
+    rig.v.assert_clean();
+    assert_eq!(Rig::close(conn, context()), STATUS_SUCCESS);
+    assert_eq!(Rig::close(conn2, context()), STATUS_SUCCESS);
+}
+
+#[test]
+fn connect_links_stand_when_the_connect_succeeds() {
+    let rig = Rig::new();
+    let (se, conn, qp) = connection_parts(&rig);
+    assert_eq!(connect_with_endpoint(conn, qp, se), STATUS_PENDING);
+    rig.prov.complete_request(0, STATUS_SUCCESS);
+    assert_eq!(close_endpoint(se), STATUS_SUCCESS);
+    let found = rig.v.take_violations();
+    assert_one(&found, Rule::ClosedBeforeSuccessors);
+    assert_eq!(
+        found[0].object.kind,
+        softndk::verifier::ObjectKind::SharedEndpoint
+    );
+    assert_eq!(Rig::close(qp, context()), STATUS_SUCCESS);
+    let found = rig.v.take_violations();
+    assert_one(&found, Rule::ClosedBeforeSuccessors);
+    assert_eq!(found[0].object.kind, softndk::verifier::ObjectKind::Qp);
+    assert_eq!(Rig::close(conn, context()), STATUS_SUCCESS);
+}
+
+#[test]
+fn create_with_a_null_out_pointer_is_consumer_misuse_and_not_forwarded() {
+    let rig = Rig::new();
+    let ctx = context();
+    // SAFETY: consumer call through the shadow's table (with the bug under test: no out slot).
+    let s = unsafe {
+        (t(rig.adapter).NdkCreatePd)(rig.adapter, Some(on_create), ctx, core::ptr::null_mut())
+    };
+    assert_eq!(s, STATUS_INVALID_PARAMETER);
+    let found = rig.v.take_violations();
+    assert_one(&found, Rule::CreateOutPointerNull);
+    assert_eq!(found[0].object.kind, softndk::verifier::ObjectKind::Adapter);
+    // The provider never saw it, so it neither created a PD nor blamed itself.
+    assert!(!verifier_fake::saw(
+        "NdkCreatePd",
+        rig.prov.object(NDK_OBJECT_TYPE::ADAPTER, 0).addr()
+    ));
+    assert!(seen(ctx).is_empty());
+    rig.close_adapter();
+    rig.v.assert_clean();
+}
+
+#[test]
+fn second_close_is_a_double_close_and_not_forwarded() {
+    let rig = Rig::new();
+    let cq = rig.cq();
+    let table = t(cq);
+    let real = rig.prov.object(NDK_OBJECT_TYPE::CQ, 0).addr();
+    rig.prov.set_close(STATUS_PENDING);
+    assert_eq!(Rig::close(cq, context()), STATUS_PENDING);
+    // While the first close is pending: the provider may free the CQ at any moment.
+    let ctx = context();
+    assert_eq!(Rig::close(cq, ctx), STATUS_INVALID_HANDLE);
+    assert_one(&rig.v.take_violations(), Rule::CloseTwice);
+    assert_eq!(verifier_fake::count("NdkClose", real), 1);
+    rig.prov.complete_close(0);
+    assert!(seen(ctx).is_empty(), "the refused close gets no completion");
+    rig.v.assert_clean();
+    // After the close finished and the shadow was retired.
+    // SAFETY: `table` is the verifier's static CQ table; the close slot looks the stale
+    // address up and never dereferences it.
+    let s = unsafe { (table.NdkCloseCq)(cq.cast(), Some(on_close), context()) };
+    assert_eq!(s, STATUS_INVALID_HANDLE);
+    assert_one(&rig.v.take_violations(), Rule::CloseTwice);
+    assert_eq!(verifier_fake::count("NdkClose", real), 1);
+    rig.close_adapter();
+    rig.v.assert_clean();
 }
 
 // ---- Every slot is forwarded ------------------------------------------------------------------
@@ -974,19 +1286,11 @@ fn every_slot_reaches_the_provider_with_its_own_object() {
             STATUS_SUCCESS
         );
         let qp = Rig::qp(pd, cq, cq, 0x77);
-        let _ = (t(pd).NdkCreateQpWithSrq)(
-            pd,
-            cq,
-            cq,
-            srq,
-            null,
-            8,
-            1,
-            0,
-            None,
-            null,
-            core::ptr::null_mut(),
-        );
+        // A create is forwarded only with an out-pointer (the fake's stub fails it anyway).
+        let mut srq_qp = core::ptr::null_mut();
+        let _ =
+            (t(pd).NdkCreateQpWithSrq)(pd, cq, cq, srq, null, 8, 1, 0, None, null, &raw mut srq_qp);
+        assert!(srq_qp.is_null());
         let mut token = 0;
         (t(pd).NdkGetPrivilegedMemoryRegionToken)(pd, &raw mut token);
         for slot in [

@@ -255,8 +255,16 @@ rules! {
     /// The adapter close returned while objects were open, requests pending or callbacks running.
     AdapterCloseReturnedEarly => "§5.6",
         "the adapter close returns only after every descendant is closed and every callback returned";
+    /// The consumer closed an object whose close had already started (or finished). A consumer
+    /// bug: the second close is not forwarded, since the first may free the provider's object at
+    /// any moment, and returns `STATUS_INVALID_HANDLE`.
+    CloseTwice => "§5.3 (consumer guarantees)", "the consumer closes each object once";
+    /// The consumer passed a create a NULL out-pointer (a consumer bug: the call is not forwarded
+    /// and returns `STATUS_INVALID_PARAMETER`).
+    CreateOutPointerNull => "§5.2 (consumer)", "the consumer passes every create an out-pointer";
     /// The consumer used an object it had already closed, or a pointer the verifier never handed
     /// out, or the wrong slot for an object (a consumer bug, reported so scenarios stay honest).
+    /// A second close is [`Rule::CloseTwice`] instead.
     UnknownObject => "§5.3 (consumer guarantees)",
         "the consumer calls only objects that are open and were handed to it";
 }

@@ -72,10 +72,11 @@ pub extern "system" fn close_completion(context: *mut c_void) {
     let Some(inner) = registry::verifier_of(token) else {
         return;
     };
-    if let Some(up) = inner.close_completion(token) {
-        up.call();
-    }
-    if let Some(shadow) = inner.close_completion_returned(token) {
+    let Some((up, entry)) = inner.close_completion(token) else {
+        return;
+    };
+    up.call();
+    if let Some(shadow) = inner.close_completion_returned(token, entry) {
         registry::retire(shadow);
     }
 }

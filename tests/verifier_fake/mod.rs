@@ -59,6 +59,14 @@ pub fn saw(slot: &str, object: usize) -> bool {
     lock(&LOG).iter().any(|&(s, o)| s == slot && o == object)
 }
 
+/// How many times the fake saw `slot` called on `object`.
+pub fn count(slot: &str, object: usize) -> usize {
+    lock(&LOG)
+        .iter()
+        .filter(|&&(s, o)| s == slot && o == object)
+        .count()
+}
+
 /// A provider object: the NDK prefix (header + dispatch) then the fake's state.
 #[repr(C)]
 pub struct Fake {
@@ -113,8 +121,12 @@ pub struct Prov {
     /// `NdkGetCqResults` claims this many more results than it wrote (bug).
     pub overcount: AtomicU32,
     pub closes: Mutex<Vec<(NDK_FN_CLOSE_COMPLETION, Ptr)>>,
+    /// Close completions of closes that did not pend (kept so a test can deliver one: bug).
+    pub inline_closes: Mutex<Vec<(NDK_FN_CLOSE_COMPLETION, Ptr)>>,
     pub requests: Mutex<Vec<(NDK_FN_REQUEST_COMPLETION, Ptr)>>,
     pub creates: Mutex<Vec<(NDK_FN_CREATE_COMPLETION, Ptr, Ptr)>>,
+    /// Create completions of creates that succeeded inline, with the object (bug to call).
+    pub inline_creates: Mutex<Vec<(NDK_FN_CREATE_COMPLETION, Ptr, Ptr)>>,
     pub objects: Mutex<Vec<&'static Fake>>,
     /// When set, pending work completes from this platform's deferred-work threads.
     pub host: Mutex<Option<Host>>,
@@ -135,8 +147,10 @@ impl Prov {
             report_silent: AtomicBool::new(false),
             overcount: AtomicU32::new(0),
             closes: Mutex::default(),
+            inline_closes: Mutex::default(),
             requests: Mutex::default(),
             creates: Mutex::default(),
+            inline_creates: Mutex::default(),
             objects: Mutex::default(),
             host: Mutex::default(),
             double_next: AtomicBool::new(false),
@@ -221,9 +235,23 @@ impl Prov {
         unsafe { f(ctx.0) };
     }
 
+    /// Calls the close completion of the `i`-th close that did not pend (bug).
+    pub fn complete_inline_close(&self, i: usize) {
+        let (f, ctx) = lock(&self.inline_closes)[i];
+        // SAFETY: `f`/`ctx` were handed to the fake as a close completion.
+        unsafe { f(ctx.0) };
+    }
+
     /// Calls the `i`-th stored create completion with its object.
     pub fn complete_create(&self, i: usize, status: NTSTATUS) {
         let (f, ctx, obj) = lock(&self.creates)[i];
+        // SAFETY: `f`/`ctx` were handed to the fake as a create completion.
+        unsafe { f(ctx.0, status, obj.0.cast()) };
+    }
+
+    /// Calls the create completion of the `i`-th create that succeeded inline (bug).
+    pub fn complete_inline_create(&self, i: usize, status: NTSTATUS) {
+        let (f, ctx, obj) = lock(&self.inline_creates)[i];
         // SAFETY: `f`/`ctx` were handed to the fake as a create completion.
         unsafe { f(ctx.0, status, obj.0.cast()) };
     }
@@ -358,6 +386,9 @@ fn finish_create<T>(
     }
     // SAFETY: `out` is a valid out-pointer for this inline create.
     unsafe { out.write(child.ptr().cast()) };
+    if let Some(cb) = cb {
+        lock(&prov.inline_creates).push((cb, Ptr(ctx), Ptr(child.ptr())));
+    }
     STATUS_SUCCESS
 }
 
@@ -503,11 +534,13 @@ unsafe extern "system" fn close(
     log("NdkClose", o.addr());
     let prov = &fake(o).prov;
     let status = *lock(&prov.close_status);
-    if status == STATUS_PENDING
-        && let Some(cb) = cb
-    {
-        lock(&prov.closes).push((cb, Ptr(ctx)));
-        prov.defer_close(cb, Ptr(ctx));
+    if let Some(cb) = cb {
+        if status == STATUS_PENDING {
+            lock(&prov.closes).push((cb, Ptr(ctx)));
+            prov.defer_close(cb, Ptr(ctx));
+        } else {
+            lock(&prov.inline_closes).push((cb, Ptr(ctx)));
+        }
     }
     status
 }
@@ -587,6 +620,23 @@ unsafe extern "system" fn connect(
 ) -> NTSTATUS {
     log("NdkConnect", c.addr());
     log("NdkConnect.qp", qp.addr());
+    request(&fake(c).prov, cb, ctx)
+}
+
+unsafe extern "system" fn connect_se(
+    c: *mut NDK_CONNECTOR,
+    _qp: *mut NDK_QP,
+    _se: *mut NDK_SHARED_ENDPOINT,
+    _d: *const SOCKADDR,
+    _dl: u32,
+    _i: u32,
+    _o: u32,
+    _p: *const c_void,
+    _pl: u32,
+    cb: Option<NDK_FN_REQUEST_COMPLETION>,
+    ctx: *mut c_void,
+) -> NTSTATUS {
+    log("NdkConnectWithSharedEndpoint", c.addr());
     request(&fake(c).prov, cb, ctx)
 }
 
@@ -735,7 +785,6 @@ stub!(invalidate, "NdkInvalidate", (o: *mut NDK_QP, c: *mut c_void, m: *mut NDK_
 stub!(read, "NdkRead", (o: *mut NDK_QP, c: *mut c_void, s: *const NDK_SGE, n: u32, a: u64, t: u32, f: u32) -> NTSTATUS = STATUS_NOT_SUPPORTED);
 stub!(send_inv, "NdkSendAndInvalidate", (o: *mut NDK_QP, c: *mut c_void, s: *const NDK_SGE, n: u32, f: u32, t: u32) -> NTSTATUS = STATUS_NOT_SUPPORTED);
 stub!(se_address, "NdkGetLocalAddress", (o: *mut NDK_SHARED_ENDPOINT, a: *mut SOCKADDR, l: *mut u32) -> NTSTATUS = STATUS_NOT_SUPPORTED);
-stub!(connect_se, "NdkConnectWithSharedEndpoint", (o: *mut NDK_CONNECTOR, q: *mut NDK_QP, s: *mut NDK_SHARED_ENDPOINT, d: *const SOCKADDR, dl: u32, i: u32, u: u32, p: *const c_void, pl: u32, c: Option<NDK_FN_REQUEST_COMPLETION>, x: *mut c_void) -> NTSTATUS = STATUS_NOT_SUPPORTED);
 stub!(accept, "NdkAccept", (o: *mut NDK_CONNECTOR, q: *mut NDK_QP, i: u32, u: u32, p: *const c_void, pl: u32, e: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>, ec: *mut c_void, c: Option<NDK_FN_REQUEST_COMPLETION>, x: *mut c_void) -> NTSTATUS = STATUS_NOT_SUPPORTED);
 stub!(reject, "NdkReject", (o: *mut NDK_CONNECTOR, p: *const c_void, l: u32) -> NTSTATUS = STATUS_SUCCESS);
 stub!(connection_data, "NdkGetConnectionData", (o: *mut NDK_CONNECTOR, i: *mut u32, u: *mut u32, p: *mut c_void, l: *mut u32) -> NTSTATUS = STATUS_NOT_SUPPORTED);

@@ -255,7 +255,7 @@ pub extern "system" fn build_lam(
     };
     node.inner
         .call(node.id.index, slot, format!("length={length}"));
-    let wrapped = wrap_request(&node, slot, callback, context, None);
+    let wrapped = wrap_request(&node, slot, callback, context, &[]);
     // SAFETY: forwarding contract (module docs).
     let status = unsafe {
         (table.NdkBuildLAM)(
@@ -269,7 +269,7 @@ pub extern "system" fn build_lam(
             fbo,
         )
     };
-    request_returned(&node, slot, &wrapped, status, None);
+    request_returned(&node, slot, &wrapped, status, &[]);
     status
 }
 

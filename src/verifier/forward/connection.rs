@@ -3,10 +3,11 @@
 
 use core::ffi::c_void;
 use std::string::String;
+use std::vec::Vec;
 
 use super::{
-    Wrapped, accepted, connector_target, endpoint_target, listener_target, request_returned,
-    request_slot, sync_slot, wrap_request,
+    Wrapped, connector_target, endpoint_target, listener_target, request_returned, request_slot,
+    sync_slot, wrap_request,
 };
 use crate::abi::upcall::{Context, Disconnect, DisconnectEvent, DisconnectEventEx};
 use crate::abi::{
@@ -53,15 +54,13 @@ pub extern "system" fn control_connect_events(listener: *mut NDK_LISTENER, pause
         .returned(node.id.index, slot, None, String::new());
 }
 
-/// Links `connector → antecedent` for the duration of a connect/accept, returning the link.
-fn link(connector: &Node, antecedent: Option<&std::sync::Arc<Node>>) -> Option<(u32, u32)> {
-    let a = antecedent?;
-    connector.inner.link(connector.id.index, a.id.index);
-    Some((connector.id.index, a.id.index))
-}
-
-/// Starts a request that links the connector to `qp` (and `endpoint`); drops the links if it
-/// fails inline.
+/// Starts a request that links the connector to `qp` and `endpoint` (those given).
+///
+/// Both links follow one rule: they stand while the request is accepted (it returned
+/// `STATUS_SUCCESS`, or `STATUS_PENDING` and its completion has not reported a failure) and are
+/// dropped when it fails inline (any other return) or its completion reports anything but
+/// `STATUS_SUCCESS`. They are made before forwarding, so an antecedent close that races with
+/// the request is judged against them.
 fn linked_request(
     node: &Node,
     slot: &'static str,
@@ -72,16 +71,17 @@ fn linked_request(
     forward: impl FnOnce(&Wrapped) -> NTSTATUS,
 ) -> NTSTATUS {
     node.inner.call(node.id.index, slot, String::new());
-    let qp_link = link(node, qp);
-    let endpoint_link = link(node, endpoint);
-    let wrapped = wrap_request(node, slot, callback, context, qp_link);
+    let links: Vec<(u32, u32)> = [qp, endpoint]
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            node.inner.link(node.id.index, a.id.index);
+            (node.id.index, a.id.index)
+        })
+        .collect();
+    let wrapped = wrap_request(node, slot, callback, context, &links);
     let status = forward(&wrapped);
-    request_returned(node, slot, &wrapped, status, qp_link);
-    if !accepted(status)
-        && let Some((s, a)) = endpoint_link
-    {
-        node.inner.unlink(s, a);
-    }
+    request_returned(node, slot, &wrapped, status, &links);
     status
 }
 

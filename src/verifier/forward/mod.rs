@@ -18,16 +18,18 @@
 
 mod adapter;
 mod connection;
+mod cq;
 mod memory;
-mod queues;
+mod qp;
+mod srq;
 
 use core::ffi::c_void;
 use std::string::String;
 use std::sync::Arc;
 
-use super::record::ObjectKind;
+use super::record::{ObjectKind, Rule};
 use super::registry::{self, Lookup, Node, RealTable};
-use super::state::Birth;
+use super::state::{Birth, CloseStart, accepted};
 use super::trampoline;
 use crate::abi::upcall::{Context, CreateCompletion, RequestCompletion};
 use crate::abi::{
@@ -36,7 +38,7 @@ use crate::abi::{
     NDK_FN_QUERY_EXTENSION_INTERFACE, NDK_FN_REQUEST_COMPLETION, NDK_LISTENER_DISPATCH,
     NDK_MR_DISPATCH, NDK_MW_DISPATCH, NDK_OBJECT_HEADER, NDK_PD_DISPATCH, NDK_QP_DISPATCH,
     NDK_SHARED_ENDPOINT_DISPATCH, NDK_SRQ_DISPATCH, NDK_VERSION, NTSTATUS, STATUS_INVALID_HANDLE,
-    STATUS_PENDING, STATUS_SUCCESS,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 
 /// Finds the live shadow at `addr` for a slot of `kind`; reports stale or mismatched use.
@@ -97,42 +99,45 @@ fn wrap_request(
     slot: &'static str,
     callback: Option<NDK_FN_REQUEST_COMPLETION>,
     context: *mut c_void,
-    link: Option<(u32, u32)>,
+    links: &[(u32, u32)],
 ) -> Wrapped {
     let up = callback.map(|f| {
         // SAFETY: the consumer handed `f` and `context` as this request's completion; the NDK
         // contract (§3.1) makes them callable at or below DISPATCH until it has been invoked.
         unsafe { RequestCompletion::new(f, Context::new(context)) }
     });
-    node.inner.request(node.id.index, slot, up, link).map_or(
-        Wrapped {
-            callback: None,
-            context,
-            token: None,
-        },
-        |token| Wrapped {
-            callback: Some(trampoline::request_completion),
-            context: registry::token_ptr(token),
-            token: Some(token),
-        },
-    )
+    node.inner
+        .request(node.id.index, slot, up, links.to_vec())
+        .map_or(
+            Wrapped {
+                callback: None,
+                context,
+                token: None,
+            },
+            |token| Wrapped {
+                callback: Some(trampoline::request_completion),
+                context: registry::token_ptr(token),
+                token: Some(token),
+            },
+        )
 }
 
-/// Records a request's return; drops its link if it failed inline.
+/// Records a request's return. The links it made are dropped if the return did not accept
+/// it: by the request's record when it has one (which also drops them when its completion
+/// reports a failure), here when the consumer passed no completion.
 fn request_returned(
     node: &Node,
     slot: &'static str,
     wrapped: &Wrapped,
     status: NTSTATUS,
-    link: Option<(u32, u32)>,
+    links: &[(u32, u32)],
 ) {
     if let Some(token) = wrapped.token {
         node.inner.request_returned(token, status);
-    }
-    if let Some((s, a)) = link
-        && !status.is_success()
-    {
-        node.inner.unlink(s, a);
+    } else if !accepted(status) {
+        for &(s, a) in links {
+            node.inner.unlink(s, a);
+        }
     }
     node.inner
         .returned(node.id.index, slot, Some(status), String::new());
@@ -140,6 +145,11 @@ fn request_returned(
 
 /// Runs a create on `parent`: wraps its completion, substitutes the verifier's out slot,
 /// forwards, and shadows an inline-created object into the consumer's out-pointer.
+///
+/// A NULL out-pointer is the consumer's bug ([`Rule::CreateOutPointerNull`]): it is reported
+/// and not forwarded, and the create returns `STATUS_INVALID_PARAMETER` (no completion
+/// follows). Forwarding it would let a provider that does not check create an object nobody can
+/// reach or close, and its blocking adapter close would then wait for it forever.
 fn create<T>(
     parent: &Node,
     slot: &'static str,
@@ -155,6 +165,13 @@ fn create<T>(
         unsafe { CreateCompletion::new(f, Context::new(context)) }
     });
     let inner = &parent.inner;
+    if out.is_null() {
+        let message = std::format!("{slot} called with a NULL out-pointer (not forwarded)");
+        inner.refuse(parent.id.index, Rule::CreateOutPointerNull, message);
+        let status = STATUS_INVALID_PARAMETER;
+        inner.returned(parent.id.index, slot, Some(status), String::new());
+        return status;
+    }
     let (token, slot_ptr) = inner.create(parent.id.index, slot, up, birth);
     let (cb, ctx) = if callback.is_some() {
         (
@@ -164,14 +181,9 @@ fn create<T>(
     } else {
         (None, context)
     };
-    let provider_out = if out.is_null() {
-        core::ptr::null_mut()
-    } else {
-        slot_ptr.cast::<*mut T>()
-    };
-    let status = forward(cb, ctx, provider_out);
+    let status = forward(cb, ctx, slot_ptr.cast::<*mut T>());
     let adoption = inner.request_returned(token, status);
-    if status == STATUS_SUCCESS && !out.is_null() {
+    if status == STATUS_SUCCESS {
         let shadow = adoption.map_or(core::ptr::null_mut(), |a| {
             let node = trampoline::adopt_from_callback(inner, a);
             inner.created_shadow(token, node.shadow_ptr().addr());
@@ -226,7 +238,7 @@ extern "system" fn close_object(
     let node = match registry::lookup(object.addr()) {
         Lookup::Live(node) => node,
         Lookup::Closed(Some(inner), id) => {
-            inner.misuse(id, "NdkCloseObject", "object already closed");
+            inner.close_after_close(id.index, "NdkCloseObject");
             return STATUS_INVALID_HANDLE;
         }
         Lookup::Closed(None, _) | Lookup::Unknown => return STATUS_INVALID_HANDLE,
@@ -241,7 +253,10 @@ extern "system" fn close_object(
         // contract (§2.A, §3.1) makes them callable at or below DISPATCH until invoked.
         unsafe { crate::abi::upcall::CloseCompletion::new(f, Context::new(context)) }
     });
-    let token = node.inner.close(node.id.index, slot, up);
+    let CloseStart::Forward(token) = node.inner.close(node.id.index, slot, up) else {
+        // A second close: the first may complete and free the provider's object at any moment.
+        return STATUS_INVALID_HANDLE;
+    };
     let (cb, ctx) = token.map_or((None, context), |token| {
         (
             Some(trampoline::close_completion as NDK_FN_CLOSE_COMPLETION),
@@ -314,23 +329,18 @@ macro_rules! request_slot {
                 return crate::abi::STATUS_INVALID_HANDLE;
             };
             node.inner.call(node.id.index, slot, std::string::String::new());
-            let wrapped = super::wrap_request(&node, slot, callback, context, None);
+            let wrapped = super::wrap_request(&node, slot, callback, context, &[]);
             // SAFETY: forwarding contract (module docs).
             let status = unsafe {
                 (table.$slot)(node.real.get().cast(), $($arg,)* wrapped.callback, wrapped.context)
             };
-            super::request_returned(&node, slot, &wrapped, status, None);
+            super::request_returned(&node, slot, &wrapped, status, &[]);
             status
         }
     };
 }
 
 pub(super) use {request_slot, sync_slot};
-
-/// Whether a status means "accepted" (success or pending), for links made by a request.
-const fn accepted(status: NTSTATUS) -> bool {
-    status.0 == STATUS_SUCCESS.0 || status.0 == STATUS_PENDING.0
-}
 
 /// The verifier's `NDK_ADAPTER_DISPATCH`.
 pub static ADAPTER_TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {
@@ -349,11 +359,11 @@ pub static ADAPTER_TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {
 pub static CQ_TABLE: NDK_CQ_DISPATCH = NDK_CQ_DISPATCH {
     NdkCloseCq: close_object,
     NdkQueryExtension: query_extension,
-    NdkResizeCq: queues::resize_cq,
-    NdkArmCq: queues::arm_cq,
-    NdkGetCqResults: queues::get_cq_results,
-    NdkControlCqInterruptModeration: queues::control_cq_interrupt_moderation,
-    NdkGetCqResultsEx: queues::get_cq_results_ex,
+    NdkResizeCq: cq::resize_cq,
+    NdkArmCq: cq::arm_cq,
+    NdkGetCqResults: cq::get_cq_results,
+    NdkControlCqInterruptModeration: cq::control_cq_interrupt_moderation,
+    NdkGetCqResultsEx: cq::get_cq_results_ex,
 };
 
 /// The verifier's `NDK_PD_DISPATCH`.
@@ -362,9 +372,9 @@ pub static PD_TABLE: NDK_PD_DISPATCH = NDK_PD_DISPATCH {
     NdkQueryExtension: query_extension,
     NdkCreateMr: memory::create_mr,
     NdkCreateMw: memory::create_mw,
-    NdkCreateSrq: queues::create_srq,
-    NdkCreateQp: queues::create_qp,
-    NdkCreateQpWithSrq: queues::create_qp_with_srq,
+    NdkCreateSrq: srq::create_srq,
+    NdkCreateQp: qp::create_qp,
+    NdkCreateQpWithSrq: qp::create_qp_with_srq,
     NdkGetPrivilegedMemoryRegionToken: memory::get_privileged_token,
 };
 
@@ -390,23 +400,23 @@ pub static MW_TABLE: NDK_MW_DISPATCH = NDK_MW_DISPATCH {
 pub static SRQ_TABLE: NDK_SRQ_DISPATCH = NDK_SRQ_DISPATCH {
     NdkCloseSrq: close_object,
     NdkQueryExtension: query_extension,
-    NdkModifySrq: queues::modify_srq,
-    NdkSrqReceive: queues::srq_receive,
+    NdkModifySrq: srq::modify_srq,
+    NdkSrqReceive: srq::srq_receive,
 };
 
 /// The verifier's `NDK_QP_DISPATCH`.
 pub static QP_TABLE: NDK_QP_DISPATCH = NDK_QP_DISPATCH {
     NdkCloseQp: close_object,
     NdkQueryExtension: query_extension,
-    NdkFlush: queues::flush,
-    NdkSend: queues::send,
-    NdkReceive: queues::receive,
-    NdkBind: queues::bind,
-    NdkFastRegister: queues::fast_register,
-    NdkInvalidate: queues::invalidate,
-    NdkRead: queues::read,
-    NdkWrite: queues::write,
-    NdkSendAndInvalidate: queues::send_and_invalidate,
+    NdkFlush: qp::flush,
+    NdkSend: qp::send,
+    NdkReceive: qp::receive,
+    NdkBind: qp::bind,
+    NdkFastRegister: qp::fast_register,
+    NdkInvalidate: qp::invalidate,
+    NdkRead: qp::read,
+    NdkWrite: qp::write,
+    NdkSendAndInvalidate: qp::send_and_invalidate,
 };
 
 /// The verifier's `NDK_SHARED_ENDPOINT_DISPATCH`.

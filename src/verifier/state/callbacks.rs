@@ -46,7 +46,8 @@ impl State {
         }
     }
 
-    /// A callback concerning `obj` starts: common checks, then it counts as running.
+    /// A callback concerning `obj` starts: common checks, the "not after the object's close"
+    /// check, then it counts as running.
     pub(super) fn enter(&mut self, obj: u32, callback: CallbackKind, status: Option<NTSTATUS>) {
         self.callback_starts(obj, callback, status);
         self.stats.checks += 1;
@@ -60,8 +61,28 @@ impl State {
                     format!("{callback:?} after the object's close returned STATUS_SUCCESS");
                 self.violate(Rule::CallbackAfterSuccessClose, obj, message);
             }
-            Life::Open | Life::Closing => {}
+            // The close that failed was reported; the provider kept the object open, so its
+            // callbacks are not judged against that close.
+            Life::Open | Life::Closing | Life::Closed(ClosedBy::Error) => {}
         }
+        self.count_running(obj);
+    }
+
+    /// A completion that was already reported under a more specific rule
+    /// ([`Rule::CompletionTwice`], [`Rule::CompletionWithoutPending`]) starts: common checks,
+    /// then it counts as running. The "after the object's close" rules are not applied to it:
+    /// a duplicate or unpaired completion that also comes late is one bug, reported once.
+    pub(super) fn enter_reported(
+        &mut self,
+        obj: u32,
+        callback: CallbackKind,
+        status: Option<NTSTATUS>,
+    ) {
+        self.callback_starts(obj, callback, status);
+        self.count_running(obj);
+    }
+
+    fn count_running(&mut self, obj: u32) {
         if let Some(r) = self.objects.get_mut(obj as usize) {
             r.running += 1;
         }
@@ -70,6 +91,14 @@ impl State {
     /// A callback concerning `obj` returned to the provider.
     pub(super) fn exit(&mut self, obj: u32, callback: CallbackKind) {
         if let Some(r) = self.objects.get_mut(obj as usize) {
+            // Every exit pairs with the entry that counted it (the trampolines exit only what
+            // their entry entered), so the count cannot drop below zero. An underflow would be
+            // a bookkeeping bug of the verifier itself, not of the provider.
+            debug_assert!(
+                r.running > 0,
+                "{callback:?} exit without an entry on {}",
+                r.id
+            );
             r.running = r.running.saturating_sub(1);
         }
         self.event(obj, EventKind::CallbackExit { callback }, String::new());
@@ -185,6 +214,13 @@ impl Inner {
     pub fn notification_returned(&self, obj: u32, callback: CallbackKind) {
         let mut st = self.lock();
         if let Some(r) = st.objects.get_mut(obj as usize) {
+            // Paired with the increment in `notification` (the trampoline exits only what it
+            // entered).
+            debug_assert!(
+                r.notifying > 0,
+                "{callback:?} exit without an entry on {}",
+                r.id
+            );
             r.notifying = r.notifying.saturating_sub(1);
         }
         st.exit(obj, callback);

@@ -16,6 +16,25 @@ use crate::abi::upcall::CloseCompletion;
 use crate::abi::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_PENDING, STATUS_SUCCESS};
 use crate::verifier::record::{CallbackKind, EventKind, ObjectKind, Rule};
 
+/// How a close completion delivery was taken when it started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseEntry {
+    /// The one delivery that completes the close: its return finishes the object.
+    Finishing,
+    /// A duplicate or unpaired delivery: an ordinary running callback of the object.
+    Extra,
+}
+
+/// Whether a consumer's close is forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseStart {
+    /// The object's first close: forward it, with this close-completion token (if the consumer
+    /// passed a completion).
+    Forward(Option<usize>),
+    /// The object's close had already started: reported as [`Rule::CloseTwice`], not forwarded.
+    Refused,
+}
+
 /// The slot name the adapter close is recorded under.
 const ADAPTER_CLOSE: &str = "CloseNDKAdapterHandler";
 
@@ -54,10 +73,13 @@ impl State {
     /// The close of `obj` finished from the consumer's view. Returns the shadow to retire.
     fn finish(&mut self, obj: u32) -> usize {
         let seq = self.seq;
+        let failed = self.life(obj) == Life::Closed(ClosedBy::Error);
         let Some((kind, shadow)) = self.release(obj) else {
             return 0;
         };
-        if kind == ObjectKind::Qp {
+        // A QP whose close failed is not known to have flushed: its missing results are not
+        // judged at this close (they still are by `check_drained`).
+        if kind == ObjectKind::Qp && !failed {
             self.book.qp_closed(obj, seq);
         }
         shadow
@@ -65,27 +87,37 @@ impl State {
 }
 
 impl Inner {
-    /// The consumer starts closing `obj`. Returns the token wrapping its close completion.
-    pub fn close(
-        &self,
-        obj: u32,
-        slot: &'static str,
-        up: Option<CloseCompletion>,
-    ) -> Option<usize> {
+    /// The consumer starts closing `obj`. Whether this is the object's first close is decided
+    /// here, under the lock, so of two racing closes exactly one is forwarded.
+    pub fn close(&self, obj: u32, slot: &'static str, up: Option<CloseCompletion>) -> CloseStart {
         let mut st = self.lock();
         st.consumer_call(obj, slot, String::new());
-        if st.check_open(obj, || {
-            format!("{slot} on an object whose close has already started")
-        }) {
-            st.set_life(obj, Life::Closing);
+        st.stats.checks += 1;
+        if st.life(obj) != Life::Open {
+            let message =
+                format!("{slot} on an object whose close has already started (not forwarded)");
+            st.violate(Rule::CloseTwice, obj, message);
+            return CloseStart::Refused;
         }
-        let up = up?;
-        Some(st.register(Reg::Close {
-            object: obj,
-            up,
-            returned: None,
-            completions: 0,
+        st.set_life(obj, Life::Closing);
+        CloseStart::Forward(up.map(|up| {
+            st.register(Reg::Close {
+                object: obj,
+                up,
+                returned: None,
+                completions: 0,
+            })
         }))
+    }
+
+    /// The consumer closed `obj` through a shadow that was already retired (its close
+    /// finished): a double close, not forwarded.
+    pub fn close_after_close(&self, obj: u32, slot: &'static str) {
+        let mut st = self.lock();
+        st.consumer_call(obj, slot, String::new());
+        st.stats.checks += 1;
+        let message = format!("{slot} on an object already closed (not forwarded)");
+        st.violate(Rule::CloseTwice, obj, message);
     }
 
     /// The close of `obj` returned `status`. Returns the shadow address to retire when the
@@ -127,8 +159,19 @@ impl Inner {
         }
         st.stats.checks += 2;
         if status != STATUS_SUCCESS {
+            // One bug, one report: the consumer treats any non-PENDING close as closed
+            // (§5.3), so the object is finished and its shadow retired, but nothing that
+            // follows only from the provider having failed the close is judged: no close
+            // checks, no CqResultMissing at this close, no "after the close" callbacks, and a
+            // close completion that follows (the close was really pending) is not unpaired.
             let message = format!("{slot} returned {status}");
             st.violate(Rule::CloseStatusInvalid, obj, message);
+            if completions > 0 {
+                // A close completion already ran and finished the object.
+                return None;
+            }
+            st.set_life(obj, Life::Closed(ClosedBy::Error));
+            return Some(st.finish(obj));
         }
         if completions > 0 {
             let message = format!(
@@ -142,8 +185,13 @@ impl Inner {
         Some(st.finish(obj))
     }
 
-    /// The close completion for `token` started. Returns the consumer's callback.
-    pub fn close_completion(&self, token: usize) -> Option<CloseCompletion> {
+    /// The close completion for `token` started. Returns the consumer's callback and how this
+    /// delivery was taken, to hand back to [`Inner::close_completion_returned`].
+    ///
+    /// Which delivery finishes the close is decided here, under the lock, when it *starts*:
+    /// a second delivery that starts while the first is still running is a duplicate, not the
+    /// finishing one, whichever of them returns first.
+    pub fn close_completion(&self, token: usize) -> Option<(CloseCompletion, CloseEntry)> {
         let mut st = self.lock();
         let Some(Reg::Close {
             object,
@@ -157,19 +205,25 @@ impl Inner {
         *completions += 1;
         let (obj, up, returned, completions) = (*object, *up, *returned, *completions);
         st.stats.checks += 1;
+        // Precedence: a duplicate is `CompletionTwice`, an unpaired one `CompletionWithoutPending`;
+        // neither is also reported as a callback after the close (`enter_reported`).
         if completions > 1 {
             let message = format!("close completion delivered {completions} times");
             st.violate(Rule::CompletionTwice, obj, message);
-            st.enter(obj, CallbackKind::CloseCompletion, None);
-            return Some(up);
+            st.enter_reported(obj, CallbackKind::CloseCompletion, None);
+            return Some((up, CloseEntry::Extra));
         }
         if let Some(r) = returned
             && r != STATUS_PENDING
         {
-            let message = format!("close returned {r} but its close completion was delivered");
-            st.violate(Rule::CompletionWithoutPending, obj, message);
-            st.enter(obj, CallbackKind::CloseCompletion, None);
-            return Some(up);
+            // After an error return (already `CloseStatusInvalid`) the completion only shows
+            // the close was really pending: not reported again.
+            if r == STATUS_SUCCESS {
+                let message = format!("close returned {r} but its close completion was delivered");
+                st.violate(Rule::CompletionWithoutPending, obj, message);
+            }
+            st.enter_reported(obj, CallbackKind::CloseCompletion, None);
+            return Some((up, CloseEntry::Extra));
         }
         // The genuine close completion: not counted as running (`close_running` instead), and
         // not subject to the "after the close" checks of other callbacks.
@@ -179,29 +233,22 @@ impl Inner {
             r.life = Life::Closed(ClosedBy::Completion);
             r.close_running = true;
         }
-        Some(up)
+        Some((up, CloseEntry::Finishing))
     }
 
-    /// The close completion for `token` returned. Returns the shadow to retire (first one only).
-    pub fn close_completion_returned(&self, token: usize) -> Option<usize> {
+    /// The close completion for `token`, taken as `entry` when it started, returned. Returns
+    /// the shadow to retire (for the finishing delivery only).
+    pub fn close_completion_returned(&self, token: usize, entry: CloseEntry) -> Option<usize> {
         let mut st = self.lock();
-        let Some(&Reg::Close {
-            object,
-            completions,
-            ..
-        }) = st.regs.get(&token)
-        else {
+        let Some(&Reg::Close { object, .. }) = st.regs.get(&token) else {
             return None;
         };
-        let first_running = st
-            .objects
-            .get(object as usize)
-            .is_some_and(|r| r.close_running && completions == 1);
-        if !first_running {
+        if entry == CloseEntry::Extra {
             st.exit(object, CallbackKind::CloseCompletion);
             return None;
         }
         if let Some(r) = st.objects.get_mut(object as usize) {
+            debug_assert!(r.close_running, "{} finished a close twice", r.id);
             r.close_running = false;
         }
         st.event(

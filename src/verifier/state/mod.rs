@@ -44,8 +44,10 @@ use crate::abi::NTSTATUS;
 use crate::abi::upcall::{
     CloseCompletion, ConnectEvent, CqNotification, Disconnect, SrqNotification,
 };
+pub use close::CloseStart;
 use objects::ObjRecord;
 use requests::Request;
+pub use requests::accepted;
 
 /// What a create makes once it succeeds.
 #[derive(Debug)]
@@ -201,6 +203,14 @@ impl Inner {
     pub fn returned(&self, obj: u32, slot: &'static str, status: Option<NTSTATUS>, detail: String) {
         self.lock()
             .event(obj, EventKind::Return { slot, status }, detail);
+    }
+
+    /// A consumer call on `obj` (already recorded) that breaks `rule`; the caller does not
+    /// forward it.
+    pub fn refuse(&self, obj: u32, rule: Rule, message: String) {
+        let mut st = self.lock();
+        st.stats.checks += 1;
+        st.violate(rule, obj, message);
     }
 
     /// A consumer call through a stale or mismatched shadow (reported, not forwarded).

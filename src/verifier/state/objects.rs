@@ -11,11 +11,15 @@ use std::vec::Vec;
 use super::{Adoption, Inner, State};
 use crate::verifier::record::{Event, ObjectId, ObjectKind};
 
-/// How a finished close ended: through its completion or by returning `STATUS_SUCCESS`.
+/// How a finished close ended: through its completion, by returning `STATUS_SUCCESS`, or by
+/// returning an error code (already reported as `CloseStatusInvalid`; the consumer treats the
+/// object as closed, but what the provider did with it is unknown, so nothing that follows
+/// from the close is judged).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ClosedBy {
     Completion,
     Success,
+    Error,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use std::boxed::Box;
 use std::format;
+use std::vec::Vec;
 
 use super::{Adoption, Birth, Inner, Reg, State};
 use crate::abi::upcall::{CreateCompletion, RequestCompletion};
@@ -31,7 +32,31 @@ pub(super) enum Upcall {
         out: Box<AtomicPtr<c_void>>,
         /// The shadow handed to the consumer, once created.
         shadow: usize,
+        /// The object's record exists (made at most once, by the inline success or the first
+        /// completion, whichever the provider delivered).
+        born: bool,
+        /// A write to `out` while pending was reported (one write, one report).
+        out_flagged: bool,
     },
+}
+
+/// Whether a request's inline return accepted it (`STATUS_SUCCESS` or `STATUS_PENDING`): the
+/// antecedent links it made stand until its completion reports a failure. Any other return,
+/// success-class codes such as `STATUS_TIMEOUT` included, fails the request.
+pub const fn accepted(status: NTSTATUS) -> bool {
+    status.0 == STATUS_SUCCESS.0 || status.0 == STATUS_PENDING.0
+}
+
+/// How a request or create completion arrived.
+#[derive(Debug)]
+struct Arrival {
+    /// The object the request was issued on.
+    obj: u32,
+    /// The request's first completion.
+    first: bool,
+    /// Already reported as [`Rule::CompletionTwice`] or [`Rule::CompletionWithoutPending`]: no
+    /// other sequencing rule is applied to it.
+    reported: bool,
 }
 
 #[derive(Debug)]
@@ -42,8 +67,8 @@ pub(super) struct Request {
     pub(super) returned: Option<NTSTATUS>,
     completions: u32,
     upcall: Upcall,
-    /// `(successor, antecedent)` link made by this request, dropped if it fails.
-    link: Option<(u32, u32)>,
+    /// `(successor, antecedent)` links made by this request, dropped if it fails.
+    links: Vec<(u32, u32)>,
 }
 
 impl State {
@@ -57,11 +82,13 @@ impl State {
         token
     }
 
-    /// Drops the link a request made when the request failed.
-    fn drop_link_if_failed(&mut self, link: Option<(u32, u32)>, status: NTSTATUS) {
-        if !status.is_success()
-            && let Some((s, a)) = link
-        {
+    /// Drops the links request `token` made (it failed).
+    fn drop_links(&mut self, token: usize) {
+        let links = match self.regs.get(&token) {
+            Some(Reg::Request(req)) => req.links.clone(),
+            _ => return,
+        };
+        for (s, a) in links {
             self.unlink(s, a);
         }
     }
@@ -69,12 +96,15 @@ impl State {
     /// Creates the record of the object a create made and binds its event registration.
     fn birth_object(&mut self, token: usize, real: *mut c_void) -> Option<Adoption> {
         let Some(Reg::Request(Request {
-            upcall: Upcall::Create { birth, .. },
+            upcall: Upcall::Create { birth, born, .. },
             ..
-        })) = self.regs.get(&token)
+        })) = self.regs.get_mut(&token)
         else {
             return None;
         };
+        if core::mem::replace(born, true) {
+            return None;
+        }
         let (kind, antecedents, qp, event, armed) = (
             birth.kind,
             birth.antecedents.clone(),
@@ -101,9 +131,32 @@ impl State {
         Some(adoption)
     }
 
+    /// Checks that the pending create `token` left its out slot alone; `when` says where the
+    /// write was seen. A write is reported once, at the return or at the completion.
+    fn check_pending_out(&mut self, token: usize, when: &str) {
+        let Some(Reg::Request(Request {
+            object,
+            slot,
+            upcall: Upcall::Create {
+                out, out_flagged, ..
+            },
+            ..
+        })) = self.regs.get_mut(&token)
+        else {
+            return;
+        };
+        let value = out.load(Ordering::Acquire);
+        self.stats.checks += 1;
+        if value.addr() == OUT_SENTINEL || core::mem::replace(out_flagged, true) {
+            return;
+        }
+        let (obj, slot) = (*object, *slot);
+        let message = format!("{slot} {when} but wrote {value:p} to the consumer's out-pointer");
+        self.violate(Rule::PendingCreateOutPointerWritten, obj, message);
+    }
+
     /// Shared part of request/create completions: multiplicity and pairing with PENDING.
-    /// Returns the request's object and whether this is the first completion.
-    fn completion_arrived(&mut self, token: usize, status: NTSTATUS) -> Option<(u32, bool)> {
+    fn completion_arrived(&mut self, token: usize, status: NTSTATUS) -> Option<Arrival> {
         let Some(Reg::Request(req)) = self.regs.get_mut(&token) else {
             return None;
         };
@@ -114,6 +167,7 @@ impl State {
             r.pending.remove(&token);
         }
         self.stats.checks += 2;
+        let mut reported = true;
         if completions > 1 {
             let message = format!("{slot} completed {completions} times (latest {status})");
             self.violate(Rule::CompletionTwice, obj, message);
@@ -123,8 +177,23 @@ impl State {
             let message =
                 format!("{slot} returned {r} but its completion ({status}) was delivered");
             self.violate(Rule::CompletionWithoutPending, obj, message);
+        } else {
+            reported = false;
         }
-        Some((obj, completions == 1))
+        Some(Arrival {
+            obj,
+            first: completions == 1,
+            reported,
+        })
+    }
+
+    /// A request or create completion concerning `obj` starts (see [`Arrival`]).
+    fn enter_completion(&mut self, arrival: &Arrival, callback: CallbackKind, status: NTSTATUS) {
+        if arrival.reported {
+            self.enter_reported(arrival.obj, callback, Some(status));
+        } else {
+            self.enter(arrival.obj, callback, Some(status));
+        }
     }
 
     /// `obj`'s requests that returned `STATUS_PENDING` and have not completed:
@@ -153,7 +222,7 @@ impl Inner {
         obj: u32,
         slot: &'static str,
         up: Option<RequestCompletion>,
-        link: Option<(u32, u32)>,
+        links: Vec<(u32, u32)>,
     ) -> Option<usize> {
         up?;
         Some(self.lock().track(Request {
@@ -162,12 +231,12 @@ impl Inner {
             returned: None,
             completions: 0,
             upcall: Upcall::Request(up),
-            link,
+            links,
         }))
     }
 
     /// Registers a create on `parent`. Returns the token and the out-pointer slot to hand to the
-    /// provider (the slot only if the consumer passed an out-pointer).
+    /// provider in place of the consumer's (non-NULL: `forward` refuses a create without one).
     pub fn create(
         &self,
         parent: u32,
@@ -189,8 +258,10 @@ impl Inner {
                 birth,
                 out,
                 shadow: 0,
+                born: false,
+                out_flagged: false,
             },
-            link: None,
+            links: Vec::new(),
         });
         (token, out_ptr)
     }
@@ -203,23 +274,19 @@ impl Inner {
             return None;
         };
         req.returned = Some(status);
-        let (obj, slot, completions, link) = (req.object, req.slot, req.completions, req.link);
+        let (obj, slot, completions) = (req.object, req.slot, req.completions);
         let created = match &req.upcall {
-            Upcall::Create { out, birth, .. } => {
+            Upcall::Create {
+                out, birth, born, ..
+            } => {
                 let value = out.load(Ordering::Acquire);
-                Some((birth.kind, (value.addr() != OUT_SENTINEL).then_some(value)))
+                Some((birth.kind, value, *born))
             }
             Upcall::Request(_) => None,
         };
-        let written = created.and_then(|(_, written)| written);
         if status == STATUS_PENDING {
-            if let Some(real) = written {
-                st.stats.checks += 1;
-                let message = format!(
-                    "{slot} returned STATUS_PENDING but wrote {real:p} to the consumer's \
-                     out-pointer"
-                );
-                st.violate(Rule::PendingCreateOutPointerWritten, obj, message);
+            if created.is_some() {
+                st.check_pending_out(token, "returned STATUS_PENDING");
             }
             return None;
         }
@@ -234,19 +301,22 @@ impl Inner {
             );
             st.violate(Rule::CompletionWithoutPending, obj, message);
         }
-        st.drop_link_if_failed(link, status);
-        let (Some((kind, _)), true) = (created, status == STATUS_SUCCESS) else {
+        if !accepted(status) {
+            st.drop_links(token);
+        }
+        let (Some((kind, value, born)), true) = (created, status == STATUS_SUCCESS) else {
             return None;
         };
         st.stats.checks += 1;
-        match written {
-            Some(real) if !real.is_null() => st.birth_object(token, real),
-            _ => {
-                let message = format!("{slot} returned STATUS_SUCCESS without a new {kind:?}");
-                st.violate(Rule::CreateWithoutObject, obj, message);
-                None
-            }
+        if value.addr() != OUT_SENTINEL && !value.is_null() {
+            return st.birth_object(token, value);
         }
+        // An object already handed over by a (premature) completion is not missing.
+        if !born {
+            let message = format!("{slot} returned STATUS_SUCCESS without a new {kind:?}");
+            st.violate(Rule::CreateWithoutObject, obj, message);
+        }
+        None
     }
 
     /// Records the shadow handed to the consumer for a create.
@@ -263,7 +333,7 @@ impl Inner {
     /// A request completion arrived for `token`. Returns the consumer's callback.
     pub fn request_completion(&self, token: usize, status: NTSTATUS) -> Option<RequestCompletion> {
         let mut st = self.lock();
-        let (obj, first) = st.completion_arrived(token, status)?;
+        let arrival = st.completion_arrived(token, status)?;
         let Some(Reg::Request(req)) = st.regs.get(&token) else {
             return None;
         };
@@ -271,11 +341,12 @@ impl Inner {
             Upcall::Request(up) => up,
             Upcall::Create { .. } => None,
         };
-        if first {
-            let link = req.link;
-            st.drop_link_if_failed(link, status);
+        // The request's outcome, unless this completion is a duplicate or unpaired one (the
+        // outcome was decided by the first completion or by the inline return).
+        if arrival.first && !arrival.reported && status != STATUS_SUCCESS {
+            st.drop_links(token);
         }
-        st.enter(obj, CallbackKind::RequestCompletion, Some(status));
+        st.enter_completion(&arrival, CallbackKind::RequestCompletion, status);
         up
     }
 
@@ -288,34 +359,35 @@ impl Inner {
         object: *mut c_void,
     ) -> (Option<CreateCompletion>, Option<Adoption>, usize) {
         let mut st = self.lock();
-        let Some((obj, first)) = st.completion_arrived(token, status) else {
+        let Some(arrival) = st.completion_arrived(token, status) else {
             return (None, None, 0);
         };
-        let Some(Reg::Request(req)) = st.regs.get(&token) else {
-            return (None, None, 0);
-        };
-        let slot = req.slot;
-        let Upcall::Create {
-            up,
-            ref out,
-            shadow,
-            ref birth,
-        } = req.upcall
+        let (obj, first) = (arrival.obj, arrival.first);
+        // Entered before anything else so that `completion_returned`'s exit always has its
+        // entry, whatever kind of request the token turns out to be.
+        st.enter_completion(&arrival, CallbackKind::CreateCompletion, status);
+        let Some(Reg::Request(Request {
+            slot,
+            returned,
+            upcall: Upcall::Create {
+                up, shadow, birth, ..
+            },
+            ..
+        })) = st.regs.get(&token)
         else {
             return (None, None, 0);
         };
-        let kind = birth.kind;
-        let value = out.load(Ordering::Acquire);
+        let (slot, up, shadow, kind, returned) = (*slot, *up, *shadow, birth.kind, *returned);
         let mut adopt = None;
-        st.stats.checks += 2;
-        if value.addr() != OUT_SENTINEL {
-            let message = format!(
-                "{slot} completed asynchronously but the provider wrote {value:p} to the \
-                 consumer's out-pointer"
-            );
-            st.violate(Rule::PendingCreateOutPointerWritten, obj, message);
+        // Only a create that returned STATUS_PENDING must have left the slot alone: after an
+        // inline success it holds the object legitimately, and before the return the write is
+        // judged at the return (once the status is known).
+        if returned == Some(STATUS_PENDING) {
+            st.check_pending_out(token, "completed asynchronously");
         }
-        if first && status == STATUS_SUCCESS {
+        // An unpaired completion (already reported) neither creates nor fails to create.
+        st.stats.checks += 1;
+        if first && !arrival.reported && status == STATUS_SUCCESS {
             if object.is_null() {
                 let message = format!("{slot} completed with STATUS_SUCCESS but no {kind:?}");
                 st.violate(Rule::CreateWithoutObject, obj, message);
@@ -323,7 +395,6 @@ impl Inner {
                 adopt = st.birth_object(token, object);
             }
         }
-        st.enter(obj, CallbackKind::CreateCompletion, Some(status));
         (up, adopt, shadow)
     }
 

@@ -1,263 +1,22 @@
-//! CQ, SRQ and QP slots (`spec/ndkpi.md` §2.2, §2.6, §2.7) and the PD's SRQ/QP creates: the
-//! work-request posts feed the CQ accounting, `NdkGetCqResults(Ex)` is checked against it, and
-//! arms feed the notification rules.
+//! QP slots and the PD's QP creates (`spec/ndkpi.md` §2.7): the CQs and SRQ become the QP's
+//! antecedents and completion targets, every work-request post is entered in the CQ
+//! accounting before it is forwarded (it may complete and be reaped before it returns), and an
+//! accepted bind links the MW to the MR.
 
 use core::ffi::c_void;
 use std::format;
 use std::string::String;
 
 use super::adapter::dedup;
-use super::{
-    accepted, cq_target, create, pd_target, qp_target, request_slot, srq_target, sync_slot,
-};
-use crate::abi::upcall::{Context, SrqNotification};
+use super::{create, pd_target, qp_target};
 use crate::abi::{
-    GROUP_AFFINITY, NDK_CQ, NDK_FN_CREATE_COMPLETION, NDK_FN_REQUEST_COMPLETION,
-    NDK_FN_SRQ_NOTIFICATION_CALLBACK, NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER,
-    NDK_OP_FLAG_SILENT_SUCCESS, NDK_PD, NDK_QP, NDK_RESULT, NDK_RESULT_EX, NDK_SGE, NDK_SRQ,
-    NTSTATUS, STATUS_INVALID_HANDLE,
+    NDK_CQ, NDK_FN_CREATE_COMPLETION, NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER,
+    NDK_OP_FLAG_SILENT_SUCCESS, NDK_PD, NDK_QP, NDK_SGE, NDK_SRQ, NTSTATUS, STATUS_INVALID_HANDLE,
 };
 use crate::verifier::book::{QpInfo, Queue};
 use crate::verifier::record::ObjectKind;
 use crate::verifier::registry::{self, Node};
-use crate::verifier::state::Birth;
-use crate::verifier::trampoline;
-
-// ---- CQ ----------------------------------------------------------------------------------------
-
-request_slot!(resize_cq, cq_target, NDK_CQ, NdkResizeCq, (depth: u32));
-sync_slot!(control_cq_interrupt_moderation, cq_target, NDK_CQ, NdkControlCqInterruptModeration,
-    (interval: u32, count: u32));
-
-/// `NdkArmCq`: the arm is recorded before the provider can act on it.
-pub extern "system" fn arm_cq(cq: *mut NDK_CQ, arm_type: u32) {
-    let slot = "NdkArmCq";
-    let Some((node, table)) = cq_target(cq.addr(), slot) else {
-        return;
-    };
-    node.inner
-        .call(node.id.index, slot, format!("type={arm_type}"));
-    node.inner.arm(node.id.index);
-    // SAFETY: forwarding contract (module docs).
-    unsafe { (table.NdkArmCq)(node.real.get().cast(), arm_type) };
-    node.inner
-        .returned(node.id.index, slot, None, String::new());
-}
-
-/// Checks a poll's results against the posted work.
-fn account<R>(
-    node: &Node,
-    slot: &'static str,
-    poll: u64,
-    results: *mut R,
-    requested: u32,
-    count: u32,
-    fields: impl Fn(&R) -> (NTSTATUS, usize, usize),
-) {
-    let valid = count.min(requested) as usize;
-    let seen: std::vec::Vec<_> = if results.is_null() || valid == 0 {
-        std::vec::Vec::new()
-    } else {
-        // SAFETY: the consumer passed `results` for `requested` entries (`_Out_writes_to_`),
-        // and the provider initialised the first `count` of them, of which only the first
-        // `min(count, requested)` lie inside the buffer; nothing else accesses them until the
-        // consumer reads them after this call returns.
-        let slice = unsafe { core::slice::from_raw_parts(results, valid) };
-        slice.iter().map(fields).collect()
-    };
-    node.inner
-        .poll_results(node.id.index, poll, requested, count, &seen);
-    node.inner
-        .returned(node.id.index, slot, None, format!("{count} result(s)"));
-}
-
-/// `NdkGetCqResults`.
-pub extern "system" fn get_cq_results(cq: *mut NDK_CQ, results: *mut NDK_RESULT, n: u32) -> u32 {
-    let slot = "NdkGetCqResults";
-    let Some((node, table)) = cq_target(cq.addr(), slot) else {
-        return 0;
-    };
-    node.inner
-        .call(node.id.index, slot, format!("nResults={n}"));
-    let poll = node.inner.poll_start();
-    // SAFETY: forwarding contract (module docs).
-    let count = unsafe { (table.NdkGetCqResults)(node.real.get().cast(), results, n) };
-    account(&node, slot, poll, results, n, count, |r| {
-        (r.Status, r.QPContext.addr(), r.RequestContext.addr())
-    });
-    count
-}
-
-/// `NdkGetCqResultsEx`.
-pub extern "system" fn get_cq_results_ex(
-    cq: *mut NDK_CQ,
-    results: *mut NDK_RESULT_EX,
-    n: u32,
-) -> u32 {
-    let slot = "NdkGetCqResultsEx";
-    let Some((node, table)) = cq_target(cq.addr(), slot) else {
-        return 0;
-    };
-    node.inner
-        .call(node.id.index, slot, format!("nResults={n}"));
-    let poll = node.inner.poll_start();
-    // SAFETY: forwarding contract (module docs).
-    let count = unsafe { (table.NdkGetCqResultsEx)(node.real.get().cast(), results, n) };
-    account(&node, slot, poll, results, n, count, |r| {
-        (r.Status, r.QPContext.addr(), r.RequestContext.addr())
-    });
-    count
-}
-
-// ---- SRQ ---------------------------------------------------------------------------------------
-
-/// `NdkCreateSrq` (PD): wraps the SRQ notification; a non-zero threshold arms it.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn create_srq(
-    pd: *mut NDK_PD,
-    depth: u32,
-    max_sge: u32,
-    threshold: u32,
-    notification: Option<NDK_FN_SRQ_NOTIFICATION_CALLBACK>,
-    notification_context: *mut c_void,
-    affinity: *const GROUP_AFFINITY,
-    callback: Option<NDK_FN_CREATE_COMPLETION>,
-    context: *mut c_void,
-    out: *mut *mut NDK_SRQ,
-) -> NTSTATUS {
-    let slot = "NdkCreateSrq";
-    let Some((node, table)) = pd_target(pd.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let index = node.id.index;
-    node.inner
-        .call(index, slot, format!("depth={depth} threshold={threshold}"));
-    let mut birth = Birth {
-        kind: ObjectKind::Srq,
-        antecedents: std::vec![index],
-        qp: None,
-        event: None,
-        armed: threshold > 0,
-    };
-    let (notify, notify_context) = match notification {
-        Some(f) => {
-            // SAFETY: the consumer handed `f` and its context as the SRQ's notification
-            // callback, callable at or below DISPATCH until the SRQ's close completes (§3.5).
-            let up = unsafe { SrqNotification::new(f, Context::new(notification_context)) };
-            let token = node.inner.register_srq_notify(index, up);
-            birth.event = Some(token);
-            (
-                Some(trampoline::srq_notification as NDK_FN_SRQ_NOTIFICATION_CALLBACK),
-                registry::token_ptr(token),
-            )
-        }
-        None => (None, notification_context),
-    };
-    create(
-        &node,
-        slot,
-        birth,
-        callback,
-        context,
-        out,
-        |cb, ctx, out| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkCreateSrq)(
-                    node.real.get().cast(),
-                    depth,
-                    max_sge,
-                    threshold,
-                    notify,
-                    notify_context,
-                    affinity,
-                    cb,
-                    ctx,
-                    out,
-                )
-            }
-        },
-    )
-}
-
-/// `NdkModifySrq`: a non-zero threshold re-arms the SRQ notification.
-pub extern "system" fn modify_srq(
-    srq: *mut NDK_SRQ,
-    depth: u32,
-    threshold: u32,
-    callback: Option<NDK_FN_REQUEST_COMPLETION>,
-    context: *mut c_void,
-) -> NTSTATUS {
-    let slot = "NdkModifySrq";
-    let Some((node, table)) = srq_target(srq.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    node.inner.call(
-        node.id.index,
-        slot,
-        format!("depth={depth} threshold={threshold}"),
-    );
-    if threshold > 0 {
-        node.inner.arm(node.id.index);
-    }
-    let wrapped = super::wrap_request(&node, slot, callback, context, None);
-    // SAFETY: forwarding contract (module docs).
-    let status = unsafe {
-        (table.NdkModifySrq)(
-            node.real.get().cast(),
-            depth,
-            threshold,
-            wrapped.callback,
-            wrapped.context,
-        )
-    };
-    super::request_returned(&node, slot, &wrapped, status, None);
-    status
-}
-
-/// Records a post, forwards it, and withdraws it if it failed.
-fn post(
-    node: &Node,
-    slot: &'static str,
-    queue: Queue,
-    context: *mut c_void,
-    flags: u32,
-    forward: impl FnOnce() -> NTSTATUS,
-) -> NTSTATUS {
-    let index = node.id.index;
-    node.inner.call(
-        index,
-        slot,
-        format!("ctx={:#x} flags={flags:#x}", context.addr()),
-    );
-    let silent = flags & NDK_OP_FLAG_SILENT_SUCCESS != 0
-        && !matches!(queue, Queue::Receive(_) | Queue::Srq(_));
-    let seq = node.inner.post(queue, context.addr(), silent, slot);
-    let status = forward();
-    node.inner.posted(index, seq, context.addr(), status, slot);
-    node.inner
-        .returned(index, slot, Some(status), String::new());
-    status
-}
-
-/// `NdkSrqReceive`.
-pub extern "system" fn srq_receive(
-    srq: *mut NDK_SRQ,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-) -> NTSTATUS {
-    let slot = "NdkSrqReceive";
-    let Some((node, table)) = srq_target(srq.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(&node, slot, Queue::Srq(node.id.index), context, 0, || {
-        // SAFETY: forwarding contract (module docs).
-        unsafe { (table.NdkSrqReceive)(node.real.get().cast(), context, sgl, n_sge) }
-    })
-}
-
-// ---- QP creation (PD slots) --------------------------------------------------------------------
+use crate::verifier::state::{Birth, accepted};
 
 fn qp_birth(
     pd: u32,
@@ -406,7 +165,32 @@ pub extern "system" fn create_qp_with_srq(
     )
 }
 
-// ---- QP ----------------------------------------------------------------------------------------
+/// Records a post, forwards it, and withdraws it if it failed.
+pub(super) fn post(
+    node: &Node,
+    slot: &'static str,
+    queue: Queue,
+    context: *mut c_void,
+    flags: u32,
+    forward: impl FnOnce() -> NTSTATUS,
+) -> NTSTATUS {
+    let index = node.id.index;
+    node.inner.call(
+        index,
+        slot,
+        format!("ctx={:#x} flags={flags:#x}", context.addr()),
+    );
+    let silent = flags & NDK_OP_FLAG_SILENT_SUCCESS != 0
+        && !matches!(queue, Queue::Receive(_) | Queue::Srq(_));
+    let seq = node.inner.post(queue, context.addr(), silent, slot);
+    let status = forward();
+    node.inner.posted(index, seq, context.addr(), status, slot);
+    node.inner
+        .returned(index, slot, Some(status), String::new());
+    status
+}
+
+// ---- Posts and the other QP slots --------------------------------------------------------------
 
 /// `NdkFlush`.
 pub extern "system" fn flush(qp: *mut NDK_QP) {
