@@ -20,7 +20,7 @@ use crate::abi::{
 use crate::fabric::{AdapterId, Address, EndpointKind, Fabric, Reservation};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Closing, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
-use crate::platform::{AllocError, DeferredWork, Dpc, SpinLock, assert_no_provider_lock_held};
+use crate::platform::{DeferredWork, Dpc, SpinLock, assert_no_provider_lock_held};
 use crate::sync::Arc;
 
 /// Released after the listener's close completion.
@@ -38,12 +38,16 @@ struct State<F: Family> {
 }
 
 /// A listener.
+///
+/// `#[repr(C)]` with the shell first (the consumer's `NDK_LISTENER` at offset 0).
+#[repr(C)]
 pub struct Listener<F: Family> {
-    node: Node,
     shell: F::ListenerShell,
+    node: Node,
     fabric: Fabric<F>,
     adapter: AdapterId,
-    dpc: Result<Dpc, AllocError>,
+    /// The hand-up work, set once right after allocation (it needs the object's `Weak`).
+    dpc: SpinLock<Option<Dpc>>,
     state: SpinLock<State<F>>,
 }
 
@@ -57,6 +61,10 @@ impl<F: Family> DeferredWork for HandUp<F> {
         }
     }
 }
+
+// The consumer's pointer is the object's address: the shell (and in it the NDK struct) must be
+// at offset 0.
+const _: () = assert!(core::mem::offset_of!(Listener<super::ndk::Ndk>, shell) == 0);
 
 impl<F: Family> Tracked for Listener<F> {
     type Farewell = CmFarewell<<F::ListenerShell as Shell>::Farewell, ListenerLate<F>>;
@@ -89,14 +97,14 @@ impl<F: Family> Listener<F> {
         adapter: Unit<F::Adapter>,
         shell: F::ListenerShell,
     ) -> Result<Base<Self>, NTSTATUS> {
-        let platform = fabric.platform().clone();
+        let platform = fabric.platform();
         let id = adapter.fabric_id();
-        let this = Arc::new_cyclic(|weak| Self {
-            node: Node::new(Links::new()),
+        let built = platform.try_arc(Self {
             shell,
+            node: Node::new(Links::new()),
             fabric: fabric.clone(),
             adapter: id,
-            dpc: platform.new_dpc(HandUp(weak.clone())),
+            dpc: SpinLock::new(lock_level::DELIVERY, None),
             state: SpinLock::new(
                 lock_level::LISTENER,
                 State {
@@ -111,9 +119,11 @@ impl<F: Family> Listener<F> {
                 },
             ),
         });
-        if this.dpc.is_err() {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
+        let this = built.map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        let dpc = platform
+            .new_dpc(HandUp(Arc::downgrade(&this)))
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        *this.dpc.lock() = Some(dpc);
         Ok(Base::from_arc(this))
     }
 
@@ -174,8 +184,8 @@ impl<F: Family> Listener<F> {
             s.paused = pause;
             !pause && !s.backlog.is_empty()
         };
-        if resume && let Ok(dpc) = &self.dpc {
-            dpc.queue();
+        if resume {
+            self.queue_hand_up();
         }
     }
 
@@ -254,13 +264,26 @@ impl<F: Family> Listener<F> {
             Some(connector) => {
                 let _ = Connector::close(connector, |_| {});
             }
-            None => {
-                if let Ok(dpc) = &this.dpc {
-                    dpc.queue();
-                }
-            }
+            None => this.queue_hand_up(),
         }
         Ok(())
+    }
+
+    fn queue_hand_up(&self) {
+        if let Some(dpc) = &*self.dpc.lock() {
+            dpc.queue();
+        }
+    }
+
+    /// Whether this listener was created on `adapter`.
+    #[must_use]
+    pub fn is_on(&self, adapter: &F::Adapter) -> bool {
+        self.state
+            .lock()
+            .late
+            .adapter
+            .as_ref()
+            .is_some_and(|own| core::ptr::eq(Arc::as_ptr(own.arc()), adapter))
     }
 
     /// Hands queued connectors up one at a time (deferred work, no lock held).

@@ -26,6 +26,8 @@ mod connector;
 mod endpoint;
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 mod listener;
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
+pub mod ndk;
 
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub use connector::{ConnectionData, Connector, Late};
@@ -41,6 +43,7 @@ use crate::abi::upcall::{Disconnect, RequestCompletion};
 use crate::fabric::AdapterId;
 use crate::lifetime::{Farewell, Tracked};
 use crate::platform::LockLevel;
+use crate::sync::Arc;
 
 /// Lock levels of the connection manager, in acquisition order (see `docs/platform.md`).
 ///
@@ -61,6 +64,8 @@ pub mod lock_level {
     pub const FABRIC: LockLevel = LockLevel::new(48);
     /// The fabric's list of connections (for timeouts).
     pub const FABRIC_CONNECTIONS: LockLevel = LockLevel::new(49);
+    /// The once-set slot holding an object's deferred-work item (innermost: queueing only).
+    pub const DELIVERY: LockLevel = LockLevel::new(50);
 }
 
 /// A request completion (`NDK_FN_REQUEST_COMPLETION` + context), called at most once.
@@ -134,8 +139,8 @@ pub trait QpLink: Tracked {
     /// The status to report (e.g. the QP is already connected or in error); the attempt is
     /// then aborted on both sides.
     fn connect(
-        &self,
-        peer: &Self,
+        this: &Arc<Self>,
+        peer: &Arc<Self>,
         own: ReadLimits,
         peer_limits: ReadLimits,
     ) -> Result<(), NTSTATUS>;

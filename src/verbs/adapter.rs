@@ -16,6 +16,7 @@ use crate::sync::{Arc, AtomicU32, Ordering};
 
 use super::mr::MemoryTable;
 use super::{AdapterConfig, DispatchTables, Limits};
+use crate::cm::ndk::AdapterCm;
 
 /// The platform event the adapter's finaliser signals and its closer waits on.
 #[derive(Debug)]
@@ -44,6 +45,8 @@ pub struct Adapter {
     event: Arc<AdapterEvent>,
     next_pd: AtomicU32,
     memory: MemoryTable,
+    /// The adapter's place on its fabric (detached when the adapter's memory goes).
+    cm: AdapterCm,
 }
 
 const _: () = assert!(core::mem::offset_of!(Adapter, ndk) == 0);
@@ -83,6 +86,7 @@ impl Adapter {
         requested: NDK_VERSION,
     ) -> Result<Base<Self>, NTSTATUS> {
         let version = negotiate_version(requested)?;
+        let cm = AdapterCm::attach(config.fabric.as_ref(), &platform, &config.addresses)?;
         let event = Arc::new(AdapterEvent(platform.new_event()));
         Ok(Base::new(Self {
             ndk: NdkCell::new(NDK_ADAPTER::new(version, tables.adapter)),
@@ -94,6 +98,7 @@ impl Adapter {
             tables,
             event,
             next_pd: AtomicU32::new(0),
+            cm,
         }))
     }
 
@@ -134,6 +139,12 @@ impl Adapter {
     #[must_use]
     pub const fn tables(&self) -> &DispatchTables {
         &self.tables
+    }
+
+    /// The adapter's fabric attachment (connection manager).
+    #[must_use]
+    pub const fn cm(&self) -> &AdapterCm {
+        &self.cm
     }
 
     /// The adapter-wide memory-token table.
