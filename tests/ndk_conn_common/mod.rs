@@ -8,6 +8,7 @@ mod ndk_common;
 
 use std::sync::Arc;
 
+#[allow(unused_imports, reason = "not every test file uses every fixture")]
 pub use ndk_common::{Side, summary};
 use softndk::abi::{NDK_VERSION, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 use softndk::cm::ndk::NdkFabric;
@@ -64,9 +65,10 @@ impl Net {
         Self { host, fabric, a, b }
     }
 
-    /// Runs deferred work (deterministic host) until idle; returns how many items ran.
-    pub fn run(&self) -> usize {
-        self.host.run_until_idle()
+    /// Runs deferred work until none is left: the deterministic host runs it on this thread,
+    /// the threaded host waits for its workers (`KeFlushQueuedDpcs`).
+    pub fn run(&self) {
+        self.host.flush();
     }
 
     /// A side (PD, CQs, QP) on `adapter`.
