@@ -32,6 +32,10 @@ pub struct ListenerLate<F: Family> {
 struct State<F: Family> {
     listening: bool,
     paused: bool,
+    /// A hand-up loop is running (a DPC may run again on another processor while it runs, as a
+    /// `KDPC` can): the second instance leaves the work to the first, so connect events of one
+    /// listener never overlap.
+    handing_up: bool,
     local: Option<Address>,
     backlog: VecDeque<Base<Connector<F>>>,
     late: ListenerLate<F>,
@@ -110,6 +114,7 @@ impl<F: Family> Listener<F> {
                 State {
                     listening: false,
                     paused: false,
+                    handing_up: false,
                     local: None,
                     backlog: VecDeque::new(),
                     late: ListenerLate {
@@ -288,14 +293,26 @@ impl<F: Family> Listener<F> {
 
     /// Hands queued connectors up one at a time (deferred work, no lock held).
     fn hand_up(self: &Arc<Self>) {
+        {
+            let mut s = self.state.lock();
+            if s.handing_up {
+                return;
+            }
+            s.handing_up = true;
+        }
         loop {
+            // Every push, pause change and this check happen under the state lock, and the
+            // flag clears only when this check finds nothing: a request queued after that
+            // queues the work again and finds the flag clear (no lost hand-up).
             let next = {
                 let mut s = self.state.lock();
-                if s.paused && !self.node.is_closing() {
+                let next = if s.paused && !self.node.is_closing() {
                     None
                 } else {
                     s.backlog.pop_front()
-                }
+                };
+                s.handing_up = next.is_some();
+                next
             };
             let Some(connector) = next else { return };
             // The queued connector holds a unit on this listener, so taking one is legal
