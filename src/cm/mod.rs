@@ -9,10 +9,11 @@
 //! stops new connections at once and pends while the connectors it handed up live. See
 //! `docs/connections.md`.
 //!
-//! It must never dereference consumer memory or call a consumer function pointer directly:
-//! the dispatch layer hands in parsed values ([`Address`](crate::fabric::Address), byte slices)
-//! and implements the [`Family`] hooks (completions, events, the embedded NDK structs). It must
-//! never call into a QP while holding a CM lock.
+//! It must never dereference consumer memory or hold a raw consumer function pointer: the
+//! dispatch layer hands in parsed values ([`Address`](crate::fabric::Address), byte slices) and
+//! `abi::upcall` values, and the [`Family`] hooks decide what a completion, an event and the
+//! embedded NDK struct are ([`ndk`] binds them to SoftNDK's objects). It must never call into a
+//! QP or the consumer while holding a CM lock.
 #![deny(unsafe_code)]
 
 pub mod negotiate;
