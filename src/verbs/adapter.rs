@@ -18,6 +18,7 @@ use crate::sync::{Arc, AtomicU32, Ordering};
 
 use super::mr::MemoryTable;
 use super::{AdapterConfig, DispatchTables, Limits};
+use crate::cm::ndk::AdapterCm;
 
 /// The platform event the adapter's finaliser signals and its closer waits on.
 #[derive(Debug)]
@@ -46,6 +47,8 @@ pub struct Adapter {
     event: Arc<AdapterEvent>,
     next_pd: AtomicU32,
     memory: MemoryTable,
+    /// The adapter's place on its fabric (detached when the adapter's memory goes).
+    cm: AdapterCm,
 }
 
 const _: () = assert!(core::mem::offset_of!(Adapter, ndk) == 0);
@@ -86,6 +89,7 @@ impl Adapter {
         requested: NDK_VERSION,
     ) -> Result<Base<Self>, NTSTATUS> {
         let version = negotiate_version(requested)?;
+        let cm = AdapterCm::attach(config.fabric.as_ref(), &platform, &config.addresses)?;
         let no_memory = |_| NDIS_STATUS_RESOURCES;
         let event = platform
             .try_new_event()
@@ -102,6 +106,7 @@ impl Adapter {
             tables,
             event,
             next_pd: AtomicU32::new(0),
+            cm,
         });
         Ok(Base::from_arc(adapter.map_err(no_memory)?))
     }
@@ -143,6 +148,12 @@ impl Adapter {
     #[must_use]
     pub const fn tables(&self) -> &DispatchTables {
         &self.tables
+    }
+
+    /// The adapter's fabric attachment (connection manager).
+    #[must_use]
+    pub const fn cm(&self) -> &AdapterCm {
+        &self.cm
     }
 
     /// The adapter-wide memory-token table.

@@ -7,7 +7,8 @@
 //! module has not built yet.
 
 use crate::abi::{
-    NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED, NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED,
+    NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED, NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
+    NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED,
     NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED, NDK_ADAPTER_INFO, NDK_RDMA_TECHNOLOGY,
     NDK_VERSION,
 };
@@ -87,19 +88,23 @@ impl Limits {
 ///   accepted and ignored.
 /// * `RDMA_READ_LOCAL_INVALIDATE_SUPPORTED`: the engine invalidates the first SGE's token.
 /// * `CQ_RESIZE_SUPPORTED`: `NdkResizeCq` reallocates the ring.
+/// * `LOOPBACK_CONNECTIONS_SUPPORTED`: the connection manager connects an adapter to its own
+///   addresses (`docs/connections.md`).
 ///
 /// Not set, deliberately: `IN_ORDER_DMA_SUPPORTED` (bytes are placed by the platform's `memcpy`,
 /// whose store order inside one call is unspecified, so a consumer polling the last byte could
 /// see it before earlier ones), `CQ_INTERRUPT_MODERATION_SUPPORTED` (not implemented:
-/// `NdkControlCqInterruptModeration` answers `STATUS_NOT_SUPPORTED`), `MULTI_ENGINE_SUPPORTED`,
-/// and `LOOPBACK_CONNECTIONS_SUPPORTED` (no connections exist until the connection manager lands;
-/// it sets the flag then).
+/// `NdkControlCqInterruptModeration` answers `STATUS_NOT_SUPPORTED`), `MULTI_ENGINE_SUPPORTED`.
 pub const ADAPTER_FLAGS: u32 = NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED
     | NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED
-    | NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED;
+    | NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED
+    | NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
 
-/// Identity and limits of one adapter instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Most IP addresses one adapter has on its fabric.
+pub const MAX_ADAPTER_ADDRESSES: usize = 4;
+
+/// Identity, limits and fabric attachment of one adapter instance.
+#[derive(Clone, Debug)]
 pub struct AdapterConfig {
     /// `VendorId`.
     pub vendor_id: u32,
@@ -112,6 +117,11 @@ pub struct AdapterConfig {
     /// Secret mixed into memory tokens so they are not simply slot numbers. The miniport draws it
     /// from the system's random source at adapter open; tests pass fixed values.
     pub token_secret: u32,
+    /// The fabric the adapter's connectors, listeners and shared endpoints live on; `None`: a
+    /// private fabric of its own (connections only between its own objects).
+    pub fabric: Option<crate::cm::ndk::NdkFabric>,
+    /// The adapter's IP addresses on that fabric.
+    pub addresses: [Option<crate::fabric::IpAddr>; MAX_ADAPTER_ADDRESSES],
 }
 
 impl AdapterConfig {
@@ -125,7 +135,25 @@ impl AdapterConfig {
             limits: Limits::SOFTNDK,
             technology: NDK_RDMA_TECHNOLOGY::IWARP,
             token_secret,
+            fabric: None,
+            addresses: [None; MAX_ADAPTER_ADDRESSES],
         }
+    }
+
+    /// This configuration on `fabric` with the addresses `ips` (at most
+    /// [`MAX_ADAPTER_ADDRESSES`]; more are ignored).
+    #[must_use]
+    pub fn on_fabric(
+        mut self,
+        fabric: &crate::cm::ndk::NdkFabric,
+        ips: &[crate::fabric::IpAddr],
+    ) -> Self {
+        self.fabric = Some(fabric.clone());
+        self.addresses = [None; MAX_ADAPTER_ADDRESSES];
+        for (slot, ip) in self.addresses.iter_mut().zip(ips) {
+            *slot = Some(*ip);
+        }
+        self
     }
 
     /// The `NDK_ADAPTER_INFO` of an adapter opened at `version`.

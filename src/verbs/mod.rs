@@ -17,6 +17,7 @@ pub mod limits;
 pub mod mr;
 pub mod pd;
 pub mod qp;
+mod qp_link;
 pub mod token;
 
 use crate::abi::upcall::CloseCompletion;
@@ -32,7 +33,7 @@ use crate::platform::{SpinLock, assert_no_provider_lock_held};
 
 pub use adapter::Adapter;
 pub use cq::{ArmType, Cq};
-pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, lock_order};
+pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, MAX_ADAPTER_ADDRESSES, lock_order};
 pub use mr::Mr;
 pub use pd::Pd;
 pub use qp::{Qp, QpConfig, connect_pair};
