@@ -137,14 +137,14 @@ fn ndconn_connections_from_several_threads() {
         if let softndk::consumer::Closed::Pending(s) = &closed {
             assert!(s.wait(LONG));
         }
-        side.close();
+        side.close_waiting(LONG);
     }
     for (p, side, _) in passive {
         let closed = p.close();
         if let softndk::consumer::Closed::Pending(s) = &closed {
             assert!(s.wait(LONG));
         }
-        side.close();
+        side.close_waiting(LONG);
     }
     if let softndk::consumer::Closed::Pending(s) = &listener_close {
         assert!(
