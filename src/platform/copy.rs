@@ -8,7 +8,8 @@
 //!   `(dst - src) mod 4096` is small: measured 2.6–3.5 GB/s instead of ≈100 GB/s for 4–64 KiB
 //!   at a distance of 8 bytes, and 2–4× slower up to ≈128 bytes (`docs/platform.md`). Copying
 //!   such a piece in [`ALIAS_CHUNK`]-byte calls keeps `memcpy` on its vector loop, which does
-//!   not suffer from it. [`alias_safe_chunk`] decides.
+//!   not suffer from it. From [`ALIAS_CEILING`] (1 MiB) up glibc no longer uses `rep movsb`
+//!   and the whole copy is one call. [`alias_safe_chunk`] decides.
 //!
 //! Must never copy a byte twice or allocate.
 
@@ -23,12 +24,21 @@ pub const ALIAS_WINDOW: usize = 256;
 /// glibc stays on its vector loop instead of `rep movsb` (measured best of 512/1024/2048).
 pub const ALIAS_CHUNK: usize = 2048;
 
+/// Copies of at least this many bytes are never chunked: glibc stops using `rep movsb` at the
+/// L2 size on AMD (`rep_movsb_stop_threshold`, 1 MiB here) and its vector loop has no cliff,
+/// while 2 KiB calls would cost ≈15% of the bandwidth (measured 47.7 GB/s whole vs 39.8 GB/s
+/// chunked at 1 MiB, distance 8; the cliff is 2.7 GB/s at 1 MiB − 4 KiB; `docs/benchmarks.md`).
+pub const ALIAS_CEILING: usize = 1 << 20;
+
 /// Largest number of bytes one `memcpy` call should move from `src_addr` to `dst_addr` when
-/// `len` bytes remain: `len` itself unless the addresses alias within a page.
+/// `len` bytes remain.
+///
+/// That is `len` itself unless the addresses alias within a page and `len` is in the
+/// `rep movsb` range (`ALIAS_CHUNK < len < ALIAS_CEILING`).
 #[must_use]
 pub const fn alias_safe_chunk(dst_addr: usize, src_addr: usize, len: usize) -> usize {
     let distance = dst_addr.wrapping_sub(src_addr) % PAGE_SIZE;
-    if distance < ALIAS_WINDOW && len > ALIAS_CHUNK {
+    if distance < ALIAS_WINDOW && len > ALIAS_CHUNK && len < ALIAS_CEILING {
         ALIAS_CHUNK
     } else {
         len
@@ -170,6 +180,20 @@ mod tests {
         // Short copies never take the slow path.
         assert_eq!(alias_safe_chunk(base + 8, base, ALIAS_CHUNK), ALIAS_CHUNK);
         assert_eq!(alias_safe_chunk(base + 8, base, 100), 100);
+    }
+
+    #[test]
+    fn copies_past_the_ceiling_are_not_chunked() {
+        let base = 0x10_0000;
+        assert_eq!(
+            alias_safe_chunk(base + 8, base, ALIAS_CEILING - 1),
+            ALIAS_CHUNK
+        );
+        assert_eq!(
+            alias_safe_chunk(base + 8, base, ALIAS_CEILING),
+            ALIAS_CEILING
+        );
+        assert_eq!(alias_safe_chunk(base, base, 4 << 20), 4 << 20);
     }
 
     #[test]
