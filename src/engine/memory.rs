@@ -181,12 +181,36 @@ pub(crate) enum Source<'a> {
 /// Copy `length` bytes from `source` to the scatter list `to`, walking both lists once so each
 /// byte is copied exactly once, straight from its source range to its destination range.
 /// `length` must not exceed either side's total.
+#[inline]
 pub(crate) fn scatter_gather<C: Copier + ?Sized>(
     copier: &mut C,
     source: Source<'_>,
     to: &[RegionSlice],
     length: u32,
 ) {
+    // The common shape — one range (or the inline bytes) into one range that holds it — is a
+    // single copy; the walk below produces exactly the same call for it.
+    if let [dst] = to
+        && dst.length >= length
+        && length > 0
+    {
+        match source {
+            Source::Regions([src]) if src.length >= length => {
+                copier.copy(src.sub(0, length), dst.sub(0, length));
+                return;
+            }
+            Source::Inline(bytes) => {
+                copier.copy_in(&bytes[..length as usize], dst.sub(0, length));
+                return;
+            }
+            Source::Regions(_) => {}
+        }
+    }
+    walk(copier, source, to, length);
+}
+
+/// The general scatter/gather walk behind [`scatter_gather`].
+fn walk<C: Copier + ?Sized>(copier: &mut C, source: Source<'_>, to: &[RegionSlice], length: u32) {
     let mut remaining = length;
     let mut dst = to.iter().copied();
     let mut dst_cur = RegionSlice::default();
