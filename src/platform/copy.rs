@@ -222,6 +222,59 @@ mod tests {
         assert_eq!(got, expect);
     }
 
+    /// (segment, offset) of every logical byte of a segmentation.
+    fn byte_map(segments: &[usize]) -> Vec<(usize, usize)> {
+        segments
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &len)| (0..len).map(move |o| (i, o)))
+            .collect()
+    }
+
+    #[test]
+    fn pieces_map_every_byte_to_its_segment_for_many_layouts() {
+        let layouts: [&[usize]; 7] = [
+            &[7],
+            &[0, 7],
+            &[3, 0, 4],
+            &[1, 1, 1, 1, 1, 1, 1],
+            &[2, 5, 0],
+            &[0, 0, 7, 0],
+            &[4, 3],
+        ];
+        for dst in layouts {
+            for src in layouts {
+                let (dmap, smap) = (byte_map(dst), byte_map(src));
+                for dst_offset in 0..=7 {
+                    for src_offset in 0..=7 {
+                        for len in 0..=7 {
+                            let mut at = 0;
+                            for p in pieces(dst, dst_offset, src, src_offset, len) {
+                                assert!(p.len > 0);
+                                for k in 0..p.len {
+                                    assert_eq!(
+                                        dmap[dst_offset + at + k],
+                                        (p.dst_segment, p.dst_offset + k)
+                                    );
+                                    assert_eq!(
+                                        smap[src_offset + at + k],
+                                        (p.src_segment, p.src_offset + k)
+                                    );
+                                }
+                                at += p.len;
+                            }
+                            let expect = len.min(7 - dst_offset).min(7 - src_offset);
+                            assert_eq!(
+                                at, expect,
+                                "{dst:?} {src:?} {dst_offset} {src_offset} {len}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn zero_length_segments_are_skipped_and_overruns_stop() {
         let dst = [0, 4, 0, 4];
