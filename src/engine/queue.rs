@@ -171,10 +171,16 @@ impl InitiatorQueue {
         self.ring.produced().wrapping_sub(self.rung)
     }
 
+    /// Whether [`InitiatorQueue::head`] would return `None`.
+    #[inline]
+    pub(crate) const fn is_idle(&self) -> bool {
+        self.ring.len() <= self.held_by_defer()
+    }
+
     /// The oldest entry, if its doorbell has been rung.
     #[inline]
     pub(crate) fn head(&self) -> Option<(usize, Wqe)> {
-        if self.ring.len() <= self.held_by_defer() {
+        if self.is_idle() {
             return None;
         }
         self.ring.front()

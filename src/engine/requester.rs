@@ -80,6 +80,19 @@ where
     execute(local, local_memory, peer, copier, slot, wqe)
 }
 
+/// Why `local` has nothing to fetch, if so: what [`step`] would answer without reading the
+/// head entry.
+#[inline]
+pub(crate) const fn idle(local: &Endpoint) -> Option<Blocked> {
+    if !matches!(local.state, QpState::Connected) {
+        Some(Blocked::NotConnected)
+    } else if local.sq.is_idle() {
+        Some(Blocked::Empty)
+    } else {
+        None
+    }
+}
+
 /// Fetch: the head of the initiator queue, if this QP is connected and the doorbell covers it.
 #[inline]
 fn fetch(local: &Endpoint) -> Result<(usize, Wqe), Blocked> {
