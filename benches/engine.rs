@@ -241,6 +241,18 @@ impl Rig {
         assert_eq!(self.cqs.poll(1) + self.cqs.poll(4), 2);
     }
 
+    /// The same bytes through the copier alone (no engine): the platform's cost per copy call.
+    #[inline]
+    fn region_copy(&mut self) {
+        let from = RegionSlice {
+            region: 0,
+            offset: 0,
+            length: black_box(self.src.len.min(self.dst.len)) as u32,
+        };
+        let to = RegionSlice { region: 1, ..from };
+        self.copier.copy(black_box(from), black_box(to));
+    }
+
     /// `memcpy` of the same bytes between the same two buffers, no engine around it.
     #[inline]
     fn memcpy(&mut self) {
@@ -264,15 +276,7 @@ fn baselines(c: &mut Criterion) {
     let mut rig = Rig::new(64, 256);
     g.bench_function("memcpy_64B", |b| b.iter(|| rig.memcpy()));
     // The platform's fixed cost per copy call (bounds, overlap and alias checks, pieces).
-    let from = RegionSlice {
-        region: 0,
-        offset: 0,
-        length: 64,
-    };
-    let to = RegionSlice { region: 1, ..from };
-    g.bench_function("region_copy_64B", |b| {
-        b.iter(|| rig.copier.copy(black_box(from), black_box(to)));
-    });
+    g.bench_function("region_copy_64B", |b| b.iter(|| rig.region_copy()));
     g.finish();
 }
 
@@ -343,6 +347,7 @@ enum Scenario {
     Write64x16,
     Write4K,
     Memcpy4K,
+    RegionCopy64,
 }
 
 impl Scenario {
@@ -354,6 +359,7 @@ impl Scenario {
             "write_64B_x16" => Self::Write64x16,
             "write_4KiB" => Self::Write4K,
             "memcpy_4KiB" => Self::Memcpy4K,
+            "region_copy_64B" => Self::RegionCopy64,
             _ => return None,
         })
     }
@@ -367,6 +373,7 @@ fn run_once(rig: &mut Rig, scenario: Scenario, parts: &[&[u8]]) {
         Scenario::Send64Inline => rig.send(Some(parts)),
         Scenario::Write64x16 => rig.write_batch(16),
         Scenario::Memcpy4K => rig.memcpy(),
+        Scenario::RegionCopy64 => rig.region_copy(),
     }
 }
 
