@@ -15,7 +15,8 @@
 //! * `cargo bench --bench engine` — criterion; figures and ratios in `docs/benchmarks.md`.
 //! * `ENGINE_ICOUNT=<scenario>:<n> valgrind --tool=callgrind --toggle-collect='*icount_loop*'
 //!   <bench binary>` — runs one scenario `n` times outside criterion so callgrind counts its
-//!   instructions reproducibly (scenarios: see [`Scenario`]).
+//!   instructions reproducibly (scenarios: see [`Scenario`]; `<scenario>@<distance>:<n>` sets
+//!   the alias distance of the destination buffer).
 #![allow(missing_docs)]
 // Host-only (64-bit) benchmark: region numbers and offsets come from `usize` values.
 #![allow(clippy::cast_possible_truncation)]
@@ -347,6 +348,8 @@ enum Scenario {
     Write64x16,
     Write4K,
     Memcpy4K,
+    Write1M,
+    Memcpy1M,
     RegionCopy64,
 }
 
@@ -359,6 +362,8 @@ impl Scenario {
             "write_64B_x16" => Self::Write64x16,
             "write_4KiB" => Self::Write4K,
             "memcpy_4KiB" => Self::Memcpy4K,
+            "write_1MiB" => Self::Write1M,
+            "memcpy_1MiB" => Self::Memcpy1M,
             "region_copy_64B" => Self::RegionCopy64,
             _ => return None,
         })
@@ -368,11 +373,11 @@ impl Scenario {
 #[inline]
 fn run_once(rig: &mut Rig, scenario: Scenario, parts: &[&[u8]]) {
     match scenario {
-        Scenario::Write64 | Scenario::Write4K => rig.write(),
+        Scenario::Write64 | Scenario::Write4K | Scenario::Write1M => rig.write(),
         Scenario::Send64 => rig.send(None),
         Scenario::Send64Inline => rig.send(Some(parts)),
         Scenario::Write64x16 => rig.write_batch(16),
-        Scenario::Memcpy4K => rig.memcpy(),
+        Scenario::Memcpy4K | Scenario::Memcpy1M => rig.memcpy(),
         Scenario::RegionCopy64 => rig.region_copy(),
     }
 }
@@ -387,13 +392,18 @@ fn icount_loop(rig: &mut Rig, scenario: Scenario, parts: &[&[u8]], n: usize) {
 
 fn icount(spec: &str) {
     let (name, n) = spec.split_once(':').unwrap_or((spec, "100000"));
+    let (name, distance) = name.split_once('@').map_or((name, None), |(name, d)| {
+        (name, Some(d.parse::<usize>().expect("alias distance")))
+    });
     let scenario = Scenario::parse(name).unwrap_or_else(|| panic!("unknown scenario {name}"));
     let n: usize = n.parse().expect("iteration count");
     let size = match scenario {
         Scenario::Write4K | Scenario::Memcpy4K => 4096,
+        Scenario::Write1M | Scenario::Memcpy1M => 1 << 20,
         _ => 64,
     };
-    let mut rig = Rig::new(size, if size == 64 { 256 } else { 0 });
+    let distance = distance.unwrap_or(if size == 64 { 256 } else { 0 });
+    let mut rig = Rig::new(size, distance);
     // Warm up outside the collected loop (first-touch, lazy binding).
     let bytes = [7u8; 64];
     let parts: [&[u8]; 1] = [&bytes];
