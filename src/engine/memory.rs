@@ -305,6 +305,31 @@ mod tests {
     }
 
     #[test]
+    fn one_range_fast_path_matches_the_walk() {
+        let cases = [
+            (rs(1, 8, 64), rs(2, 16, 64), 64),
+            (rs(1, 8, 64), rs(2, 16, 100), 40),
+            (rs(1, 8, 10), rs(2, 16, 64), 10),
+            (rs(1, 8, 64), rs(2, 16, 64), 0),
+        ];
+        for (src, dst, len) in cases {
+            let (mut fast, mut slow) = (Log::default(), Log::default());
+            scatter_gather(&mut fast, Source::Regions(&[src]), &[dst], len);
+            walk(&mut slow, Source::Regions(&[src]), &[dst], len);
+            assert_eq!(fast.0, slow.0, "{src:?} -> {dst:?}, {len} bytes");
+            let bytes = [0u8; 64];
+            let (mut fast, mut slow) = (Log::default(), Log::default());
+            let inline = Source::Inline(&bytes[..len as usize]);
+            scatter_gather(&mut fast, inline, &[dst], len);
+            walk(&mut slow, inline, &[dst], len);
+            assert_eq!(fast.1, slow.1);
+        }
+        let mut log = Log::default();
+        scatter_gather(&mut log, Source::Regions(&[rs(1, 0, 8)]), &[rs(2, 0, 8)], 0);
+        assert!(log.0.is_empty(), "nothing to move, no copy call");
+    }
+
+    #[test]
     fn inline_source_scatters() {
         let mut log = Log::default();
         let bytes = [0u8; 6];
