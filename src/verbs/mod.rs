@@ -17,6 +17,7 @@ pub mod limits;
 pub mod mr;
 pub mod pd;
 pub mod qp;
+pub mod stats;
 pub mod token;
 
 use crate::abi::upcall::CloseCompletion;
@@ -36,6 +37,7 @@ pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, lock_order};
 pub use mr::Mr;
 pub use pd::Pd;
 pub use qp::{Qp, QpConfig, connect_pair};
+pub use stats::{Stats, StatsSnapshot};
 
 /// The ten dispatch tables, provided by the `dispatch` layer as `'static` data and stored by
 /// the adapter so the core can build each new object's `NDK_xxx` (it only copies the references).
