@@ -100,6 +100,11 @@ unsafe extern "system" {
         Priority: u32,
     ) -> *mut c_void;
 
+    // NDK token secrets (`miniport::ndk`).
+    /// The performance counter (ticks since boot) and, if `PerformanceFrequency` is
+    /// non-null, its frequency; any IRQL. Exported by ntoskrnl on x64 (by hal on x86).
+    pub fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64;
+
     // Debug-build lock tracking (`platform::kernel::cpu`).
     /// The current processor's system-wide index (and group/number); any IRQL.
     pub fn KeGetCurrentProcessorNumberEx(ProcNumber: *mut PROCESSOR_NUMBER) -> u32;
