@@ -17,7 +17,7 @@ use crate::platform::{Event, Platform, assert_can_block};
 use crate::sync::{Arc, AtomicU32, Ordering};
 
 use super::mr::MemoryTable;
-use super::{AdapterConfig, DispatchTables, Limits};
+use super::{AdapterConfig, DispatchTables, Limits, Stats, StatsSnapshot};
 use crate::cm::ndk::AdapterCm;
 
 /// The platform event the adapter's finaliser signals and its closer waits on.
@@ -49,6 +49,7 @@ pub struct Adapter {
     memory: MemoryTable,
     /// The adapter's place on its fabric (detached when the adapter's memory goes).
     cm: AdapterCm,
+    stats: Stats,
 }
 
 const _: () = assert!(core::mem::offset_of!(Adapter, ndk) == 0);
@@ -107,6 +108,7 @@ impl Adapter {
             event,
             next_pd: AtomicU32::new(0),
             cm,
+            stats: Stats::new(),
         });
         Ok(Base::from_arc(adapter.map_err(no_memory)?))
     }
@@ -160,6 +162,19 @@ impl Adapter {
     #[must_use]
     pub const fn memory(&self) -> &MemoryTable {
         &self.memory
+    }
+
+    /// The live statistics (counted by the CQs; read through [`Adapter::stats`]).
+    #[must_use]
+    pub const fn stats_sink(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// A snapshot of the statistics, for `OID_NDK_STATISTICS`. Readable at any IRQL and after
+    /// close (while an `Arc` of the adapter is held).
+    #[must_use]
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
     }
 
     /// `NdkQueryAdapterInfo`'s answer.

@@ -124,16 +124,21 @@ pub struct AdapterConfig {
     pub addresses: [Option<crate::fabric::IpAddr>; MAX_ADAPTER_ADDRESSES],
 }
 
+/// The vendor id SoftNDK reports in `NDK_ADAPTER_INFO` (no PCI vendor: a software adapter).
+pub const SOFTNDK_VENDOR_ID: u32 = 0x00FF_FFFF;
+/// The RDMA technology SoftNDK reports (its transport is shaped like iWARP/siw).
+pub const SOFTNDK_TECHNOLOGY: NDK_RDMA_TECHNOLOGY = NDK_RDMA_TECHNOLOGY::IWARP;
+
 impl AdapterConfig {
     /// SoftNDK's identity (vendor `0x00FFFFFF`, as the miniport reports) and limits, with
     /// `token_secret`.
     #[must_use]
     pub const fn softndk(token_secret: u32) -> Self {
         Self {
-            vendor_id: 0x00FF_FFFF,
+            vendor_id: SOFTNDK_VENDOR_ID,
             device_id: 0,
             limits: Limits::SOFTNDK,
-            technology: NDK_RDMA_TECHNOLOGY::IWARP,
+            technology: SOFTNDK_TECHNOLOGY,
             token_secret,
             fabric: None,
             addresses: [None; MAX_ADAPTER_ADDRESSES],

@@ -18,6 +18,7 @@ pub mod mr;
 pub mod pd;
 pub mod qp;
 mod qp_link;
+pub mod stats;
 pub mod token;
 
 use crate::abi::upcall::CloseCompletion;
@@ -37,6 +38,7 @@ pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, MAX_ADAPTER_ADDRESSES, lo
 pub use mr::Mr;
 pub use pd::Pd;
 pub use qp::{Qp, QpConfig, connect_pair};
+pub use stats::{Stats, StatsSnapshot};
 
 /// The ten dispatch tables, provided by the `dispatch` layer as `'static` data and stored by
 /// the adapter so the core can build each new object's `NDK_xxx` (it only copies the references).
