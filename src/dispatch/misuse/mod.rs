@@ -53,7 +53,7 @@ pub struct Watch<'a> {
 }
 
 /// An object type the provider verifier watches: its adapter's monitor and its poison table.
-/// Every type listed in [`report_closed`] implements it, and its `handle!` line says `watched`.
+/// Every type `report_closed` recognises implements it, and its `handle!` line says `watched`.
 pub trait Watched: Handle {
     /// The poison dispatch table of this type.
     const POISON: &'static <Self::Ndk as NdkObject>::Dispatch;
