@@ -33,7 +33,7 @@ macro_rules! call {
     }};
 }
 
-const fn with_checks(misuse: MisuseChecks) -> AdapterConfig {
+fn with_checks(misuse: MisuseChecks) -> AdapterConfig {
     AdapterConfig { misuse, ..config() }
 }
 

@@ -8,7 +8,7 @@ use super::object::NDK_ADAPTER;
 use super::status::NDIS_STATUS;
 use super::structs::NDK_ADAPTER_INFO;
 use super::version::NDK_VERSION;
-use super::win::{BOOLEAN, NDIS_HANDLE};
+use super::win::{BOOLEAN, NDIS_HANDLE, SOCKADDR_IN, SOCKADDR_IN6};
 
 /// `NDIS_OBJECT_HEADER`: `{ UCHAR Type; UCHAR Revision; USHORT Size; }`, first member of most
 /// NDIS 6 structures. `Size` is the size of the revision filled, not necessarily `sizeof`.
@@ -161,6 +161,185 @@ pub const NDIS_SIZEOF_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1: u16 =
     (core::mem::offset_of!(NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES, NdkCapabilities)
         + size_of::<*mut NDIS_NDK_CAPABILITIES>()) as u16;
 
+/// `NDIS_NDK_STATISTICS_INFO_REVISION_1`.
+pub const NDIS_NDK_STATISTICS_INFO_REVISION_1: u8 = 1;
+/// `NDIS_NDK_CONNECTIONS_REVISION_1`.
+pub const NDIS_NDK_CONNECTIONS_REVISION_1: u8 = 1;
+/// `NDIS_NDK_LOCAL_ENDPOINTS_REVISION_1`.
+pub const NDIS_NDK_LOCAL_ENDPOINTS_REVISION_1: u8 = 1;
+
+/// Number of `ULONG64` counters in [`NDIS_NDK_PERFORMANCE_COUNTERS`].
+pub const NDK_PERFORMANCE_COUNTERS: usize = 30;
+
+/// `NDIS_NDK_PERFORMANCE_COUNTERS` (`ntddndis.h`): 30 `ULONG64`s; bit *i* of
+/// `NDIS_NDK_CAPABILITIES::MissingCounterMask` stands for the counter at byte offset 8*i*.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct NDIS_NDK_PERFORMANCE_COUNTERS {
+    /// Outbound connections established.
+    pub Connect: u64,
+    /// Inbound connections accepted.
+    pub Accept: u64,
+    /// Connection attempts that failed.
+    pub ConnectFailure: u64,
+    /// Established connections that later failed.
+    pub ConnectionError: u64,
+    /// Connections up now.
+    pub ActiveConnection: u64,
+    /// `Reserved01` .. `Reserved20`: 0.
+    pub Reserved: [u64; 20],
+    /// CQ errors.
+    pub CQError: u64,
+    /// Bytes received by RDMA.
+    pub RDMAInOctets: u64,
+    /// Bytes sent by RDMA.
+    pub RDMAOutOctets: u64,
+    /// Frames received by RDMA.
+    pub RDMAInFrames: u64,
+    /// Frames sent by RDMA.
+    pub RDMAOutFrames: u64,
+}
+
+/// `NDIS_NDK_STATISTICS_INFO`: the `OID_NDK_STATISTICS` answer (x64 248 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct NDIS_NDK_STATISTICS_INFO {
+    /// Type `NDIS_OBJECT_TYPE_DEFAULT`, Revision 1, Size
+    /// [`NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1`].
+    pub Header: NDIS_OBJECT_HEADER,
+    /// Reserved, 0.
+    pub Flags: u32,
+    /// The counters.
+    pub CounterSet: NDIS_NDK_PERFORMANCE_COUNTERS,
+}
+
+/// `NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1` (through `CounterSet`; 248).
+pub const NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1: usize =
+    core::mem::offset_of!(NDIS_NDK_STATISTICS_INFO, CounterSet)
+        + size_of::<NDIS_NDK_PERFORMANCE_COUNTERS>();
+
+/// `SOCKADDR_INET`: a `SOCKADDR_IN`, a `SOCKADDR_IN6` or just the family (28 bytes).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union SOCKADDR_INET {
+    /// `AF_INET`.
+    pub Ipv4: SOCKADDR_IN,
+    /// `AF_INET6`.
+    pub Ipv6: SOCKADDR_IN6,
+    /// The family of either arm.
+    pub si_family: u16,
+}
+
+/// `NDIS_NDK_CONNECTION_ENTRY` (x64 64 bytes): one NetworkDirect connection.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_NDK_CONNECTION_ENTRY {
+    /// Local address and port.
+    pub Local: SOCKADDR_INET,
+    /// Peer address and port.
+    pub Remote: SOCKADDR_INET,
+    /// TRUE for a user-mode ND connection (never, for a kernel-only provider).
+    pub UserModeOwner: BOOLEAN,
+    /// Owning process for user-mode connections, else 0.
+    pub OwnerPid: u32,
+}
+
+/// `NDIS_NDK_CONNECTIONS`: the `OID_NDK_CONNECTIONS` answer, `Count` entries from
+/// `Connections` on (declared with one, as the C `ANYSIZE_ARRAY`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_NDK_CONNECTIONS {
+    /// Type `NDIS_OBJECT_TYPE_DEFAULT`, Revision 1, Size
+    /// <code>[ndis_sizeof_ndk_connections_revision_1]\(Count)</code>.
+    pub Header: NDIS_OBJECT_HEADER,
+    /// Reserved, 0.
+    pub Flags: u32,
+    /// Entries that follow.
+    pub Count: u32,
+    /// TRUE when entries are ND/TCP pairs.
+    pub NDConnectionsMappedtoTCPConnections: BOOLEAN,
+    /// The entries.
+    pub Connections: [NDIS_NDK_CONNECTION_ENTRY; 1],
+}
+
+/// `NDIS_NDK_LOCAL_ENDPOINT_ENTRY` (x64 36 bytes): one listener or bound endpoint.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_NDK_LOCAL_ENDPOINT_ENTRY {
+    /// Local address and port.
+    pub Local: SOCKADDR_INET,
+    /// TRUE for a user-mode ND endpoint.
+    pub UserModeOwner: BOOLEAN,
+    /// TRUE for a listener.
+    pub Listener: BOOLEAN,
+    /// Owning process for user-mode endpoints, else 0.
+    pub OwnerPid: u32,
+}
+
+/// `NDIS_NDK_LOCAL_ENDPOINTS`: the `OID_NDK_LOCAL_ENDPOINTS` answer, `Count` entries from
+/// `LocalEndpoints` on.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct NDIS_NDK_LOCAL_ENDPOINTS {
+    /// Type `NDIS_OBJECT_TYPE_DEFAULT`, Revision 1, Size
+    /// <code>[ndis_sizeof_ndk_local_endpoints_revision_1]\(Count)</code>.
+    pub Header: NDIS_OBJECT_HEADER,
+    /// Reserved, 0.
+    pub Flags: u32,
+    /// Entries that follow.
+    pub Count: u32,
+    /// TRUE when entries are ND/TCP pairs.
+    pub NDLocalEndpointsMappedtoTCPLocalEndpoints: BOOLEAN,
+    /// The entries.
+    pub LocalEndpoints: [NDIS_NDK_LOCAL_ENDPOINT_ENTRY; 1],
+}
+
+/// Offset of the entry array in both lists: the size of an empty list.
+pub const NDIS_NDK_LIST_HEADER_SIZE: usize =
+    core::mem::offset_of!(NDIS_NDK_CONNECTIONS, Connections);
+
+/// Bytes of an `NDIS_NDK_CONNECTIONS` with `count` entries (`None` if that overflows).
+#[must_use]
+pub const fn ndk_connections_size(count: usize) -> Option<usize> {
+    match count.checked_mul(size_of::<NDIS_NDK_CONNECTION_ENTRY>()) {
+        Some(entries) => NDIS_NDK_LIST_HEADER_SIZE.checked_add(entries),
+        None => None,
+    }
+}
+
+/// Bytes of an `NDIS_NDK_LOCAL_ENDPOINTS` with `count` entries (`None` if that overflows).
+#[must_use]
+pub const fn ndk_local_endpoints_size(count: usize) -> Option<usize> {
+    match count.checked_mul(size_of::<NDIS_NDK_LOCAL_ENDPOINT_ENTRY>()) {
+        Some(entries) => NDIS_NDK_LIST_HEADER_SIZE.checked_add(entries),
+        None => None,
+    }
+}
+
+/// `NDIS_SIZEOF_NDK_CONNECTIONS_REVISION_1(n)`: the header's `Size`, which saturates at
+/// `0xFFFF` (readers size the list by `Count`).
+#[must_use]
+pub const fn ndis_sizeof_ndk_connections_revision_1(count: usize) -> u16 {
+    saturate_u16(ndk_connections_size(count))
+}
+
+/// `NDIS_SIZEOF_NDK_LOCAL_ENDPOINTS_REVISION_1(n)`, saturating like the connections size.
+#[must_use]
+pub const fn ndis_sizeof_ndk_local_endpoints_revision_1(count: usize) -> u16 {
+    saturate_u16(ndk_local_endpoints_size(count))
+}
+
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "checked against u16::MAX first"
+)]
+const fn saturate_u16(size: Option<usize>) -> u16 {
+    match size {
+        Some(size) if size <= u16::MAX as usize => size as u16,
+        _ => u16::MAX,
+    }
+}
+
 const _: () = {
     use core::mem::offset_of;
     assert!(size_of::<NDIS_OBJECT_HEADER>() == 4);
@@ -199,4 +378,51 @@ const _: () = {
     assert!(offset_of!(NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES, Enabled) == 4);
     assert!(offset_of!(NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES, NdkCapabilities) == 8);
     assert!(NDIS_SIZEOF_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1 == 16);
+};
+
+// The NDK OID payloads have no pointers: the same layout on every target.
+#[allow(
+    clippy::items_after_statements,
+    reason = "one alias per asserted struct, beside its assertions"
+)]
+const _: () = {
+    use core::mem::{align_of, offset_of};
+    type P = NDIS_NDK_PERFORMANCE_COUNTERS;
+    assert!(size_of::<P>() == NDK_PERFORMANCE_COUNTERS * 8);
+    assert!(offset_of!(P, ActiveConnection) == 4 * 8);
+    assert!(offset_of!(P, Reserved) == 5 * 8);
+    assert!(offset_of!(P, CQError) == 25 * 8);
+    assert!(offset_of!(P, RDMAOutFrames) == 29 * 8);
+    type S = NDIS_NDK_STATISTICS_INFO;
+    assert!(offset_of!(S, Flags) == 4);
+    assert!(offset_of!(S, CounterSet) == 8);
+    assert!(NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1 == 248);
+    assert!(size_of::<S>() == 248);
+    assert!(size_of::<SOCKADDR_INET>() == 28);
+    assert!(align_of::<SOCKADDR_INET>() == 4);
+    type C = NDIS_NDK_CONNECTION_ENTRY;
+    assert!(size_of::<C>() == 64);
+    assert!(offset_of!(C, Remote) == 28);
+    assert!(offset_of!(C, UserModeOwner) == 56);
+    assert!(offset_of!(C, OwnerPid) == 60);
+    type L = NDIS_NDK_CONNECTIONS;
+    assert!(offset_of!(L, Flags) == 4);
+    assert!(offset_of!(L, Count) == 8);
+    assert!(offset_of!(L, NDConnectionsMappedtoTCPConnections) == 12);
+    assert!(offset_of!(L, Connections) == 16);
+    assert!(size_of::<L>() == 16 + 64);
+    type E = NDIS_NDK_LOCAL_ENDPOINT_ENTRY;
+    assert!(size_of::<E>() == 36);
+    assert!(offset_of!(E, UserModeOwner) == 28);
+    assert!(offset_of!(E, Listener) == 29);
+    assert!(offset_of!(E, OwnerPid) == 32);
+    type N = NDIS_NDK_LOCAL_ENDPOINTS;
+    assert!(offset_of!(N, Count) == 8);
+    assert!(offset_of!(N, NDLocalEndpointsMappedtoTCPLocalEndpoints) == 12);
+    assert!(offset_of!(N, LocalEndpoints) == NDIS_NDK_LIST_HEADER_SIZE);
+    assert!(NDIS_NDK_LIST_HEADER_SIZE == 16);
+    assert!(ndis_sizeof_ndk_connections_revision_1(0) == 16);
+    assert!(ndis_sizeof_ndk_connections_revision_1(2) == 16 + 128);
+    assert!(ndis_sizeof_ndk_connections_revision_1(2000) == u16::MAX);
+    assert!(ndis_sizeof_ndk_local_endpoints_revision_1(3) == 16 + 108);
 };

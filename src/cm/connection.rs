@@ -195,18 +195,27 @@ pub struct Connection<F: Family> {
 }
 
 impl<F: Family> Connection<F> {
-    pub fn new(fabric: &Fabric<F>, active: Side<F>, passive: Side<F>) -> Arc<Self> {
+    /// A new attempt (fallible allocation: on failure both sides, with the active side's
+    /// pending request and QP unit, are dropped and the caller reports the status inline).
+    pub fn new(
+        fabric: &Fabric<F>,
+        active: Side<F>,
+        passive: Side<F>,
+    ) -> Result<Arc<Self>, NTSTATUS> {
         let mut active = active;
         active.deadline = Some(fabric.deadline(fabric.config().connect_timeout));
-        Arc::new(Self {
-            fabric: fabric.clone(),
-            lock: SpinLock::new(
-                lock_level::CONNECTION,
-                Pair {
-                    sides: [active, passive],
-                },
-            ),
-        })
+        fabric
+            .platform()
+            .try_arc(Self {
+                fabric: fabric.clone(),
+                lock: SpinLock::new(
+                    lock_level::CONNECTION,
+                    Pair {
+                        sides: [active, passive],
+                    },
+                ),
+            })
+            .map_err(|_| crate::abi::STATUS_INSUFFICIENT_RESOURCES)
     }
 
     /// Runs `f` on both sides under the lock.

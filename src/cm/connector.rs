@@ -24,7 +24,7 @@ use crate::abi::{
 use crate::fabric::{AdapterId, Address, EndpointKind, Fabric, Reservation, TupleGuard};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Closing, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
-use crate::platform::{AllocError, DeferredWork, Dpc, SpinLock};
+use crate::platform::{DeferredWork, Dpc, SpinLock};
 use crate::sync::Arc;
 
 /// Antecedent links and references a connector acquires after creation; released (in its
@@ -77,13 +77,18 @@ enum Source<F: Family> {
 }
 
 /// A connector.
+///
+/// `#[repr(C)]` with the shell first: the dispatch family's shell starts with the consumer's
+/// `NDK_CONNECTOR`, so the object's address is the consumer's pointer.
+#[repr(C)]
 pub struct Connector<F: Family> {
-    node: Node,
     shell: F::ConnectorShell,
+    node: Node,
     fabric: Fabric<F>,
     adapter: AdapterId,
     limits: CmLimits,
-    dpc: Result<Dpc, AllocError>,
+    /// The delivery work, set once right after allocation (it needs the object's `Weak`).
+    dpc: SpinLock<Option<Dpc>>,
     local: SpinLock<Local<F>>,
 }
 
@@ -99,6 +104,10 @@ impl<F: Family> DeferredWork for Delivery<F> {
         }
     }
 }
+
+// The consumer's pointer is the object's address: the shell (and in it the NDK struct) must be
+// at offset 0.
+const _: () = assert!(core::mem::offset_of!(Connector<super::ndk::Ndk>, shell) == 0);
 
 impl<F: Family> Tracked for Connector<F> {
     type Farewell = CmFarewell<<F::ConnectorShell as Shell>::Farewell, Late<F>>;
@@ -167,20 +176,23 @@ impl<F: Family> Connector<F> {
         shell: F::ConnectorShell,
         late: Late<F>,
     ) -> Result<Arc<Self>, NTSTATUS> {
-        let platform = fabric.platform().clone();
-        let this = Arc::new_cyclic(|weak| Self {
-            node: Node::new(Links::new()),
-            shell,
-            fabric: fabric.clone(),
-            adapter,
-            limits,
-            dpc: platform.new_dpc(Delivery(weak.clone())),
-            local: SpinLock::new(lock_level::CONNECTOR, Local { attach: None, late }),
-        });
-        if this.dpc.is_err() {
-            // Never handed out: dropping it releases the links it was given.
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
+        let platform = fabric.platform();
+        // Never handed out on failure: dropping it releases the links it was given.
+        let this = platform
+            .try_arc(Self {
+                shell,
+                node: Node::new(Links::new()),
+                fabric: fabric.clone(),
+                adapter,
+                limits,
+                dpc: SpinLock::new(lock_level::DELIVERY, None),
+                local: SpinLock::new(lock_level::CONNECTOR, Local { attach: None, late }),
+            })
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        let dpc = platform
+            .new_dpc(Delivery(Arc::downgrade(&this)))
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        *this.dpc.lock() = Some(dpc);
         Ok(this)
     }
 
@@ -206,9 +218,21 @@ impl<F: Family> Connector<F> {
 
     /// Queues the delivery work (coalesces like `KeInsertQueueDpc`).
     pub(crate) fn queue_delivery(&self) {
-        if let Ok(dpc) = &self.dpc {
+        if let Some(dpc) = &*self.dpc.lock() {
             dpc.queue();
         }
+    }
+
+    /// Whether this connector was created on `adapter` (a QP or shared endpoint of another
+    /// adapter cannot be used with it).
+    #[must_use]
+    pub fn is_on(&self, adapter: &F::Adapter) -> bool {
+        self.local
+            .lock()
+            .late
+            .adapter
+            .as_ref()
+            .is_some_and(|own| core::ptr::eq(Arc::as_ptr(own.arc()), adapter))
     }
 
     /// This side's phase (`None` before connect). For diagnostics and tests.
@@ -322,7 +346,7 @@ impl<F: Family> Connector<F> {
             &this.fabric,
             active,
             Side::new(Phase::Requested, dst, local),
-        );
+        )?;
         this.fabric.register(&conn)?;
         // Attach before routing: the peer may answer before `route` returns.
         {
@@ -419,7 +443,7 @@ impl<F: Family> Connector<F> {
     ) -> Result<(), NTSTATUS> {
         let (conn, side) = this.attachment().ok_or(STATUS_CONNECTION_INVALID)?;
         let (qp, peer, own, theirs) = conn.prepare_join(side)?;
-        let joined = qp.connect(&peer, own, theirs);
+        let joined = F::Qp::connect(&qp, &peer, own, theirs);
         drop((qp, peer));
         conn.complete_connect(side, event, joined)?.run();
         Ok(())

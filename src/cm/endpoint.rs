@@ -7,11 +7,12 @@
 #![deny(unsafe_code)]
 
 use super::{CmAdapter, CmFarewell, Family, Shell, lock_level};
-use crate::abi::{NTSTATUS, STATUS_CONNECTION_INVALID};
+use crate::abi::{NTSTATUS, STATUS_CONNECTION_INVALID, STATUS_INSUFFICIENT_RESOURCES};
 use crate::fabric::{Address, EndpointKind, Fabric, Reservation};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Closing, Links, Node, Tracked, Unit};
 use crate::platform::SpinLock;
 use crate::platform::prelude::*;
+use crate::sync::Arc;
 
 /// Released after the endpoint's close completion.
 pub struct EndpointLate<F: Family> {
@@ -20,12 +21,19 @@ pub struct EndpointLate<F: Family> {
 }
 
 /// A shared endpoint.
+///
+/// `#[repr(C)]` with the shell first (the consumer's `NDK_SHARED_ENDPOINT` at offset 0).
+#[repr(C)]
 pub struct SharedEndpoint<F: Family> {
-    node: Node,
     shell: F::EndpointShell,
+    node: Node,
     local: Address,
     late: SpinLock<EndpointLate<F>>,
 }
+
+// The consumer's pointer is the object's address: the shell (and in it the NDK struct) must be
+// at offset 0.
+const _: () = assert!(core::mem::offset_of!(SharedEndpoint<super::ndk::Ndk>, shell) == 0);
 
 impl<F: Family> Tracked for SharedEndpoint<F> {
     type Farewell = CmFarewell<<F::EndpointShell as Shell>::Farewell, EndpointLate<F>>;
@@ -61,9 +69,9 @@ impl<F: Family> SharedEndpoint<F> {
         addr: Address,
     ) -> Result<Base<Self>, NTSTATUS> {
         let reservation = fabric.reserve(adapter.fabric_id(), addr, EndpointKind::Shared)?;
-        Ok(Base::new(Self {
-            node: Node::new(Links::new()),
+        let this = fabric.platform().try_arc(Self {
             shell,
+            node: Node::new(Links::new()),
             local: reservation.address(),
             late: SpinLock::new(
                 lock_level::ENDPOINT,
@@ -72,7 +80,30 @@ impl<F: Family> SharedEndpoint<F> {
                     reservation: Some(reservation),
                 },
             ),
-        }))
+        });
+        // On failure the value (with its reservation and adapter unit) was dropped already.
+        this.map(Base::from_arc)
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+    }
+
+    /// The adapter this endpoint was created on (`None` once finalised).
+    #[must_use]
+    pub fn adapter(&self) -> Option<Arc<F::Adapter>> {
+        self.late
+            .lock()
+            .adapter
+            .as_ref()
+            .map(|u| Arc::clone(u.arc()))
+    }
+
+    /// Whether this endpoint was created on `adapter`.
+    #[must_use]
+    pub fn is_on(&self, adapter: &F::Adapter) -> bool {
+        self.late
+            .lock()
+            .adapter
+            .as_ref()
+            .is_some_and(|own| core::ptr::eq(Arc::as_ptr(own.arc()), adapter))
     }
 
     /// The embedded shell.

@@ -20,7 +20,7 @@ use crate::abi::{
 use crate::fabric::{AdapterId, Address, EndpointKind, Fabric, Reservation};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Closing, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
-use crate::platform::{AllocError, DeferredWork, Dpc, SpinLock, assert_no_provider_lock_held};
+use crate::platform::{DeferredWork, Dpc, SpinLock, assert_no_provider_lock_held};
 use crate::sync::Arc;
 
 /// Released after the listener's close completion.
@@ -32,18 +32,26 @@ pub struct ListenerLate<F: Family> {
 struct State<F: Family> {
     listening: bool,
     paused: bool,
+    /// A hand-up loop is running (a DPC may run again on another processor while it runs, as a
+    /// `KDPC` can): the second instance leaves the work to the first, so connect events of one
+    /// listener never overlap.
+    handing_up: bool,
     local: Option<Address>,
     backlog: VecDeque<Base<Connector<F>>>,
     late: ListenerLate<F>,
 }
 
 /// A listener.
+///
+/// `#[repr(C)]` with the shell first (the consumer's `NDK_LISTENER` at offset 0).
+#[repr(C)]
 pub struct Listener<F: Family> {
-    node: Node,
     shell: F::ListenerShell,
+    node: Node,
     fabric: Fabric<F>,
     adapter: AdapterId,
-    dpc: Result<Dpc, AllocError>,
+    /// The hand-up work, set once right after allocation (it needs the object's `Weak`).
+    dpc: SpinLock<Option<Dpc>>,
     state: SpinLock<State<F>>,
 }
 
@@ -57,6 +65,10 @@ impl<F: Family> DeferredWork for HandUp<F> {
         }
     }
 }
+
+// The consumer's pointer is the object's address: the shell (and in it the NDK struct) must be
+// at offset 0.
+const _: () = assert!(core::mem::offset_of!(Listener<super::ndk::Ndk>, shell) == 0);
 
 impl<F: Family> Tracked for Listener<F> {
     type Farewell = CmFarewell<<F::ListenerShell as Shell>::Farewell, ListenerLate<F>>;
@@ -89,19 +101,20 @@ impl<F: Family> Listener<F> {
         adapter: Unit<F::Adapter>,
         shell: F::ListenerShell,
     ) -> Result<Base<Self>, NTSTATUS> {
-        let platform = fabric.platform().clone();
+        let platform = fabric.platform();
         let id = adapter.fabric_id();
-        let this = Arc::new_cyclic(|weak| Self {
-            node: Node::new(Links::new()),
+        let built = platform.try_arc(Self {
             shell,
+            node: Node::new(Links::new()),
             fabric: fabric.clone(),
             adapter: id,
-            dpc: platform.new_dpc(HandUp(weak.clone())),
+            dpc: SpinLock::new(lock_level::DELIVERY, None),
             state: SpinLock::new(
                 lock_level::LISTENER,
                 State {
                     listening: false,
                     paused: false,
+                    handing_up: false,
                     local: None,
                     backlog: VecDeque::new(),
                     late: ListenerLate {
@@ -111,9 +124,11 @@ impl<F: Family> Listener<F> {
                 },
             ),
         });
-        if this.dpc.is_err() {
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
-        }
+        let this = built.map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        let dpc = platform
+            .new_dpc(HandUp(Arc::downgrade(&this)))
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        *this.dpc.lock() = Some(dpc);
         Ok(Base::from_arc(this))
     }
 
@@ -174,8 +189,8 @@ impl<F: Family> Listener<F> {
             s.paused = pause;
             !pause && !s.backlog.is_empty()
         };
-        if resume && let Ok(dpc) = &self.dpc {
-            dpc.queue();
+        if resume {
+            self.queue_hand_up();
         }
     }
 
@@ -254,25 +269,50 @@ impl<F: Family> Listener<F> {
             Some(connector) => {
                 let _ = Connector::close(connector, |_| {});
             }
-            None => {
-                if let Ok(dpc) = &this.dpc {
-                    dpc.queue();
-                }
-            }
+            None => this.queue_hand_up(),
         }
         Ok(())
     }
 
+    fn queue_hand_up(&self) {
+        if let Some(dpc) = &*self.dpc.lock() {
+            dpc.queue();
+        }
+    }
+
+    /// Whether this listener was created on `adapter`.
+    #[must_use]
+    pub fn is_on(&self, adapter: &F::Adapter) -> bool {
+        self.state
+            .lock()
+            .late
+            .adapter
+            .as_ref()
+            .is_some_and(|own| core::ptr::eq(Arc::as_ptr(own.arc()), adapter))
+    }
+
     /// Hands queued connectors up one at a time (deferred work, no lock held).
     fn hand_up(self: &Arc<Self>) {
+        {
+            let mut s = self.state.lock();
+            if s.handing_up {
+                return;
+            }
+            s.handing_up = true;
+        }
         loop {
+            // Every push, pause change and this check happen under the state lock, and the
+            // flag clears only when this check finds nothing: a request queued after that
+            // queues the work again and finds the flag clear (no lost hand-up).
             let next = {
                 let mut s = self.state.lock();
-                if s.paused && !self.node.is_closing() {
+                let next = if s.paused && !self.node.is_closing() {
                     None
                 } else {
                     s.backlog.pop_front()
-                }
+                };
+                s.handing_up = next.is_some();
+                next
             };
             let Some(connector) = next else { return };
             // The queued connector holds a unit on this listener, so taking one is legal

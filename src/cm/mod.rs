@@ -9,10 +9,11 @@
 //! stops new connections at once and pends while the connectors it handed up live. See
 //! `docs/connections.md`.
 //!
-//! It must never dereference consumer memory or call a consumer function pointer directly:
-//! the dispatch layer hands in parsed values ([`Address`](crate::fabric::Address), byte slices)
-//! and implements the [`Family`] hooks (completions, events, the embedded NDK structs). It must
-//! never call into a QP while holding a CM lock.
+//! It must never dereference consumer memory or hold a raw consumer function pointer: the
+//! dispatch layer hands in parsed values ([`Address`](crate::fabric::Address), byte slices) and
+//! `abi::upcall` values, and the [`Family`] hooks decide what a completion, an event and the
+//! embedded NDK struct are ([`ndk`] binds them to SoftNDK's objects). It must never call into a
+//! QP or the consumer while holding a CM lock.
 #![deny(unsafe_code)]
 
 pub mod negotiate;
@@ -26,6 +27,8 @@ mod connector;
 mod endpoint;
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 mod listener;
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
+pub mod ndk;
 
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub use connector::{ConnectionData, Connector, Late};
@@ -41,6 +44,7 @@ use crate::abi::upcall::{Disconnect, RequestCompletion};
 use crate::fabric::AdapterId;
 use crate::lifetime::{Farewell, Tracked};
 use crate::platform::LockLevel;
+use crate::sync::Arc;
 
 /// Lock levels of the connection manager, in acquisition order (see `docs/platform.md`).
 ///
@@ -61,6 +65,8 @@ pub mod lock_level {
     pub const FABRIC: LockLevel = LockLevel::new(48);
     /// The fabric's list of connections (for timeouts).
     pub const FABRIC_CONNECTIONS: LockLevel = LockLevel::new(49);
+    /// The once-set slot holding an object's deferred-work item (innermost: queueing only).
+    pub const DELIVERY: LockLevel = LockLevel::new(50);
 }
 
 /// A request completion (`NDK_FN_REQUEST_COMPLETION` + context), called at most once.
@@ -134,8 +140,8 @@ pub trait QpLink: Tracked {
     /// The status to report (e.g. the QP is already connected or in error); the attempt is
     /// then aborted on both sides.
     fn connect(
-        &self,
-        peer: &Self,
+        this: &Arc<Self>,
+        peer: &Arc<Self>,
         own: ReadLimits,
         peer_limits: ReadLimits,
     ) -> Result<(), NTSTATUS>;

@@ -10,8 +10,11 @@
 //! documented answers.
 #![allow(unsafe_code)]
 
+mod cm_events;
+mod connector;
 mod cq;
 mod events;
+mod listener;
 mod memory;
 mod qp;
 
@@ -26,10 +29,13 @@ use crate::abi::{
 use crate::platform::Platform;
 use crate::verbs::AdapterConfig;
 
+pub use cm_events::{ConnectEvents, DisconnectEvents, Request};
+pub use connector::{ConnectionData, Connector};
 pub use cq::Cq;
 pub use events::{
     CloseSignal, Closed, CqEvents, create_completion, request_completion, unexpected_completions,
 };
+pub use listener::{Listener, SharedEndpoint};
 pub use memory::{Buffer, MdlChain, Mr};
 pub use qp::{Qp, ctx};
 

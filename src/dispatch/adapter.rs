@@ -7,10 +7,9 @@ use core::ptr;
 use crate::abi::upcall::{Context, CqNotification};
 use crate::abi::{
     GROUP_AFFINITY, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO,
-    NDK_ADAPTER_INFO_SIZE_WITHOUT_RDMA_TECHNOLOGY, NDK_CONNECTOR, NDK_CQ,
-    NDK_FN_CONNECT_EVENT_CALLBACK, NDK_FN_CQ_NOTIFICATION_CALLBACK, NDK_FN_CREATE_COMPLETION,
-    NDK_LISTENER, NDK_PD, NDK_SHARED_ENDPOINT, NTSTATUS, SOCKADDR, STATUS_BUFFER_TOO_SMALL,
-    STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    NDK_ADAPTER_INFO_SIZE_WITHOUT_RDMA_TECHNOLOGY, NDK_CQ, NDK_FN_CQ_NOTIFICATION_CALLBACK,
+    NDK_FN_CREATE_COMPLETION, NDK_PD, NTSTATUS, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER,
+    STATUS_SUCCESS,
 };
 use crate::verbs::{Adapter, Cq, Pd};
 
@@ -23,9 +22,9 @@ pub static TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {
     NdkQueryAdapterInfo: query_adapter_info,
     NdkCreateCq: create_cq,
     NdkCreatePd: create_pd,
-    NdkCreateSharedEndpoint: create_shared_endpoint,
-    NdkCreateConnector: create_connector,
-    NdkCreateListener: create_listener,
+    NdkCreateSharedEndpoint: super::connection::create_shared_endpoint,
+    NdkCreateConnector: super::connection::create_connector,
+    NdkCreateListener: super::connection::create_listener,
     NdkBuildLAM: super::pending::BUILD_LAM,
     NdkReleaseLAM: super::pending::RELEASE_LAM,
 };
@@ -127,38 +126,4 @@ unsafe extern "system" fn create_pd(
         }
         Err(status) => status,
     }
-}
-
-/// `NdkCreateSharedEndpoint`: pending the connection manager (see `connection.rs`).
-unsafe extern "system" fn create_shared_endpoint(
-    _adapter: *mut NDK_ADAPTER,
-    _address: *const SOCKADDR,
-    _length: u32,
-    _completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
-    _out: *mut *mut NDK_SHARED_ENDPOINT,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-/// `NdkCreateConnector`: pending the connection manager.
-unsafe extern "system" fn create_connector(
-    _adapter: *mut NDK_ADAPTER,
-    _completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
-    _out: *mut *mut NDK_CONNECTOR,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-/// `NdkCreateListener`: pending the connection manager.
-unsafe extern "system" fn create_listener(
-    _adapter: *mut NDK_ADAPTER,
-    _event: Option<NDK_FN_CONNECT_EVENT_CALLBACK>,
-    _event_context: *mut c_void,
-    _completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
-    _out: *mut *mut NDK_LISTENER,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
 }

@@ -1,195 +1,339 @@
-//! Shared-endpoint, connector and listener tables, pending the connection manager.
+//! The connection manager at the ABI: the adapter's three CM creates, the shared-endpoint table,
+//! and what the connector and listener tables ([`super::connector`], [`super::listener`]) share —
+//! reading consumer `SOCKADDR`s and private data, answering address queries, the handle
+//! impls of the three CM objects.
 //!
-//! SoftNDK's connection manager (`src/cm`, `src/fabric`) is built separately. Until it lands,
-//! `NdkCreateSharedEndpoint`, `NdkCreateConnector` and `NdkCreateListener` answer
-//! `STATUS_NOT_SUPPORTED` without creating anything, so no object of these types can exist; the
-//! tables are still complete (no NULL slot) and every slot answers `STATUS_NOT_SUPPORTED` (or
-//! does nothing, for the `VOID` slot), which is what a consumer that reached them without an
-//! object would be told. Data movement between QPs is available meanwhile through
-//! [`crate::verbs::connect_pair`], the hook the connection manager will call.
+//! Validation before anything is created or changed: NULL where the header does not allow it
+//! (`STATUS_INVALID_PARAMETER`), `SOCKADDR` family and length (`STATUS_INVALID_ADDRESS` for a
+//! family other than `AF_INET`/`AF_INET6`, `STATUS_INVALID_PARAMETER` for a buffer shorter than
+//! its family's structure), private data longer than the adapter allows
+//! (`STATUS_INVALID_BUFFER_SIZE`, before the buffer is read), objects of another adapter
+//! (`STATUS_INVALID_PARAMETER`). Address queries answer `STATUS_BUFFER_TOO_SMALL` with the
+//! required size for a NULL or short buffer.
 //!
-//! Must never: create an object, or touch any pointer it is given.
+//! Must never: keep a consumer pointer beyond the call (addresses and private data are copied),
+//! read more than the consumer said it passed, or call a consumer callback itself (the CM core
+//! delivers through deferred work).
 #![allow(unsafe_code)]
 
 use core::ffi::c_void;
+use core::ptr;
 
+use crate::abi::upcall::{CloseCompletion, ConnectEvent, Context};
 use crate::abi::{
-    BOOLEAN, NDK_CONNECTOR, NDK_CONNECTOR_DISPATCH, NDK_FN_CLOSE_COMPLETION,
-    NDK_FN_DISCONNECT_EVENT_CALLBACK, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX,
-    NDK_FN_REQUEST_COMPLETION, NDK_LISTENER, NDK_LISTENER_DISPATCH, NDK_OBJECT_HEADER, NDK_QP,
-    NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH, NTSTATUS, SOCKADDR, STATUS_NOT_SUPPORTED,
+    NDK_ADAPTER, NDK_CONNECTOR, NDK_FN_CONNECT_EVENT_CALLBACK, NDK_FN_CREATE_COMPLETION,
+    NDK_LISTENER, NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH, NTSTATUS, SOCKADDR,
+    SOCKADDR_IN6_SIZE, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_BUFFER_SIZE,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
+use crate::cm::ndk::{
+    NdkConnector, NdkConnectorShell, NdkEndpointShell, NdkListener, NdkListenerShell,
+    NdkSharedEndpoint,
+};
+use crate::cm::{Connector, Listener, MAX_PRIVATE_DATA, SharedEndpoint};
+use crate::fabric::Address;
+use crate::lifetime::{AlreadyClosing, Base, Closed};
+use crate::verbs::Adapter;
 
-use super::query_extension;
+use super::handle::{Embedded, Handle, borrow, hand_out};
+use super::{close_object, query_extension, read_size, write_out};
 
-/// Closing an object that cannot exist yet.
-unsafe extern "system" fn close(
-    _object: *mut NDK_OBJECT_HEADER,
-    _completion: Option<NDK_FN_CLOSE_COMPLETION>,
+pub use super::connector::CONNECTOR_TABLE;
+pub use super::listener::LISTENER_TABLE;
+
+impl Embedded for NdkConnector {
+    type Ndk = NDK_CONNECTOR;
+}
+
+impl Handle for NdkConnector {
+    fn close_object(
+        base: Base<Self>,
+        completion: Option<CloseCompletion>,
+    ) -> Result<Closed, AlreadyClosing> {
+        Self::close(base, |c| c.shell().store_close(completion))
+    }
+}
+
+impl Embedded for NdkListener {
+    type Ndk = NDK_LISTENER;
+}
+
+impl Handle for NdkListener {
+    fn close_object(
+        base: Base<Self>,
+        completion: Option<CloseCompletion>,
+    ) -> Result<Closed, AlreadyClosing> {
+        Self::close(base, |c| c.shell().store_close(completion))
+    }
+}
+
+impl Embedded for NdkSharedEndpoint {
+    type Ndk = NDK_SHARED_ENDPOINT;
+}
+
+impl Handle for NdkSharedEndpoint {
+    fn close_object(
+        base: Base<Self>,
+        completion: Option<CloseCompletion>,
+    ) -> Result<Closed, AlreadyClosing> {
+        Self::close(base, |c| c.shell().store_close(completion))
+    }
+}
+
+/// Evaluates a `Result<T, NTSTATUS>`, returning the status from the entry point on failure.
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(value) => value,
+            Err(status) => return status,
+        }
+    };
+}
+pub(super) use tri;
+
+/// The status of a call that finishes inline.
+pub(super) const fn inline(r: Result<(), NTSTATUS>) -> NTSTATUS {
+    match r {
+        Ok(()) => STATUS_SUCCESS,
+        Err(s) => s,
+    }
+}
+
+/// The status of a call that pends on success (its completion comes later, deferred).
+pub(super) const fn pending(r: Result<(), NTSTATUS>) -> NTSTATUS {
+    match r {
+        Ok(()) => crate::abi::STATUS_PENDING,
+        Err(s) => s,
+    }
+}
+
+/// Parses a consumer `SOCKADDR` of `length` bytes. Reads at most the size of a `SOCKADDR_IN6`
+/// (the largest family SoftNDK accepts), and never more than `length`.
+///
+/// # Errors
+///
+/// `STATUS_INVALID_PARAMETER` for NULL or a short buffer, `STATUS_INVALID_ADDRESS` for an
+/// unsupported family.
+///
+/// # Safety
+///
+/// `address` is NULL or readable for `length` bytes (consumer contract).
+pub(super) unsafe fn read_address(
+    address: *const SOCKADDR,
+    length: u32,
+) -> Result<Address, NTSTATUS> {
+    if address.is_null() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let mut bytes = [0_u8; SOCKADDR_IN6_SIZE as usize];
+    let n = (length as usize).min(bytes.len());
+    // SAFETY: `address` is non-null and readable for `length` ≥ `n` bytes; the destination is a
+    // local of `n` or more bytes; a byte copy has no alignment requirement.
+    unsafe { ptr::copy_nonoverlapping(address.cast::<u8>(), bytes.as_mut_ptr(), n) };
+    Address::from_sockaddr(&bytes[..n])
+}
+
+/// Copies the consumer's private data (`length` 0: none, the pointer is ignored).
+///
+/// # Errors
+///
+/// `STATUS_INVALID_PARAMETER` for NULL with a non-zero length; `STATUS_INVALID_BUFFER_SIZE`
+/// for more than any adapter allows ([`MAX_PRIVATE_DATA`]; the CM checks the adapter's own
+/// `MaxCallerData`/`MaxCalleeData`), before anything is read.
+///
+/// # Safety
+///
+/// `data` is NULL or readable for `length` bytes.
+pub(super) unsafe fn read_private_data(
+    data: *const c_void,
+    length: u32,
+    buf: &mut [u8; MAX_PRIVATE_DATA],
+) -> Result<&[u8], NTSTATUS> {
+    let n = length as usize;
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    if n > MAX_PRIVATE_DATA {
+        return Err(STATUS_INVALID_BUFFER_SIZE);
+    }
+    // SAFETY: `data` is non-null and readable for `n` bytes (contract); `buf` holds
+    // `MAX_PRIVATE_DATA` ≥ `n` bytes; byte copy.
+    unsafe { ptr::copy_nonoverlapping(data.cast::<u8>(), buf.as_mut_ptr(), n) };
+    Ok(&buf[..n])
+}
+
+/// Answers a `Get*Address` call: `address` (or `missing` when there is none yet) written as a
+/// `SOCKADDR_IN`/`SOCKADDR_IN6`. NULL `pAddressLength`: `STATUS_INVALID_PARAMETER`; NULL
+/// `pAddress` or a buffer shorter than the structure: `STATUS_BUFFER_TOO_SMALL` with the
+/// required size in `*pAddressLength`; success stores the bytes written.
+///
+/// # Safety
+///
+/// `out` is NULL or writable for `*length` bytes; `length` is NULL or a readable and writable
+/// `ULONG`.
+pub(super) unsafe fn answer_address(
+    address: Option<Address>,
+    missing: NTSTATUS,
+    out: *mut SOCKADDR,
+    length: *mut u32,
+) -> NTSTATUS {
+    // SAFETY: per the contract.
+    let Some(have) = (unsafe { read_size(length) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let Some(address) = address else {
+        return missing;
+    };
+    let need = address.sockaddr_len();
+    if out.is_null() || have < need {
+        // SAFETY: `length` is non-null (read above) and writable.
+        unsafe { length.write_unaligned(need) };
+        return STATUS_BUFFER_TOO_SMALL;
+    }
+    let mut bytes = [0_u8; SOCKADDR_IN6_SIZE as usize];
+    let written = match address.write_sockaddr(&mut bytes) {
+        Ok(n) => n,
+        Err(status) => return status,
+    };
+    // SAFETY: `out` is non-null and writable for `have` ≥ `need` ≥ `written` bytes; byte copy
+    // from a local.
+    unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), out.cast::<u8>(), written as usize) };
+    // SAFETY: as above.
+    unsafe { length.write_unaligned(written) };
+    STATUS_SUCCESS
+}
+
+/// `NdkCreateConnector` (adapter table). Mandatory: adapter, `CreateCompletion`,
+/// `ppNdkConnector`. Completes inline.
+pub(super) unsafe extern "system" fn create_connector(
+    adapter: *mut NDK_ADAPTER,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
     _context: *mut c_void,
+    out: *mut *mut NDK_CONNECTOR,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the adapter pointer.
+    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if completion.is_none() || out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let link = match adapter.link() {
+        Ok(link) => link,
+        Err(status) => return status,
+    };
+    let shell = NdkConnectorShell::new(adapter.version(), adapter.tables().connector);
+    match Connector::new(adapter.cm().fabric(), link, shell) {
+        Ok(connector) => {
+            // SAFETY: `out` checked non-null; writable per the contract.
+            unsafe { write_out(out, hand_out(connector)) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
 }
 
-unsafe extern "system" fn get_address<T>(
-    _object: *mut T,
-    _address: *mut SOCKADDR,
-    _length: *mut u32,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-unsafe extern "system" fn connect(
-    _connector: *mut NDK_CONNECTOR,
-    _qp: *mut NDK_QP,
-    _src: *const SOCKADDR,
-    _src_len: u32,
-    _dst: *const SOCKADDR,
-    _dst_len: u32,
-    _ird: u32,
-    _ord: u32,
-    _data: *const c_void,
-    _data_len: u32,
-    _completion: Option<NDK_FN_REQUEST_COMPLETION>,
+/// `NdkCreateListener` (adapter table). Mandatory: adapter, `ConnectEvent`,
+/// `CreateCompletion`, `ppNdkListener`. Completes inline.
+pub(super) unsafe extern "system" fn create_listener(
+    adapter: *mut NDK_ADAPTER,
+    event: Option<NDK_FN_CONNECT_EVENT_CALLBACK>,
+    event_context: *mut c_void,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
     _context: *mut c_void,
+    out: *mut *mut NDK_LISTENER,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the adapter pointer.
+    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let (Some(event), Some(_), false) = (event, completion, out.is_null()) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let link = match adapter.link() {
+        Ok(link) => link,
+        Err(status) => return status,
+    };
+    // SAFETY: the consumer's connect event, callable with its context until the listener's
+    // close completes (NdkCreateListener contract); the CM calls it only before then.
+    let event = unsafe { ConnectEvent::new(event, Context::new(event_context)) };
+    let tables = adapter.tables();
+    let shell = NdkListenerShell::new(adapter.version(), tables.listener, tables.connector, event);
+    match Listener::new(adapter.cm().fabric(), link, shell) {
+        Ok(listener) => {
+            // SAFETY: `out` checked non-null; writable per the contract.
+            unsafe { write_out(out, hand_out(listener)) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
 }
 
-unsafe extern "system" fn connect_with_shared_endpoint(
-    _connector: *mut NDK_CONNECTOR,
-    _qp: *mut NDK_QP,
-    _endpoint: *mut NDK_SHARED_ENDPOINT,
-    _dst: *const SOCKADDR,
-    _dst_len: u32,
-    _ird: u32,
-    _ord: u32,
-    _data: *const c_void,
-    _data_len: u32,
-    _completion: Option<NDK_FN_REQUEST_COMPLETION>,
+/// `NdkCreateSharedEndpoint` (adapter table). Mandatory: adapter, `pAddress`,
+/// `CreateCompletion`, `ppNdkSharedEndpoint`. Completes inline; the address is reserved (port
+/// 0: an ephemeral port) before it returns.
+pub(super) unsafe extern "system" fn create_shared_endpoint(
+    adapter: *mut NDK_ADAPTER,
+    address: *const SOCKADDR,
+    length: u32,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
     _context: *mut c_void,
+    out: *mut *mut NDK_SHARED_ENDPOINT,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the adapter pointer.
+    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if completion.is_none() || out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: `address` is NULL or readable for `length` bytes (contract).
+    let address = match unsafe { read_address(address, length) } {
+        Ok(a) => a,
+        Err(status) => return status,
+    };
+    let link = match adapter.link() {
+        Ok(link) => link,
+        Err(status) => return status,
+    };
+    let shell = NdkEndpointShell::new(adapter.version(), adapter.tables().shared_endpoint);
+    match SharedEndpoint::new(adapter.cm().fabric(), link, shell, address) {
+        Ok(endpoint) => {
+            // SAFETY: `out` checked non-null; writable per the contract.
+            unsafe { write_out(out, hand_out(endpoint)) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
 }
 
-unsafe extern "system" fn complete_connect(
-    _connector: *mut NDK_CONNECTOR,
-    _event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
-    _event_context: *mut c_void,
-    _completion: Option<NDK_FN_REQUEST_COMPLETION>,
-    _context: *mut c_void,
+/// `NdkGetLocalAddress` of a shared endpoint: the bound address with the chosen port.
+unsafe extern "system" fn endpoint_local_address(
+    endpoint: *mut NDK_SHARED_ENDPOINT,
+    address: *mut SOCKADDR,
+    length: *mut u32,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the endpoint pointer.
+    let Some(endpoint) = (unsafe { borrow::<NdkSharedEndpoint>(endpoint) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: `address`/`length` as the consumer passed them (contract of the slot).
+    unsafe {
+        answer_address(
+            Some(endpoint.local_address()),
+            STATUS_INVALID_PARAMETER,
+            address,
+            length,
+        )
+    }
 }
-
-unsafe extern "system" fn complete_connect_ex(
-    _connector: *mut NDK_CONNECTOR,
-    _event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>,
-    _event_context: *mut c_void,
-    _completion: Option<NDK_FN_REQUEST_COMPLETION>,
-    _context: *mut c_void,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-unsafe extern "system" fn accept(
-    _connector: *mut NDK_CONNECTOR,
-    _qp: *mut NDK_QP,
-    _ird: u32,
-    _ord: u32,
-    _data: *const c_void,
-    _data_len: u32,
-    _event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
-    _event_context: *mut c_void,
-    _completion: Option<NDK_FN_REQUEST_COMPLETION>,
-    _context: *mut c_void,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-unsafe extern "system" fn accept_ex(
-    _connector: *mut NDK_CONNECTOR,
-    _qp: *mut NDK_QP,
-    _ird: u32,
-    _ord: u32,
-    _data: *const c_void,
-    _data_len: u32,
-    _event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>,
-    _event_context: *mut c_void,
-    _completion: Option<NDK_FN_REQUEST_COMPLETION>,
-    _context: *mut c_void,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-unsafe extern "system" fn reject(
-    _connector: *mut NDK_CONNECTOR,
-    _data: *const c_void,
-    _data_len: u32,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-unsafe extern "system" fn get_connection_data(
-    _connector: *mut NDK_CONNECTOR,
-    _ird: *mut u32,
-    _ord: *mut u32,
-    _data: *mut c_void,
-    _data_len: *mut u32,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-unsafe extern "system" fn disconnect(
-    _connector: *mut NDK_CONNECTOR,
-    _completion: Option<NDK_FN_REQUEST_COMPLETION>,
-    _context: *mut c_void,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-unsafe extern "system" fn listen(
-    _listener: *mut NDK_LISTENER,
-    _address: *const SOCKADDR,
-    _length: u32,
-    _completion: Option<NDK_FN_REQUEST_COMPLETION>,
-    _context: *mut c_void,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
-}
-
-/// `NdkControlConnectEvents` returns `VOID`: nothing to do without a listener.
-unsafe extern "system" fn control_connect_events(_listener: *mut NDK_LISTENER, _pause: BOOLEAN) {}
 
 /// `NDK_SHARED_ENDPOINT_DISPATCH`.
 pub static SHARED_ENDPOINT_TABLE: NDK_SHARED_ENDPOINT_DISPATCH = NDK_SHARED_ENDPOINT_DISPATCH {
-    NdkCloseSharedEndpoint: close,
+    NdkCloseSharedEndpoint: close_object::<NdkSharedEndpoint>,
     NdkQueryExtension: query_extension,
-    NdkGetLocalAddress: get_address::<NDK_SHARED_ENDPOINT>,
-};
-
-/// `NDK_CONNECTOR_DISPATCH` (all 13 slots).
-pub static CONNECTOR_TABLE: NDK_CONNECTOR_DISPATCH = NDK_CONNECTOR_DISPATCH {
-    NdkCloseConnector: close,
-    NdkQueryExtension: query_extension,
-    NdkConnect: connect,
-    NdkConnectWithSharedEndpoint: connect_with_shared_endpoint,
-    NdkCompleteConnect: complete_connect,
-    NdkAccept: accept,
-    NdkReject: reject,
-    NdkGetConnectionData: get_connection_data,
-    NdkGetLocalAddress: get_address::<NDK_CONNECTOR>,
-    NdkGetPeerAddress: get_address::<NDK_CONNECTOR>,
-    NdkDisconnect: disconnect,
-    NdkCompleteConnectEx: complete_connect_ex,
-    NdkAcceptEx: accept_ex,
-};
-
-/// `NDK_LISTENER_DISPATCH`.
-pub static LISTENER_TABLE: NDK_LISTENER_DISPATCH = NDK_LISTENER_DISPATCH {
-    NdkCloseListener: close,
-    NdkQueryExtension: query_extension,
-    NdkListen: listen,
-    NdkGetLocalAddress: get_address::<NDK_LISTENER>,
-    NdkControlConnectEvents: control_connect_events,
+    NdkGetLocalAddress: endpoint_local_address,
 };

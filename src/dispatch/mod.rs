@@ -17,8 +17,10 @@
 
 mod adapter;
 mod connection;
+mod connector;
 mod cq;
 pub mod handle;
+mod listener;
 pub mod mdl;
 mod memory;
 pub mod misuse;
@@ -65,7 +67,7 @@ pub fn open_adapter(
     platform: Platform,
     requested: NDK_VERSION,
 ) -> Result<*mut NDK_ADAPTER, NDIS_STATUS> {
-    let base = verbs::Adapter::open(*config, platform, TABLES, requested)?;
+    let base = verbs::Adapter::open(config.clone(), platform, TABLES, requested)?;
     Ok(handle::hand_out(base))
 }
 

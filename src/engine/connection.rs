@@ -12,7 +12,7 @@ use super::completer::{CompletionSink, deliver, settle};
 use super::endpoint::Endpoint;
 use super::memory::{Copier, MemorySpace};
 use super::queue::ReceiveQueue;
-use super::requester::{Blocked, Peer, Step, step};
+use super::requester::{Blocked, Peer, Step, idle, step};
 
 /// One side of a connection as `progress` needs it.
 pub struct Side<'a, M: MemorySpace + ?Sized> {
@@ -45,6 +45,7 @@ pub struct Progress {
 /// The verbs layer calls this after every successful post on either QP, after a post to an SRQ
 /// (for every connected QP using it whose peer is waiting), and after a flush or disconnect of
 /// either QP (so the peer's waiting requests fail as the connection requires).
+#[inline]
 pub fn progress<MA, MB, C, S>(
     a: Side<'_, MA>,
     b: Side<'_, MB>,
@@ -70,31 +71,39 @@ where
     } = b;
     let mut executed = 0;
     settle(ea, eb, sink);
-    let (why_a, left) = run(
-        ea,
-        ma,
-        &mut Peer {
-            endpoint: eb,
-            memory: mb,
-            srq: srq_b,
-        },
-        copier,
-        sink,
-        budget,
-    );
+    // Usually only one side has work; the other's answer is a look at its queue, not a call
+    // into the requester loop (same answer: `run` would stop at its first fetch).
+    let (why_a, left) = match idle(ea) {
+        Some(why) if budget != 0 => (why, budget),
+        _ => run(
+            ea,
+            ma,
+            &mut Peer {
+                endpoint: eb,
+                memory: mb,
+                srq: srq_b,
+            },
+            copier,
+            sink,
+            budget,
+        ),
+    };
     executed += budget - left;
-    let (why_b, left2) = run(
-        eb,
-        mb,
-        &mut Peer {
-            endpoint: ea,
-            memory: ma,
-            srq: srq_a,
-        },
-        copier,
-        sink,
-        left,
-    );
+    let (why_b, left2) = match idle(eb) {
+        Some(why) if left != 0 => (why, left),
+        _ => run(
+            eb,
+            mb,
+            &mut Peer {
+                endpoint: ea,
+                memory: ma,
+                srq: srq_a,
+            },
+            copier,
+            sink,
+            left,
+        ),
+    };
     executed += left - left2;
     Progress {
         executed,

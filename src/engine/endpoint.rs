@@ -256,6 +256,7 @@ impl Endpoint {
     }
 
     /// Enter the error state (idempotent; the first cause is kept).
+    #[inline]
     pub(crate) const fn enter_error(&mut self, cause: ErrorCause) {
         if !matches!(self.state, QpState::Error(_)) {
             self.state = QpState::Error(cause);
@@ -286,6 +287,7 @@ impl Endpoint {
     ///
     /// [`PostError::QpInError`], [`PostError::WrongQueue`] (QP uses an SRQ),
     /// [`PostError::TooManySges`], [`PostError::TransferTooLong`], [`PostError::QueueFull`].
+    #[inline]
     pub fn post_receive(&mut self, context: usize, sges: &[Sge]) -> Result<(), PostError> {
         if matches!(self.state, QpState::Error(_)) {
             return Err(PostError::QpInError);
@@ -306,6 +308,7 @@ impl Endpoint {
     /// # Errors
     ///
     /// Any [`PostError`]; nothing is queued and no completion will appear.
+    #[inline]
     pub fn post<M: MemorySpace + ?Sized>(
         &mut self,
         memory: &M,
@@ -320,6 +323,7 @@ impl Endpoint {
         result
     }
 
+    #[inline]
     fn try_post<M: MemorySpace + ?Sized>(
         &mut self,
         memory: &M,
@@ -419,6 +423,7 @@ impl Endpoint {
         }
     }
 
+    #[inline]
     const fn has_room(&self) -> Result<(), PostError> {
         if self.sq.ring().is_full() {
             Err(PostError::QueueFull)
@@ -428,6 +433,7 @@ impl Endpoint {
     }
 
     /// Validate and queue a send or write payload.
+    #[inline]
     fn push_data(&mut self, mut wqe: Wqe, payload: Payload<'_>) -> Result<(), PostError> {
         let inline_flag = wqe.flags.contains(OpFlags::INLINE);
         match payload {

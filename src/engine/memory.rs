@@ -181,12 +181,36 @@ pub(crate) enum Source<'a> {
 /// Copy `length` bytes from `source` to the scatter list `to`, walking both lists once so each
 /// byte is copied exactly once, straight from its source range to its destination range.
 /// `length` must not exceed either side's total.
+#[inline]
 pub(crate) fn scatter_gather<C: Copier + ?Sized>(
     copier: &mut C,
     source: Source<'_>,
     to: &[RegionSlice],
     length: u32,
 ) {
+    // The common shape — one range (or the inline bytes) into one range that holds it — is a
+    // single copy; the walk below produces exactly the same call for it.
+    if let [dst] = to
+        && dst.length >= length
+        && length > 0
+    {
+        match source {
+            Source::Regions([src]) if src.length >= length => {
+                copier.copy(src.sub(0, length), dst.sub(0, length));
+                return;
+            }
+            Source::Inline(bytes) => {
+                copier.copy_in(&bytes[..length as usize], dst.sub(0, length));
+                return;
+            }
+            Source::Regions(_) => {}
+        }
+    }
+    walk(copier, source, to, length);
+}
+
+/// The general scatter/gather walk behind [`scatter_gather`].
+fn walk<C: Copier + ?Sized>(copier: &mut C, source: Source<'_>, to: &[RegionSlice], length: u32) {
     let mut remaining = length;
     let mut dst = to.iter().copied();
     let mut dst_cur = RegionSlice::default();
@@ -278,6 +302,31 @@ mod tests {
         );
         let total: u32 = log.0.iter().map(|c| c.0.length).sum();
         assert_eq!(total, 8, "every byte exactly once");
+    }
+
+    #[test]
+    fn one_range_fast_path_matches_the_walk() {
+        let cases = [
+            (rs(1, 8, 64), rs(2, 16, 64), 64),
+            (rs(1, 8, 64), rs(2, 16, 100), 40),
+            (rs(1, 8, 10), rs(2, 16, 64), 10),
+            (rs(1, 8, 64), rs(2, 16, 64), 0),
+        ];
+        for (src, dst, len) in cases {
+            let (mut fast, mut slow) = (Log::default(), Log::default());
+            scatter_gather(&mut fast, Source::Regions(&[src]), &[dst], len);
+            walk(&mut slow, Source::Regions(&[src]), &[dst], len);
+            assert_eq!(fast.0, slow.0, "{src:?} -> {dst:?}, {len} bytes");
+            let bytes = [0u8; 64];
+            let (mut fast, mut slow) = (Log::default(), Log::default());
+            let inline = Source::Inline(&bytes[..len as usize]);
+            scatter_gather(&mut fast, inline, &[dst], len);
+            walk(&mut slow, inline, &[dst], len);
+            assert_eq!(fast.1, slow.1);
+        }
+        let mut log = Log::default();
+        scatter_gather(&mut log, Source::Regions(&[rs(1, 0, 8)]), &[rs(2, 0, 8)], 0);
+        assert!(log.0.is_empty(), "nothing to move, no copy call");
     }
 
     #[test]

@@ -53,6 +53,17 @@ fn gather_into(into: &mut [u8], parts: &[&[u8]]) {
     }
 }
 
+/// Copy a request's SGEs into its slot. Posts usually carry one SGE; a plain store avoids a
+/// `memcpy` call for it.
+#[inline]
+fn copy_sges(into: &mut [Sge], sges: &[Sge]) {
+    if let ([d], [s]) = (&mut *into, sges) {
+        *d = *s;
+    } else {
+        into.copy_from_slice(sges);
+    }
+}
+
 fn table_len(depth: u32, stride: u32) -> Result<usize, CreateError> {
     let slots = depth.max(1).next_power_of_two() as usize;
     slots
@@ -61,6 +72,7 @@ fn table_len(depth: u32, stride: u32) -> Result<usize, CreateError> {
 }
 
 /// Sum of SGE lengths, refusing totals above `max` or beyond 32 bits.
+#[inline]
 pub(crate) fn total_length(sges: &[Sge], max: u32) -> Result<u32, PostError> {
     let mut total = 0u32;
     for s in sges {
@@ -122,6 +134,7 @@ impl InitiatorQueue {
     }
 
     /// Append `wqe` with its SGEs or inline parts (already validated by the caller).
+    #[inline]
     pub(crate) fn push(
         &mut self,
         mut wqe: Wqe,
@@ -135,7 +148,7 @@ impl InitiatorQueue {
             wqe.sge_count = 0;
         } else {
             let base = slot * self.stride as usize;
-            self.sges[base..base + sges.len()].copy_from_slice(sges);
+            copy_sges(&mut self.sges[base..base + sges.len()], sges);
             wqe.sge_count = u32::try_from(sges.len()).map_err(|_| PostError::TooManySges)?;
         }
         let deferred = wqe.flags.contains(OpFlags::DEFER);
@@ -147,24 +160,34 @@ impl InitiatorQueue {
     }
 
     /// Hand every queued entry to execution (a post without DEFER, or a failed post).
+    #[inline]
     pub(crate) const fn ring_doorbell(&mut self) {
         self.rung = self.ring.produced();
     }
 
     /// Entries posted with DEFER that no doorbell has released yet.
+    #[inline]
     pub(crate) const fn held_by_defer(&self) -> u32 {
         self.ring.produced().wrapping_sub(self.rung)
     }
 
+    /// Whether [`InitiatorQueue::head`] would return `None`.
+    #[inline]
+    pub(crate) const fn is_idle(&self) -> bool {
+        self.ring.len() <= self.held_by_defer()
+    }
+
     /// The oldest entry, if its doorbell has been rung.
+    #[inline]
     pub(crate) fn head(&self) -> Option<(usize, Wqe)> {
-        if self.ring.len() <= self.held_by_defer() {
+        if self.is_idle() {
             return None;
         }
         self.ring.front()
     }
 
     /// The oldest entry regardless of the doorbell (flush).
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<Wqe> {
         let e = self.ring.pop().map(|(_, w)| w);
         if self.held_by_defer() > self.ring.len() {
@@ -174,22 +197,26 @@ impl InitiatorQueue {
         e
     }
 
+    #[inline]
     pub(crate) fn sges(&self, slot: usize, wqe: &Wqe) -> &[Sge] {
         let base = slot * self.stride as usize;
         &self.sges[base..base + wqe.sge_count as usize]
     }
 
+    #[inline]
     pub(crate) fn inline_bytes(&self, slot: usize, wqe: &Wqe) -> &[u8] {
         let base = slot * self.inline_size as usize;
         &self.inline[base..base + wqe.length as usize]
     }
 
     /// The list the last successful [`InitiatorQueue::resolve`] produced.
+    #[inline]
     pub(crate) fn resolved(&self) -> &[RegionSlice] {
         &self.scratch
     }
 
     /// Resolve every SGE of the entry in `slot` with rights `need`, into the scratch list.
+    #[inline]
     pub(crate) fn resolve<M: MemorySpace + ?Sized>(
         &mut self,
         slot: usize,
@@ -207,6 +234,7 @@ impl InitiatorQueue {
     }
 }
 
+#[inline]
 fn resolve_into<'s, M: MemorySpace + ?Sized>(
     scratch: &'s mut Vec<RegionSlice>,
     sges: &[Sge],
@@ -279,6 +307,7 @@ impl ReceiveQueue {
     /// # Errors
     ///
     /// [`PostError::TooManySges`], [`PostError::TransferTooLong`], [`PostError::QueueFull`].
+    #[inline]
     pub fn post(&mut self, context: usize, sges: &[Sge]) -> Result<(), PostError> {
         if sges.len() > self.max_sge as usize {
             return Err(PostError::TooManySges);
@@ -286,7 +315,7 @@ impl ReceiveQueue {
         let length = total_length(sges, self.max_transfer_length)?;
         let slot = self.ring.next_slot().ok_or(PostError::QueueFull)?;
         let base = slot * self.max_sge as usize;
-        self.sges[base..base + sges.len()].copy_from_slice(sges);
+        copy_sges(&mut self.sges[base..base + sges.len()], sges);
         #[allow(clippy::cast_possible_truncation)] // bounded by max_sge above
         let rqe = Rqe {
             context,
@@ -299,12 +328,14 @@ impl ReceiveQueue {
 
     /// Outstanding receives.
     #[must_use]
+    #[inline]
     pub const fn len(&self) -> u32 {
         self.ring.len()
     }
 
     /// Whether no receive is posted.
     #[must_use]
+    #[inline]
     pub const fn is_empty(&self) -> bool {
         self.ring.is_empty()
     }
@@ -321,20 +352,24 @@ impl ReceiveQueue {
         self.ring.pop().map(|(_, r)| r.context)
     }
 
+    #[inline]
     pub(crate) fn head(&self) -> Option<(usize, Rqe)> {
         self.ring.front()
     }
 
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<Rqe> {
         self.ring.pop().map(|(_, r)| r)
     }
 
     /// The list the last successful [`ReceiveQueue::resolve`] produced.
+    #[inline]
     pub(crate) fn resolved(&self) -> &[RegionSlice] {
         &self.scratch
     }
 
     /// Resolve the SGEs of the receive in `slot` (rights: local write) into the scratch list.
+    #[inline]
     pub(crate) fn resolve<M: MemorySpace + ?Sized>(
         &mut self,
         slot: usize,

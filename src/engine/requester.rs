@@ -1,8 +1,9 @@
 //! The requester: executes the head of one QP's initiator queue against its connected peer,
 //! one request per step, strictly in posting order.
 //!
-//! Each step is a small state machine — fetch the head, gate it (connection, peer, read fence
-//! and read credit), execute it — whose failures are states carrying the completion status.
+//! Each step runs three phases in order — fetch the head, gate it (connection, peer, read fence
+//! and read credit), execute it — and each phase either hands the request on or ends the step
+//! with why it stopped or the outcome (failures carry their completion status).
 //! Execution validates every range of the request (local SGEs here, the peer's side in the
 //! responder) before the first byte is copied, then copies each byte once from its source range
 //! to its destination range. The requester never pushes completions (the completer does).
@@ -45,15 +46,6 @@ pub(crate) enum Step {
     Executed(Outcome),
 }
 
-/// The requester's states for one request.
-enum State {
-    Fetch,
-    Gate(usize, Wqe),
-    Execute(usize, Wqe),
-    Stop(Blocked),
-    Finish(Outcome),
-}
-
 /// The pieces of the peer a step needs.
 pub(crate) struct Peer<'p, M: ?Sized> {
     pub endpoint: &'p mut Endpoint,
@@ -61,7 +53,12 @@ pub(crate) struct Peer<'p, M: ?Sized> {
     pub srq: Option<&'p mut ReceiveQueue>,
 }
 
-/// Run one request of `local` against `peer`, if it can run.
+/// Run one request of `local` against `peer`, if it can run: Fetch → Gate → Execute, each
+/// phase either handing the request on or ending the step with a [`Step`].
+///
+/// Straight-line code rather than a loop over a phase enum: the phases always run in this
+/// order, and the loop form moved the entry and the outcome through memory on every turn.
+#[inline]
 pub(crate) fn step<ML, MP, C>(
     local: &mut Endpoint,
     local_memory: &ML,
@@ -73,28 +70,36 @@ where
     MP: MemorySpace + ?Sized,
     C: Copier + ?Sized,
 {
-    let mut state = State::Fetch;
-    loop {
-        state = match state {
-            State::Fetch => fetch(local),
-            State::Gate(slot, wqe) => gate(local, peer.endpoint, slot, wqe),
-            State::Execute(slot, wqe) => execute(local, local_memory, peer, copier, slot, wqe),
-            State::Stop(why) => return Step::Blocked(why),
-            State::Finish(outcome) => return Step::Executed(outcome),
-        };
+    let (slot, wqe) = match fetch(local) {
+        Ok(head) => head,
+        Err(why) => return Step::Blocked(why),
+    };
+    if let Some(end) = gate(local, peer.endpoint, &wqe) {
+        return end;
+    }
+    execute(local, local_memory, peer, copier, slot, wqe)
+}
+
+/// Why `local` has nothing to fetch, if so: what [`step`] would answer without reading the
+/// head entry.
+#[inline]
+pub(crate) const fn idle(local: &Endpoint) -> Option<Blocked> {
+    if !matches!(local.state, QpState::Connected) {
+        Some(Blocked::NotConnected)
+    } else if local.sq.is_idle() {
+        Some(Blocked::Empty)
+    } else {
+        None
     }
 }
 
-fn fetch(local: &Endpoint) -> State {
+/// Fetch: the head of the initiator queue, if this QP is connected and the doorbell covers it.
+#[inline]
+fn fetch(local: &Endpoint) -> Result<(usize, Wqe), Blocked> {
     if !matches!(local.state, QpState::Connected) {
-        return State::Stop(Blocked::NotConnected);
+        return Err(Blocked::NotConnected);
     }
-    local
-        .sq
-        .head()
-        .map_or(State::Stop(Blocked::Empty), |(slot, wqe)| {
-            State::Gate(slot, wqe)
-        })
+    local.sq.head().ok_or(Blocked::Empty)
 }
 
 const fn touches_peer(kind: WqeKind) -> bool {
@@ -107,24 +112,32 @@ const fn touches_peer(kind: WqeKind) -> bool {
     )
 }
 
-fn gate(local: &mut Endpoint, peer: &Endpoint, slot: usize, wqe: Wqe) -> State {
+/// Gate: whether the head may execute now. `None` hands it on to execution; `Some` ends the
+/// step (the request waits, or it failed against a peer in error and was removed).
+#[inline]
+fn gate(local: &mut Endpoint, peer: &Endpoint, wqe: &Wqe) -> Option<Step> {
     if touches_peer(wqe.kind) {
         match peer.state {
-            QpState::Idle => return State::Stop(Blocked::PeerNotReady),
+            QpState::Idle => return Some(Step::Blocked(Blocked::PeerNotReady)),
             QpState::Error(_) => {
                 local.sq.pop();
-                return State::Finish(local_only(local, &wqe, Status::ConnectionAborted, 0));
+                return Some(Step::Executed(local_only(
+                    local,
+                    wqe,
+                    Status::ConnectionAborted,
+                    0,
+                )));
             }
             QpState::Connected => {}
         }
     }
     if wqe.flags.contains(OpFlags::READ_FENCE) && local.reads_in_flight != 0 {
-        return State::Stop(Blocked::ReadFence);
+        return Some(Step::Blocked(Blocked::ReadFence));
     }
     if matches!(wqe.kind, WqeKind::Read { .. }) && local.reads_in_flight >= local.ord {
-        return State::Stop(Blocked::ReadCredit);
+        return Some(Step::Blocked(Blocked::ReadCredit));
     }
-    State::Execute(slot, wqe)
+    None
 }
 
 /// The requester's completion for `wqe`, with no responder side.
@@ -155,6 +168,7 @@ const fn completion(
     }
 }
 
+#[inline]
 fn execute<ML, MP, C>(
     local: &mut Endpoint,
     local_memory: &ML,
@@ -162,7 +176,7 @@ fn execute<ML, MP, C>(
     copier: &mut C,
     slot: usize,
     wqe: Wqe,
-) -> State
+) -> Step
 where
     ML: MemorySpace + ?Sized,
     MP: MemorySpace + ?Sized,
@@ -182,7 +196,7 @@ where
         WqeKind::Bind | WqeKind::FastRegister => {
             // Validated and applied at post time; only the in-order completion remains.
             local.sq.pop();
-            State::Finish(local_only(local, &wqe, Status::Success, 0))
+            Step::Executed(local_only(local, &wqe, Status::Success, 0))
         }
         WqeKind::Invalidate(target) => {
             local.sq.pop();
@@ -191,12 +205,13 @@ where
             } else {
                 Status::InvalidateError
             };
-            State::Finish(local_only(local, &wqe, status, 0))
+            Step::Executed(local_only(local, &wqe, status, 0))
         }
     }
 }
 
 /// Resolve the local source of a send or write: inline bytes, or SGEs with local read rights.
+#[inline]
 fn local_source<'q, M: MemorySpace + ?Sized>(
     local: &'q mut Endpoint,
     memory: &M,
@@ -214,6 +229,7 @@ fn local_source<'q, M: MemorySpace + ?Sized>(
     }
 }
 
+#[inline]
 fn send<ML, MP, C>(
     local: &mut Endpoint,
     local_memory: &ML,
@@ -222,7 +238,7 @@ fn send<ML, MP, C>(
     slot: usize,
     wqe: Wqe,
     invalidate: Option<u32>,
-) -> State
+) -> Step
 where
     ML: MemorySpace + ?Sized,
     MP: MemorySpace + ?Sized,
@@ -233,17 +249,17 @@ where
         None => match peer.endpoint.rq.as_mut() {
             Some(rq) => rq,
             // A QP created with an SRQ was driven without it: nothing can be received.
-            None => return State::Stop(Blocked::WaitingForReceive),
+            None => return Step::Blocked(Blocked::WaitingForReceive),
         },
     };
     if rq.is_empty() {
-        return State::Stop(Blocked::WaitingForReceive);
+        return Step::Blocked(Blocked::WaitingForReceive);
     }
     let peer_qp_context = peer.endpoint.config.qp_context;
     let Some(source) = local_source(local, local_memory, slot, &wqe) else {
         // Local fault: the send never left; the peer's receive stays posted.
         local.sq.pop();
-        return State::Finish(local_only(local, &wqe, Status::LocalProtectionError, 0));
+        return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
     };
     let receive = |context, status, bytes| Completion {
         request_context: context,
@@ -263,7 +279,7 @@ where
         solicited: status.is_success() && wqe.flags.contains(OpFlags::SEND_AND_SOLICIT_EVENT),
     };
     match responder::accept_send(rq, peer.memory, wqe.length, invalidate) {
-        Err(SendRefusal::NoReceive) => State::Stop(Blocked::WaitingForReceive),
+        Err(SendRefusal::NoReceive) => Step::Blocked(Blocked::WaitingForReceive),
         Err(SendRefusal::Rejected {
             receive_context,
             receive_status,
@@ -272,7 +288,7 @@ where
             let mut outcome = local_only(local, &wqe, Status::RemoteOperationError, 0);
             outcome.remote = Some(receive(receive_context, receive_status, 0));
             outcome.remote_fails = true;
-            State::Finish(outcome)
+            Step::Executed(outcome)
         }
         Ok((rqe, destination)) => {
             scatter_gather(copier, source, destination, wqe.length);
@@ -280,7 +296,7 @@ where
             local.sq.pop();
             let mut outcome = local_only(local, &wqe, Status::Success, wqe.length);
             outcome.remote = Some(receive(rqe.context, Status::Success, wqe.length));
-            State::Finish(outcome)
+            Step::Executed(outcome)
         }
     }
 }
@@ -295,7 +311,7 @@ fn write<ML, MP, C>(
     wqe: Wqe,
     address: u64,
     token: u32,
-) -> State
+) -> Step
 where
     ML: MemorySpace + ?Sized,
     MP: MemorySpace + ?Sized,
@@ -303,7 +319,7 @@ where
 {
     let Some(source) = local_source(local, local_memory, slot, &wqe) else {
         local.sq.pop();
-        return State::Finish(local_only(local, &wqe, Status::LocalProtectionError, 0));
+        return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
     };
     let target = responder::accept_write(peer.endpoint, peer.memory, token, address, wqe.length);
     match target {
@@ -311,12 +327,12 @@ where
             local.sq.pop();
             let mut outcome = local_only(local, &wqe, status, 0);
             outcome.remote_fails = true;
-            State::Finish(outcome)
+            Step::Executed(outcome)
         }
         Ok(target) => {
             scatter_gather(copier, source, &[target], wqe.length);
             local.sq.pop();
-            State::Finish(local_only(local, &wqe, Status::Success, wqe.length))
+            Step::Executed(local_only(local, &wqe, Status::Success, wqe.length))
         }
     }
 }
@@ -331,7 +347,7 @@ fn read<ML, MP, C>(
     wqe: Wqe,
     address: u64,
     token: u32,
-) -> State
+) -> Step
 where
     ML: MemorySpace + ?Sized,
     MP: MemorySpace + ?Sized,
@@ -345,7 +361,7 @@ where
         .is_err()
     {
         local.sq.pop();
-        return State::Finish(local_only(local, &wqe, Status::LocalProtectionError, 0));
+        return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
     }
     local.reads_in_flight += 1;
     let source = responder::begin_read(peer.endpoint, peer.memory, token, address, wqe.length);
@@ -356,7 +372,7 @@ where
             local.sq.pop();
             let mut outcome = local_only(local, &wqe, status, 0);
             outcome.remote_fails = true;
-            return State::Finish(outcome);
+            return Step::Executed(outcome);
         }
     };
     scatter_gather(
@@ -377,5 +393,5 @@ where
         }
         _ => Status::Success,
     };
-    State::Finish(local_only(local, &wqe, status, wqe.length))
+    Step::Executed(local_only(local, &wqe, status, wqe.length))
 }

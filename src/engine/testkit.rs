@@ -200,22 +200,27 @@ impl TestMemory {
         self.entries.borrow()[handle.0].valid
     }
 
-    fn lookup(&self, token: u32) -> Result<usize, AccessError> {
-        if token >> 24 != self.pd {
+    /// The live entry `token` names: PD, index, generation and validity checked, in that order.
+    #[inline]
+    fn entry(entries: &[Entry], pd: u32, token: u32) -> Result<(usize, &Entry), AccessError> {
+        if token >> 24 != pd {
             return Err(AccessError::WrongProtectionDomain);
         }
         let index = ((token >> 8) & 0xFFFF) as usize;
-        let e = *self
-            .entries
-            .borrow()
-            .get(index)
-            .ok_or(AccessError::UnknownToken)?;
+        let e = entries.get(index).ok_or(AccessError::UnknownToken)?;
         if e.generation != (token & 0xFF) as u8 || !e.valid {
             return Err(AccessError::StaleToken);
         }
-        Ok(index)
+        Ok((index, e))
     }
 
+    fn lookup(&self, token: u32) -> Result<usize, AccessError> {
+        Self::entry(&self.entries.borrow(), self.pd, token).map(|(index, _)| index)
+    }
+
+    /// Resolve `[address, address + length)` through `token` with rights `need`: one borrow of
+    /// the table and no copy of the entry (this runs for every SGE and remote access).
+    #[inline]
     fn slice(
         &self,
         token: u32,
@@ -223,7 +228,8 @@ impl TestMemory {
         length: u32,
         need: Access,
     ) -> Result<RegionSlice, AccessError> {
-        let e = self.entries.borrow()[self.lookup(token)?];
+        let entries = self.entries.borrow();
+        let (_, e) = Self::entry(&entries, self.pd, token)?;
         if !e.access.allows(need) {
             return Err(AccessError::AccessDenied);
         }
@@ -256,6 +262,7 @@ impl TestMemory {
 }
 
 impl MemorySpace for TestMemory {
+    #[inline]
     fn resolve_local(&self, sge: &Sge, need: Access) -> Result<RegionSlice, AccessError> {
         // The test PD has no privileged token; read-sink is not required (the adapter would
         // set RDMA_READ_SINK_NOT_REQUIRED).
@@ -263,6 +270,7 @@ impl MemorySpace for TestMemory {
         self.slice(sge.token, sge.address, sge.length, need)
     }
 
+    #[inline]
     fn resolve_remote(
         &self,
         token: u32,

@@ -14,7 +14,7 @@ use crate::cm::lock_level;
 use crate::cm::{Family, Listener};
 use crate::lifetime::Unit;
 use crate::platform::prelude::*;
-use crate::platform::{Platform, SpinLock, Timestamp};
+use crate::platform::{DeferredWork, Dpc, Platform, SpinLock, Timestamp};
 use crate::sync::Arc;
 
 use crate::cm::connection::Connection;
@@ -52,6 +52,19 @@ pub struct Inner<F: Family> {
     config: FabricConfig,
     tables: SpinLock<Tables<Weak<Listener<F>>>>,
     connections: SpinLock<Vec<Weak<Connection<F>>>>,
+    /// The timeout scan as deferred work ([`Fabric::tick`]), set once after allocation.
+    expiry: SpinLock<Option<Dpc>>,
+}
+
+/// The fabric's deferred work: one timeout scan per queueing.
+struct Expiry<F: Family>(Weak<Inner<F>>);
+
+impl<F: Family> DeferredWork for Expiry<F> {
+    fn run(&self) {
+        if let Some(inner) = self.0.upgrade() {
+            let _ = Fabric { inner }.expire();
+        }
+    }
 }
 
 /// The loopback fabric. Clones share it.
@@ -77,16 +90,48 @@ impl<F: Family> fmt::Debug for Fabric<F> {
 
 impl<F: Family> Fabric<F> {
     /// A fabric with no adapters, running deferred work and timeouts on `platform`.
-    #[must_use]
-    pub fn new(platform: Platform, config: FabricConfig) -> Self {
-        Self {
-            inner: Arc::new(Inner {
+    ///
+    /// # Errors
+    ///
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the fabric or its timeout work item cannot be
+    /// allocated.
+    pub fn new(platform: Platform, config: FabricConfig) -> Result<Self, NTSTATUS> {
+        let inner = platform
+            .clone()
+            .try_arc(Inner {
                 platform,
                 config,
                 tables: SpinLock::new(lock_level::FABRIC, Tables::new(config.ephemeral)),
                 connections: SpinLock::new(lock_level::FABRIC_CONNECTIONS, Vec::new()),
-            }),
-        }
+                expiry: SpinLock::new(lock_level::DELIVERY, None),
+            })
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        let dpc = inner
+            .platform
+            .new_dpc(Expiry(Arc::downgrade(&inner)))
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        *inner.expiry.lock() = Some(dpc);
+        Ok(Self { inner })
+    }
+
+    /// Queues one timeout scan ([`Fabric::expire`]) as the fabric's own deferred work, so it
+    /// runs at `DISPATCH_LEVEL` with no lock held, outside the caller's context. Coalesces
+    /// like `KeInsertQueueDpc`: ticks arriving while a scan is queued add nothing. Returns
+    /// whether a scan was queued.
+    ///
+    /// This is what a periodic time source calls: the platform offers no timer (a
+    /// self-requeueing DPC would be a busy loop at `DISPATCH_LEVEL`), so the owner of the
+    /// fabric drives it — the kernel driver from a periodic NDIS timer, host tests after
+    /// advancing the virtual clock (see `docs/connections.md`, "Timeouts").
+    #[allow(clippy::must_use_candidate, reason = "callers drive it for its effect")]
+    pub fn tick(&self) -> bool {
+        self.inner.expiry.lock().as_ref().is_some_and(DpcOps::queue)
+    }
+
+    /// Whether two handles share one fabric.
+    #[must_use]
+    pub fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The platform CM objects on this fabric use.

@@ -16,10 +16,8 @@ use core::ptr::null_mut;
 
 use crate::abi::{
     NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
-    NDIS_NDK_CAPABILITIES, NDIS_NDK_CAPABILITIES_REVISION_1,
-    NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_NDK_ATTRIBUTES,
+    NDIS_NDK_CAPABILITIES, NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_NDK_ATTRIBUTES,
     NDIS_SIZEOF_MINIPORT_ADAPTER_NDK_ATTRIBUTES_REVISION_1,
-    NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1,
 };
 use crate::sys::ffi::{
     NdisCloseConfiguration, NdisMSetMiniportAttributes, NdisOpenConfigurationEx,
@@ -34,7 +32,7 @@ use crate::sys::ndis::{
     NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
     NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_2, NDIS_MINIPORT_ATTRIBUTES_NDIS_WDM,
     NDIS_MINIPORT_ATTRIBUTES_NO_PAUSE_ON_SUSPEND, NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK,
-    NDIS_MINIPORT_INIT_PARAMETERS, NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT, NDIS_OBJECT_TYPE_DEFAULT,
+    NDIS_MINIPORT_INIT_PARAMETERS, NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
     NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
     NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, NDIS_PARAMETER_INTEGER,
     NDIS_PAUSE_FUNCTIONS_UNSUPPORTED, NDIS_PHYSICAL_MEDIUM_802_3, NDIS_STRING,
@@ -57,6 +55,7 @@ use super::datapath::RxIndication;
 use super::hub::PortId;
 use super::hubport;
 use super::instances::NdkInstances;
+use super::ndk_config::{self, NdkAdapterState};
 use super::ndk_events::IoWorkItem;
 use super::ndk_state::NdkAnnouncer;
 use super::oid::{self, OidState};
@@ -332,26 +331,14 @@ unsafe fn describe_adapter(handle: NDIS_HANDLE, mac: [u8; 6], ndk_enabled: bool)
     if status != NDIS_STATUS_SUCCESS {
         return status;
     }
-    let mut info = config::ndk_adapter_info();
-    let limits = config::NDK_OBJECT_LIMITS;
+    // The same provider configuration every open uses (its token secret does not show in the
+    // info or the capabilities), so NDIS's copy matches `NdkQueryAdapterInfo`.
+    let provider = ndk_config::ndk_adapter_config(&NdkAdapterState { token_secret: 0 });
+    let mut info = ndk_config::ndk_adapter_info(&provider);
     let mut capabilities = NDIS_NDK_CAPABILITIES {
-        Header: NDIS_OBJECT_HEADER::new(
-            NDIS_OBJECT_TYPE_DEFAULT,
-            NDIS_NDK_CAPABILITIES_REVISION_1,
-            NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1,
-        ),
-        Flags: 0,
-        MaxQpCount: limits.qps,
-        MaxCqCount: limits.cqs,
-        MaxMrCount: limits.mrs,
-        MaxPdCount: limits.pds,
-        MaxInboundReadLimit: 0,
-        MaxOutboundReadLimit: 0,
-        MaxMwCount: limits.mws,
-        MaxSrqCount: limits.srqs,
-        MissingCounterMask: config::NDK_MISSING_COUNTER_MASK,
         // The C field is a non-const pointer; NDIS only reads (copies) through it.
         NdkInfo: &raw mut info,
+        ..ndk_config::ndk_capabilities(&provider)
     };
     let mut ndk = NDIS_MINIPORT_ADAPTER_NDK_ATTRIBUTES {
         Header: NDIS_OBJECT_HEADER::new(

@@ -1,16 +1,13 @@
 //! What a `SoftNDK` adapter tells NDIS about itself: Ethernet parameters, its MAC address, the
-//! NDK limits it advertises and the NDKPI version it reports before any open.
+//! NDKPI version it reports before any open, and whether NDK may be enabled.
 //!
-//! Owns: the numbers in the general and NDK attributes and the OID answers derived from
-//! them. Must never: touch NDIS (pure values, host-tested).
+//! Owns: the Ethernet numbers in the general attributes and the OID answers derived from
+//! them. Must never: touch NDIS (pure values, host-tested), or define an NDK limit or flag —
+//! the NDK attributes are derived from the provider's configuration in
+//! [`super::ndk_config`].
 #![deny(unsafe_code)]
 
-use crate::abi::{
-    NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
-    NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED,
-    NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED, NDK_ADAPTER_INFO, NDK_RDMA_TECHNOLOGY,
-    NDK_VERSION, NDK_VERSION_1_2,
-};
+use crate::abi::{NDK_RDMA_TECHNOLOGY, NDK_VERSION, NDK_VERSION_1_2};
 
 /// Ethernet payload MTU.
 pub const MTU: u32 = 1500;
@@ -25,6 +22,7 @@ pub const LINK_SPEED_BPS: u64 = 10_000_000_000;
 /// Multicast list capacity.
 pub const MAX_MULTICAST_LIST: usize = 32;
 /// `OID_GEN_VENDOR_ID`: no IEEE OUI (low 24 bits all ones, as netvmini does); NIC index 0.
+/// The provider reports the same `VendorId` (asserted in `ndk_config`).
 pub const VENDOR_ID: u32 = 0x00FF_FFFF;
 /// `OID_GEN_VENDOR_DESCRIPTION`, NUL-terminated ASCII.
 pub const VENDOR_DESCRIPTION: &[u8] = b"SoftNDK virtual RDMA adapter\0";
@@ -57,7 +55,8 @@ pub const fn mac_for_interface(if_index: u32) -> [u8; 6] {
     [0x02, 0x53, i[0], i[1], i[2], i[3]]
 }
 
-/// RDMA technology reported in `NDK_ADAPTER_INFO` and the INF: iWARP.
+/// RDMA technology the INF offers: iWARP, the provider's `RdmaTechnology` (asserted in
+/// `ndk_config`).
 ///
 /// Offered by the INF's `*NetworkDirectTechnology`. A software, TCP-style transport is iWARP-shaped
 /// (like Linux siw), and iWARP needs neither DCB nor a RoCE frame-size keyword.
@@ -71,73 +70,6 @@ pub const RDMA_TECHNOLOGY_IWARP: i32 = RDMA_TECHNOLOGY.0;
 /// negotiates its own version with `abi::negotiate_version`.
 pub const NDKPI_VERSION: NDK_VERSION = NDK_VERSION_1_2;
 
-/// The `NDK_ADAPTER_INFO` reported in the NDK attributes.
-///
-/// Follows the generous values of `spec/ndis-miniport.md` §5.4. The provider core's limits module must become the single
-/// source for these numbers once it lands; until then they are the miniport's promise.
-#[must_use]
-pub const fn ndk_adapter_info() -> NDK_ADAPTER_INFO {
-    NDK_ADAPTER_INFO {
-        Version: NDKPI_VERSION,
-        VendorId: VENDOR_ID,
-        DeviceId: 0,
-        MaxRegistrationSize: 1 << 30,
-        MaxWindowSize: 1 << 30,
-        FRMRPageCount: 256,
-        MaxInitiatorRequestSge: 16,
-        MaxReceiveRequestSge: 16,
-        MaxReadRequestSge: 16,
-        MaxTransferLength: 1 << 24,
-        MaxInlineDataSize: 256,
-        MaxInboundReadLimit: 32,
-        MaxOutboundReadLimit: 32,
-        MaxReceiveQueueDepth: 1024,
-        MaxInitiatorQueueDepth: 1024,
-        MaxSrqDepth: 4096,
-        MaxCqDepth: 65536,
-        LargeRequestThreshold: 1 << 16,
-        MaxCallerData: 56,
-        MaxCalleeData: 148,
-        AdapterFlags: NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED
-            | NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED
-            | NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
-        RdmaTechnology: RDMA_TECHNOLOGY,
-    }
-}
-
-/// Adapter-wide object limits for `NDIS_NDK_CAPABILITIES`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NdkObjectLimits {
-    /// QPs.
-    pub qps: u32,
-    /// CQs.
-    pub cqs: u32,
-    /// MRs.
-    pub mrs: u32,
-    /// PDs.
-    pub pds: u32,
-    /// MWs.
-    pub mws: u32,
-    /// SRQs.
-    pub srqs: u32,
-}
-
-/// Object limits advertised in `NDIS_NDK_CAPABILITIES`.
-pub const NDK_OBJECT_LIMITS: NdkObjectLimits = NdkObjectLimits {
-    qps: 4096,
-    cqs: 4096,
-    mrs: 65536,
-    pds: 1024,
-    mws: 65536,
-    srqs: 1024,
-};
-
-/// `NDIS_NDK_CAPABILITIES.MissingCounterMask`: all 30 counters are missing for now.
-///
-/// Every counter but the five connection counters and the four RDMA traffic counters is reserved; none is maintained yet, so all 30 bits are
-/// set until the provider core keeps them.
-pub const NDK_MISSING_COUNTER_MASK: u64 = (1 << 30) - 1;
-
 /// Whether NDK is reported enabled: the `*NetworkDirect` keyword allows it (absent means
 /// the INF default, enabled) and the NDK provider core is present to serve opens.
 #[must_use]
@@ -149,12 +81,10 @@ pub const fn ndk_enabled(network_direct_keyword: Option<u32>, provider_ready: bo
     allowed && provider_ready
 }
 
-/// Whether the NDK provider core (objects behind `OpenNDKAdapterHandler`) is linked in.
-///
-/// False until the provider core and `dispatch` layer land: the open handler refuses with
-/// `NDIS_STATUS_ADAPTER_NOT_READY`, so NDK is reported disabled rather than advertised and
-/// then refused.
-pub const NDK_PROVIDER_READY: bool = false;
+/// Whether the NDK provider core (objects behind `OpenNDKAdapterHandler`) is linked in: it
+/// is (`dispatch::open_adapter`/`close_adapter`), so NDK is reported enabled whenever
+/// `*NetworkDirect` allows it.
+pub const NDK_PROVIDER_READY: bool = true;
 
 #[cfg(test)]
 mod tests {
@@ -167,27 +97,6 @@ mod tests {
         assert_eq!(a[0] & 0b11, 0b10, "locally administered, unicast");
         assert_ne!(a, b);
         assert_eq!(mac_for_interface(0x0102_0304), [0x02, 0x53, 1, 2, 3, 4]);
-    }
-
-    #[test]
-    fn ndk_info_meets_the_documented_minimums() {
-        let info = ndk_adapter_info();
-        assert!(
-            info.FRMRPageCount >= 16,
-            "NDKPI requires at least 16 FRMR pages"
-        );
-        assert_ne!(
-            info.AdapterFlags & NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED,
-            0
-        );
-        assert_eq!(info.RdmaTechnology, NDK_RDMA_TECHNOLOGY::IWARP);
-        assert_eq!(RDMA_TECHNOLOGY_IWARP, 1, "the INF's iWARP value");
-        assert_eq!(info.Version, NDKPI_VERSION);
-        assert!(
-            info.MaxTransferLength >= 1 << 20,
-            "SMB Direct moves 1 MiB transfers"
-        );
-        assert!(info.MaxCqDepth >= info.MaxReceiveQueueDepth + info.MaxInitiatorQueueDepth);
     }
 
     #[test]
@@ -204,7 +113,10 @@ mod tests {
         assert!(ndk_enabled(Some(1), true));
         assert!(!ndk_enabled(Some(0), true));
         assert!(!ndk_enabled(Some(1), false));
-        assert!(!ndk_enabled(None, NDK_PROVIDER_READY));
+        assert!(
+            ndk_enabled(None, NDK_PROVIDER_READY),
+            "the provider is wired"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::sys::{
 use crate::platform::prelude::*;
 
 use super::adapter::Adapter;
+use super::counters::CounterSnapshot;
 use super::oid::{self, OidOutcome};
 use super::{hubport, ndk_events};
 
@@ -33,6 +34,15 @@ unsafe fn information_buffer<'a>(buffer: *mut c_void, length: u32) -> &'a mut [u
     let length = usize::try_from(length).unwrap_or(0);
     // SAFETY: per this function's contract.
     unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), length) }
+}
+
+/// The adapter's Ethernet counters and the NDK counters of its open and closed instances
+/// (lock-free reads plus one short spin-lock hold; any IRQL up to DISPATCH).
+fn counters(adapter: &Adapter) -> CounterSnapshot {
+    adapter
+        .counters
+        .snapshot()
+        .with_ndk(&adapter.ndk_instances.stats())
 }
 
 const fn record(data: &mut NDIS_OID_REQUEST_QUERY_SET, outcome: OidOutcome) -> NDIS_STATUS {
@@ -63,7 +73,10 @@ pub(super) unsafe extern "system" fn oid_request(
     let outcome = match kind {
         request_type::QUERY_INFORMATION | request_type::QUERY_STATISTICS => {
             let state = adapter.oid_snapshot();
-            oid::query(data.Oid, buffer, &state, &adapter.counters.snapshot())
+            let counters = counters(adapter);
+            adapter
+                .ndk_instances
+                .with_fabric_lists(|lists| oid::query(data.Oid, buffer, &state, &counters, lists))
         }
         request_type::SET_INFORMATION => {
             // Regular OIDs are serialized by NDIS, so no other set can change the state
@@ -88,7 +101,8 @@ pub(super) unsafe extern "system" fn oid_request(
 }
 
 /// `MiniportDirectOidRequest` (<= DISPATCH, concurrent with everything): only
-/// `OID_NDK_STATISTICS` queries, answered from counter snapshots.
+/// `OID_NDK_STATISTICS` queries, answered from counter snapshots (the provider's statistics
+/// summed over the adapter's instances under the instance-registry spin lock).
 pub(super) unsafe extern "system" fn direct_oid_request(
     context: NDIS_HANDLE,
     request: *mut NDIS_OID_REQUEST,
@@ -108,7 +122,7 @@ pub(super) unsafe extern "system" fn direct_oid_request(
     // SAFETY: NDIS guarantees the request's buffer for its length until completion.
     let buffer =
         unsafe { information_buffer(data.InformationBuffer, data.InformationBufferLength) };
-    let outcome = oid::direct_query(data.Oid, buffer, &adapter.counters.snapshot());
+    let outcome = oid::direct_query(data.Oid, buffer, &counters(adapter));
     record(data, outcome)
 }
 

@@ -16,6 +16,11 @@ pub mod counters;
 pub mod hub;
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod instances;
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
+pub mod ndk_adapters;
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
+pub mod ndk_config;
+pub mod ndk_lists;
 pub mod ndk_state;
 pub mod oid;
 pub mod state;

@@ -1,35 +1,42 @@
 //! The NDK entry points NDIS calls on a consumer's behalf: `OpenNDKAdapterHandler` and
 //! `CloseNDKAdapterHandler` (`PASSIVE_LEVEL`, `spec/ndis-miniport.md` §1.3).
 //!
-//! Pending the provider core and the `dispatch` layer, open validates its arguments and
-//! the requested NDKPI version and then refuses with `NDIS_STATUS_ADAPTER_NOT_READY`; NDK is
-//! reported disabled meanwhile (`config::NDK_PROVIDER_READY`), so NDIS does not even call it.
-//! Must never: hand out an `NDK_ADAPTER` it cannot serve.
+//! Trampolines only: check NDIS's pointers, read the requested version, draw the instance's
+//! token secret, and hand over to [`super::ndk_adapters`] (which opens through
+//! `dispatch::open_adapter`, counts the instance in the adapter's `NdkInstances`, and closes
+//! through `dispatch::close_adapter`). Must never: hand out an `NDK_ADAPTER` it has not
+//! registered, or hold logic of its own.
 #![allow(unsafe_code)]
-// NDIS entry points are only ever called through pointers; the empty ones gain nothing from
-// being `const`.
-#![allow(clippy::missing_const_for_fn)]
 
-use crate::abi::{NDIS_OPEN_NDK_ADAPTER_PARAMETERS, NDK_ADAPTER, NDK_VERSION, negotiate_version};
+use crate::abi::{NDIS_OPEN_NDK_ADAPTER_PARAMETERS, NDK_ADAPTER, NDK_VERSION};
+use crate::platform::prelude::*;
+use crate::sys::ffi::KeQueryPerformanceCounter;
+use crate::sys::{NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_SUCCESS};
 
 use super::adapter::Adapter;
-use super::config;
+use super::ndk_adapters;
+use super::ndk_config::{self, NdkAdapterState};
 
-// Enabling NDK makes NDIS call `open_ndk_adapter`, which must then hand out a provider
-// `NDK_ADAPTER` (`dispatch::open_adapter`, counted in `Adapter::ndk_instances`) instead of
-// refusing. Remove this guard in the change that wires it.
-const _: () = assert!(
-    !config::NDK_PROVIDER_READY,
-    "wire open_ndk_adapter/close_ndk_adapter to the provider before enabling NDK"
-);
-use crate::sys::{
-    NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_ADAPTER_NOT_READY, NDIS_STATUS_INVALID_PARAMETER,
-};
+/// The per-open state of a new instance of `adapter`: a token secret from the performance
+/// counter, the interrupt time, the adapter's address and its open number
+/// ([`ndk_config::token_secret`]).
+fn open_state(adapter: &Adapter) -> NdkAdapterState {
+    // SAFETY: callable at any IRQL; a null frequency pointer asks for the counter only.
+    let counter = unsafe { KeQueryPerformanceCounter(core::ptr::null_mut()) };
+    NdkAdapterState {
+        token_secret: ndk_config::token_secret(
+            counter.cast_unsigned(),
+            adapter.platform.now().as_nanos(),
+            core::ptr::from_ref(adapter).addr(),
+            adapter.ndk_instances.next_open_number(),
+        ),
+    }
+}
 
 /// `OpenNDKAdapterHandler`: NDIS passes the adapter context it was given in the
-/// registration attributes. Returns `INVALID_PARAMETER`, `BAD_VERSION` (from
-/// `abi::negotiate_version`), `ADAPTER_NOT_READY` while NDK is off or being disabled, and
-/// (until the provider core is wired in) `ADAPTER_NOT_READY` otherwise too.
+/// registration attributes. Returns `INVALID_PARAMETER` for NULL pointers,
+/// `ADAPTER_NOT_READY` while NDK is off or being disabled, `BAD_VERSION` (provider
+/// negotiation), `RESOURCES`, or `SUCCESS` with a new instance in `*adapter_out`.
 pub(super) unsafe extern "system" fn open_ndk_adapter(
     adapter_context: NDIS_HANDLE,
     parameters: *mut NDIS_OPEN_NDK_ADAPTER_PARAMETERS,
@@ -44,23 +51,37 @@ pub(super) unsafe extern "system" fn open_ndk_adapter(
     // SAFETY: non-null per the check above; `Version` is the first field, which NDIS passes
     // valid for the call in every NDIS version.
     let requested = unsafe { version.read() };
-    if let Err(status) = negotiate_version(requested) {
-        return status;
-    }
     // SAFETY: NDIS passes the context registered in initialize, live until halt (which waits
     // for every NDK instance to close).
     let adapter = unsafe { Adapter::from_context(adapter_context) };
-    if !adapter.ndk.accepts_opens() {
-        // NDK off, or a disable is being announced: refuse as NDIS itself would.
-        return NDIS_STATUS_ADAPTER_NOT_READY;
+    let state = open_state(adapter);
+    match ndk_adapters::open(
+        &adapter.ndk,
+        &adapter.ndk_instances,
+        &adapter.platform,
+        &state,
+        requested,
+    ) {
+        Ok(instance) => {
+            // SAFETY: non-null per the check above; NDIS's out-parameter for this call.
+            unsafe { adapter_out.write(instance) };
+            NDIS_STATUS_SUCCESS
+        }
+        Err(status) => status,
     }
-    NDIS_STATUS_ADAPTER_NOT_READY
 }
 
-/// `CloseNDKAdapterHandler`: closes an `NDK_ADAPTER` that open returned. Open never returns
-/// one yet, so there is nothing to close.
+/// `CloseNDKAdapterHandler`: closes an `NDK_ADAPTER` that open returned, blocking until every
+/// object descended from it is closed and every callback has returned; the adapter's
+/// instance count drops afterwards. Pointers it never handed out are ignored.
 pub(super) unsafe extern "system" fn close_ndk_adapter(
-    _adapter_context: NDIS_HANDLE,
-    _adapter: *mut NDK_ADAPTER,
+    adapter_context: NDIS_HANDLE,
+    instance: *mut NDK_ADAPTER,
 ) {
+    // SAFETY: NDIS passes the live context registered in initialize (halt waits for this
+    // close to finish before freeing it).
+    let adapter = unsafe { Adapter::from_context(adapter_context) };
+    // SAFETY: NDIS hands back an instance this adapter's open returned, for the last time;
+    // anything else is not registered and is ignored.
+    unsafe { ndk_adapters::close(&adapter.ndk_instances, instance) };
 }

@@ -216,8 +216,17 @@ mod announcer {
         }
 
         /// Blocks until no worker is pending. PASSIVE only (`MiniportHaltEx`).
+        ///
+        /// After the event, takes the lock once more: the worker signals under the lock, so
+        /// acquiring it proves the worker has released it and will not touch the adapter
+        /// again (halt frees it next). A worker queued meanwhile is waited for as well.
         pub fn wait_idle(&self) {
-            self.idle.wait();
+            loop {
+                self.idle.wait();
+                if self.state.lock().worker_idle() {
+                    return;
+                }
+            }
         }
     }
 }

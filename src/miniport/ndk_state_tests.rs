@@ -1,5 +1,8 @@
 use super::*;
+use crate::abi::{NDIS_STATUS_ADAPTER_NOT_READY, NDK_VERSION};
 use crate::miniport::instances::NdkInstances;
+use crate::miniport::ndk_adapters;
+use crate::miniport::ndk_config::NdkAdapterState;
 use crate::platform::host::Host;
 use std::sync::{Arc, Mutex};
 use std::vec::Vec;
@@ -124,11 +127,19 @@ fn announcer_signals_idle_only_when_the_worker_ends() {
 }
 
 #[test]
+#[allow(
+    unsafe_code,
+    reason = "closes the instance the way the close handler does"
+)]
 fn disable_waits_for_open_instances_and_refuses_new_opens_meanwhile() {
     let p = Host::threaded(1);
     let announcer = Arc::new(NdkAnnouncer::try_new(&p, None, true).unwrap());
     let instances = Arc::new(NdkInstances::try_new(&p).unwrap());
-    instances.opened().unwrap();
+    let state = NdkAdapterState { token_secret: 3 };
+    let open = |announcer: &NdkAnnouncer| {
+        ndk_adapters::open(announcer, &instances, &p, &state, NDK_VERSION::new(1, 0))
+    };
+    let instance = open(&announcer).unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     assert!(announcer.request(false), "queue the worker");
     // The worker (a PASSIVE thread, like an NDIS I/O work item): NdisMNetPnPEvent(disable)
@@ -149,15 +160,17 @@ fn disable_waits_for_open_instances_and_refuses_new_opens_meanwhile() {
             }
         })
     };
-    assert!(
-        !announcer.accepts_opens(),
+    assert_eq!(
+        open(&announcer),
+        Err(NDIS_STATUS_ADAPTER_NOT_READY),
         "an open racing the disable is refused"
     );
     assert!(
         log.lock().unwrap().is_empty(),
         "disable still waiting for the close"
     );
-    instances.closed().unwrap();
+    // SAFETY: returned by `open` above; closed once.
+    unsafe { ndk_adapters::close(&instances, instance) };
     announcer.wait_idle();
     worker.join().unwrap();
     assert_eq!(*log.lock().unwrap(), [false]);

@@ -17,11 +17,10 @@ use crate::sys::ndis::NDIS_OBJECT_TYPE_DEFAULT;
 use crate::sys::oid::{
     NDIS_INTERRUPT_MODERATION_NOT_SUPPORTED, NDIS_INTERRUPT_MODERATION_PARAMETERS,
     NDIS_INTERRUPT_MODERATION_PARAMETERS_REVISION_1, NDIS_LINK_PARAMETERS,
-    NDIS_LINK_PARAMETERS_REVISION_1, NDIS_NDK_CONNECTIONS_REVISION_1, NDIS_NDK_LIST_HEADER_SIZE,
-    NDIS_NDK_STATISTICS_INFO_REVISION_1, NDIS_PACKET_TYPE_ALL_MULTICAST,
-    NDIS_PACKET_TYPE_BROADCAST, NDIS_PACKET_TYPE_DIRECTED, NDIS_PACKET_TYPE_MULTICAST,
-    NDIS_PACKET_TYPE_PROMISCUOUS, NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1,
-    NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV,
+    NDIS_LINK_PARAMETERS_REVISION_1, NDIS_NDK_STATISTICS_INFO_REVISION_1,
+    NDIS_PACKET_TYPE_ALL_MULTICAST, NDIS_PACKET_TYPE_BROADCAST, NDIS_PACKET_TYPE_DIRECTED,
+    NDIS_PACKET_TYPE_MULTICAST, NDIS_PACKET_TYPE_PROMISCUOUS,
+    NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1, NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_RCV,
     NDIS_STATISTICS_FLAGS_VALID_DIRECTED_FRAMES_XMIT, NDIS_STATISTICS_FLAGS_VALID_RCV_DISCARDS,
     NDIS_STATISTICS_FLAGS_VALID_XMIT_DISCARDS, NDIS_STATISTICS_INFO,
     NDIS_STATISTICS_INFO_REVISION_1, OID_802_3_CURRENT_ADDRESS, OID_802_3_MAXIMUM_LIST_SIZE,
@@ -42,6 +41,7 @@ use crate::sys::{
 
 use super::config;
 use super::counters::CounterSnapshot;
+use super::ndk_lists::{self, NdkLists};
 
 /// Every OID this miniport answers, for `SupportedOidList` in the general attributes
 /// (`OID_GEN_SUPPORTED_LIST` itself and the other attribute-derived OIDs NDIS answers).
@@ -106,7 +106,7 @@ pub struct OidOutcome {
 }
 
 impl OidOutcome {
-    const fn status(status: NDIS_STATUS) -> Self {
+    pub(super) const fn status(status: NDIS_STATUS) -> Self {
         Self {
             status,
             bytes_done: 0,
@@ -115,14 +115,14 @@ impl OidOutcome {
         }
     }
 
-    const fn done(bytes: usize) -> Self {
+    pub(super) const fn done(bytes: usize) -> Self {
         Self {
             bytes_done: len_u32(bytes),
             ..Self::status(NDIS_STATUS_SUCCESS)
         }
     }
 
-    const fn short(status: NDIS_STATUS, needed: usize) -> Self {
+    pub(super) const fn short(status: NDIS_STATUS, needed: usize) -> Self {
         Self {
             bytes_needed: len_u32(needed),
             ..Self::status(status)
@@ -246,9 +246,16 @@ fn read_u32(buf: &[u8]) -> Result<u32, OidOutcome> {
         .ok_or(OidOutcome::short(NDIS_STATUS_INVALID_LENGTH, 4))
 }
 
-/// Answers a query (`NdisRequestQueryInformation` / `QueryStatistics`) into `buf`.
+/// Answers a query (`NdisRequestQueryInformation` / `QueryStatistics`) into `buf`;
+/// `lists` are the NDK connections and local endpoints.
 #[must_use]
-pub fn query(oid: u32, buf: &mut [u8], state: &OidState, counters: &CounterSnapshot) -> OidOutcome {
+pub fn query(
+    oid: u32,
+    buf: &mut [u8],
+    state: &OidState,
+    counters: &CounterSnapshot,
+    lists: &NdkLists<'_>,
+) -> OidOutcome {
     match oid {
         OID_GEN_TRANSMIT_BUFFER_SPACE | OID_GEN_RECEIVE_BUFFER_SPACE => {
             write_u32(buf, config::MAX_FRAME_SIZE * config::FRAME_BUFFERS)
@@ -303,7 +310,8 @@ pub fn query(oid: u32, buf: &mut [u8], state: &OidState, counters: &CounterSnaps
         OID_802_3_MULTICAST_LIST => write(buf, state.multicast_list().as_flattened()),
         OID_802_3_MAXIMUM_LIST_SIZE => write_u32(buf, len_u32(config::MAX_MULTICAST_LIST)),
         OID_PNP_QUERY_POWER => OidOutcome::done(0),
-        OID_NDK_CONNECTIONS | OID_NDK_LOCAL_ENDPOINTS => write_empty_ndk_list(buf),
+        OID_NDK_CONNECTIONS => ndk_lists::write_connections(buf, lists.connections),
+        OID_NDK_LOCAL_ENDPOINTS => ndk_lists::write_local_endpoints(buf, lists.endpoints),
         _ => direct_query(oid, buf, counters),
     }
 }
@@ -325,17 +333,6 @@ pub fn direct_query(oid: u32, buf: &mut [u8], counters: &CounterSnapshot) -> Oid
         ),
         _ => OidOutcome::status(NDIS_STATUS_NOT_SUPPORTED),
     }
-}
-
-/// `NDIS_NDK_CONNECTIONS` / `NDIS_NDK_LOCAL_ENDPOINTS` with `Count = 0`: no NDK adapter can
-/// be opened before the provider core lands, so no connection or endpoint exists.
-fn write_empty_ndk_list(buf: &mut [u8]) -> OidOutcome {
-    write_struct(
-        buf,
-        NDIS_NDK_LIST_HEADER_SIZE,
-        NDIS_NDK_CONNECTIONS_REVISION_1,
-        |_| {},
-    )
 }
 
 /// Applies a set (`NdisRequestSetInformation`) from `buf`.

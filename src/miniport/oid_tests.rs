@@ -1,5 +1,8 @@
 use super::*;
+use crate::fabric::Address;
+use crate::miniport::ndk_lists::{ConnectionEntry, LocalEndpointEntry};
 use crate::sys::NDIS_STATUS_INVALID_DATA;
+use crate::verbs::StatsSnapshot;
 
 const MAC: [u8; 6] = [0x02, 0x53, 0, 0, 0, 9];
 
@@ -19,7 +22,7 @@ fn counters() -> CounterSnapshot {
 
 fn query_len(oid: u32, len: usize) -> (OidOutcome, std::vec::Vec<u8>) {
     let mut buf = std::vec![0xAA_u8; len];
-    let outcome = query(oid, &mut buf, &state(), &counters());
+    let outcome = query(oid, &mut buf, &state(), &counters(), &NdkLists::EMPTY);
     (outcome, buf)
 }
 
@@ -49,7 +52,7 @@ const SET_ONLY: [u32; 3] = [
 fn every_supported_oid_is_answered_in_some_direction() {
     for oid in SUPPORTED_OIDS {
         let mut buf = [0_u8; 512];
-        let queried = query(oid, &mut buf, &state(), &counters()).status;
+        let queried = query(oid, &mut buf, &state(), &counters(), &NdkLists::EMPTY).status;
         let mut s = state();
         let set_status = set(oid, &[0_u8; 512], &mut s).status;
         assert!(
@@ -293,7 +296,14 @@ fn u32_sets_check_length_then_content() {
     assert_eq!(s.lookahead, 256);
     let mut q = [0_u8; 4];
     assert_eq!(
-        query(OID_GEN_CURRENT_LOOKAHEAD, &mut q, &s, &counters()).bytes_done,
+        query(
+            OID_GEN_CURRENT_LOOKAHEAD,
+            &mut q,
+            &s,
+            &counters(),
+            &NdkLists::EMPTY
+        )
+        .bytes_done,
         4
     );
     assert_eq!(u32::from_le_bytes(q), 256, "query reads back the set value");
@@ -313,14 +323,26 @@ fn multicast_list_edges() {
     let (outcome, buf) = {
         let mut buf = [0_u8; 20];
         (
-            query(OID_802_3_MULTICAST_LIST, &mut buf, &s, &counters()),
+            query(
+                OID_802_3_MULTICAST_LIST,
+                &mut buf,
+                &s,
+                &counters(),
+                &NdkLists::EMPTY,
+            ),
             buf,
         )
     };
     assert_eq!(outcome.bytes_done, 12);
     assert_eq!(buf[..12], two[..]);
     let mut short = [0_u8; 11];
-    let outcome = query(OID_802_3_MULTICAST_LIST, &mut short, &s, &counters());
+    let outcome = query(
+        OID_802_3_MULTICAST_LIST,
+        &mut short,
+        &s,
+        &counters(),
+        &NdkLists::EMPTY,
+    );
     assert_eq!(
         (outcome.status, outcome.bytes_needed),
         (NDIS_STATUS_BUFFER_TOO_SHORT, 12)
@@ -359,7 +381,13 @@ fn multicast_list_edges() {
         (NDIS_STATUS_SUCCESS, 0)
     );
     assert!(s.multicast_list().is_empty(), "empty set clears the list");
-    let outcome = query(OID_802_3_MULTICAST_LIST, &mut [], &s, &counters());
+    let outcome = query(
+        OID_802_3_MULTICAST_LIST,
+        &mut [],
+        &s,
+        &counters(),
+        &NdkLists::EMPTY,
+    );
     assert_eq!(
         (outcome.status, outcome.bytes_done),
         (NDIS_STATUS_SUCCESS, 0)
@@ -445,5 +473,88 @@ fn ndk_set_state_decodes_a_boolean_and_changes_no_oid_state() {
         set(OID_GEN_CURRENT_LOOKAHEAD, &100_u32.to_le_bytes(), &mut s).ndk_request,
         None,
         "other OIDs never request an NDK change"
+    );
+}
+
+#[test]
+fn ndk_statistics_carry_the_provider_counters_on_both_paths() {
+    let stats = StatsSnapshot {
+        cq_errors: 3,
+        in_octets: 0x1_0000_0000,
+        out_messages: 42,
+        ..StatsSnapshot::default()
+    };
+    let with_ndk = counters().with_ndk(&stats);
+    let counter = |buf: &[u8], index: usize| {
+        u64::from_le_bytes(buf[8 + index * 8..16 + index * 8].try_into().unwrap())
+    };
+    let mut regular = [0_u8; 248];
+    let outcome = query(
+        OID_NDK_STATISTICS,
+        &mut regular,
+        &state(),
+        &with_ndk,
+        &NdkLists::EMPTY,
+    );
+    assert_eq!(outcome.bytes_done, 248);
+    let mut direct = [0_u8; 248];
+    assert_eq!(
+        direct_query(OID_NDK_STATISTICS, &mut direct, &with_ndk).bytes_done,
+        248
+    );
+    assert_eq!(regular, direct, "both paths answer the same");
+    assert_eq!(
+        u32::from_le_bytes(regular[4..8].try_into().unwrap()),
+        0,
+        "Flags"
+    );
+    assert_eq!(counter(&regular, 25), 3, "CQError");
+    assert_eq!(counter(&regular, 26), 0x1_0000_0000, "RDMAInOctets");
+    assert_eq!(counter(&regular, 29), 42, "RDMAOutFrames");
+}
+
+#[test]
+fn ndk_list_oids_encode_the_lists_they_are_given() {
+    let connections = [ConnectionEntry {
+        local: Address::v4([10, 0, 0, 1], 445),
+        remote: Address::v4([10, 0, 0, 2], 9000),
+    }];
+    let endpoints = [
+        LocalEndpointEntry {
+            local: Address::v4([10, 0, 0, 1], 445),
+            listener: true,
+        },
+        LocalEndpointEntry {
+            local: Address::v4([10, 0, 0, 1], 9001),
+            listener: false,
+        },
+    ];
+    let lists = NdkLists {
+        connections: &connections,
+        endpoints: &endpoints,
+    };
+    let mut buf = [0_u8; 256];
+    let outcome = query(OID_NDK_CONNECTIONS, &mut buf, &state(), &counters(), &lists);
+    assert_eq!(outcome.bytes_done, 16 + 64);
+    assert_eq!(u32::from_le_bytes(buf[8..12].try_into().unwrap()), 1);
+    let outcome = query(
+        OID_NDK_LOCAL_ENDPOINTS,
+        &mut buf,
+        &state(),
+        &counters(),
+        &lists,
+    );
+    assert_eq!(outcome.bytes_done, 16 + 2 * 36);
+    assert_eq!(u32::from_le_bytes(buf[8..12].try_into().unwrap()), 2);
+    let outcome = query(
+        OID_NDK_LOCAL_ENDPOINTS,
+        &mut buf[..87],
+        &state(),
+        &counters(),
+        &lists,
+    );
+    assert_eq!(
+        (outcome.status, outcome.bytes_needed),
+        (NDIS_STATUS_BUFFER_TOO_SHORT, 88)
     );
 }

@@ -8,7 +8,8 @@
 //!   `(dst - src) mod 4096` is small: measured 2.6–3.5 GB/s instead of ≈100 GB/s for 4–64 KiB
 //!   at a distance of 8 bytes, and 2–4× slower up to ≈128 bytes (`docs/platform.md`). Copying
 //!   such a piece in [`ALIAS_CHUNK`]-byte calls keeps `memcpy` on its vector loop, which does
-//!   not suffer from it. [`alias_safe_chunk`] decides.
+//!   not suffer from it. From [`ALIAS_CEILING`] (1 MiB) up glibc no longer uses `rep movsb`
+//!   and the whole copy is one call. [`alias_safe_chunk`] decides.
 //!
 //! It also holds the one segment-walking copy both platforms' `Region`s use
 //! ([`SegmentedMemory`] and [`read`]/[`write`]/[`copy_between`]): bounds checks, the
@@ -29,12 +30,21 @@ pub const ALIAS_WINDOW: usize = 256;
 /// glibc stays on its vector loop instead of `rep movsb` (measured best of 512/1024/2048).
 pub const ALIAS_CHUNK: usize = 2048;
 
+/// Copies of at least this many bytes are never chunked: glibc stops using `rep movsb` at the
+/// L2 size on AMD (`rep_movsb_stop_threshold`, 1 MiB here) and its vector loop has no cliff,
+/// while 2 KiB calls would cost ≈15% of the bandwidth (measured 47.7 GB/s whole vs 39.8 GB/s
+/// chunked at 1 MiB, distance 8; the cliff is 2.7 GB/s at 1 MiB − 4 KiB; `docs/benchmarks.md`).
+pub const ALIAS_CEILING: usize = 1 << 20;
+
 /// Largest number of bytes one `memcpy` call should move from `src_addr` to `dst_addr` when
-/// `len` bytes remain: `len` itself unless the addresses alias within a page.
+/// `len` bytes remain.
+///
+/// That is `len` itself unless the addresses alias within a page and `len` is in the
+/// `rep movsb` range (`ALIAS_CHUNK < len < ALIAS_CEILING`).
 #[must_use]
 pub const fn alias_safe_chunk(dst_addr: usize, src_addr: usize, len: usize) -> usize {
     let distance = dst_addr.wrapping_sub(src_addr) % PAGE_SIZE;
-    if distance < ALIAS_WINDOW && len > ALIAS_CHUNK {
+    if distance < ALIAS_WINDOW && len > ALIAS_CHUNK && len < ALIAS_CEILING {
         ALIAS_CHUNK
     } else {
         len
@@ -332,6 +342,20 @@ mod tests {
     }
 
     #[test]
+    fn copies_past_the_ceiling_are_not_chunked() {
+        let base = 0x10_0000;
+        assert_eq!(
+            alias_safe_chunk(base + 8, base, ALIAS_CEILING - 1),
+            ALIAS_CHUNK
+        );
+        assert_eq!(
+            alias_safe_chunk(base + 8, base, ALIAS_CEILING),
+            ALIAS_CEILING
+        );
+        assert_eq!(alias_safe_chunk(base, base, 4 << 20), 4 << 20);
+    }
+
+    #[test]
     fn pieces_respect_both_segmentations() {
         let dst = [3, 5, 4];
         let src = [6, 6];
@@ -355,6 +379,59 @@ mod tests {
             })
             .collect();
         assert_eq!(got, expect);
+    }
+
+    /// (segment, offset) of every logical byte of a segmentation.
+    fn byte_map(segments: &[usize]) -> Vec<(usize, usize)> {
+        segments
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &len)| (0..len).map(move |o| (i, o)))
+            .collect()
+    }
+
+    #[test]
+    fn pieces_map_every_byte_to_its_segment_for_many_layouts() {
+        let layouts: [&[usize]; 7] = [
+            &[7],
+            &[0, 7],
+            &[3, 0, 4],
+            &[1, 1, 1, 1, 1, 1, 1],
+            &[2, 5, 0],
+            &[0, 0, 7, 0],
+            &[4, 3],
+        ];
+        for dst in layouts {
+            for src in layouts {
+                let (dmap, smap) = (byte_map(dst), byte_map(src));
+                for dst_offset in 0..=7 {
+                    for src_offset in 0..=7 {
+                        for len in 0..=7 {
+                            let mut at = 0;
+                            for p in pieces(dst, dst_offset, src, src_offset, len) {
+                                assert!(p.len > 0);
+                                for k in 0..p.len {
+                                    assert_eq!(
+                                        dmap[dst_offset + at + k],
+                                        (p.dst_segment, p.dst_offset + k)
+                                    );
+                                    assert_eq!(
+                                        smap[src_offset + at + k],
+                                        (p.src_segment, p.src_offset + k)
+                                    );
+                                }
+                                at += p.len;
+                            }
+                            let expect = len.min(7 - dst_offset).min(7 - src_offset);
+                            assert_eq!(
+                                at, expect,
+                                "{dst:?} {src:?} {dst_offset} {src_offset} {len}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

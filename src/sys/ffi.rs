@@ -100,6 +100,19 @@ unsafe extern "system" {
         Priority: u32,
     ) -> *mut c_void;
 
+    // NDK token secrets (`miniport::ndk`).
+    /// The performance counter (ticks since boot) and, if `PerformanceFrequency` is
+    /// non-null, its frequency; any IRQL. Exported by ntoskrnl on x64 (by hal on x86).
+    pub fn KeQueryPerformanceCounter(PerformanceFrequency: *mut i64) -> i64;
+
+    // Stack probes: the compiler calls `__chkstk` (RAX = frame size) before a frame larger
+    // than a page; the unoptimised kernel build has such frames (`Arc` of provider objects
+    // built on the stack). Never called from Rust: declared so the linker resolves the
+    // compiler's calls to ntoskrnl's probe (which keeps the stack-overflow check) instead of
+    // failing. Any IRQL.
+    /// The kernel's stack probe. Only the compiler calls it (its convention is not `system`).
+    pub fn __chkstk();
+
     // Debug-build lock tracking (`platform::kernel::cpu`).
     /// The current processor's system-wide index (and group/number); any IRQL.
     pub fn KeGetCurrentProcessorNumberEx(ProcNumber: *mut PROCESSOR_NUMBER) -> u32;

@@ -52,7 +52,10 @@ pub const OID_PNP_SET_POWER: u32 = 0xFD01_0101;
 /// `OID_PNP_QUERY_POWER`.
 pub const OID_PNP_QUERY_POWER: u32 = 0xFD01_0102;
 pub use crate::abi::{
-    OID_NDK_CONNECTIONS, OID_NDK_LOCAL_ENDPOINTS, OID_NDK_SET_STATE, OID_NDK_STATISTICS,
+    NDIS_NDK_CONNECTIONS_REVISION_1, NDIS_NDK_LIST_HEADER_SIZE,
+    NDIS_NDK_LOCAL_ENDPOINTS_REVISION_1, NDIS_NDK_STATISTICS_INFO_REVISION_1,
+    NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1, OID_NDK_CONNECTIONS, OID_NDK_LOCAL_ENDPOINTS,
+    OID_NDK_SET_STATE, OID_NDK_STATISTICS,
 };
 
 /// `NDIS_PACKET_TYPE_DIRECTED`.
@@ -87,10 +90,6 @@ pub const NDIS_INTERRUPT_MODERATION_PARAMETERS_REVISION_1: u8 = 1;
 pub const NDIS_STATISTICS_INFO_REVISION_1: u8 = 1;
 /// `NDIS_LINK_PARAMETERS_REVISION_1`.
 pub const NDIS_LINK_PARAMETERS_REVISION_1: u8 = 1;
-/// `NDIS_NDK_STATISTICS_INFO_REVISION_1`.
-pub const NDIS_NDK_STATISTICS_INFO_REVISION_1: u8 = 1;
-/// `NDIS_NDK_CONNECTIONS_REVISION_1` (also `NDIS_NDK_LOCAL_ENDPOINTS_REVISION_1`).
-pub const NDIS_NDK_CONNECTIONS_REVISION_1: u8 = 1;
 
 /// `NDIS_INTERRUPT_MODERATION_PARAMETERS` (12 bytes).
 #[repr(C)]
@@ -148,12 +147,6 @@ pub mod statistics_counter {
     pub const IF_OUT_DISCARDS: usize = 11;
 }
 
-/// Size of `NDIS_NDK_STATISTICS_INFO` revision 1 (header, flags, 30 counters).
-pub const NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1: usize = 248;
-/// Offset of the entry array in `NDIS_NDK_CONNECTIONS` / `NDIS_NDK_LOCAL_ENDPOINTS`: the
-/// size of an empty list.
-pub const NDIS_NDK_LIST_HEADER_SIZE: usize = 16;
-
 #[allow(
     clippy::items_after_statements,
     reason = "one alias per asserted struct, beside its assertions"
@@ -167,5 +160,4 @@ const _: () = {
     type S = NDIS_STATISTICS_INFO;
     assert!(size_of::<S>() == 0x98);
     assert!(offset_of!(S, Counters) == 0x08);
-    assert!(NDIS_SIZEOF_NDK_STATISTICS_INFO_REVISION_1 == 8 + 30 * 8);
 };

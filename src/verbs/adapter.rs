@@ -18,7 +18,8 @@ use crate::sync::{Arc, AtomicU32, Ordering};
 
 use super::misuse::Monitor;
 use super::mr::MemoryTable;
-use super::{AdapterConfig, DispatchTables, Limits};
+use super::{AdapterConfig, DispatchTables, Limits, Stats, StatsSnapshot};
+use crate::cm::ndk::AdapterCm;
 
 /// The platform event the adapter's finaliser signals and its closer waits on.
 #[derive(Debug)]
@@ -49,6 +50,9 @@ pub struct Adapter {
     memory: MemoryTable,
     /// The provider-side verifier's state (`dispatch::misuse`).
     misuse: Monitor,
+    /// The adapter's place on its fabric (detached when the adapter's memory goes).
+    cm: AdapterCm,
+    stats: Stats,
 }
 
 const _: () = assert!(core::mem::offset_of!(Adapter, ndk) == 0);
@@ -91,6 +95,7 @@ impl Adapter {
         requested: NDK_VERSION,
     ) -> Result<Base<Self>, NTSTATUS> {
         let version = negotiate_version(requested)?;
+        let cm = AdapterCm::attach(config.fabric.as_ref(), &platform, &config.addresses)?;
         let no_memory = |_| NDIS_STATUS_RESOURCES;
         let event = platform
             .try_new_event()
@@ -109,6 +114,8 @@ impl Adapter {
             event,
             next_pd: AtomicU32::new(0),
             misuse,
+            cm,
+            stats: Stats::new(),
         });
         Ok(Base::from_arc(adapter.map_err(no_memory)?))
     }
@@ -152,6 +159,12 @@ impl Adapter {
         &self.tables
     }
 
+    /// The adapter's fabric attachment (connection manager).
+    #[must_use]
+    pub const fn cm(&self) -> &AdapterCm {
+        &self.cm
+    }
+
     /// The adapter-wide memory-token table.
     #[must_use]
     pub const fn memory(&self) -> &MemoryTable {
@@ -162,6 +175,19 @@ impl Adapter {
     #[must_use]
     pub const fn misuse(&self) -> &Monitor {
         &self.misuse
+    }
+
+    /// The live statistics (counted by the CQs; read through [`Adapter::stats`]).
+    #[must_use]
+    pub const fn stats_sink(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// A snapshot of the statistics, for `OID_NDK_STATISTICS`. Readable at any IRQL and after
+    /// close (while an `Arc` of the adapter is held).
+    #[must_use]
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
     }
 
     /// `NdkQueryAdapterInfo`'s answer.

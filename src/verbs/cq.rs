@@ -28,6 +28,7 @@ use crate::platform::{Dpc, PSlice, SpinLock, assert_no_provider_lock_held};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use alloc::sync::Weak;
 
+use super::stats::ShardId;
 use super::{Adapter, Closer, Goodbye, lock_order};
 
 /// An `NDK_CQ_NOTIFY_*` arm type, ordered by strength (ANY > SOLICITED > ERRORS).
@@ -121,6 +122,8 @@ pub struct Cq {
     dpc: Option<Dpc>,
     /// Mirror of `CqState::overrun` readable without the lock (QPs check it when posting).
     overrun: AtomicBool,
+    /// Where this CQ counts its completions in the adapter's statistics.
+    shard: ShardId,
     state: SpinLock<CqState>,
 }
 
@@ -177,6 +180,7 @@ impl Cq {
             notify,
             dpc: platform.new_dpc(NotifyWork(weak.clone())).ok(),
             overrun: AtomicBool::new(false),
+            shard: adapter.stats_sink().assign_shard(),
             state: SpinLock::new(
                 lock_order::CQ,
                 CqState {
@@ -260,6 +264,7 @@ impl Cq {
         if s.len == depth {
             s.overrun = true;
             self.overrun.store(true, Ordering::Release);
+            self.adapter.stats_sink().cq_error();
             if s.arm.take().is_some() {
                 s.overrun_reported = true;
                 self.schedule(&mut s, STATUS_BUFFER_OVERFLOW);
@@ -272,6 +277,7 @@ impl Cq {
         s.len += 1;
         s.arrived = true;
         s.arrived_solicited |= completion.satisfies_solicited_arm();
+        self.adapter.stats_sink().completed(self.shard, &completion);
         if s.arm.is_some_and(|arm| arm.satisfied_by(&completion)) {
             s.arm = None;
             self.schedule(&mut s, STATUS_SUCCESS);
@@ -576,6 +582,12 @@ mod tests {
         assert_eq!(cq.poll(10, |_, _| {}), 0, "unusable");
         cq.arm(ArmType::Any);
         assert_eq!(f.seen().len(), 1, "reported once");
+        let stats = f.adapter.arc().stats();
+        assert_eq!(stats.cq_errors, 1, "one overrun, counted once");
+        assert_eq!(
+            stats.out_messages, 2,
+            "only the completions that entered the ring"
+        );
         let _ = Fixture::close(cq);
     }
 

@@ -7,7 +7,8 @@
 //! module has not built yet.
 
 use crate::abi::{
-    NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED, NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED,
+    NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED, NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
+    NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED,
     NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED, NDK_ADAPTER_INFO, NDK_RDMA_TECHNOLOGY,
     NDK_VERSION,
 };
@@ -89,19 +90,23 @@ impl Limits {
 ///   accepted and ignored.
 /// * `RDMA_READ_LOCAL_INVALIDATE_SUPPORTED`: the engine invalidates the first SGE's token.
 /// * `CQ_RESIZE_SUPPORTED`: `NdkResizeCq` reallocates the ring.
+/// * `LOOPBACK_CONNECTIONS_SUPPORTED`: the connection manager connects an adapter to its own
+///   addresses (`docs/connections.md`).
 ///
 /// Not set, deliberately: `IN_ORDER_DMA_SUPPORTED` (bytes are placed by the platform's `memcpy`,
 /// whose store order inside one call is unspecified, so a consumer polling the last byte could
 /// see it before earlier ones), `CQ_INTERRUPT_MODERATION_SUPPORTED` (not implemented:
-/// `NdkControlCqInterruptModeration` answers `STATUS_NOT_SUPPORTED`), `MULTI_ENGINE_SUPPORTED`,
-/// and `LOOPBACK_CONNECTIONS_SUPPORTED` (no connections exist until the connection manager lands;
-/// it sets the flag then).
+/// `NdkControlCqInterruptModeration` answers `STATUS_NOT_SUPPORTED`), `MULTI_ENGINE_SUPPORTED`.
 pub const ADAPTER_FLAGS: u32 = NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED
     | NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED
-    | NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED;
+    | NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED
+    | NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
 
-/// Identity and limits of one adapter instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Most IP addresses one adapter has on its fabric.
+pub const MAX_ADAPTER_ADDRESSES: usize = 4;
+
+/// Identity, limits and fabric attachment of one adapter instance.
+#[derive(Clone, Debug)]
 pub struct AdapterConfig {
     /// `VendorId`.
     pub vendor_id: u32,
@@ -117,7 +122,17 @@ pub struct AdapterConfig {
     /// The provider-side verifier (`docs/provider-verifier.md`): [`MisuseChecks::DEFAULT`] is on
     /// except in release kernel builds; the miniport reads the `SoftNdkVerifier` keyword.
     pub misuse: MisuseChecks,
+    /// The fabric the adapter's connectors, listeners and shared endpoints live on; `None`: a
+    /// private fabric of its own (connections only between its own objects).
+    pub fabric: Option<crate::cm::ndk::NdkFabric>,
+    /// The adapter's IP addresses on that fabric.
+    pub addresses: [Option<crate::fabric::IpAddr>; MAX_ADAPTER_ADDRESSES],
 }
+
+/// The vendor id SoftNDK reports in `NDK_ADAPTER_INFO` (no PCI vendor: a software adapter).
+pub const SOFTNDK_VENDOR_ID: u32 = 0x00FF_FFFF;
+/// The RDMA technology SoftNDK reports (its transport is shaped like iWARP/siw).
+pub const SOFTNDK_TECHNOLOGY: NDK_RDMA_TECHNOLOGY = NDK_RDMA_TECHNOLOGY::IWARP;
 
 impl AdapterConfig {
     /// SoftNDK's identity (vendor `0x00FFFFFF`, as the miniport reports) and limits, with
@@ -125,13 +140,31 @@ impl AdapterConfig {
     #[must_use]
     pub const fn softndk(token_secret: u32) -> Self {
         Self {
-            vendor_id: 0x00FF_FFFF,
+            vendor_id: SOFTNDK_VENDOR_ID,
             device_id: 0,
             limits: Limits::SOFTNDK,
-            technology: NDK_RDMA_TECHNOLOGY::IWARP,
+            technology: SOFTNDK_TECHNOLOGY,
             token_secret,
             misuse: MisuseChecks::DEFAULT,
+            fabric: None,
+            addresses: [None; MAX_ADAPTER_ADDRESSES],
         }
+    }
+
+    /// This configuration on `fabric` with the addresses `ips` (at most
+    /// [`MAX_ADAPTER_ADDRESSES`]; more are ignored).
+    #[must_use]
+    pub fn on_fabric(
+        mut self,
+        fabric: &crate::cm::ndk::NdkFabric,
+        ips: &[crate::fabric::IpAddr],
+    ) -> Self {
+        self.fabric = Some(fabric.clone());
+        self.addresses = [None; MAX_ADAPTER_ADDRESSES];
+        for (slot, ip) in self.addresses.iter_mut().zip(ips) {
+            *slot = Some(*ip);
+        }
+        self
     }
 
     /// The `NDK_ADAPTER_INFO` of an adapter opened at `version`.

@@ -18,6 +18,8 @@ pub mod misuse;
 pub mod mr;
 pub mod pd;
 pub mod qp;
+mod qp_link;
+pub mod stats;
 pub mod token;
 
 use crate::abi::upcall::CloseCompletion;
@@ -33,10 +35,11 @@ use crate::platform::{SpinLock, assert_no_provider_lock_held};
 
 pub use adapter::Adapter;
 pub use cq::{ArmType, Cq};
-pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, lock_order};
+pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, MAX_ADAPTER_ADDRESSES, lock_order};
 pub use mr::Mr;
 pub use pd::Pd;
 pub use qp::{Qp, QpConfig, connect_pair};
+pub use stats::{Stats, StatsSnapshot};
 
 /// The ten dispatch tables, provided by the `dispatch` layer as `'static` data and stored by
 /// the adapter so the core can build each new object's `NDK_xxx` (it only copies the references).

@@ -189,16 +189,16 @@ impl Tracked for TestQp {
 
 impl QpLink for TestQp {
     fn connect(
-        &self,
-        peer: &Self,
+        this: &Arc<Self>,
+        peer: &Arc<Self>,
         own: ReadLimits,
         peer_limits: ReadLimits,
     ) -> Result<(), NTSTATUS> {
         softndk::platform::assert_no_provider_lock_held();
-        if self.refuse_join.load(Ordering::SeqCst) {
+        if this.refuse_join.load(Ordering::SeqCst) {
             return Err(softndk::abi::STATUS_INVALID_DEVICE_STATE);
         }
-        self.log.lock().unwrap().push(QpEvent::Joined {
+        this.log.lock().unwrap().push(QpEvent::Joined {
             own,
             peer: peer_limits,
         });
@@ -291,7 +291,7 @@ impl World {
     }
 
     pub fn on(host: Host, config: FabricConfig, la: CmLimits, lb: CmLimits) -> Self {
-        let fabric = Fabric::new(Platform::clone(&host), config);
+        let fabric = Fabric::new(Platform::clone(&host), config).unwrap();
         let a = fabric.attach_adapter();
         let b = fabric.attach_adapter();
         fabric.add_address(a, IpAddr::V4(A4)).unwrap();
