@@ -6,7 +6,8 @@
 //! pointer *is* the consumer's BASE unit and one strong count). [`borrow`] turns it back into an
 //! `&Arc<T>` for the length of one call without touching any count; [`adopt`] takes the BASE
 //! back for `NdkCloseObject`. The provider never reads `Dispatch`; it reads only
-//! `Header.ObjectType`, to refuse an object of the wrong type.
+//! `Header.ObjectType`, to refuse an object of the wrong type. With the provider verifier on, a
+//! closed object's type is poisoned ([`super::misuse`]): both refuse it and report the misuse.
 //!
 //! Must never: follow `Dispatch`, keep a borrowed `&Arc<T>` beyond the entry point, or adopt a
 //! pointer twice.
@@ -23,6 +24,8 @@ use crate::abi::{
 use crate::lifetime::{AlreadyClosing, Base, Closed, Tracked};
 use crate::sync::Arc;
 use crate::verbs::{Adapter, Cq, Mr, Pd, Qp};
+
+use super::misuse::{self, Use};
 
 /// A provider object whose `NDK_xxx` sits at offset 0 (every object, the adapter included).
 pub trait Embedded: Sized {
@@ -46,9 +49,31 @@ pub trait Handle: Tracked + Embedded {
         base: Base<Self>,
         completion: Option<CloseCompletion>,
     ) -> Result<Closed, AlreadyClosing>;
+
+    /// The provider verifier's hooks for this type ([`misuse::Watched`]); `None` for types it
+    /// does not watch (their closes are neither poisoned nor quarantined).
+    fn watch(&self) -> Option<misuse::Watch<'_>> {
+        None
+    }
 }
 
 macro_rules! handle {
+    ($ty:ty, $ndk:ty, watched) => {
+        impl Embedded for $ty {
+            type Ndk = $ndk;
+        }
+        impl Handle for $ty {
+            fn close_object(
+                base: Base<Self>,
+                completion: Option<CloseCompletion>,
+            ) -> Result<Closed, AlreadyClosing> {
+                <$ty>::close(base, completion)
+            }
+            fn watch(&self) -> Option<misuse::Watch<'_>> {
+                Some(misuse::watch(self))
+            }
+        }
+    };
     ($ty:ty, $ndk:ty) => {
         impl Embedded for $ty {
             type Ndk = $ndk;
@@ -64,10 +89,10 @@ macro_rules! handle {
     };
 }
 
-handle!(Cq, NDK_CQ);
-handle!(Pd, NDK_PD);
-handle!(Mr, NDK_MR);
-handle!(Qp, NDK_QP);
+handle!(Cq, NDK_CQ, watched);
+handle!(Pd, NDK_PD, watched);
+handle!(Mr, NDK_MR, watched);
+handle!(Qp, NDK_QP, watched);
 
 /// The consumer's pointer to a new object: gives up BASE as the pointer.
 #[must_use]
@@ -104,11 +129,10 @@ pub const fn object_ptr<T: Embedded>(p: *mut T::Ndk) -> *const T {
 ///
 /// `header` is non-null and points to a live NDK object this provider handed out.
 unsafe fn object_type(header: *const NDK_OBJECT_HEADER) -> NDK_OBJECT_TYPE {
-    // SAFETY: the caller guarantees a live header; `ObjectType` is written once at creation and
-    // never changed by the consumer (it owns only `NdkReserved`), so a plain read does not race.
-    let field = unsafe { &raw const (*header).ObjectType };
-    // SAFETY: as above: a valid, aligned field of a live header.
-    unsafe { field.read() }
+    // SAFETY: the caller guarantees a live header. `ObjectType` is written at creation and, with
+    // the provider verifier on, once more (atomically) when the object closes; the consumer
+    // never writes it (it owns only `NdkReserved`). An atomic read cannot race that write.
+    unsafe { misuse::poison::read_type(header) }
 }
 
 /// The header's object type, `None` for NULL.
@@ -134,9 +158,22 @@ pub unsafe fn type_of(header: *const NDK_OBJECT_HEADER) -> Option<NDK_OBJECT_TYP
 /// consumer has not closed, and the consumer does not close it while the returned borrow lives
 /// (the NDK contract: no close while a call on the object runs, §5.3).
 pub unsafe fn borrow<'a, T: Embedded>(p: *mut T::Ndk) -> Option<Borrowed<'a, T>> {
+    // SAFETY: forwarded contract.
+    unsafe { borrow_for::<T>(p, Use::Call) }
+}
+
+/// [`borrow`], reporting a poisoned (closed) object as `used`.
+///
+/// # Safety
+///
+/// As for [`borrow`]; a closed object is also accepted as long as the quarantine keeps it.
+unsafe fn borrow_for<'a, T: Embedded>(p: *mut T::Ndk, used: Use) -> Option<Borrowed<'a, T>> {
     // SAFETY: NULL or live per the caller's contract.
     let kind = unsafe { type_of(p.cast::<NDK_OBJECT_HEADER>()) }?;
     if kind != T::Ndk::OBJECT_TYPE {
+        // Misuse hook: a poisoned type is a call on a closed object.
+        // SAFETY: a live or quarantined object (contract).
+        unsafe { misuse::refused(p.cast::<NDK_OBJECT_HEADER>(), kind, used) };
         return None;
     }
     // SAFETY: a live object of type `T` handed out by `hand_out`, so `p` is the data pointer of
@@ -159,8 +196,9 @@ pub unsafe fn borrow<'a, T: Embedded>(p: *mut T::Ndk) -> Option<Borrowed<'a, T>>
 /// (§5.3: close is the last call on an object).
 pub unsafe fn adopt<T: Handle>(p: *mut T::Ndk) -> Option<Base<T>> {
     // SAFETY: forwarded contract.
-    let borrowed = unsafe { borrow::<T>(p) }?;
+    let borrowed = unsafe { borrow_for::<T>(p, Use::Close) }?;
     if borrowed.node().is_closing() {
+        misuse::closing_again::<T>(&borrowed);
         return None;
     }
     // SAFETY: as in `borrow`: `p` came from `Arc::into_raw` of an `Arc<T>` whose strong count

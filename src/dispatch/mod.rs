@@ -23,6 +23,7 @@ pub mod handle;
 mod listener;
 pub mod mdl;
 mod memory;
+pub mod misuse;
 mod pd;
 mod pending;
 mod qp;
@@ -124,6 +125,8 @@ unsafe extern "system" fn close_object<T: Handle>(
     let Some(base) = (unsafe { handle::adopt::<T>(object.cast()) }) else {
         return STATUS_INVALID_HANDLE;
     };
+    // Provider verifier: poison and quarantine the object before its close can free it.
+    misuse::on_close(&base);
     // SAFETY: the consumer's close completion, callable with its context at ≤ DISPATCH until
     // the provider has called it (NDK close contract).
     let completion = unsafe { CloseCompletion::new(completion, Context::new(context)) };

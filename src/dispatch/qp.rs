@@ -4,7 +4,9 @@
 //! NULL QP, NULL `pSgl` with `nSge` > 0, flag bits outside the call's mask, `nSge` above the
 //! QP's (or, for reads, the adapter's) limit, inline bytes above the QP's inline size; the engine
 //! checks the total length against `MaxTransferLength`, the queue depth and the QP state. Every
-//! refusal answers a status and queues nothing.
+//! refusal answers a status and queues nothing. Each post runs inside [`misuse::post`], the
+//! provider verifier's guard (concurrent posters on one queue, queue overflow); new post slots
+//! (bind, fast-register, invalidate) should use it too, on `Queue::Initiator`.
 #![allow(unsafe_code)]
 
 use core::ffi::c_void;
@@ -20,6 +22,7 @@ use crate::sync::Arc;
 use crate::verbs::Qp;
 
 use super::handle::borrow;
+use super::misuse::{self, Queue};
 use super::{close_object, query_extension};
 
 /// `NDK_QP_DISPATCH`.
@@ -191,10 +194,12 @@ unsafe extern "system" fn send(
     if !op_flags_valid(flags, VALID_SEND_FLAGS) {
         return STATUS_INVALID_PARAMETER;
     }
-    // SAFETY: the consumer's SGE array and inline memory, per the NdkSend contract.
-    status(unsafe {
-        post_payload(&qp, sgl, n, flags, |payload| {
-            qp.post(context(ctx), WorkRequest::Send { payload }, OpFlags(flags))
+    misuse::post(&**qp, Queue::Initiator, || {
+        // SAFETY: the consumer's SGE array and inline memory, per the NdkSend contract.
+        status(unsafe {
+            post_payload(&qp, sgl, n, flags, |payload| {
+                qp.post(context(ctx), WorkRequest::Send { payload }, OpFlags(flags))
+            })
         })
     })
 }
@@ -215,14 +220,16 @@ unsafe extern "system" fn send_and_invalidate(
     if !op_flags_valid(flags, VALID_SEND_AND_INVALIDATE_FLAGS) {
         return STATUS_INVALID_PARAMETER;
     }
-    // SAFETY: as for `send`.
-    status(unsafe {
-        post_payload(&qp, sgl, n, flags, |payload| {
-            let request = WorkRequest::SendAndInvalidate {
-                payload,
-                remote_token,
-            };
-            qp.post(context(ctx), request, OpFlags(flags))
+    misuse::post(&**qp, Queue::Initiator, || {
+        // SAFETY: as for `send`.
+        status(unsafe {
+            post_payload(&qp, sgl, n, flags, |payload| {
+                let request = WorkRequest::SendAndInvalidate {
+                    payload,
+                    remote_token,
+                };
+                qp.post(context(ctx), request, OpFlags(flags))
+            })
         })
     })
 }
@@ -244,15 +251,17 @@ unsafe extern "system" fn write(
     if !op_flags_valid(flags, VALID_WRITE_FLAGS) {
         return STATUS_INVALID_PARAMETER;
     }
-    // SAFETY: as for `send`.
-    status(unsafe {
-        post_payload(&qp, sgl, n, flags, |payload| {
-            let request = WorkRequest::Write {
-                payload,
-                remote_address,
-                remote_token,
-            };
-            qp.post(context(ctx), request, OpFlags(flags))
+    misuse::post(&**qp, Queue::Initiator, || {
+        // SAFETY: as for `send`.
+        status(unsafe {
+            post_payload(&qp, sgl, n, flags, |payload| {
+                let request = WorkRequest::Write {
+                    payload,
+                    remote_address,
+                    remote_token,
+                };
+                qp.post(context(ctx), request, OpFlags(flags))
+            })
         })
     })
 }
@@ -286,7 +295,9 @@ unsafe extern "system" fn read(
         remote_address,
         remote_token,
     };
-    status(qp.post(context(ctx), request, OpFlags(flags)))
+    misuse::post(&**qp, Queue::Initiator, || {
+        status(qp.post(context(ctx), request, OpFlags(flags)))
+    })
 }
 
 /// `NdkReceive`.
@@ -306,7 +317,9 @@ unsafe extern "system" fn receive(
         Ok(s) => s,
         Err(s) => return s,
     };
-    status(qp.post_receive(context(ctx), sges))
+    misuse::post(&**qp, Queue::Receive, || {
+        status(qp.post_receive(context(ctx), sges))
+    })
 }
 
 /// `NdkBind`: memory windows are not available yet (`NdkCreateMw` answers

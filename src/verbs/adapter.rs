@@ -16,6 +16,7 @@ use crate::platform::prelude::*;
 use crate::platform::{Event, Platform, assert_can_block};
 use crate::sync::{Arc, AtomicU32, Ordering};
 
+use super::misuse::Monitor;
 use super::mr::MemoryTable;
 use super::{AdapterConfig, DispatchTables, Limits, Stats, StatsSnapshot};
 use crate::cm::ndk::AdapterCm;
@@ -47,6 +48,8 @@ pub struct Adapter {
     event: Arc<AdapterEvent>,
     next_pd: AtomicU32,
     memory: MemoryTable,
+    /// The provider-side verifier's state (`dispatch::misuse`).
+    misuse: Monitor,
     /// The adapter's place on its fabric (detached when the adapter's memory goes).
     cm: AdapterCm,
     stats: Stats,
@@ -72,6 +75,8 @@ impl Tracked for Adapter {
 
     fn finalize(&self) -> Self::Farewell {
         self.memory.release_all();
+        // Every child is closed: quarantined objects (which hold this adapter) may go now.
+        self.misuse.release_quarantine();
         Signal(Arc::clone(&self.event))
     }
 }
@@ -96,6 +101,7 @@ impl Adapter {
             .try_new_event()
             .and_then(|event| platform.try_arc(AdapterEvent(event)))
             .map_err(no_memory)?;
+        let misuse = Monitor::new(config.misuse, &platform).map_err(no_memory)?;
         let allocator = platform.clone();
         let adapter = allocator.try_arc(Self {
             ndk: NdkCell::new(NDK_ADAPTER::new(version, tables.adapter)),
@@ -107,6 +113,7 @@ impl Adapter {
             tables,
             event,
             next_pd: AtomicU32::new(0),
+            misuse,
             cm,
             stats: Stats::new(),
         });
@@ -162,6 +169,12 @@ impl Adapter {
     #[must_use]
     pub const fn memory(&self) -> &MemoryTable {
         &self.memory
+    }
+
+    /// The provider-side verifier's state.
+    #[must_use]
+    pub const fn misuse(&self) -> &Monitor {
+        &self.misuse
     }
 
     /// The live statistics (counted by the CQs; read through [`Adapter::stats`]).

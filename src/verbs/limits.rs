@@ -14,6 +14,8 @@ use crate::abi::{
 };
 use crate::platform::LockLevel;
 
+use super::misuse::MisuseChecks;
+
 /// Limits of one adapter instance. [`Limits::SOFTNDK`] is what the miniport uses; tests may
 /// shrink them to reach the edges quickly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +119,9 @@ pub struct AdapterConfig {
     /// Secret mixed into memory tokens so they are not simply slot numbers. The miniport draws it
     /// from the system's random source at adapter open; tests pass fixed values.
     pub token_secret: u32,
+    /// The provider-side verifier (`docs/provider-verifier.md`): [`MisuseChecks::DEFAULT`] is on
+    /// except in release kernel builds; the miniport reads the `SoftNdkVerifier` keyword.
+    pub misuse: MisuseChecks,
     /// The fabric the adapter's connectors, listeners and shared endpoints live on; `None`: a
     /// private fabric of its own (connections only between its own objects).
     pub fabric: Option<crate::cm::ndk::NdkFabric>,
@@ -140,6 +145,7 @@ impl AdapterConfig {
             limits: Limits::SOFTNDK,
             technology: SOFTNDK_TECHNOLOGY,
             token_secret,
+            misuse: MisuseChecks::DEFAULT,
             fabric: None,
             addresses: [None; MAX_ADAPTER_ADDRESSES],
         }

@@ -14,6 +14,7 @@
 pub mod adapter;
 pub mod cq;
 pub mod limits;
+pub mod misuse;
 pub mod mr;
 pub mod pd;
 pub mod qp;

@@ -1,0 +1,178 @@
+//! The provider-side verifier's post guard (`docs/provider-verifier.md`): a post while another
+//! thread is inside a post on the same queue is reported and refused; a post on a full queue is
+//! reported with the queue and its depth; posts on different queues never conflict; with the
+//! checks off nothing is reported.
+//!
+//! The race is made deterministic through the report sink: the sink runs on the posting thread
+//! while it is still inside the guarded post (reporting the overflow), and from there starts a
+//! second thread that posts on the same QP and waits for it.
+#![allow(unsafe_code)]
+
+mod ndk_common;
+
+use core::ptr;
+use std::sync::Mutex;
+
+use ndk_common::{Pair, Side, config};
+use softndk::abi::{
+    NDK_QP, NDK_QP_DISPATCH, NDK_VERSION, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
+};
+use softndk::consumer::{Adapter, QpLimits};
+use softndk::dispatch::misuse::{
+    self, Detail, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue, STATUS_CONCURRENT_POST,
+};
+use softndk::platform::host::Host;
+use softndk::verbs::AdapterConfig;
+
+const SMALL: QpLimits = QpLimits {
+    receive_depth: 2,
+    initiator_depth: 2,
+    max_receive_sge: 4,
+    max_initiator_sge: 4,
+    inline_data_size: 64,
+};
+
+/// The QP's current dispatch table, read from the object like a consumer does.
+fn table(qp: *mut NDK_QP) -> &'static NDK_QP_DISPATCH {
+    // SAFETY: `qp` is an open QP.
+    let dispatch = unsafe { (*qp).Dispatch };
+    // SAFETY: the provider's tables are `'static` and never written.
+    unsafe { &*dispatch }
+}
+
+/// An empty send on `qp` (it waits for the peer's receive).
+fn send(qp: usize) -> NTSTATUS {
+    let qp = ptr::with_exposed_provenance_mut::<NDK_QP>(qp);
+    // SAFETY: an open QP, no SGEs.
+    unsafe { (table(qp).NdkSend)(qp, ptr::null_mut(), ptr::null(), 0, 0) }
+}
+
+/// An empty receive on `qp`.
+fn receive(qp: usize) -> NTSTATUS {
+    let qp = ptr::with_exposed_provenance_mut::<NDK_QP>(qp);
+    // SAFETY: an open QP, no SGEs.
+    unsafe { (table(qp).NdkReceive)(qp, ptr::null_mut(), ptr::null(), 0) }
+}
+
+/// A sink that, on the first overflow report, posts on the armed QP from another thread while
+/// the reporting post is still inside the guard.
+struct Racer {
+    armed: Mutex<Option<usize>>,
+    seen: Mutex<Vec<Misuse>>,
+    /// (send, receive) status of the second thread.
+    second: Mutex<Option<(NTSTATUS, NTSTATUS)>>,
+}
+
+impl MisuseSink for Racer {
+    fn report(&self, misuse: &Misuse) {
+        self.seen.lock().unwrap().push(*misuse);
+        if misuse.kind != MisuseKind::QueueOverflow {
+            return;
+        }
+        let armed = self.armed.lock().unwrap().take();
+        if let Some(qp) = armed {
+            let statuses = std::thread::spawn(move || (send(qp), receive(qp)))
+                .join()
+                .unwrap();
+            *self.second.lock().unwrap() = Some(statuses);
+        }
+    }
+}
+
+static RACER: Racer = Racer {
+    armed: Mutex::new(None),
+    seen: Mutex::new(Vec::new()),
+    second: Mutex::new(None),
+};
+
+const fn queue(kind: MisuseKind, qp: usize, queue: Queue, depth: u32) -> Misuse {
+    Misuse {
+        kind,
+        object_type: softndk::abi::NDK_OBJECT_TYPE::QP,
+        object: qp,
+        detail: Detail::Queue { queue, depth },
+    }
+}
+
+#[test]
+fn a_second_thread_posting_on_the_same_queue_is_reported_and_refused() {
+    let p = Host::deterministic();
+    let pair = Pair::new(&p, 16, SMALL);
+    let qp = pair.a.qp.raw().expose_provenance();
+    // Two sends wait for receives the peer never posts: the initiator queue is full.
+    assert_eq!(send(qp), STATUS_SUCCESS);
+    assert_eq!(send(qp), STATUS_SUCCESS);
+    // SAFETY: an open adapter.
+    unsafe { misuse::set_sink(pair.adapter.raw(), Some(&RACER)) };
+    *RACER.armed.lock().unwrap() = Some(qp);
+
+    assert_eq!(send(qp), STATUS_INSUFFICIENT_RESOURCES, "the queue is full");
+    let (second_send, second_receive) = RACER.second.lock().unwrap().take().unwrap();
+    assert_eq!(
+        second_send, STATUS_CONCURRENT_POST,
+        "refused while the first thread was inside a send"
+    );
+    assert_eq!(
+        second_receive, STATUS_SUCCESS,
+        "the receive queue is another queue: no conflict"
+    );
+    let expected = [
+        queue(MisuseKind::QueueOverflow, qp, Queue::Initiator, 2),
+        queue(MisuseKind::ConcurrentPost, qp, Queue::Initiator, 2),
+    ];
+    assert_eq!(*RACER.seen.lock().unwrap(), expected, "the sink saw both");
+    // SAFETY: an open adapter.
+    assert_eq!(unsafe { misuse::reports(pair.adapter.raw()) }, expected);
+
+    // The guard was left: another thread's post now only overflows.
+    let later = std::thread::spawn(move || send(qp)).join().unwrap();
+    assert_eq!(later, STATUS_INSUFFICIENT_RESOURCES);
+    // SAFETY: an open adapter.
+    let reports = unsafe { misuse::reports(pair.adapter.raw()) };
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[2].kind, MisuseKind::QueueOverflow);
+    // SAFETY: an open adapter.
+    unsafe { misuse::set_sink(pair.adapter.raw(), None) };
+    pair.close();
+}
+
+#[test]
+fn a_receive_beyond_the_queue_depth_is_reported_with_the_depth() {
+    let p = Host::deterministic();
+    let pair = Pair::new(&p, 16, SMALL);
+    let qp = pair.b.qp.raw().expose_provenance();
+    assert_eq!(receive(qp), STATUS_SUCCESS);
+    assert_eq!(receive(qp), STATUS_SUCCESS);
+    assert_eq!(receive(qp), STATUS_INSUFFICIENT_RESOURCES);
+    // SAFETY: an open adapter.
+    let reports = unsafe { misuse::reports(pair.adapter.raw()) };
+    assert_eq!(
+        reports,
+        [queue(MisuseKind::QueueOverflow, qp, Queue::Receive, 2)]
+    );
+    let line = reports[0].to_string();
+    assert!(line.contains("depth 2"), "{line}");
+    pair.close();
+}
+
+#[test]
+fn with_checks_off_an_overflow_is_refused_but_not_reported() {
+    let p = Host::deterministic();
+    let off = AdapterConfig {
+        misuse: MisuseChecks::Off,
+        ..config()
+    };
+    let adapter = Adapter::open(&off, &p, NDK_VERSION::new(1, 0)).unwrap();
+    let side = Side::new(&adapter, 1, 16, SMALL);
+    let qp = side.qp.raw().expose_provenance();
+    assert_eq!(receive(qp), STATUS_SUCCESS);
+    assert_eq!(receive(qp), STATUS_SUCCESS);
+    assert_eq!(receive(qp), STATUS_INSUFFICIENT_RESOURCES);
+    // SAFETY: an open adapter.
+    assert!(unsafe { misuse::reports(adapter.raw()) }.is_empty());
+    // SAFETY: an open adapter.
+    assert_eq!(unsafe { misuse::report_count(adapter.raw()) }, 0);
+    side.close();
+    adapter.close();
+    assert_eq!(p.alloc_stats().live, 0);
+}
