@@ -6,7 +6,7 @@
 //! real MDLs (`StartVa + ByteOffset` = `MmGetMdlVirtualAddress`, `ByteCount`, `Next`) and maps
 //! them with the kernel platform's `Region::from_mdl_chain` (`MmGetSystemAddressForMdlSafe`);
 //! the rest of the dispatch layer does not change. Both check virtual contiguity with the same
-//! [`Contiguity`] rule.
+//! contiguity rule.
 //!
 //! Must never: keep the MDL pointer, or accept a chain that is not virtually contiguous.
 #![allow(unsafe_code)]
