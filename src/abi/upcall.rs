@@ -181,8 +181,8 @@ impl Disconnect {
 /// The consumer-visible `NDK_xxx` struct embedded at offset 0 of a provider object.
 ///
 /// The consumer owns parts of it (`NdkReserved`, and it may overwrite `Dispatch`), so it is
-/// interior-mutable memory the provider writes once, before publication, and never reads back.
-/// The provider only ever takes its address.
+/// interior-mutable memory the provider writes once, before publication, and never reads back
+/// while the object is open (provider-verifier mode poisons it after close).
 #[repr(transparent)]
 pub struct NdkCell<T>(UnsafeCell<T>);
 
@@ -200,10 +200,12 @@ impl<T> NdkCell<T> {
     }
 }
 
-// SAFETY: the provider never reads or writes the contents after construction (it only takes
-// the address); all later accesses are the consumer's, which the NDK contract serialises with
-// the object's lifetime. So sharing `&NdkCell<T>` across threads performs no unsynchronised
-// access in Rust code.
+// SAFETY: while the object is open the provider never reads or writes the contents after
+// construction (it only takes the address); those accesses are the consumer's, which the NDK
+// contract serialises with the object's lifetime. The one later provider write — poisoning a
+// closed object's header in provider-verifier mode (`dispatch::misuse`) — happens after the
+// consumer gave the object up and uses atomic accesses, as do the reads that detect it. So
+// sharing `&NdkCell<T>` across threads performs no unsynchronised access in Rust code.
 unsafe impl<T> Sync for NdkCell<T> {}
 // SAFETY: as above; moving the cell moves plain data (the NDK struct holds only a header and a
 // pointer to a `'static` dispatch table, both valid from any thread).
