@@ -54,6 +54,11 @@ struct ObjRecord {
     finished: bool,
     antecedents: Vec<u32>,
     open_successors: BTreeSet<u32>,
+    /// `Some` while the object's close call runs: the antecedents whose close completed during
+    /// that call. Legal only if the call returns `STATUS_SUCCESS` (the provider finished this
+    /// object, then completed the antecedent on the same stack; the ABI cannot order the two
+    /// more finely).
+    completed_during_close: Option<Vec<(u32, &'static str)>>,
     history: VecDeque<Event>,
     /// Callbacks concerning the object currently running (close completion excluded).
     running: u32,
@@ -223,6 +228,7 @@ impl State {
             finished: false,
             antecedents,
             open_successors: BTreeSet::new(),
+            completed_during_close: None,
             history: VecDeque::new(),
             running: 0,
             close_running: false,
@@ -769,6 +775,7 @@ impl Inner {
             );
         } else if let Some(r) = st.objects.get_mut(obj as usize) {
             r.life = Life::Closing;
+            r.completed_during_close = Some(Vec::new());
         }
         let up = up?;
         let token = st.next_token(self.id);
@@ -815,6 +822,25 @@ impl Inner {
             }
             _ => 0,
         };
+        let early = st
+            .objects
+            .get_mut(obj as usize)
+            .and_then(|r| r.completed_during_close.take())
+            .unwrap_or_default();
+        if status != STATUS_SUCCESS {
+            let name = st
+                .objects
+                .get(obj as usize)
+                .map_or_else(String::new, |r| r.id.to_string());
+            for (antecedent, how) in early {
+                st.stats.checks += 1;
+                let message = format!(
+                    "close {how} during the close call of successor {name}, which then \
+                     returned {status} instead of STATUS_SUCCESS (still open)"
+                );
+                st.violate(Rule::ClosedBeforeSuccessors, antecedent, message, hl);
+            }
+        }
         if status == STATUS_PENDING {
             return None;
         }
@@ -845,7 +871,7 @@ impl Inner {
     }
 
     /// Preconditions of a completed close (§5.3 C1, C2, C4).
-    fn close_complete_checks(&self, st: &mut State, obj: u32, how: &str) {
+    fn close_complete_checks(&self, st: &mut State, obj: u32, how: &'static str) {
         let hl = self.history_len;
         let Some(r) = st.objects.get(obj as usize) else {
             return;
@@ -873,6 +899,16 @@ impl Inner {
             st.violate(Rule::CloseCompletionNotLast, obj, message, hl);
         }
         for s in successors {
+            // A successor whose close call is still running may have been finished by the
+            // provider already: judged when that call returns (see `completed_during_close`).
+            if let Some(during) = st
+                .objects
+                .get_mut(s as usize)
+                .and_then(|sr| sr.completed_during_close.as_mut())
+            {
+                during.push((obj, how));
+                continue;
+            }
             let name = st
                 .objects
                 .get(s as usize)
