@@ -58,7 +58,7 @@ struct ObjRecord {
     /// that call. Legal only if the call returns `STATUS_SUCCESS` (the provider finished this
     /// object, then completed the antecedent on the same stack; the ABI cannot order the two
     /// more finely).
-    completed_during_close: Option<Vec<(u32, &'static str)>>,
+    completed_during_close: Option<Vec<(u32, &'static str, Rule)>>,
     history: VecDeque<Event>,
     /// Callbacks concerning the object currently running (close completion excluded).
     running: u32,
@@ -832,13 +832,13 @@ impl Inner {
                 .objects
                 .get(obj as usize)
                 .map_or_else(String::new, |r| r.id.to_string());
-            for (antecedent, how) in early {
+            for (antecedent, how, rule) in early {
                 st.stats.checks += 1;
                 let message = format!(
-                    "close {how} during the close call of successor {name}, which then \
-                     returned {status} instead of STATUS_SUCCESS (still open)"
+                    "{how} during the close call of descendant {name}, which then returned \
+                     {status} instead of STATUS_SUCCESS (still open)"
                 );
-                st.violate(Rule::ClosedBeforeSuccessors, antecedent, message, hl);
+                st.violate(rule, antecedent, message, hl);
             }
         }
         if status == STATUS_PENDING {
@@ -906,7 +906,12 @@ impl Inner {
                 .get_mut(s as usize)
                 .and_then(|sr| sr.completed_during_close.as_mut())
             {
-                during.push((obj, how));
+                let what = if how == "completed" {
+                    "close completed"
+                } else {
+                    "close returned STATUS_SUCCESS"
+                };
+                during.push((obj, what, Rule::ClosedBeforeSuccessors));
                 continue;
             }
             let name = st
@@ -1352,8 +1357,22 @@ impl Inner {
                 (r.id, r.finished, r.running, r.close_running);
             let pending: Vec<usize> = r.pending.iter().copied().collect();
             if !finished && !is_adapter {
-                let message = format!("adapter close returned while {id} was still open");
-                st.violate(Rule::AdapterCloseReturnedEarly, obj, message, hl);
+                // A close call still running may have finished the object already: judged when
+                // it returns (see `completed_during_close`).
+                if let Some(during) = st
+                    .objects
+                    .get_mut(d as usize)
+                    .and_then(|r| r.completed_during_close.as_mut())
+                {
+                    during.push((
+                        obj,
+                        "adapter close returned",
+                        Rule::AdapterCloseReturnedEarly,
+                    ));
+                } else {
+                    let message = format!("adapter close returned while {id} was still open");
+                    st.violate(Rule::AdapterCloseReturnedEarly, obj, message, hl);
+                }
             }
             if running > 0 || close_running {
                 let message =

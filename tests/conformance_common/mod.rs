@@ -215,6 +215,14 @@ impl Env {
 #[derive(Debug)]
 pub struct Raw<T>(pub *mut T);
 
+impl<T> Raw<T> {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper).
+    #[must_use]
+    pub const fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 impl<T> Clone for Raw<T> {
     fn clone(&self) -> Self {
         *self
