@@ -65,7 +65,13 @@ struct ObjRecord {
     close_running: bool,
     /// Tokens of requests on this object that may still complete.
     pending: BTreeSet<usize>,
-    armed: bool,
+    /// Notifications the consumer's arms still allow (§3.4 rule 1). A second arm before the
+    /// first was seen satisfied combines with it (rule 4) and adds nothing, unless a poll
+    /// returned results since the previous arm: the provider may have cleared that arm on a
+    /// completion and not delivered its notification yet, so the new arm earns its own.
+    arms: u32,
+    /// A poll of this CQ returned results since its last arm.
+    reaped_since_arm: bool,
     notifying: u32,
     shadow: usize,
 }
@@ -233,7 +239,8 @@ impl State {
             running: 0,
             close_running: false,
             pending: BTreeSet::new(),
-            armed: false,
+            arms: 0,
+            reaped_since_arm: false,
             notifying: 0,
             shadow: 0,
         });
@@ -551,7 +558,7 @@ impl Inner {
         );
         let index = st.new_object(kind, antecedents);
         if let Some(r) = st.objects.get_mut(index as usize) {
-            r.armed = armed;
+            r.arms = u32::from(armed);
         }
         if let Some(info) = qp {
             st.book.add_qp(index, info);
@@ -1089,7 +1096,10 @@ impl Inner {
     /// The consumer armed `obj` (CQ arm, or SRQ modify with a non-zero threshold).
     pub fn arm(&self, obj: u32) {
         if let Some(r) = self.lock().objects.get_mut(obj as usize) {
-            r.armed = true;
+            if r.arms == 0 || r.reaped_since_arm {
+                r.arms += 1;
+            }
+            r.reaped_since_arm = false;
         }
     }
 
@@ -1100,8 +1110,8 @@ impl Inner {
         let Some(r) = st.objects.get_mut(obj as usize) else {
             return;
         };
-        let (armed, notifying) = (r.armed, r.notifying);
-        r.armed = false;
+        let (armed, notifying) = (r.arms > 0, r.notifying);
+        r.arms = r.arms.saturating_sub(1);
         r.notifying += 1;
         st.stats.checks += 2;
         if !armed {
@@ -1278,6 +1288,11 @@ impl Inner {
         if count > requested {
             let message = format!("returned {count} results for nResults = {requested}");
             st.violate(Rule::CqResultCountExceeded, cq, message, hl);
+        }
+        if count > 0
+            && let Some(r) = st.objects.get_mut(cq as usize)
+        {
+            r.reaped_since_arm = true;
         }
         for &(status, qp_context, request_context) in results {
             st.stats.cq_results += 1;
