@@ -141,6 +141,21 @@ impl Env {
         unsafe { Adapter::from_raw(shadow) }
     }
 
+    /// [`Env::open`] that reports a failed open (fault injection) instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// The open's `NDIS_STATUS`.
+    pub fn try_open(&self) -> Result<Adapter, softndk::abi::NDIS_STATUS> {
+        let config = AdapterConfig::softndk(0x0C0F_0007);
+        let real =
+            softndk::dispatch::open_adapter(&config, self.host.clone(), NDK_VERSION::new(1, 2))?;
+        // SAFETY: as in `open`.
+        let shadow = unsafe { self.v.wrap_adapter(real) };
+        // SAFETY: as in `open`.
+        Ok(unsafe { Adapter::from_raw(shadow) })
+    }
+
     /// Closes an adapter from [`Env::open`] through the verifier (blocking, PASSIVE).
     #[allow(clippy::needless_pass_by_value)] // the adapter is given up
     pub fn close_adapter(&self, adapter: Adapter) {
