@@ -285,7 +285,8 @@ impl Pd {
             )
         };
         if status == STATUS_SUCCESS {
-            Ok(Mr::from_raw(out))
+            // SAFETY: an MR the provider just created; only this value uses it.
+            Ok(unsafe { Mr::from_raw(out) })
         } else {
             Err(status)
         }
