@@ -189,7 +189,14 @@ unsafe impl Send for Mr {}
 unsafe impl Sync for Mr {}
 
 impl Mr {
-    pub(super) const fn from_raw(raw: *mut NDK_MR) -> Self {
+    /// Wraps an MR created by a raw `NdkCreateMr` call.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is an open MR handed out by a provider, and the caller gives up using it except
+    /// through this value (which closes it at most once).
+    #[must_use]
+    pub const unsafe fn from_raw(raw: *mut NDK_MR) -> Self {
         Self {
             raw,
             buffer: Mutex::new(None),

@@ -65,6 +65,19 @@ impl Adapter {
         crate::dispatch::open_adapter(config, platform.clone(), version).map(|raw| Self { raw })
     }
 
+    /// Wraps an adapter the caller opened some other way, e.g. a verifier's shadow
+    /// (`verifier::Verifier::wrap_adapter`). Such an adapter is closed by whoever opened it,
+    /// not by [`Adapter::close`] (which would hand the pointer to SoftNDK's close).
+    ///
+    /// # Safety
+    ///
+    /// `raw` is an open `NDK_ADAPTER*` whose `Dispatch` is a fully filled table, and it stays
+    /// open while this value or any object created through it is used.
+    #[must_use]
+    pub const unsafe fn from_raw(raw: *mut NDK_ADAPTER) -> Self {
+        Self { raw }
+    }
+
     /// The raw object.
     #[must_use]
     pub const fn raw(&self) -> *mut NDK_ADAPTER {
@@ -278,7 +291,8 @@ impl Pd {
             )
         };
         if status == STATUS_SUCCESS {
-            Ok(Mr::from_raw(out))
+            // SAFETY: an MR the provider just created; only this value uses it.
+            Ok(unsafe { Mr::from_raw(out) })
         } else {
             Err(status)
         }
@@ -315,7 +329,8 @@ impl Pd {
             )
         };
         if status == STATUS_SUCCESS {
-            Ok(Qp::from_raw(out))
+            // SAFETY: a QP the provider just created; only this value uses it.
+            Ok(unsafe { Qp::from_raw(out) })
         } else {
             Err(status)
         }

@@ -36,7 +36,15 @@ unsafe impl Send for Qp {}
 unsafe impl Sync for Qp {}
 
 impl Qp {
-    pub(super) const fn from_raw(raw: *mut NDK_QP) -> Self {
+    /// Wraps a QP created by a raw `NdkCreateQp` call (tests that create QPs over CQs of
+    /// their own making).
+    ///
+    /// # Safety
+    ///
+    /// `raw` is an open QP handed out by a provider, and the caller gives up using it except
+    /// through this value (which closes it at most once).
+    #[must_use]
+    pub const unsafe fn from_raw(raw: *mut NDK_QP) -> Self {
         Self { raw }
     }
 

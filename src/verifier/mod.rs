@@ -126,6 +126,16 @@ impl Verifier {
             .map(|n| n.real.get().cast())
     }
 
+    /// The real object behind a live shadow of kind `O` (for hooks outside the NDK tables that
+    /// take provider objects, e.g. SoftNDK's `dispatch::connect_pair` standing in for the
+    /// connection manager). `None` for an unknown or closed shadow, or one of another kind.
+    #[must_use]
+    pub fn real<O: crate::abi::NdkObject>(&self, shadow: *mut O) -> Option<*mut O> {
+        registry::live(shadow.addr())
+            .filter(|n| object_type(n.id.kind) == O::OBJECT_TYPE)
+            .map(|n| n.real.get().cast())
+    }
+
     /// Declares that the consumer has reaped every CQ: each successfully posted request that
     /// is not silently successful and has not come back is a [`Rule::CqResultMissing`].
     pub fn check_drained(&self) {
@@ -187,6 +197,23 @@ impl Drop for Verifier {
         }
         let pending = self.inner.take_new();
         assert!(pending.is_empty(), "{}", report(&pending, self.stats()));
+    }
+}
+
+/// The header type of a kind's objects.
+const fn object_type(kind: ObjectKind) -> crate::abi::NDK_OBJECT_TYPE {
+    use crate::abi::NDK_OBJECT_TYPE as T;
+    match kind {
+        ObjectKind::Adapter => T::ADAPTER,
+        ObjectKind::Cq => T::CQ,
+        ObjectKind::Pd => T::PD,
+        ObjectKind::Mr => T::MR,
+        ObjectKind::Mw => T::MW,
+        ObjectKind::Srq => T::SRQ,
+        ObjectKind::Qp => T::QP,
+        ObjectKind::SharedEndpoint => T::SHARED_ENDPOINT,
+        ObjectKind::Connector => T::CONNECTOR,
+        ObjectKind::Listener => T::LISTENER,
     }
 }
 

@@ -201,6 +201,7 @@ fn drain_inline() {
     }
     let _guard = DrainingGuard;
     while let Some(item) = CPU.with(|c| c.inline.borrow_mut().pop_front()) {
+        item.dequeued_inline();
         run_at_dispatch(item);
     }
 }

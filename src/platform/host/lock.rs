@@ -18,7 +18,9 @@ pub struct SpinLock<T> {
 /// Access to a [`SpinLock`]'s value; the thread stays at DISPATCH until it drops.
 #[derive(Debug)]
 pub struct SpinLockGuard<'a, T> {
-    guard: MutexGuard<'a, T>,
+    /// `Some` until the guard drops; taken first in `drop` so the mutex is free before the
+    /// IRQL is lowered (which may run inline deferred work that takes this very lock).
+    guard: Option<MutexGuard<'a, T>>,
     old_irql: Irql,
     slot: usize,
 }
@@ -33,8 +35,10 @@ impl<T> SpinLockGuard<'_, T> {
 
 impl<T> Drop for SpinLockGuard<'_, T> {
     fn drop(&mut self) {
-        // The mutex itself is released right after this, when `guard` drops; nothing else on
-        // this thread can observe the order.
+        // Release the mutex before lowering the IRQL: lowering below DISPATCH delivers queued
+        // inline work on this thread, and that work may take this lock (e.g. a CQ's
+        // notification DPC queued by `NdkArmCq` under the CQ lock).
+        drop(self.guard.take());
         cpu::release_lock(self.slot);
         cpu::lower_irql(self.old_irql);
     }
@@ -43,13 +47,13 @@ impl<T> Drop for SpinLockGuard<'_, T> {
 impl<T> core::ops::Deref for SpinLockGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.guard
+        self.guard.as_ref().expect("guard is live until drop")
     }
 }
 
 impl<T> core::ops::DerefMut for SpinLockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
+        self.guard.as_mut().expect("guard is live until drop")
     }
 }
 
@@ -71,7 +75,7 @@ impl<T: Send> SpinLockOps<T> for SpinLock<T> {
         let (old_irql, slot) = SpinLockGuard::<T>::enter(self.level, true);
         let guard = self.mutex.lock().unwrap_or_else(PoisonError::into_inner);
         SpinLockGuard {
-            guard,
+            guard: Some(guard),
             old_irql,
             slot,
         }
@@ -85,7 +89,7 @@ impl<T: Send> SpinLockOps<T> for SpinLock<T> {
         };
         let (old_irql, slot) = SpinLockGuard::<T>::enter(self.level, false);
         Some(SpinLockGuard {
-            guard,
+            guard: Some(guard),
             old_irql,
             slot,
         })

@@ -55,6 +55,14 @@ impl Item {
         matches!(self, Self::Dpc(inner) if Arc::ptr_eq(inner, dpc))
     }
 
+    /// Inline mode: the item was taken from the thread's list to run, so a DPC may be queued
+    /// again from then on (from its own work, too).
+    pub(super) fn dequeued_inline(&self) {
+        if let Self::Dpc(inner) = self {
+            inner.queued.store(false, Ordering::Release);
+        }
+    }
+
     /// Called under the queue lock when the item is taken out to run: a DPC may be queued
     /// again from then on.
     fn dequeued(&self, queue: &mut Queue) {

@@ -3,7 +3,7 @@
 //! read, notification arming (§3.4, §3.5), and connect/disconnect events (§3.2, §3.3).
 //!
 //! Owns the notification, connect-event and disconnect-event registrations and each object's
-//! `running`, `armed` and `notifying` counters. It must never decide a close's outcome (that is
+//! `running`, `arms` and `notifying` counters. It must never decide a close's outcome (that is
 //! `close`) and never call the consumer: it returns the consumer's callback for the trampoline
 //! to call after the lock is released.
 
@@ -126,8 +126,8 @@ impl State {
         let Some(r) = self.objects.get_mut(obj as usize) else {
             return obj;
         };
-        let (armed, notifying) = (r.armed, r.notifying);
-        r.armed = false;
+        let (armed, notifying) = (r.arms > 0, r.notifying);
+        r.arms = r.arms.saturating_sub(1);
         r.notifying += 1;
         self.stats.checks += 2;
         if !armed {
@@ -182,7 +182,10 @@ impl Inner {
     /// The consumer armed `obj` (CQ arm, or SRQ modify with a non-zero threshold).
     pub fn arm(&self, obj: u32) {
         if let Some(r) = self.lock().objects.get_mut(obj as usize) {
-            r.armed = true;
+            if r.arms == 0 || r.reaped_since_arm {
+                r.arms += 1;
+            }
+            r.reaped_since_arm = false;
         }
     }
 

@@ -9,6 +9,7 @@
 
 use std::format;
 use std::string::{String, ToString};
+use std::vec::Vec;
 
 use super::objects::{ClosedBy, Life};
 use super::{Inner, Reg, State};
@@ -40,12 +41,12 @@ const ADAPTER_CLOSE: &str = "CloseNDKAdapterHandler";
 
 impl State {
     /// Preconditions of a completed close (§5.3 C1, C2, C4); `how` says how it completed.
-    fn close_checks(&mut self, obj: u32, how: &str) {
+    fn close_checks(&mut self, obj: u32, how: &'static str) {
         let Some(r) = self.objects.get(obj as usize) else {
             return;
         };
         let running = r.running;
-        let successors: std::vec::Vec<u32> = r.open_successors.iter().copied().collect();
+        let successors: Vec<u32> = r.open_successors.iter().copied().collect();
         let pending = self.pending_requests(obj);
         self.stats.checks += 3;
         if running > 0 {
@@ -61,6 +62,21 @@ impl State {
             self.violate(Rule::CloseCompletionNotLast, obj, message);
         }
         for s in successors {
+            // A successor whose close call is still running may have been finished by the
+            // provider already: judged when that call returns (`completed_during_close`).
+            if let Some(during) = self
+                .objects
+                .get_mut(s as usize)
+                .and_then(|sr| sr.completed_during_close.as_mut())
+            {
+                let what = if how == "completed" {
+                    "close completed"
+                } else {
+                    "close returned STATUS_SUCCESS"
+                };
+                during.push((obj, what, Rule::ClosedBeforeSuccessors));
+                continue;
+            }
             let name = self
                 .objects
                 .get(s as usize)
@@ -100,6 +116,9 @@ impl Inner {
             return CloseStart::Refused;
         }
         st.set_life(obj, Life::Closing);
+        if let Some(r) = st.objects.get_mut(obj as usize) {
+            r.completed_during_close = Some(Vec::new());
+        }
         CloseStart::Forward(up.map(|up| {
             st.register(Reg::Close {
                 object: obj,
@@ -149,6 +168,25 @@ impl Inner {
             }
             _ => 0,
         };
+        let early = st
+            .objects
+            .get_mut(obj as usize)
+            .and_then(|r| r.completed_during_close.take())
+            .unwrap_or_default();
+        if status != STATUS_SUCCESS {
+            let name = st
+                .objects
+                .get(obj as usize)
+                .map_or_else(String::new, |r| r.id.to_string());
+            for (antecedent, how, rule) in early {
+                st.stats.checks += 1;
+                let message = format!(
+                    "{how} during the close call of descendant {name}, which then returned \
+                     {status} instead of STATUS_SUCCESS (still open)"
+                );
+                st.violate(rule, antecedent, message);
+            }
+        }
         if status == STATUS_PENDING {
             return None;
         }
@@ -291,8 +329,22 @@ impl Inner {
                 (r.id, r.finished, r.running, r.close_running);
             let pending = st.pending_requests(d);
             if !finished && !is_adapter {
-                let message = format!("adapter close returned while {id} was still open");
-                st.violate(Rule::AdapterCloseReturnedEarly, obj, message);
+                // A close call still running may have finished the object already: judged when
+                // it returns (`completed_during_close`).
+                if let Some(during) = st
+                    .objects
+                    .get_mut(d as usize)
+                    .and_then(|r| r.completed_during_close.as_mut())
+                {
+                    during.push((
+                        obj,
+                        "adapter close returned",
+                        Rule::AdapterCloseReturnedEarly,
+                    ));
+                } else {
+                    let message = format!("adapter close returned while {id} was still open");
+                    st.violate(Rule::AdapterCloseReturnedEarly, obj, message);
+                }
             }
             if running > 0 || close_running {
                 let message =

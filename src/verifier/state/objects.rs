@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::vec::Vec;
 
 use super::{Adoption, Inner, State};
-use crate::verifier::record::{Event, ObjectId, ObjectKind};
+use crate::verifier::record::{Event, ObjectId, ObjectKind, Rule};
 
 /// How a finished close ended: through its completion, by returning `STATUS_SUCCESS`, or by
 /// returning an error code (already reported as `CloseStatusInvalid`; the consumer treats the
@@ -39,13 +39,24 @@ pub(super) struct ObjRecord {
     pub(super) antecedents: Vec<u32>,
     /// Objects depending on this one whose close has not finished.
     pub(super) open_successors: BTreeSet<u32>,
+    /// `Some` while the object's close call runs: the antecedents whose close finished during
+    /// that call, with how and under which rule. Legal only if the call returns
+    /// `STATUS_SUCCESS` (the provider finished this object, then completed the antecedent on the
+    /// same stack; the ABI cannot order the two more finely), so judged when it returns.
+    pub(super) completed_during_close: Option<Vec<(u32, &'static str, Rule)>>,
     pub(super) history: VecDeque<Event>,
     /// Callbacks concerning the object currently running (close completion excluded).
     pub(super) running: u32,
     pub(super) close_running: bool,
     /// Tokens of requests on this object that may still complete.
     pub(super) pending: BTreeSet<usize>,
-    pub(super) armed: bool,
+    /// Notifications the consumer's arms still allow (§3.4 rule 1). A second arm before the
+    /// first was seen satisfied combines with it (rule 4) and adds nothing, unless a poll
+    /// returned results since the previous arm: the provider may have cleared that arm on a
+    /// completion and not delivered its notification yet, so the new arm earns its own.
+    pub(super) arms: u32,
+    /// A poll of this CQ returned results since its last arm.
+    pub(super) reaped_since_arm: bool,
     pub(super) notifying: u32,
     pub(super) shadow: usize,
 }
@@ -65,11 +76,13 @@ impl State {
             finished: false,
             antecedents,
             open_successors: BTreeSet::new(),
+            completed_during_close: None,
             history: VecDeque::new(),
             running: 0,
             close_running: false,
             pending: BTreeSet::new(),
-            armed: false,
+            arms: 0,
+            reaped_since_arm: false,
             notifying: 0,
             shadow: 0,
         });

@@ -115,7 +115,7 @@ impl State {
         let adoption = self.new_adoption(kind, antecedents, real);
         let index = adoption.id.index;
         if let Some(r) = self.objects.get_mut(index as usize) {
-            r.armed = armed;
+            r.arms = u32::from(armed);
         }
         if let Some(info) = qp {
             self.book.add_qp(index, info);

@@ -71,6 +71,11 @@ impl Inner {
             let message = format!("returned {count} results for nResults = {requested}");
             st.violate(Rule::CqResultCountExceeded, cq, message);
         }
+        if count > 0
+            && let Some(r) = st.objects.get_mut(cq as usize)
+        {
+            r.reaped_since_arm = true;
+        }
         for &(status, qp_context, request_context) in results {
             st.stats.cq_results += 1;
             st.stats.checks += 1;
