@@ -340,8 +340,12 @@ impl Srq {
             // A closing SRQ offers nothing (its receives were discarded).
             return f(None);
         }
+        let before = s.queue.len();
         let r = f(Some(&mut s.queue));
-        self.check_threshold(&mut s);
+        if s.queue.len() < before {
+            // Only consumption can make the queue "drop below" the threshold.
+            self.check_threshold(&mut s);
+        }
         drop(s);
         r
     }
