@@ -175,14 +175,12 @@ impl Adapter {
             .filter(|&p| p <= MAX_LAM_PAGES)
             .ok_or(crate::abi::STATUS_INVALID_PARAMETER)?;
         let no_memory = |_| crate::abi::STATUS_INSUFFICIENT_RESOURCES;
-        let accounted = self
-            .platform()
-            .alloc_gate(core::panic::Location::caller())
-            .map_err(no_memory)?;
-        let region = self.platform().try_arc(region).map_err(no_memory)?;
         let entry = LamEntry {
-            _accounted: accounted,
-            region,
+            _accounted: self
+                .platform()
+                .alloc_gate(core::panic::Location::caller())
+                .map_err(no_memory)?,
+            region: self.platform().try_arc(region).map_err(no_memory)?,
             fbo,
             pages,
         };

@@ -186,11 +186,23 @@ fn grow<T>(platform: &Platform, v: &mut Vec<T>, to: usize) -> Result<(), NTSTATU
     if v.capacity() >= to {
         return Ok(());
     }
-    let admitted = platform
-        .alloc_gate(Location::caller())
-        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
-    drop(admitted);
+    admit(platform)?;
     v.try_reserve(to - v.len())
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+}
+
+/// Admits one allocation through the platform's gate, so fault injection reaches allocations
+/// made outside the platform's containers (table growth, engine queues); the admission is not
+/// kept (such memory is not in the host's live balance).
+///
+/// # Errors
+///
+/// `STATUS_INSUFFICIENT_RESOURCES` when the gate refuses.
+#[track_caller]
+pub(super) fn admit(platform: &Platform) -> Result<(), NTSTATUS> {
+    platform
+        .alloc_gate(Location::caller())
+        .map(|_admitted| ())
         .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
 }
 

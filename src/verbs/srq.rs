@@ -4,7 +4,7 @@
 //! Owns the SRQ's receive queue (an engine [`ReceiveQueue`] behind [`lock_order::SRQ`]), its
 //! depth and notification threshold, the notification DPC, and the list of attached QPs. A
 //! receive is consumed by whichever attached QP needs one first; its completion goes to that
-//! QP's receive CQ with that QP's context. QPs drive the queue through [`Srq::with_queue`] while
+//! QP's receive CQ with that QP's context. QPs drive the queue through `Srq::with_queue` while
 //! they hold their connection lock (order: connection → SRQ → CQ → memory); two SRQ locks are
 //! never held at once (see `qp.rs`: a pair whose both sides use SRQs runs one half-pass per
 //! SRQ).
@@ -24,8 +24,6 @@
 //!
 //! It must never call the consumer with a lock held or from the thread that posted.
 #![deny(unsafe_code)]
-
-use core::panic::Location;
 
 use alloc::sync::Weak;
 
@@ -123,11 +121,7 @@ impl Tracked for Srq {
 /// reserves anyway), so `NdkModifySrq` can grow up to that without moving receives.
 fn new_queue(pd: &Pd, depth: u32, max_sge: u32) -> Result<ReceiveQueue, NTSTATUS> {
     let adapter = pd.adapter();
-    let admitted = adapter
-        .platform()
-        .alloc_gate(Location::caller())
-        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
-    drop(admitted);
+    super::memory::admit(adapter.platform())?;
     let allocated = depth.max(1).next_power_of_two().min(MAX_RING_DEPTH);
     ReceiveQueue::try_new(allocated, max_sge, adapter.limits().max_transfer_length)
         .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
