@@ -4,7 +4,11 @@
 // a/b sides, p platform: the scenario vocabulary.
 #![allow(clippy::many_single_char_names)]
 // Test arithmetic on small, known values (offsets, page numbers, byte patterns).
-#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 mod ndk_common;
 
