@@ -75,6 +75,8 @@ fn failed_create_creates_nothing() {
         let live = env.host.alloc_stats().live;
         let open = env.v.open_objects().len();
         let max = env.at(|| adapter.query_info()).map_or(0, |i| i.MaxCqDepth);
+        let max_srq = env.at(|| adapter.query_info()).map_or(0, |i| i.MaxSrqDepth);
+        assert!(max_srq > 0, "SRQs are supported");
         env.at(|| {
             for depth in [0, max + 1] {
                 assert!(Hooked::create(&adapter, depth).is_err(), "CQ depth {depth}");
@@ -94,7 +96,10 @@ fn failed_create_creates_nothing() {
                 ..limits
             };
             assert!(create_qp(&pd, &cq, &cq, 1, wide).is_err(), "SGE count");
-            assert!(pd.create_mr(true).is_err(), "fast-register MR (not built)");
+            assert!(
+                pd.create_srq(max_srq + 1, 1, 0, None).is_err(),
+                "SRQ deeper than MaxSrqDepth"
+            );
             let mut out: *mut NDK_CQ = ptr::null_mut();
             // SAFETY: a live adapter shadow; a NULL notification must be refused.
             let status = unsafe {

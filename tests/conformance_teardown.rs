@@ -190,7 +190,11 @@ fn every_provider_function_runs_at_the_consumer_irql() {
             a.icq.arm(NDK_CQ_NOTIFY_ERRORS);
             assert_eq!(a.icq.resize(128), STATUS_SUCCESS);
             assert_eq!(a.qp.query_extension(), STATUS_NOT_SUPPORTED);
-            assert_eq!(a.qp.bind_nothing(), STATUS_NOT_SUPPORTED, "MW not built");
+            assert_eq!(
+                a.qp.bind_nothing(),
+                STATUS_INVALID_PARAMETER,
+                "NdkBind without an MR or MW is refused"
+            );
             assert_eq!(dmr.deregister(), STATUS_SUCCESS);
             let t = [close(smr, || {}), close(dmr, || {})];
             assert!(t.iter().all(Ticket::complete));

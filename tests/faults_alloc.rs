@@ -4,7 +4,8 @@
 //! nothing (`live == 0` after the adapters closed) and keep the verifier clean.
 //!
 //! The scenario is one multi-step consumer run through the ABI (two adapters, PDs, CQs, an MR,
-//! two QPs, a connection, an armed notification, a send, a CQ resize, flushes); each step
+//! two QPs, a connection, an armed notification, a send, a CQ resize, flushes, a memory
+//! window, a LAM, an SRQ shared by enough QPs to grow its user table); each step
 //! stops the run at its first failure, then everything built so far is torn down.
 //! `FAULTS_RANDOM_SEEDS=<n>` sets the number of random-plan seeds (default 64).
 
@@ -12,12 +13,14 @@ mod conformance_common;
 
 use std::sync::Arc;
 
-use conformance_common::{Cell, Delivery, Env, Hooked, Ticket, close, create_qp};
+use conformance_common::{
+    Cell, Delivery, Env, Hooked, Ticket, close, create_qp, create_qp_with_srq,
+};
 use softndk::abi::{
     NDK_CQ_NOTIFY_ANY, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Buffer, Mr, Pd, Qp, QpLimits};
+use softndk::consumer::{Adapter, Buffer, Lam, Mr, Mw, Pd, Qp, QpLimits, Srq, SrqEvents};
 use softndk::platform::Irql;
 use softndk::platform::host::FaultPlan;
 
@@ -29,6 +32,11 @@ struct Built {
     cqs: Vec<Hooked>,
     mrs: Vec<(Arc<Buffer>, Mr)>,
     qps: Vec<Qp>,
+    mws: Vec<Mw>,
+    srqs: Vec<Srq>,
+    /// LAMs with the adapter index that built them.
+    lams: Vec<(usize, Lam)>,
+    srq_events: Arc<SrqEvents>,
 }
 
 /// Why the scenario stopped: the step and the status it got.
@@ -102,6 +110,34 @@ fn steps(env: &Env, b: &mut Built) -> Result<(), Stop> {
         b.qps[0].flush();
         b.qps[1].flush();
     });
+    let mw = made("create MW", env.at(|| b.pds[0].create_mw()))?;
+    b.mws.push(mw);
+    let lam_buf = Buffer::from_bytes(&[0x5A; 64]);
+    let lam = made(
+        "build LAM",
+        env.at(|| b.adapters[0].build_lam(&lam_buf, 0, 64)),
+    )?;
+    b.lams.push((0, lam));
+    // With a notification callback, so its deferred-work item is allocated too.
+    let srq = made(
+        "create SRQ",
+        env.at(|| b.pds[1].create_srq(16, 1, 4, Some(&b.srq_events))),
+    )?;
+    b.srqs.push(srq);
+    // More QPs than the SRQ's initial user table holds, so attaching one grows it.
+    for context in 10..15 {
+        let qp = env.at(|| {
+            create_qp_with_srq(
+                &b.pds[1],
+                &b.cqs[2],
+                &b.cqs[3],
+                &b.srqs[0],
+                context,
+                QpLimits::default(),
+            )
+        });
+        b.qps.push(made("create QP with SRQ", qp)?);
+    }
     Ok(())
 }
 
@@ -113,7 +149,12 @@ fn teardown(env: &Env, mut b: Built) {
         tickets.extend(b.pds.drain(..).map(|x| close(x, || {})));
         tickets.extend(b.cqs.drain(..).map(|x| close(x, || {})));
         tickets.extend(b.qps.drain(..).map(|x| close(x, || {})));
+        tickets.extend(b.mws.drain(..).map(|x| close(x, || {})));
+        tickets.extend(b.srqs.drain(..).map(|x| close(x, || {})));
     });
+    for (adapter, lam) in b.lams.drain(..) {
+        env.at(|| b.adapters[adapter].release_lam(lam));
+    }
     // Registered memory stays alive until its MR's close completed (`b.mrs` keeps it).
     let mrs: Vec<(Arc<Buffer>, Mr)> = b.mrs.drain(..).collect();
     let mut buffers = Vec::new();

@@ -14,9 +14,12 @@ mod cm_events;
 mod connector;
 mod cq;
 mod events;
+mod lam;
 mod listener;
 mod memory;
+mod mw;
 mod qp;
+mod srq;
 
 use core::ffi::c_void;
 use core::ptr;
@@ -35,9 +38,12 @@ pub use cq::Cq;
 pub use events::{
     CloseSignal, Closed, CqEvents, create_completion, request_completion, unexpected_completions,
 };
+pub use lam::Lam;
 pub use listener::{Listener, SharedEndpoint};
 pub use memory::{Buffer, MdlChain, Mr};
+pub use mw::Mw;
 pub use qp::{Qp, ctx};
+pub use srq::{Srq, SrqEvents};
 
 /// An open adapter, as NDIS hands it to a consumer.
 #[derive(Debug)]

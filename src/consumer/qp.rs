@@ -172,7 +172,7 @@ impl Qp {
         }
     }
 
-    /// `NdkBind` with NULL MR and MW (memory windows are not available yet).
+    /// `NdkBind` with NULL MR and MW (argument validation: refused, nothing posted).
     #[must_use]
     pub fn bind_nothing(&self) -> NTSTATUS {
         // SAFETY: live QP; NULL objects must be refused.

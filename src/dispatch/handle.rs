@@ -19,11 +19,12 @@ use core::ops::Deref;
 
 use crate::abi::upcall::CloseCompletion;
 use crate::abi::{
-    NDK_ADAPTER, NDK_CQ, NDK_MR, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD, NDK_QP, NdkObject,
+    NDK_ADAPTER, NDK_CQ, NDK_MR, NDK_MW, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD, NDK_QP,
+    NDK_SRQ, NdkObject,
 };
 use crate::lifetime::{AlreadyClosing, Base, Closed, Tracked};
 use crate::sync::Arc;
-use crate::verbs::{Adapter, Cq, Mr, Pd, Qp};
+use crate::verbs::{Adapter, Cq, Mr, Mw, Pd, Qp, Srq};
 
 use super::misuse::{self, Use};
 
@@ -93,6 +94,8 @@ handle!(Cq, NDK_CQ, watched);
 handle!(Pd, NDK_PD, watched);
 handle!(Mr, NDK_MR, watched);
 handle!(Qp, NDK_QP, watched);
+handle!(Mw, NDK_MW);
+handle!(Srq, NDK_SRQ);
 
 /// The consumer's pointer to a new object: gives up BASE as the pointer.
 #[must_use]

@@ -13,12 +13,16 @@
 
 pub mod adapter;
 pub mod cq;
+pub mod lam;
 pub mod limits;
+pub mod memory;
 pub mod misuse;
 pub mod mr;
+pub mod mw;
 pub mod pd;
 pub mod qp;
 mod qp_link;
+pub mod srq;
 pub mod stats;
 pub mod token;
 
@@ -37,8 +41,10 @@ pub use adapter::Adapter;
 pub use cq::{ArmType, Cq};
 pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, MAX_ADAPTER_ADDRESSES, lock_order};
 pub use mr::Mr;
+pub use mw::Mw;
 pub use pd::Pd;
 pub use qp::{Qp, QpConfig, connect_pair};
+pub use srq::Srq;
 pub use stats::{Stats, StatsSnapshot};
 
 /// The ten dispatch tables, provided by the `dispatch` layer as `'static` data and stored by

@@ -25,7 +25,7 @@ use softndk::abi::{
     NDK_ADAPTER, NDK_CQ, NDK_CQ_DISPATCH, NDK_FN_CLOSE_OBJECT, NDK_OBJECT_HEADER, NDK_QP,
     NDK_RESULT, NDK_RESULT_EX, NDK_VERSION, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Cq, Mr, Pd, Qp, QpLimits, create_completion};
+use softndk::consumer::{Adapter, Cq, Mr, Mw, Pd, Qp, QpLimits, Srq, create_completion};
 use softndk::platform::Irql;
 use softndk::platform::host::{Host, current_irql, with_irql};
 use softndk::platform::prelude::*;
@@ -355,6 +355,24 @@ impl Closeable for Mr {
     }
     fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
         self.dispatch().NdkCloseMr
+    }
+}
+
+impl Closeable for Mw {
+    fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
+        self.raw().cast()
+    }
+    fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
+        self.dispatch().NdkCloseMw
+    }
+}
+
+impl Closeable for Srq {
+    fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
+        self.raw().cast()
+    }
+    fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
+        self.dispatch().NdkCloseSrq
     }
 }
 
@@ -695,6 +713,41 @@ pub fn create_qp(
             limits.receive_depth,
             limits.initiator_depth,
             limits.max_receive_sge,
+            limits.max_initiator_sge,
+            limits.inline_data_size,
+            Some(create_completion),
+            ptr::null_mut(),
+            &raw mut out,
+        )
+    };
+    if status == STATUS_SUCCESS {
+        // SAFETY: a QP the provider just created; only the returned value uses it.
+        Ok(unsafe { Qp::from_raw(out) })
+    } else {
+        Err(status)
+    }
+}
+
+/// `NdkCreateQpWithSrq` over hooked CQs (`limits`' receive fields unused).
+#[allow(dead_code)] // not every test binary including this module uses it
+pub fn create_qp_with_srq(
+    pd: &Pd,
+    receive: &Hooked,
+    initiator: &Hooked,
+    srq: &Srq,
+    context: usize,
+    limits: QpLimits,
+) -> Result<Qp, NTSTATUS> {
+    let mut out: *mut NDK_QP = ptr::null_mut();
+    // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
+    let status = unsafe {
+        (pd.dispatch().NdkCreateQpWithSrq)(
+            pd.raw(),
+            receive.raw(),
+            initiator.raw(),
+            srq.raw(),
+            softndk::consumer::ctx(context),
+            limits.initiator_depth,
             limits.max_initiator_sge,
             limits.inline_data_size,
             Some(create_completion),
