@@ -18,7 +18,7 @@ use alloc::sync::Weak;
 use super::connector::Connector;
 use super::negotiate::{PrivateData, ReadLimits};
 use super::state::{self, Phase, Request, Step};
-use super::{Complete, Family, Notify, QpLink, lock_level};
+use super::{CmOutcome, Complete, Family, Notify, QpLink, lock_level};
 use crate::abi::NTSTATUS;
 use crate::fabric::{Address, Fabric};
 use crate::lifetime::{Tracked, Unit};
@@ -159,8 +159,10 @@ impl<F: Family> Side<F> {
     }
 }
 
-/// What a step does outside the lock, in this order: stop/flush QPs, then queue deliveries.
+/// What a step does outside the lock, in this order: count outcomes on the adapters, stop/flush
+/// QPs, then queue deliveries.
 pub struct Effects<F: Family> {
+    counts: [Option<(Arc<Connector<F>>, CmOutcome)>; 2],
     flush: [Option<Arc<F::Qp>>; 2],
     queue: [Option<Arc<Connector<F>>>; 2],
 }
@@ -168,6 +170,7 @@ pub struct Effects<F: Family> {
 impl<F: Family> Effects<F> {
     const fn none() -> Self {
         Self {
+            counts: [None, None],
             flush: [None, None],
             queue: [None, None],
         }
@@ -175,6 +178,9 @@ impl<F: Family> Effects<F> {
 
     /// Performs the effects. No CM lock may be held.
     pub fn run(self) {
+        for (connector, outcome) in self.counts.into_iter().flatten() {
+            connector.count(outcome);
+        }
         for qp in self.flush.into_iter().flatten() {
             qp.stop_and_flush();
         }
@@ -454,6 +460,11 @@ impl<F: Family> Connection<F> {
         for (side, phase) in [(me, step.me), (p, step.peer)] {
             let s = &mut pair.sides[side];
             if s.phase != phase {
+                // Counted on the side's adapter (statistics) while it is published; a side
+                // whose connector closed has reached a final phase and changes no more.
+                if let Some(outcome) = CmOutcome::of(side, s.phase, phase) {
+                    effects.counts[side] = s.published().map(|c| (c, outcome));
+                }
                 s.phase = phase;
                 s.deadline = self.deadline_for(phase);
             }

@@ -124,6 +124,57 @@ pub trait CmAdapter: Tracked {
     fn fabric_id(&self) -> AdapterId;
     /// Read-limit and private-data limits from its `NDK_ADAPTER_INFO`.
     fn cm_limits(&self) -> CmLimits;
+    /// Counts a connection outcome of one of its connectors (`OID_NDK_STATISTICS`). Called
+    /// with no CM lock held; must not block. The default counts nothing.
+    fn count(&self, outcome: CmOutcome) {
+        let _ = outcome;
+    }
+}
+
+/// A connection outcome, as one side's adapter counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmOutcome {
+    /// The active side reached `Connected` (its `NdkCompleteConnect` succeeded).
+    Connected,
+    /// The passive side reached `Connected` (its `NdkAccept` is answered with success).
+    Accepted,
+    /// An attempt of the active side ended without a connection (rejected, timed out,
+    /// aborted).
+    ConnectFailed,
+    /// An established side ended (disconnected or closed); `error` when it was aborted
+    /// (timeout) rather than disconnected or closed.
+    Ended {
+        /// Aborted rather than ended in order.
+        error: bool,
+    },
+}
+
+impl CmOutcome {
+    /// The outcome of side `side` (0 active, 1 passive) moving from `old` to `new`, if it is
+    /// one that is counted.
+    #[must_use]
+    pub const fn of(side: usize, old: state::Phase, new: state::Phase) -> Option<Self> {
+        use state::Phase::{
+            Aborted, Connected, Connecting, Disconnecting, PeerDisconnected, Rejected, Replied,
+        };
+        let was_up = matches!(old, Connected | Disconnecting | PeerDisconnected);
+        let is_up = matches!(new, Connected | Disconnecting | PeerDisconnected);
+        match (was_up, is_up) {
+            (false, true) if side == 0 => Some(Self::Connected),
+            (false, true) => Some(Self::Accepted),
+            (true, false) => Some(Self::Ended {
+                error: matches!(new, Aborted),
+            }),
+            (false, false)
+                if side == 0
+                    && matches!(old, Connecting | Replied)
+                    && matches!(new, Rejected | Aborted) =>
+            {
+                Some(Self::ConnectFailed)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What the QP layer provides to the connection manager.
