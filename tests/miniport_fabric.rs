@@ -299,3 +299,88 @@ fn halting_an_adapter_takes_its_addresses_off_the_fabric() {
     assert_eq!(other.port.sync(&other.state.addresses).len(), 1);
     assert_eq!(other.port.addresses().iter().next(), Some(IpAddr::V4(A4)));
 }
+
+/// Two adapters on one fabric with their addresses, as in the tests above.
+fn pair_net() -> (Net, Miniport, Miniport) {
+    let host = Host::deterministic();
+    let p = Platform::clone(&host);
+    let fabric = Fabric::new(p.clone(), FabricConfig::default()).unwrap();
+    let mut ma = Miniport::new(&fabric, 1);
+    let mut mb = Miniport::new(&fabric, 2);
+    ma.set_addresses(&[A4]);
+    mb.set_addresses(&[B4]);
+    let net = Net {
+        a: ma.open(&p),
+        b: mb.open(&p),
+        host,
+        fabric,
+    };
+    (net, ma, mb)
+}
+
+#[test]
+fn a_rejected_attempt_is_a_connect_failure_and_a_peer_abort_a_connection_error() {
+    let (net, ma, mb) = pair_net();
+    let sa = Net::side(&net.a, 1);
+    let sb = Net::side(&net.b, 2);
+    let (listener, events) = listen(&net.b, &v4(B4, LISTEN_PORT));
+
+    // Rejected: the active side counts a failed attempt, nobody a connection.
+    let c = Connector::create(&net.a).unwrap();
+    let req = Request::new();
+    assert_eq!(
+        c.connect(&sa.qp, &v4(A4, 0), &v4(B4, LISTEN_PORT), 8, 8, b"", &req),
+        STATUS_PENDING
+    );
+    net.run();
+    let incoming = events.take().expect("connect event");
+    assert_eq!(incoming.reject(b""), STATUS_SUCCESS);
+    net.run();
+    assert_eq!(req.calls(), 1);
+    let (a, b) = (stats(&net.a), stats(&net.b));
+    assert_eq!(
+        (a.connects, a.connect_failures, a.active_connections),
+        (0, 1, 0)
+    );
+    assert_eq!(
+        (b.accepts, b.connect_failures, b.active_connections),
+        (0, 0, 0)
+    );
+    closed(&net, c.close());
+    closed(&net, incoming.close());
+    sa.close();
+    let sa = Net::side(&net.a, 3);
+
+    // Established, then B's connector closes without disconnecting: A's connection was
+    // aborted under it, so its end counts as a connection error; B's own close does not.
+    let link = establish(
+        &net,
+        &net.a,
+        &sa,
+        &events,
+        &sb,
+        &v4(A4, 0),
+        &v4(B4, LISTEN_PORT),
+    );
+    closed(&net, link.passive.close());
+    let done = Request::new();
+    assert_eq!(link.active.disconnect(&done), STATUS_PENDING);
+    net.run();
+    assert_eq!(done.statuses(), [STATUS_SUCCESS]);
+    let (a, b) = (stats(&net.a), stats(&net.b));
+    assert_eq!(
+        (a.connects, a.connection_errors, a.active_connections),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        (b.accepts, b.connection_errors, b.active_connections),
+        (1, 0, 0)
+    );
+
+    closed(&net, link.active.close());
+    closed(&net, listener.close());
+    sa.close();
+    sb.close();
+    drop((ma, mb));
+    net.close();
+}
