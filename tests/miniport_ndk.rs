@@ -12,8 +12,7 @@ use ndk_common::Pair;
 use softndk::abi::{
     NDIS_STATUS_ADAPTER_NOT_READY, NDIS_STATUS_BAD_VERSION, NDIS_STATUS_RESOURCES, NDK_ADAPTER,
     NDK_ADAPTER_INFO, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_MR_FLAG_ALLOW_REMOTE_READ, NDK_VERSION,
-    NDK_VERSION_1_2, NDK_VERSION_2_1, OID_NDK_CONNECTIONS, OID_NDK_LOCAL_ENDPOINTS,
-    OID_NDK_STATISTICS, STATUS_SUCCESS,
+    NDK_VERSION_1_2, NDK_VERSION_2_1, OID_NDK_STATISTICS, STATUS_SUCCESS,
 };
 use softndk::consumer::{Adapter, Closed, QpLimits};
 use softndk::dispatch::handle;
@@ -23,14 +22,12 @@ use softndk::miniport::instances::NdkInstances;
 use softndk::miniport::ndk_adapters;
 use softndk::miniport::ndk_config::{self, NdkAdapterState};
 use softndk::miniport::ndk_state::NdkAnnouncer;
-use softndk::miniport::oid::{self, OidState};
+use softndk::miniport::oid;
 use softndk::platform::Platform;
 use softndk::platform::host::{FaultPlan, Host};
 use softndk::verbs;
 
-const STATE: NdkAdapterState = NdkAdapterState {
-    token_secret: 0x5EC2_E700,
-};
+const STATE: NdkAdapterState = NdkAdapterState::detached(0x5EC2_E700);
 
 /// One miniport adapter's NDK side: NDK enabled (keyword absent, provider ready).
 struct Miniport {
@@ -219,7 +216,7 @@ fn the_attributes_report_what_the_provider_answers() {
         verbs::Limits::SOFTNDK.max_memory_objects
     );
     // Another per-open state changes nothing NDIS sees.
-    let other = ndk_config::ndk_adapter_config(&NdkAdapterState { token_secret: 1 });
+    let other = ndk_config::ndk_adapter_config(&NdkAdapterState::detached(1));
     assert_eq!(ndk_config::ndk_adapter_info(&other), attributes);
     m.close(instance);
 }
@@ -304,24 +301,4 @@ fn statistics_count_real_traffic_and_survive_close() {
         counters,
         "retired instances keep their counts"
     );
-}
-
-#[test]
-fn list_oids_answer_the_fabric_hook_with_correct_headers() {
-    let m = Miniport::new();
-    let state = OidState::new([2, 0x53, 0, 0, 0, 1]);
-    let counters = AdapterCounters::new().snapshot();
-    for oid in [OID_NDK_CONNECTIONS, OID_NDK_LOCAL_ENDPOINTS] {
-        let mut buf = [0xAA_u8; 32];
-        let outcome = m
-            .instances
-            .with_fabric_lists(|lists| oid::query(oid, &mut buf, &state, &counters, lists));
-        assert_eq!(outcome.bytes_done, 16);
-        assert_eq!(buf[..4], [0x80, 1, 16, 0]);
-        assert_eq!(buf[8..12], [0; 4], "Count 0");
-        let outcome = m
-            .instances
-            .with_fabric_lists(|lists| oid::query(oid, &mut buf[..15], &state, &counters, lists));
-        assert_eq!(outcome.bytes_needed, 16);
-    }
 }

@@ -18,7 +18,7 @@ use alloc::sync::Weak;
 use super::connector::Connector;
 use super::negotiate::{PrivateData, ReadLimits};
 use super::state::{self, Phase, Request, Step};
-use super::{Complete, Family, Notify, QpLink, lock_level};
+use super::{CmOutcome, Complete, Family, Notify, QpLink, lock_level};
 use crate::abi::NTSTATUS;
 use crate::fabric::{Address, Fabric};
 use crate::lifetime::{Tracked, Unit};
@@ -92,6 +92,9 @@ pub struct Side<F: Family> {
     pub local: Address,
     pub remote: Address,
     deadline: Option<Timestamp>,
+    /// The established connection failed for this side (the peer aborted it, or a step timed
+    /// out): counted as a connection error when the side ends.
+    failed: bool,
 }
 
 impl<F: Family> Side<F> {
@@ -115,6 +118,7 @@ impl<F: Family> Side<F> {
             local,
             remote,
             deadline: None,
+            failed: false,
         }
     }
 
@@ -159,8 +163,10 @@ impl<F: Family> Side<F> {
     }
 }
 
-/// What a step does outside the lock, in this order: stop/flush QPs, then queue deliveries.
+/// What a step does outside the lock, in this order: count outcomes on the adapters, stop/flush
+/// QPs, then queue deliveries.
 pub struct Effects<F: Family> {
+    counts: [Option<(Arc<Connector<F>>, CmOutcome)>; 2],
     flush: [Option<Arc<F::Qp>>; 2],
     queue: [Option<Arc<Connector<F>>>; 2],
 }
@@ -168,6 +174,7 @@ pub struct Effects<F: Family> {
 impl<F: Family> Effects<F> {
     const fn none() -> Self {
         Self {
+            counts: [None, None],
             flush: [None, None],
             queue: [None, None],
         }
@@ -175,6 +182,9 @@ impl<F: Family> Effects<F> {
 
     /// Performs the effects. No CM lock may be held.
     pub fn run(self) {
+        for (connector, outcome) in self.counts.into_iter().flatten() {
+            connector.count(outcome);
+        }
         for qp in self.flush.into_iter().flatten() {
             qp.stop_and_flush();
         }
@@ -298,7 +308,9 @@ impl<F: Family> Connection<F> {
         let step = match state::accept(pair.sides[me].phase, pair.sides[p].phase) {
             Ok(step) => step,
             Err((status, phase)) => {
-                pair.sides[me].phase = phase;
+                let effects = Self::refused(&mut pair, me, phase);
+                drop(pair);
+                effects.run();
                 return Err(status);
             }
         };
@@ -327,7 +339,9 @@ impl<F: Family> Connection<F> {
                 Ok(self.apply(&mut pair, me, &step))
             }
             Err((status, phase)) => {
-                pair.sides[me].phase = phase;
+                let effects = Self::refused(&mut pair, me, phase);
+                drop(pair);
+                effects.run();
                 Err(status)
             }
         }
@@ -345,7 +359,9 @@ impl<F: Family> Connection<F> {
         if let Err((status, phase)) =
             state::complete_connect(pair.sides[me].phase, pair.sides[p].phase)
         {
-            pair.sides[me].phase = phase;
+            let effects = Self::refused(&mut pair, me, phase);
+            drop(pair);
+            effects.run();
             return Err(status);
         }
         let (s, peer) = (&pair.sides[me], &pair.sides[p]);
@@ -376,7 +392,9 @@ impl<F: Family> Connection<F> {
                     Err(status)
                 }
                 Err((_, phase)) => {
-                    pair.sides[me].phase = phase;
+                    let effects = Self::refused(&mut pair, me, phase);
+                    drop(pair);
+                    effects.run();
                     Err(status)
                 }
             };
@@ -387,7 +405,9 @@ impl<F: Family> Connection<F> {
                 Ok(self.apply(&mut pair, me, &step))
             }
             Err((status, phase)) => {
-                pair.sides[me].phase = phase;
+                let effects = Self::refused(&mut pair, me, phase);
+                drop(pair);
+                effects.run();
                 Err(status)
             }
         }
@@ -435,6 +455,7 @@ impl<F: Family> Connection<F> {
             }
             pair.sides[me].deadline = None;
             if let Some(step) = state::timeout(pair.sides[me].phase, pair.sides[1 - me].phase) {
+                pair.sides[me].failed = true;
                 effects[me] = self.apply(&mut pair, me, &step);
                 expired += 1;
             }
@@ -446,14 +467,36 @@ impl<F: Family> Connection<F> {
         expired
     }
 
+    /// A call refused by the state machine leaves side `me` in `phase` (unchanged, or
+    /// `Aborted` when the peer gave up): only the outcome count can follow, after unlocking.
+    fn refused(pair: &mut Pair<F>, me: usize, phase: Phase) -> Effects<F> {
+        let mut effects = Effects::none();
+        let s = &mut pair.sides[me];
+        if let Some(outcome) = CmOutcome::of(me, s.phase, phase) {
+            effects.counts[me] = s.published().map(|c| (c, outcome));
+        }
+        s.phase = phase;
+        effects
+    }
+
     /// Applies `step` for side `me` under the lock; returns what to do after unlocking.
     fn apply(&self, pair: &mut Pair<F>, me: usize, step: &Step) -> Effects<F> {
         let p = 1 - me;
         let mut effects = Effects::none();
         let mut touched = [false; 2];
+        if step.event_peer == Some(state::REASON_ABORTED) {
+            // The peer's connection is aborted under it (this side closed while connected).
+            pair.sides[p].failed = true;
+        }
         for (side, phase) in [(me, step.me), (p, step.peer)] {
             let s = &mut pair.sides[side];
             if s.phase != phase {
+                // Counted on the side's adapter (statistics) while it is published; a side
+                // whose connector closed has reached a final phase and changes no more.
+                if let Some(outcome) = CmOutcome::of(side, s.phase, phase) {
+                    let outcome = outcome.failed_if(s.failed);
+                    effects.counts[side] = s.published().map(|c| (c, outcome));
+                }
                 s.phase = phase;
                 s.deadline = self.deadline_for(phase);
             }

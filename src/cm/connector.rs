@@ -223,6 +223,21 @@ impl<F: Family> Connector<F> {
         }
     }
 
+    /// Counts `outcome` on this connector's adapter (no CM lock held by the caller; this
+    /// takes its own lock only to copy the adapter link).
+    pub(crate) fn count(&self, outcome: super::CmOutcome) {
+        let adapter = self
+            .local
+            .lock()
+            .late
+            .adapter
+            .as_ref()
+            .map(|own| Arc::clone(own.arc()));
+        if let Some(adapter) = adapter {
+            adapter.count(outcome);
+        }
+    }
+
     /// Whether this connector was created on `adapter` (a QP or shared endpoint of another
     /// adapter cannot be used with it).
     #[must_use]

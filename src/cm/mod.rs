@@ -124,6 +124,69 @@ pub trait CmAdapter: Tracked {
     fn fabric_id(&self) -> AdapterId;
     /// Read-limit and private-data limits from its `NDK_ADAPTER_INFO`.
     fn cm_limits(&self) -> CmLimits;
+    /// Counts a connection outcome of one of its connectors (`OID_NDK_STATISTICS`). Called
+    /// with no CM lock held; must not block. The default counts nothing.
+    fn count(&self, outcome: CmOutcome) {
+        let _ = outcome;
+    }
+}
+
+/// A connection outcome, as one side's adapter counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmOutcome {
+    /// The active side reached `Connected` (its `NdkCompleteConnect` succeeded).
+    Connected,
+    /// The passive side reached `Connected` (its `NdkAccept` is answered with success).
+    Accepted,
+    /// An attempt of the active side ended without a connection (rejected, timed out,
+    /// aborted).
+    ConnectFailed,
+    /// An established side ended (disconnected or closed); `error` when the connection
+    /// failed for it (the peer aborted it by closing, or a step timed out) rather than being
+    /// disconnected in order.
+    Ended {
+        /// Aborted rather than ended in order.
+        error: bool,
+    },
+}
+
+impl CmOutcome {
+    /// This outcome, with an ended connection counted as an error when `failed`.
+    #[must_use]
+    pub const fn failed_if(self, failed: bool) -> Self {
+        match self {
+            Self::Ended { error } => Self::Ended {
+                error: error || failed,
+            },
+            other => other,
+        }
+    }
+
+    /// The outcome of side `side` (0 active, 1 passive) moving from `old` to `new`, if it is
+    /// one that is counted.
+    #[must_use]
+    pub const fn of(side: usize, old: state::Phase, new: state::Phase) -> Option<Self> {
+        use state::Phase::{
+            Aborted, Connected, Connecting, Disconnecting, PeerDisconnected, Rejected, Replied,
+        };
+        let was_up = matches!(old, Connected | Disconnecting | PeerDisconnected);
+        let is_up = matches!(new, Connected | Disconnecting | PeerDisconnected);
+        match (was_up, is_up) {
+            (false, true) if side == 0 => Some(Self::Connected),
+            (false, true) => Some(Self::Accepted),
+            (true, false) => Some(Self::Ended {
+                error: matches!(new, Aborted),
+            }),
+            (false, false)
+                if side == 0
+                    && matches!(old, Connecting | Replied)
+                    && matches!(new, Rejected | Aborted) =>
+            {
+                Some(Self::ConnectFailed)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What the QP layer provides to the connection manager.
@@ -192,5 +255,60 @@ impl<W, L> CmFarewell<W, L> {
     #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
     const fn new(inner: W, late: L) -> Self {
         Self { inner, late }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CmOutcome;
+    use super::state::Phase::{
+        Aborted, Accepting, Closed, Connected, Connecting, Disconnected, Disconnecting,
+        PeerDisconnected, Rejected, Replied, Requested,
+    };
+
+    #[test]
+    fn outcomes_follow_the_side_and_the_established_phases() {
+        assert_eq!(
+            CmOutcome::of(0, Replied, Connected),
+            Some(CmOutcome::Connected)
+        );
+        assert_eq!(
+            CmOutcome::of(1, Accepting, Connected),
+            Some(CmOutcome::Accepted)
+        );
+        for (old, new) in [
+            (Connecting, Rejected),
+            (Connecting, Aborted),
+            (Replied, Aborted),
+        ] {
+            assert_eq!(CmOutcome::of(0, old, new), Some(CmOutcome::ConnectFailed));
+            assert_eq!(CmOutcome::of(1, old, new), None, "only attempts count");
+        }
+        assert_eq!(
+            CmOutcome::of(0, Connecting, Closed),
+            None,
+            "own close cancels"
+        );
+        assert_eq!(CmOutcome::of(1, Requested, Rejected), None);
+        for old in [Connected, Disconnecting, PeerDisconnected] {
+            assert_eq!(
+                CmOutcome::of(0, old, Disconnected),
+                Some(CmOutcome::Ended { error: false })
+            );
+            assert_eq!(
+                CmOutcome::of(1, old, Closed),
+                Some(CmOutcome::Ended { error: false })
+            );
+        }
+        assert_eq!(CmOutcome::of(0, Connected, Disconnecting), None, "still up");
+        assert_eq!(
+            CmOutcome::of(0, Connected, Closed).map(|o| o.failed_if(true)),
+            Some(CmOutcome::Ended { error: true })
+        );
+        assert_eq!(
+            CmOutcome::Connected.failed_if(true),
+            CmOutcome::Connected,
+            "only ends carry the error"
+        );
     }
 }

@@ -24,8 +24,8 @@ use crate::sync::Arc;
 use crate::verbs::{Adapter, Closer, Goodbye, Qp};
 
 use super::{
-    CmAdapter, CmLimits, Connector, Family, Listener, ListenerShell, ReadLimits, SharedEndpoint,
-    Shell,
+    CmAdapter, CmLimits, CmOutcome, Connector, Family, Listener, ListenerShell, ReadLimits,
+    SharedEndpoint, Shell,
 };
 
 /// The family of the real provider: verbs adapters and QPs, consumer upcalls, NDK shells.
@@ -193,17 +193,25 @@ impl Shell for NdkEndpointShell {
     }
 }
 
-/// An adapter's place on a fabric: the fabric and the adapter's id on it. Dropping it (when the
-/// adapter's memory goes, after its close) removes the adapter's addresses from the fabric.
+/// An adapter's place on a fabric: the fabric and the adapter's id on it.
+///
+/// Dropping it (when the adapter's memory goes, after its close) removes the adapter's
+/// addresses from the fabric, unless the id is a bound one ([`Fabric::bound_to`]), which its
+/// owner detaches.
 #[derive(Debug)]
 pub struct AdapterCm {
     fabric: NdkFabric,
     id: AdapterId,
+    /// Attached by this adapter (so detached when it goes), not joined through a bound handle.
+    owned: bool,
 }
 
 impl AdapterCm {
     /// Attaches a new adapter to `fabric` (or, with `None`, to a private fabric of its own on
     /// `platform`, so that the CM still works between its own objects) with `addresses`.
+    ///
+    /// A `fabric` handle bound to an id ([`Fabric::bound_to`]) is joined instead: the adapter
+    /// takes that id, whose addresses its owner manages, and `addresses` are not added.
     ///
     /// # Errors
     ///
@@ -218,9 +226,17 @@ impl AdapterCm {
             Some(f) => f.clone(),
             None => Fabric::new(platform.clone(), FabricConfig::default())?,
         };
+        if let Some(id) = fabric.bound() {
+            return Ok(Self {
+                fabric,
+                id,
+                owned: false,
+            });
+        }
         let this = Self {
             id: fabric.attach_adapter(),
             fabric,
+            owned: true,
         };
         for ip in addresses.iter().flatten() {
             // On failure `this` detaches again when dropped.
@@ -244,13 +260,25 @@ impl AdapterCm {
 
 impl Drop for AdapterCm {
     fn drop(&mut self) {
-        self.fabric.detach_adapter(self.id);
+        if self.owned {
+            self.fabric.detach_adapter(self.id);
+        }
     }
 }
 
 impl CmAdapter for Adapter {
     fn fabric_id(&self) -> AdapterId {
         self.cm().id()
+    }
+
+    fn count(&self, outcome: CmOutcome) {
+        let stats = self.stats_sink();
+        match outcome {
+            CmOutcome::Connected => stats.connected(),
+            CmOutcome::Accepted => stats.accepted(),
+            CmOutcome::ConnectFailed => stats.connect_failed(),
+            CmOutcome::Ended { error } => stats.disconnected(error),
+        }
     }
 
     fn cm_limits(&self) -> CmLimits {

@@ -62,20 +62,27 @@ struct Expiry<F: Family>(Weak<Inner<F>>);
 impl<F: Family> DeferredWork for Expiry<F> {
     fn run(&self) {
         if let Some(inner) = self.0.upgrade() {
-            let _ = Fabric { inner }.expire();
+            let _ = Fabric { inner, bound: None }.expire();
         }
     }
 }
 
 /// The loopback fabric. Clones share it.
+///
+/// A handle may be *bound* to an adapter id ([`Fabric::bound_to`]): adapters created with a
+/// bound handle share that id (and its addresses) instead of attaching one of their own. The
+/// miniport binds one id per miniport adapter, so every `NDK_ADAPTER` a consumer opens on it
+/// (SMB client and server each open one) is the same host on the fabric.
 pub struct Fabric<F: Family> {
     inner: Arc<Inner<F>>,
+    bound: Option<AdapterId>,
 }
 
 impl<F: Family> Clone for Fabric<F> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            bound: self.bound,
         }
     }
 }
@@ -111,7 +118,23 @@ impl<F: Family> Fabric<F> {
             .new_dpc(Expiry(Arc::downgrade(&inner)))
             .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
         *inner.expiry.lock() = Some(dpc);
-        Ok(Self { inner })
+        Ok(Self { inner, bound: None })
+    }
+
+    /// This fabric, bound to `adapter` (an id from [`Fabric::attach_adapter`] whose owner keeps
+    /// it attached while any adapter created with the handle lives).
+    #[must_use]
+    pub fn bound_to(&self, adapter: AdapterId) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            bound: Some(adapter),
+        }
+    }
+
+    /// The adapter id this handle is bound to, if any.
+    #[must_use]
+    pub const fn bound(&self) -> Option<AdapterId> {
+        self.bound
     }
 
     /// Queues one timeout scan ([`Fabric::expire`]) as the fabric's own deferred work, so it
@@ -159,6 +182,75 @@ impl<F: Family> Fabric<F> {
     /// See [`Tables::add_address`].
     pub fn add_address(&self, adapter: AdapterId, ip: IpAddr) -> Result<(), NTSTATUS> {
         self.inner.tables.lock().add_address(adapter, ip)
+    }
+
+    /// Removes `ip` from `adapter`'s addresses; see [`Tables::remove_address`]. Returns whether
+    /// it was there.
+    #[allow(clippy::must_use_candidate, reason = "callers may not care")]
+    pub fn remove_address(&self, adapter: AdapterId, ip: &IpAddr) -> bool {
+        self.inner.tables.lock().remove_address(adapter, ip)
+    }
+
+    /// The endpoints `adapter` has reserved (listeners, shared endpoints, connectors' private
+    /// endpoints), each with its kind. Allocates outside the lock; an endpoint reserved
+    /// between the count and the copy may be missing (the answer is a snapshot either way).
+    ///
+    /// # Errors
+    ///
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the list cannot be allocated.
+    pub fn local_endpoints(
+        &self,
+        adapter: AdapterId,
+    ) -> Result<Vec<(Address, EndpointKind)>, NTSTATUS> {
+        let count = self.inner.tables.lock().endpoint_count_of(adapter);
+        let mut out = Vec::new();
+        out.try_reserve_exact(count)
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        self.inner.tables.lock().endpoints_of(adapter, &mut out);
+        Ok(out)
+    }
+
+    /// The established connections (`Connected`, `Disconnecting`, `PeerDisconnected`) whose
+    /// local side is on `adapter` (its local IP is one of the adapter's addresses), as
+    /// `(local, remote)`. A loopback connection on one adapter appears once per side. Each
+    /// connection is looked at under its own lock, one at a time; nothing is allocated under a
+    /// lock.
+    ///
+    /// # Errors
+    ///
+    /// `STATUS_INSUFFICIENT_RESOURCES` if the list cannot grow.
+    pub fn connections_of(&self, adapter: AdapterId) -> Result<Vec<(Address, Address)>, NTSTATUS> {
+        use crate::cm::state::Phase;
+        let mut out = Vec::new();
+        let mut i = 0;
+        loop {
+            let list = self.inner.connections.lock();
+            let Some(weak) = list.get(i) else { break };
+            let conn = weak.upgrade();
+            drop(list);
+            i += 1;
+            let Some(conn) = conn else { continue };
+            let sides = conn.with(|pair| {
+                pair.sides.each_ref().map(|s| {
+                    matches!(
+                        s.phase,
+                        Phase::Connected | Phase::Disconnecting | Phase::PeerDisconnected
+                    )
+                    .then_some((s.local, s.remote))
+                })
+            });
+            // The `Arc` may be the last one: dropped here, with no lock held.
+            drop(conn);
+            for (local, remote) in sides.into_iter().flatten() {
+                if self.inner.tables.lock().owner(&local.ip) != Some(adapter) {
+                    continue;
+                }
+                out.try_reserve(1)
+                    .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+                out.push((local, remote));
+            }
+        }
+        Ok(out)
     }
 
     /// Removes `adapter`'s addresses: new listens and connects on them fail, connect requests

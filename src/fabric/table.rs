@@ -109,6 +109,38 @@ impl<R> Tables<R> {
         Ok(())
     }
 
+    /// Removes `ip` from `adapter`'s addresses (if it has it): new listens and connects on it
+    /// fail, connect requests to it are unreachable; endpoints already reserved on it stay
+    /// until released. Returns whether it was there.
+    pub fn remove_address(&mut self, adapter: AdapterId, ip: &IpAddr) -> bool {
+        let before = self.addresses.len();
+        self.addresses
+            .retain(|(a, own)| !(*a == adapter && own.same_host(ip)));
+        self.addresses.len() != before
+    }
+
+    /// The endpoints `adapter` has reserved, each with whether it is a listener, in table
+    /// order, into `out` (at most its spare capacity: the caller allocates outside the lock).
+    pub fn endpoints_of(&self, adapter: AdapterId, out: &mut Vec<(Address, EndpointKind)>) {
+        let spare = out.capacity() - out.len();
+        out.extend(
+            self.endpoints
+                .iter()
+                .filter(|e| e.adapter == adapter)
+                .take(spare)
+                .map(|e| (e.addr, e.kind)),
+        );
+    }
+
+    /// How many endpoints `adapter` has reserved.
+    #[must_use]
+    pub fn endpoint_count_of(&self, adapter: AdapterId) -> usize {
+        self.endpoints
+            .iter()
+            .filter(|e| e.adapter == adapter)
+            .count()
+    }
+
     /// Removes every address of `adapter` (existing endpoints stay until released).
     pub fn remove_adapter(&mut self, adapter: AdapterId) {
         self.addresses.retain(|(a, _)| *a != adapter);
@@ -336,6 +368,69 @@ mod tests {
         t.add_address(b, IpAddr::V4(B)).unwrap();
         t.add_address(a, IpAddr::v6([1; 16])).unwrap();
         (t, a, b)
+    }
+
+    #[test]
+    fn one_address_can_be_removed_and_given_again() {
+        let (mut t, a, b) = tables();
+        assert!(t.remove_address(a, &IpAddr::V4(A)));
+        assert!(!t.remove_address(a, &IpAddr::V4(A)), "already gone");
+        assert_eq!(t.owner(&IpAddr::V4(A)), None);
+        assert!(
+            !t.remove_address(a, &IpAddr::V4(B)),
+            "another adapter's address stays"
+        );
+        assert_eq!(t.owner(&IpAddr::V4(B)), Some(b));
+        t.add_address(b, IpAddr::V4(A)).unwrap();
+        assert_eq!(t.owner(&IpAddr::V4(A)), Some(b));
+    }
+
+    #[test]
+    fn endpoints_are_listed_per_adapter_within_the_capacity_given() {
+        let (mut t, a, b) = tables();
+        let listener = t
+            .reserve(
+                a,
+                Address {
+                    ip: IpAddr::V4(A),
+                    port: 445,
+                },
+                EndpointKind::Listener,
+            )
+            .unwrap();
+        let connector = t
+            .reserve(
+                a,
+                Address {
+                    ip: IpAddr::V4(A),
+                    port: 0,
+                },
+                EndpointKind::Connector,
+            )
+            .unwrap();
+        let _other = t
+            .reserve(
+                b,
+                Address {
+                    ip: IpAddr::V4(B),
+                    port: 445,
+                },
+                EndpointKind::Listener,
+            )
+            .unwrap();
+        assert_eq!(t.endpoint_count_of(a), 2);
+        let mut out = Vec::with_capacity(2);
+        t.endpoints_of(a, &mut out);
+        assert_eq!(
+            out,
+            [
+                (listener, EndpointKind::Listener),
+                (connector, EndpointKind::Connector)
+            ]
+        );
+        let mut one = Vec::with_capacity(1);
+        t.endpoints_of(a, &mut one);
+        assert_eq!(one.len(), 1, "never grows the caller's list");
     }
 
     #[test]

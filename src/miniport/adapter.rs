@@ -52,6 +52,8 @@ use crate::platform::{Dpc, LockLevel, Platform, SpinLock};
 use super::config;
 use super::counters::AdapterCounters;
 use super::datapath::RxIndication;
+use super::driver_fabric;
+use super::fabric_port::FabricPort;
 use super::hub::PortId;
 use super::hubport;
 use super::instances::NdkInstances;
@@ -88,6 +90,8 @@ pub(super) struct Adapter {
     pub(super) oid_state: SpinLock<OidState>,
     /// Open `NDK_ADAPTER` instances.
     pub(super) ndk_instances: NdkInstances,
+    /// Its place on the driver-wide fabric (id, registered addresses); detached on drop.
+    pub(super) fabric_port: FabricPort,
     /// NDK on/off and its announcements.
     pub(super) ndk: NdkAnnouncer,
     /// The work item announcements run on.
@@ -111,6 +115,7 @@ const OID_STATE_LOCK_LEVEL: LockLevel = LockLevel::new(1);
 struct Parts {
     platform: Platform,
     ndk_instances: NdkInstances,
+    fabric_port: FabricPort,
     ndk: NdkAnnouncer,
     ndk_work: IoWorkItem,
     rx: RxRing,
@@ -124,6 +129,8 @@ impl Parts {
     unsafe fn try_new(handle: NDIS_HANDLE, adapter: *mut Adapter) -> Option<Self> {
         let platform = Platform::new();
         let ndk_instances = NdkInstances::try_new(&platform).ok()?;
+        // DriverEntry created the fabric before NDIS could initialize an adapter.
+        let fabric_port = FabricPort::attach(driver_fabric::fabric()?);
         // The configuration is read later in initialize (`NdkAnnouncer::configure`).
         let ndk = NdkAnnouncer::try_new(&platform, None, false).ok()?;
         // SAFETY: per this function's contract.
@@ -136,6 +143,7 @@ impl Parts {
         Some(Self {
             platform,
             ndk_instances,
+            fabric_port,
             ndk,
             ndk_work,
             rx,
@@ -172,6 +180,7 @@ impl Adapter {
                 counters: AdapterCounters::new(),
                 oid_state: SpinLock::new(OID_STATE_LOCK_LEVEL, OidState::new(mac)),
                 ndk_instances: parts.ndk_instances,
+                fabric_port: parts.fabric_port,
                 ndk: parts.ndk,
                 ndk_work: parts.ndk_work,
                 rx: parts.rx,
@@ -333,7 +342,7 @@ unsafe fn describe_adapter(handle: NDIS_HANDLE, mac: [u8; 6], ndk_enabled: bool)
     }
     // The same provider configuration every open uses (its token secret does not show in the
     // info or the capabilities), so NDIS's copy matches `NdkQueryAdapterInfo`.
-    let provider = ndk_config::ndk_adapter_config(&NdkAdapterState { token_secret: 0 });
+    let provider = ndk_config::ndk_adapter_config(&NdkAdapterState::detached(0));
     let mut info = ndk_config::ndk_adapter_info(&provider);
     let mut capabilities = NDIS_NDK_CAPABILITIES {
         // The C field is a non-const pointer; NDIS only reads (copies) through it.

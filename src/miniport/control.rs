@@ -12,14 +12,19 @@ use core::ffi::c_void;
 use crate::sys::ndis::{NDIS_OID_REQUEST, NDIS_OID_REQUEST_QUERY_SET, request_type};
 use crate::sys::{
     NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_NOT_SUPPORTED,
+    NDIS_STATUS_RESOURCES, NDIS_STATUS_SUCCESS,
 };
 
 use crate::platform::prelude::*;
 
 use super::adapter::Adapter;
 use super::counters::CounterSnapshot;
+use super::ndk_lists::NdkLists;
 use super::oid::{self, OidOutcome};
 use super::{hubport, ndk_events};
+use crate::sys::oid::{
+    OID_GEN_NETWORK_LAYER_ADDRESSES, OID_NDK_CONNECTIONS, OID_NDK_LOCAL_ENDPOINTS,
+};
 
 /// The caller's information buffer as a byte slice (empty when NULL or zero-length).
 ///
@@ -74,18 +79,30 @@ pub(super) unsafe extern "system" fn oid_request(
         request_type::QUERY_INFORMATION | request_type::QUERY_STATISTICS => {
             let state = adapter.oid_snapshot();
             let counters = counters(adapter);
-            adapter
-                .ndk_instances
-                .with_fabric_lists(|lists| oid::query(data.Oid, buffer, &state, &counters, lists))
+            if matches!(data.Oid, OID_NDK_CONNECTIONS | OID_NDK_LOCAL_ENDPOINTS) {
+                adapter
+                    .fabric_port
+                    .with_lists(|lists| oid::query(data.Oid, buffer, &state, &counters, lists))
+                    .unwrap_or_else(|_| OidOutcome::status(NDIS_STATUS_RESOURCES))
+            } else {
+                oid::query(data.Oid, buffer, &state, &counters, &NdkLists::EMPTY)
+            }
         }
         request_type::SET_INFORMATION => {
             // Regular OIDs are serialized by NDIS, so no other set can change the state
             // between the copy and the write-back; readers see the old or the new state.
             let mut state = adapter.oid_snapshot();
             let outcome = oid::set(data.Oid, buffer, &mut state);
+            let addresses = state.addresses;
             *adapter.oid_state.lock() = state;
             // The hub filters on the packet filter, MAC and multicast list just set.
             hubport::update_filter(adapter);
+            // The adapter's addresses go to the fabric (PASSIVE here; no OID lock held). Open
+            // NDK instances share the adapter's fabric id, so one update reaches all of them.
+            if data.Oid == OID_GEN_NETWORK_LAYER_ADDRESSES && outcome.status == NDIS_STATUS_SUCCESS
+            {
+                let _registered = adapter.fabric_port.sync(&addresses);
+            }
             // OID_NDK_SET_STATE completes now; a needed announcement runs on the work item
             // (NdisMNetPnPEvent must never be called from inside this handler).
             if let Some(enable) = outcome.ndk_request

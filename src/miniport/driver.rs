@@ -22,11 +22,11 @@ use crate::sys::ndis::{
 };
 use crate::sys::{
     DRIVER_OBJECT, NDIS_HANDLE, NDIS_OBJECT_HEADER, NDIS_STATUS, NDIS_STATUS_SUCCESS, NTSTATUS,
-    UNICODE_STRING, object_header,
+    STATUS_INSUFFICIENT_RESOURCES, UNICODE_STRING, object_header,
 };
 
 use super::config::{DRIVER_MAJOR, DRIVER_MINOR, NDIS_VERSION};
-use super::{adapter, control, datapath, ndk};
+use super::{adapter, control, datapath, driver_fabric, ndk};
 
 /// The handle `NdisMRegisterMiniportDriver` returned; null before registration and after
 /// unload.
@@ -70,8 +70,10 @@ fn characteristics() -> NDIS_MINIPORT_DRIVER_CHARACTERISTICS {
 }
 
 /// `DriverEntry`: called once by the I/O manager at `PASSIVE_LEVEL` when the image loads.
-/// Registers the miniport (NDIS calls [`set_options`] from inside the registration).
-/// Returns the registration status; on failure nothing is left registered.
+/// Registers the miniport (NDIS calls [`set_options`] from inside the registration), then
+/// creates the driver-wide fabric and its timer (`driver_fabric`). Returns the registration
+/// status, or `STATUS_INSUFFICIENT_RESOURCES` when the fabric cannot be created; on failure
+/// nothing is left registered.
 ///
 /// # Safety
 /// Called only by the kernel loader, with the driver object and registry path it owns.
@@ -96,9 +98,17 @@ pub unsafe extern "system" fn driver_entry(
             &raw mut handle,
         )
     };
-    if status == NDIS_STATUS_SUCCESS {
-        DRIVER_HANDLE.store(handle, Ordering::Release);
+    if status != NDIS_STATUS_SUCCESS {
+        return status;
     }
+    // The fabric every adapter joins, and its timeout timer (which needs the driver handle).
+    // SAFETY: PASSIVE; `handle` was just returned by the registration; called once.
+    if unsafe { driver_fabric::create(handle) }.is_err() {
+        // SAFETY: PASSIVE; a successful registration, deregistered once (never published).
+        unsafe { NdisMDeregisterMiniportDriver(handle) };
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    DRIVER_HANDLE.store(handle, Ordering::Release);
     status
 }
 
@@ -123,10 +133,14 @@ unsafe extern "system" fn set_options(
     unsafe { NdisSetOptionalHandlers(driver_handle, (&raw mut provider).cast()) }
 }
 
-/// `MiniportDriverUnload` (PASSIVE): every adapter is already halted; deregister.
+/// `MiniportDriverUnload` (PASSIVE): every adapter is already halted; free the fabric and its
+/// timer, then deregister.
 unsafe extern "system" fn unload(_driver_object: *mut DRIVER_OBJECT) {
     let handle = DRIVER_HANDLE.swap(null_mut(), Ordering::AcqRel);
     if !handle.is_null() {
+        // SAFETY: PASSIVE; every adapter has halted (NDIS calls unload after the last halt),
+        // and the swap makes this the only call.
+        unsafe { driver_fabric::destroy() };
         // SAFETY: PASSIVE_LEVEL; `handle` came from a successful registration and the swap
         // guarantees it is deregistered once.
         unsafe { NdisMDeregisterMiniportDriver(handle) };

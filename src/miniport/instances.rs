@@ -12,7 +12,7 @@
 //! statistics plus what closed instances counted ([`NdkInstances::stats`]), so the counters
 //! never go backwards when a consumer closes. Each entry holds an `Arc` of the provider's
 //! adapter object, which keeps its memory (and its counters) readable until it is unregistered,
-//! after its close has finished. The list lives under a platform spin lock and the "no
+//! after its close has finished. (The list OIDs come from the fabric: `fabric_port`.) The list lives under a platform spin lock and the "no
 //! instance" state is a platform notification event, so the same code runs on the host
 //! (tested) and the kernel.
 //!
@@ -27,8 +27,6 @@ use crate::platform::prelude::*;
 use crate::platform::{AllocError, Event, LockLevel, Platform, SpinLock};
 use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::verbs::{self, StatsSnapshot};
-
-use super::ndk_lists::NdkLists;
 
 /// Level of the instance-registry lock: taken alone, from the open/close handlers and OIDs.
 const INSTANCES_LOCK_LEVEL: LockLevel = LockLevel::new(1);
@@ -194,18 +192,6 @@ impl NdkInstances {
             .fold(registry.retired, |sum, e| sum.plus(e.adapter.stats()));
         drop(registry);
         total
-    }
-
-    /// `OID_NDK_CONNECTIONS` / `OID_NDK_LOCAL_ENDPOINTS`: calls `answer` with the connections
-    /// and local endpoints of this adapter's instances.
-    ///
-    /// Hook for the connection fabric: the provider has no connections or endpoints yet
-    /// (`NdkCreateConnector`/`NdkCreateListener`/`NdkCreateSharedEndpoint` answer
-    /// `STATUS_NOT_SUPPORTED` until the fabric is part of the provider), so the lists are
-    /// empty. When it is, collect this adapter's entries from the fabric here (into a list
-    /// allocated outside any lock) and pass them to `answer`.
-    pub fn with_fabric_lists<R>(&self, answer: impl FnOnce(&NdkLists<'_>) -> R) -> R {
-        answer(&NdkLists::EMPTY)
     }
 
     /// Blocks until no instance is open. PASSIVE only (`MiniportHaltEx`).

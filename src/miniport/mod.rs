@@ -13,6 +13,8 @@
 
 pub mod config;
 pub mod counters;
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
+pub mod fabric_port;
 pub mod hub;
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod instances;
@@ -22,8 +24,10 @@ pub mod ndk_adapters;
 pub mod ndk_config;
 pub mod ndk_lists;
 pub mod ndk_state;
+pub mod netaddr;
 pub mod oid;
 pub mod state;
+pub mod tick;
 
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 mod adapter;
@@ -33,6 +37,8 @@ mod control;
 mod datapath;
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 mod driver;
+#[cfg(all(target_os = "windows", feature = "kernel"))]
+mod driver_fabric;
 #[cfg(all(target_os = "windows", feature = "kernel"))]
 mod hubport;
 #[cfg(all(target_os = "windows", feature = "kernel"))]

@@ -14,12 +14,14 @@ use crate::sys::ffi::KeQueryPerformanceCounter;
 use crate::sys::{NDIS_HANDLE, NDIS_STATUS, NDIS_STATUS_INVALID_PARAMETER, NDIS_STATUS_SUCCESS};
 
 use super::adapter::Adapter;
+use super::driver_fabric;
 use super::ndk_adapters;
 use super::ndk_config::{self, NdkAdapterState};
 
 /// The per-open state of a new instance of `adapter`: a token secret from the performance
 /// counter, the interrupt time, the adapter's address and its open number
-/// ([`ndk_config::token_secret`]).
+/// ([`ndk_config::token_secret`]), and the driver-wide fabric bound to the adapter's id with
+/// its current addresses.
 fn open_state(adapter: &Adapter) -> NdkAdapterState {
     // SAFETY: callable at any IRQL; a null frequency pointer asks for the counter only.
     let counter = unsafe { KeQueryPerformanceCounter(core::ptr::null_mut()) };
@@ -30,6 +32,8 @@ fn open_state(adapter: &Adapter) -> NdkAdapterState {
             core::ptr::from_ref(adapter).addr(),
             adapter.ndk_instances.next_open_number(),
         ),
+        fabric: Some(adapter.fabric_port.fabric().clone()),
+        addresses: adapter.fabric_port.addresses(),
     }
 }
 
@@ -63,6 +67,8 @@ pub(super) unsafe extern "system" fn open_ndk_adapter(
         requested,
     ) {
         Ok(instance) => {
+            // The fabric's timeout timer runs while any instance is open.
+            driver_fabric::instance_opened();
             // SAFETY: non-null per the check above; NDIS's out-parameter for this call.
             unsafe { adapter_out.write(instance) };
             NDIS_STATUS_SUCCESS
@@ -83,5 +89,7 @@ pub(super) unsafe extern "system" fn close_ndk_adapter(
     let adapter = unsafe { Adapter::from_context(adapter_context) };
     // SAFETY: NDIS hands back an instance this adapter's open returned, for the last time;
     // anything else is not registered and is ignored.
-    unsafe { ndk_adapters::close(&adapter.ndk_instances, instance) };
+    if unsafe { ndk_adapters::close(&adapter.ndk_instances, instance) } {
+        driver_fabric::instance_closed();
+    }
 }

@@ -63,18 +63,24 @@ pub fn open(
 ///
 /// Blocks until every descendant is closed and
 /// every callback has returned, then unregisters it (halt may proceed once none is left). A
-/// pointer that is not a registered instance, or one already closing, is ignored. PASSIVE.
+/// pointer that is not a registered instance, or one already closing, is ignored. Returns
+/// whether this call closed an instance. PASSIVE.
 ///
 /// # Safety
 /// `adapter` is NULL, or a pointer [`open`] returned for `instances` that NDIS hands back for
 /// the last time (NDIS's close contract), or one `instances` does not know.
-pub unsafe fn close(instances: &NdkInstances, adapter: *mut NDK_ADAPTER) {
+#[allow(
+    clippy::must_use_candidate,
+    reason = "the close is the point; the answer only matters to the driver's timer"
+)]
+pub unsafe fn close(instances: &NdkInstances, adapter: *mut NDK_ADAPTER) -> bool {
     if !instances.begin_close(adapter) {
-        return;
+        return false;
     }
     // SAFETY: a registered instance (so `open_adapter` returned it) whose close begins here
     // exactly once (`begin_close` returned true for this caller only).
     unsafe { dispatch::close_adapter(adapter) };
     let unregistered = instances.closed(adapter);
     debug_assert!(unregistered.is_ok(), "begin_close marked it");
+    true
 }

@@ -16,11 +16,15 @@ use crate::abi::{
     NDIS_OBJECT_TYPE_DEFAULT, NDIS_SIZEOF_NDK_CAPABILITIES_REVISION_1, NDK_ADAPTER_INFO,
     NDK_PERFORMANCE_COUNTERS,
 };
+use crate::cm::ndk::NdkFabric;
+use crate::fabric::IpAddr;
 use crate::verbs::AdapterConfig;
+use crate::verbs::limits::MAX_ADAPTER_ADDRESSES;
 use crate::verbs::limits::{SOFTNDK_TECHNOLOGY, SOFTNDK_VENDOR_ID};
 use crate::verbs::stats::CONNECTIONS_COUNTED;
 
 use super::config::{NDKPI_VERSION, RDMA_TECHNOLOGY, VENDOR_ID};
+use super::netaddr::AddressSet;
 
 // The Ethernet side and the INF report the provider's identity.
 const _: () = assert!(SOFTNDK_VENDOR_ID == VENDOR_ID);
@@ -28,24 +32,58 @@ const _: () = assert!(SOFTNDK_TECHNOLOGY.0 == RDMA_TECHNOLOGY.0);
 
 /// What the miniport knows about one adapter that goes into every `NDK_ADAPTER` it opens.
 ///
-/// Built by the open handler for each open. This is where the adapter's share of the
-/// connection fabric and its IP addresses will be added when the provider takes them;
-/// [`ndk_adapter_config`] is the one place that turns them into the provider's
-/// [`AdapterConfig`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Built by the open handler for each open; [`ndk_adapter_config`] is the one place that
+/// turns it into the provider's [`AdapterConfig`].
+#[derive(Clone, Debug)]
 pub struct NdkAdapterState {
     /// Secret mixed into the instance's memory tokens ([`token_secret`]).
     pub token_secret: u32,
+    /// The driver-wide fabric, bound to this miniport adapter's id
+    /// (`fabric_port::FabricPort::fabric`): the instance joins that id, so it shares the
+    /// adapter's addresses with every other instance of the adapter. `None`: a private fabric
+    /// of the instance's own (only the attributes are built that way).
+    pub fabric: Option<NdkFabric>,
+    /// The adapter's addresses at the open (informational in the provider's configuration:
+    /// the fabric registration belongs to the adapter's id and follows
+    /// `OID_GEN_NETWORK_LAYER_ADDRESSES`).
+    pub addresses: AddressSet,
+}
+
+impl NdkAdapterState {
+    /// State with `token_secret` and no fabric (private loopback fabric per instance).
+    #[must_use]
+    pub const fn detached(token_secret: u32) -> Self {
+        Self {
+            token_secret,
+            fabric: None,
+            addresses: AddressSet::EMPTY,
+        }
+    }
 }
 
 /// The provider configuration of one `NDK_ADAPTER` opened on an adapter.
 ///
-/// SoftNDK's identity and limits ([`AdapterConfig::softndk`]) with the adapter's per-open state. The only place
-/// the miniport builds an [`AdapterConfig`]; the NDK attributes are derived from its result
-/// too, so NDIS and `NdkQueryAdapterInfo` report the same numbers.
+/// SoftNDK's identity and limits ([`AdapterConfig::softndk`]) with the adapter's per-open
+/// state: the token secret, and the fabric (bound to the adapter's id) with the adapter's
+/// addresses ([`AdapterConfig::on_fabric`]). The only place the miniport builds an
+/// [`AdapterConfig`]; the NDK attributes are derived from its result too, so NDIS and
+/// `NdkQueryAdapterInfo` report the same numbers.
 #[must_use]
-pub const fn ndk_adapter_config(state: &NdkAdapterState) -> AdapterConfig {
-    AdapterConfig::softndk(state.token_secret)
+pub fn ndk_adapter_config(state: &NdkAdapterState) -> AdapterConfig {
+    let config = AdapterConfig::softndk(state.token_secret);
+    match &state.fabric {
+        Some(fabric) => {
+            // The provider takes at most `MAX_ADAPTER_ADDRESSES`; the first ones are kept.
+            let mut ips = [IpAddr::V4([0; 4]); MAX_ADAPTER_ADDRESSES];
+            let mut count = 0;
+            for (slot, ip) in ips.iter_mut().zip(state.addresses.iter()) {
+                *slot = ip;
+                count += 1;
+            }
+            config.on_fabric(fabric, &ips[..count])
+        }
+        None => config,
+    }
 }
 
 /// The `NDK_ADAPTER_INFO` of the NDK attributes: the provider's answer for an instance opened
@@ -141,7 +179,7 @@ mod tests {
 
     #[test]
     fn ndk_info_meets_the_documented_minimums() {
-        let config = ndk_adapter_config(&NdkAdapterState { token_secret: 7 });
+        let config = ndk_adapter_config(&NdkAdapterState::detached(7));
         let info = ndk_adapter_info(&config);
         assert!(
             info.FRMRPageCount >= 16,
@@ -164,9 +202,7 @@ mod tests {
 
     #[test]
     fn the_configuration_carries_the_per_open_secret_and_the_provider_limits() {
-        let config = ndk_adapter_config(&NdkAdapterState {
-            token_secret: 0xABCD,
-        });
+        let config = ndk_adapter_config(&NdkAdapterState::detached(0xABCD));
         assert_eq!(config.token_secret, 0xABCD);
         assert_eq!(config.limits, crate::verbs::Limits::SOFTNDK);
         assert_eq!(
@@ -177,7 +213,7 @@ mod tests {
 
     #[test]
     fn capabilities_follow_the_provider_and_its_counters() {
-        let config = ndk_adapter_config(&NdkAdapterState { token_secret: 0 });
+        let config = ndk_adapter_config(&NdkAdapterState::detached(0));
         let caps = ndk_capabilities(&config);
         assert_eq!(caps.Header.Type, NDIS_OBJECT_TYPE_DEFAULT);
         assert_eq!(caps.Header.Revision, 1);

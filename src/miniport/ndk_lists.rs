@@ -8,9 +8,9 @@
 //! NDK one (`UserModeOwner` FALSE, `OwnerPid` 0), and the lists are not mapped to TCP
 //! (SoftNDK's connections run on its own fabric, not on TCP 4-tuples).
 //!
-//! Where the entries come from is [`NdkLists`]: the miniport fills it from the provider's
-//! connection fabric (`instances::NdkInstances::fabric_lists`, empty until the fabric is part
-//! of the provider). Must never: allocate, block, or touch NDIS structures.
+//! Where the entries come from is [`NdkLists`]: the miniport fills it from the driver-wide
+//! connection fabric (`fabric_port::FabricPort::with_lists`, the adapter's connections and
+//! endpoints). Must never: allocate, block, or touch NDIS structures.
 #![deny(unsafe_code)]
 
 use core::mem::{offset_of, size_of};

@@ -135,7 +135,7 @@ fn disable_waits_for_open_instances_and_refuses_new_opens_meanwhile() {
     let p = Host::threaded(1);
     let announcer = Arc::new(NdkAnnouncer::try_new(&p, None, true).unwrap());
     let instances = Arc::new(NdkInstances::try_new(&p).unwrap());
-    let state = NdkAdapterState { token_secret: 3 };
+    let state = NdkAdapterState::detached(3);
     let open = |announcer: &NdkAnnouncer| {
         ndk_adapters::open(announcer, &instances, &p, &state, NDK_VERSION::new(1, 0))
     };

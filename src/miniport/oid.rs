@@ -26,12 +26,12 @@ use crate::sys::oid::{
     NDIS_STATISTICS_INFO_REVISION_1, OID_802_3_CURRENT_ADDRESS, OID_802_3_MAXIMUM_LIST_SIZE,
     OID_802_3_MULTICAST_LIST, OID_802_3_PERMANENT_ADDRESS, OID_GEN_CURRENT_LOOKAHEAD,
     OID_GEN_CURRENT_PACKET_FILTER, OID_GEN_INTERRUPT_MODERATION, OID_GEN_LINK_PARAMETERS,
-    OID_GEN_MAXIMUM_TOTAL_SIZE, OID_GEN_RCV_OK, OID_GEN_RECEIVE_BLOCK_SIZE,
-    OID_GEN_RECEIVE_BUFFER_SPACE, OID_GEN_STATISTICS, OID_GEN_TRANSMIT_BLOCK_SIZE,
-    OID_GEN_TRANSMIT_BUFFER_SPACE, OID_GEN_VENDOR_DESCRIPTION, OID_GEN_VENDOR_DRIVER_VERSION,
-    OID_GEN_VENDOR_ID, OID_GEN_XMIT_OK, OID_NDK_CONNECTIONS, OID_NDK_LOCAL_ENDPOINTS,
-    OID_NDK_SET_STATE, OID_NDK_STATISTICS, OID_PNP_QUERY_POWER, OID_PNP_SET_POWER,
-    statistics_counter,
+    OID_GEN_MAXIMUM_TOTAL_SIZE, OID_GEN_NETWORK_LAYER_ADDRESSES, OID_GEN_RCV_OK,
+    OID_GEN_RECEIVE_BLOCK_SIZE, OID_GEN_RECEIVE_BUFFER_SPACE, OID_GEN_STATISTICS,
+    OID_GEN_TRANSMIT_BLOCK_SIZE, OID_GEN_TRANSMIT_BUFFER_SPACE, OID_GEN_VENDOR_DESCRIPTION,
+    OID_GEN_VENDOR_DRIVER_VERSION, OID_GEN_VENDOR_ID, OID_GEN_XMIT_OK, OID_NDK_CONNECTIONS,
+    OID_NDK_LOCAL_ENDPOINTS, OID_NDK_SET_STATE, OID_NDK_STATISTICS, OID_PNP_QUERY_POWER,
+    OID_PNP_SET_POWER, statistics_counter,
 };
 use crate::sys::{
     NDIS_STATUS, NDIS_STATUS_BUFFER_TOO_SHORT, NDIS_STATUS_INVALID_DATA,
@@ -42,10 +42,11 @@ use crate::sys::{
 use super::config;
 use super::counters::CounterSnapshot;
 use super::ndk_lists::{self, NdkLists};
+use super::netaddr::{self, AddressSet};
 
 /// Every OID this miniport answers, for `SupportedOidList` in the general attributes
 /// (`OID_GEN_SUPPORTED_LIST` itself and the other attribute-derived OIDs NDIS answers).
-pub const SUPPORTED_OIDS: [u32; 25] = [
+pub const SUPPORTED_OIDS: [u32; 26] = [
     OID_GEN_TRANSMIT_BUFFER_SPACE,
     OID_GEN_RECEIVE_BUFFER_SPACE,
     OID_GEN_TRANSMIT_BLOCK_SIZE,
@@ -67,6 +68,7 @@ pub const SUPPORTED_OIDS: [u32; 25] = [
     OID_802_3_MAXIMUM_LIST_SIZE,
     OID_PNP_SET_POWER,
     OID_PNP_QUERY_POWER,
+    OID_GEN_NETWORK_LAYER_ADDRESSES,
     OID_NDK_SET_STATE,
     OID_NDK_STATISTICS,
     OID_NDK_CONNECTIONS,
@@ -156,6 +158,9 @@ pub struct OidState {
     pub lookahead: u32,
     multicast: [[u8; ETH_ALEN]; config::MAX_MULTICAST_LIST],
     multicast_len: usize,
+    /// The adapter's IP addresses, as TCP/IP last set them (`OID_GEN_NETWORK_LAYER_ADDRESSES`);
+    /// the control path registers them on the fabric (`fabric_port::FabricPort::sync`).
+    pub addresses: AddressSet,
 }
 
 impl OidState {
@@ -170,6 +175,7 @@ impl OidState {
             lookahead: config::MTU,
             multicast: [[0; ETH_ALEN]; config::MAX_MULTICAST_LIST],
             multicast_len: 0,
+            addresses: AddressSet::EMPTY,
         }
     }
 
@@ -346,6 +352,7 @@ pub fn set(oid: u32, buf: &[u8], state: &mut OidState) -> OidOutcome {
         OID_GEN_LINK_PARAMETERS => set_link_parameters(buf),
         OID_PNP_SET_POWER => read_u32(buf).map(|_| OidOutcome::done(4)),
         OID_NDK_SET_STATE => set_ndk_state(buf),
+        OID_GEN_NETWORK_LAYER_ADDRESSES => set_network_addresses(buf, state),
         _ => Ok(OidOutcome::status(NDIS_STATUS_NOT_SUPPORTED)),
     };
     result.unwrap_or_else(|refused| refused)
@@ -415,6 +422,15 @@ fn set_link_parameters(buf: &[u8]) -> Result<OidOutcome, OidOutcome> {
     }
     // A software link has no speed or duplex to renegotiate: accept and keep the values.
     Ok(OidOutcome::done(size))
+}
+
+/// `OID_GEN_NETWORK_LAYER_ADDRESSES`: see [`netaddr`](super::netaddr) for the rules. The new
+/// set replaces the named families' addresses in `state.addresses`.
+fn set_network_addresses(buf: &[u8], state: &mut OidState) -> Result<OidOutcome, OidOutcome> {
+    let (update, read) = netaddr::decode(buf)
+        .map_err(|refused| OidOutcome::short(refused.status, refused.needed))?;
+    let _not_kept = state.addresses.apply(&update);
+    Ok(OidOutcome::done(read))
 }
 
 const fn set_ndk_state(buf: &[u8]) -> Result<OidOutcome, OidOutcome> {

@@ -558,3 +558,37 @@ fn ndk_list_oids_encode_the_lists_they_are_given() {
         (NDIS_STATUS_BUFFER_TOO_SHORT, 88)
     );
 }
+
+#[test]
+fn network_layer_addresses_set_the_adapter_addresses() {
+    use crate::fabric::IpAddr;
+    use crate::sys::oid::{NDIS_PROTOCOL_ID_TCP_IP, OID_GEN_NETWORK_LAYER_ADDRESSES};
+    assert!(SUPPORTED_OIDS.contains(&OID_GEN_NETWORK_LAYER_ADDRESSES));
+    let mut s = state();
+    let mut buf = std::vec::Vec::new();
+    buf.extend_from_slice(&1_i32.to_le_bytes());
+    buf.extend_from_slice(&NDIS_PROTOCOL_ID_TCP_IP.to_le_bytes());
+    buf.extend_from_slice(&16_u16.to_le_bytes());
+    buf.extend_from_slice(&NDIS_PROTOCOL_ID_TCP_IP.to_le_bytes());
+    buf.extend_from_slice(&[0, 0, 0, 0, 10, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let outcome = set(OID_GEN_NETWORK_LAYER_ADDRESSES, &buf, &mut s);
+    assert_eq!(outcome.status, NDIS_STATUS_SUCCESS);
+    assert_eq!(outcome.bytes_done, 26);
+    assert_eq!(
+        s.addresses.iter().collect::<std::vec::Vec<_>>(),
+        [IpAddr::V4([10, 0, 0, 7])]
+    );
+    let before = s.clone();
+    let outcome = set(OID_GEN_NETWORK_LAYER_ADDRESSES, &buf[..20], &mut s);
+    assert_eq!(outcome.status, NDIS_STATUS_INVALID_LENGTH);
+    assert_eq!(outcome.bytes_needed, 26);
+    assert_eq!(s, before, "a refused set changes nothing");
+    let outcome = query(
+        OID_GEN_NETWORK_LAYER_ADDRESSES,
+        &mut [0; 64],
+        &s,
+        &counters(),
+        &NdkLists::EMPTY,
+    );
+    assert_eq!(outcome.status, NDIS_STATUS_NOT_SUPPORTED, "set only");
+}

@@ -15,7 +15,7 @@ use super::mm::MDL;
 use super::nbl::{NET_BUFFER, NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS};
 use super::ndis::{
     NDIS_CONFIGURATION_OBJECT, NDIS_CONFIGURATION_PARAMETER, NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
-    NDIS_STRING,
+    NDIS_STRING, NDIS_TIMER_CHARACTERISTICS,
 };
 use super::pnp::{NDIS_IO_WORKITEM_ROUTINE, NET_PNP_EVENT_NOTIFICATION};
 use super::{
@@ -228,6 +228,30 @@ unsafe extern "system" {
     );
     /// Frees a work item that is not queued; `IRQL <= DISPATCH_LEVEL`.
     pub fn NdisFreeIoWorkItem(NdisIoWorkItemHandle: NDIS_HANDLE);
+
+    // Timer objects (the driver-wide fabric's periodic timeout scan).
+    /// Allocates a timer object for the driver (`NdisHandle` = the driver handle);
+    /// `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisAllocateTimerObject(
+        NdisHandle: NDIS_HANDLE,
+        TimerCharacteristics: *mut NDIS_TIMER_CHARACTERISTICS,
+        pTimerObject: *mut NDIS_HANDLE,
+    ) -> NDIS_STATUS;
+    /// Queues the timer: first after `DueTime` (negative = relative, 100 ns units), then every
+    /// `MillisecondsPeriod` ms (0 = once); TRUE if it was already queued (and is re-queued).
+    /// `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisSetTimerObject(
+        TimerObject: NDIS_HANDLE,
+        DueTime: i64,
+        MillisecondsPeriod: i32,
+        FunctionContext: *mut c_void,
+    ) -> BOOLEAN;
+    /// Dequeues the timer if queued (TRUE then); does not wait for a running timer function.
+    /// `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisCancelTimerObject(TimerObject: NDIS_HANDLE) -> BOOLEAN;
+    /// Frees a timer object that is cancelled and whose function is not running;
+    /// `IRQL <= DISPATCH_LEVEL`.
+    pub fn NdisFreeTimerObject(TimerObject: NDIS_HANDLE);
     /// Announces a PnP event (NDK enable/disable) to NDIS and the drivers above; PASSIVE, never
     /// from inside `MiniportOidRequest`. A disable returns only after every open `NDK_ADAPTER`
     /// has been closed.

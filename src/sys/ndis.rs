@@ -552,3 +552,38 @@ const _: () = assert!(size_of::<NDIS_CONFIGURATION_PARAMETER>() == 0x18);
 
 /// `NDIS_STRING`.
 pub type NDIS_STRING = UNICODE_STRING;
+
+/// `NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS`.
+pub const NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS: u8 = 0x97;
+/// `NDIS_TIMER_CHARACTERISTICS_REVISION_1`.
+pub const NDIS_TIMER_CHARACTERISTICS_REVISION_1: u8 = 1;
+/// `NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1` (x64).
+pub const NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1: u16 = 24;
+
+/// `NDIS_TIMER_FUNCTION`: runs at `DISPATCH_LEVEL` (a DPC) with the context the timer was set
+/// with in the second argument.
+pub type NDIS_TIMER_FUNCTION = unsafe extern "system" fn(
+    SystemSpecific1: *mut core::ffi::c_void,
+    FunctionContext: *mut core::ffi::c_void,
+    SystemSpecific2: *mut core::ffi::c_void,
+    SystemSpecific3: *mut core::ffi::c_void,
+);
+
+/// `NDIS_TIMER_CHARACTERISTICS` (`NdisAllocateTimerObject`).
+#[repr(C)]
+pub struct NDIS_TIMER_CHARACTERISTICS {
+    /// Type 0x97, revision 1, size 24.
+    pub Header: NDIS_OBJECT_HEADER,
+    /// Pool tag of the timer object.
+    pub AllocationTag: u32,
+    /// The timer function.
+    pub TimerFunction: NDIS_TIMER_FUNCTION,
+    /// Default context (`NdisSetTimerObject` may pass another).
+    pub FunctionContext: *mut core::ffi::c_void,
+}
+
+const _: () = assert!(
+    size_of::<NDIS_TIMER_CHARACTERISTICS>()
+        == NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1 as usize
+);
+const _: () = assert!(offset_of!(NDIS_TIMER_CHARACTERISTICS, TimerFunction) == 8);

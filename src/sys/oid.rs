@@ -161,3 +161,83 @@ const _: () = {
     assert!(size_of::<S>() == 0x98);
     assert!(offset_of!(S, Counters) == 0x08);
 };
+
+/// `OID_GEN_NETWORK_LAYER_ADDRESSES` (set): TCP/IP tells the miniport the adapter's addresses.
+pub const OID_GEN_NETWORK_LAYER_ADDRESSES: u32 = 0x0001_0118;
+
+/// `NDIS_PROTOCOL_ID_DEFAULT`: a cleared list of every protocol.
+pub const NDIS_PROTOCOL_ID_DEFAULT: u16 = 0x00;
+/// `NDIS_PROTOCOL_ID_TCP_IP`: an IPv4 entry (`NETWORK_ADDRESS_IP`).
+pub const NDIS_PROTOCOL_ID_TCP_IP: u16 = 0x02;
+/// `NDIS_PROTOCOL_ID_IP6`: an IPv6 entry (`NETWORK_ADDRESS_IP6`).
+pub const NDIS_PROTOCOL_ID_IP6: u16 = 0x03;
+
+/// `NETWORK_ADDRESS_LIST` header: `AddressCount` (LONG), `AddressType` (the protocol of a
+/// cleared list, `AddressCount` 0), then `AddressCount` packed `NETWORK_ADDRESS` entries from
+/// offset 6.
+#[repr(C)]
+pub struct NETWORK_ADDRESS_LIST {
+    /// Number of entries; 0 clears the list of protocol `AddressType`.
+    pub AddressCount: i32,
+    /// Protocol of a cleared list.
+    pub AddressType: u16,
+    /// The first entry (`ANYSIZE_ARRAY`).
+    pub Address: [NETWORK_ADDRESS; 1],
+}
+
+/// `NETWORK_ADDRESS` header: `AddressLength` bytes of address follow at offset 4; the next
+/// entry starts right after them (entries are packed, 2-byte aligned).
+#[repr(C)]
+pub struct NETWORK_ADDRESS {
+    /// Bytes of `Address`.
+    pub AddressLength: u16,
+    /// `NDIS_PROTOCOL_ID_*`.
+    pub AddressType: u16,
+    /// The address (`ANYSIZE_ARRAY`).
+    pub Address: [u8; 1],
+}
+
+/// `NETWORK_ADDRESS_IP`: `sin_port`, `in_addr` (network order), `sin_zero`.
+#[repr(C)]
+pub struct NETWORK_ADDRESS_IP {
+    /// Port (unused for addresses).
+    pub sin_port: u16,
+    /// IPv4 address, network byte order.
+    pub in_addr: u32,
+    /// Zero.
+    pub sin_zero: [u8; 8],
+}
+
+/// `NETWORK_ADDRESS_IP6`: `sin6_port`, `sin6_flowinfo`, `sin6_addr` (network order),
+/// `sin6_scope_id`.
+#[repr(C)]
+pub struct NETWORK_ADDRESS_IP6 {
+    /// Port (unused).
+    pub sin6_port: u16,
+    /// Flow information (unused).
+    pub sin6_flowinfo: u32,
+    /// IPv6 address, network byte order.
+    pub sin6_addr: [u16; 8],
+    /// Scope id.
+    pub sin6_scope_id: u32,
+}
+
+#[allow(
+    clippy::items_after_statements,
+    reason = "one alias per asserted struct, beside its assertions"
+)]
+const _: () = {
+    type List = NETWORK_ADDRESS_LIST;
+    assert!(offset_of!(List, AddressType) == 4);
+    assert!(offset_of!(List, Address) == 6);
+    type Entry = NETWORK_ADDRESS;
+    assert!(offset_of!(Entry, AddressType) == 2);
+    assert!(offset_of!(Entry, Address) == 4);
+    type Ip = NETWORK_ADDRESS_IP;
+    assert!(size_of::<Ip>() == 16);
+    assert!(offset_of!(Ip, in_addr) == 4);
+    type Ip6 = NETWORK_ADDRESS_IP6;
+    assert!(size_of::<Ip6>() == 28);
+    assert!(offset_of!(Ip6, sin6_addr) == 8);
+    assert!(offset_of!(Ip6, sin6_scope_id) == 24);
+};

@@ -1,5 +1,5 @@
 //! Statistics one adapter instance keeps for `OID_NDK_STATISTICS`: RDMA traffic seen by its
-//! CQs, CQ errors, and (once the connection manager reports them) connection counts.
+//! CQs, CQ errors, and the connection counts the connection manager reports.
 //!
 //! Owns the counters and their snapshot. Traffic is counted where a completion enters a CQ
 //! ([`Cq::push`](super::Cq::push), already under that CQ's lock), into one of [`SHARDS`]
@@ -24,9 +24,12 @@ pub const SHARDS: usize = 16;
 
 /// Whether the connection counters (`connects` … `active_connections`) are maintained.
 ///
-/// They are not until the connection manager is wired into the provider and calls
-/// [`Stats::connected`] and its siblings; until then NDIS is told they are missing.
-pub const CONNECTIONS_COUNTED: bool = false;
+/// They are: the connection manager counts each side's outcome on its adapter
+/// (`cm::CmOutcome`, through `CmAdapter::count`) when the side's phase changes: reaching
+/// `Connected` ([`Stats::connected`] active, [`Stats::accepted`] passive), leaving the
+/// established phases ([`Stats::disconnected`], an error when aborted by a timeout), and an
+/// active attempt ending rejected or aborted ([`Stats::connect_failed`]).
+pub const CONNECTIONS_COUNTED: bool = true;
 
 /// One shard: the traffic counters of the CQs assigned to it, alone on its cache line.
 #[derive(Debug, Default)]
