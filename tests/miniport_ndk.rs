@@ -38,7 +38,12 @@ struct Miniport {
 
 impl Miniport {
     fn new() -> Self {
-        let p = Host::deterministic();
+        Self::on(Host::deterministic())
+    }
+
+    /// A miniport on `p` (a threaded host for tests where another thread releases a waiter:
+    /// the deterministic host's wait refuses to block when its own queue is empty).
+    fn on(p: Host) -> Self {
         let ndk = NdkAnnouncer::try_new(&p, None, config::NDK_PROVIDER_READY).unwrap();
         let instances = NdkInstances::try_new(&p).unwrap();
         Self { p, ndk, instances }
@@ -223,7 +228,7 @@ fn the_attributes_report_what_the_provider_answers() {
 
 #[test]
 fn close_returns_only_after_the_descendants_are_closed() {
-    let m = Arc::new(Miniport::new());
+    let m = Arc::new(Miniport::on(Host::threaded(1)));
     let adapter = Adapter::open(&ndk_common::config(), &m.p, NDK_VERSION::new(1, 0)).unwrap();
     m.adopt(&adapter);
     let pd = adapter.create_pd().unwrap();
