@@ -27,10 +27,20 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+// The consumer-side wrapper over the dispatch tables (tests, verifier, CLI).
+#[cfg(feature = "std")]
+pub mod consumer;
+// The dispatch entry points and the provider objects reach the OS through `platform`'s selected
+// implementation, which exists only for the host today; widen with `platform::selected` when
+// `platform::kernel` lands.
+#[cfg(feature = "std")]
+pub mod dispatch;
 pub mod engine;
 pub mod lifetime;
 pub mod platform;
 pub mod sync;
+#[cfg(feature = "std")]
+pub mod verbs;
 // The miniport's pure halves and the FFI types compile everywhere (host-tested, layouts
 // asserted in every build); their NDIS trampolines and imports are Windows-kernel-only.
 #[cfg(all(

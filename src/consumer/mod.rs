@@ -1,0 +1,261 @@
+//! A consumer-side wrapper over the NDK dispatch tables: what a kernel consumer does, in safe
+//! Rust, for tests, the verifier and the CLI.
+//!
+//! Owns the consumer's half of the ABI: every call reads the function pointer from the object's
+//! `Dispatch` table (as a kernel consumer must) and calls it; consumer callbacks are
+//! `extern "system"` functions here whose contexts are `Arc`s kept alive until the provider can
+//! no longer call them. It never calls the provider's Rust API directly (only the adapter
+//! open/close entry points, which NDIS would call). Misuse the wrapper cannot express safely
+//! (NULL pointers, oversized counts) is available through the `*_raw` methods with the same
+//! documented answers.
+#![allow(unsafe_code)]
+
+mod cq;
+mod events;
+
+use core::ffi::c_void;
+use core::ptr;
+use std::sync::Arc;
+
+use crate::abi::{
+    NDIS_STATUS, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO, NDK_OBJECT_HEADER, NDK_PD,
+    NDK_PD_DISPATCH, NDK_VERSION, NTSTATUS, NdkObject, STATUS_SUCCESS,
+};
+use crate::platform::Platform;
+use crate::verbs::AdapterConfig;
+
+pub use cq::Cq;
+pub use events::{CloseSignal, Closed, CqEvents, create_completion, request_completion};
+
+/// An open adapter, as NDIS hands it to a consumer.
+#[derive(Debug)]
+pub struct Adapter {
+    raw: *mut NDK_ADAPTER,
+}
+
+// SAFETY: the NDK contract lets a consumer call an adapter's functions from any thread; the raw
+// pointer is only handed back to the provider.
+unsafe impl Send for Adapter {}
+// SAFETY: as above; the provider serialises what must be serialised.
+unsafe impl Sync for Adapter {}
+
+impl Adapter {
+    /// Opens an adapter the way NDIS's `OpenNDKAdapterHandler` call would.
+    ///
+    /// # Errors
+    ///
+    /// `NDIS_STATUS_BAD_VERSION` for a version SoftNDK cannot serve.
+    pub fn open(
+        config: &AdapterConfig,
+        platform: &Platform,
+        version: NDK_VERSION,
+    ) -> Result<Self, NDIS_STATUS> {
+        crate::dispatch::open_adapter(config, platform.clone(), version).map(|raw| Self { raw })
+    }
+
+    /// The raw object.
+    #[must_use]
+    pub const fn raw(&self) -> *mut NDK_ADAPTER {
+        self.raw
+    }
+
+    /// The object's header as the consumer sees it.
+    #[must_use]
+    pub fn header(&self) -> NDK_OBJECT_HEADER {
+        // SAFETY: `raw` is an open adapter.
+        unsafe { header_of(self.raw) }
+    }
+
+    /// The provider's dispatch table, read from the object like a kernel consumer does.
+    #[must_use]
+    pub fn dispatch(&self) -> &'static NDK_ADAPTER_DISPATCH {
+        // SAFETY: `raw` is an open adapter.
+        unsafe { table(self.raw) }
+    }
+
+    /// `NdkQueryAdapterInfo` into a full-size structure.
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub fn query_info(&self) -> Result<NDK_ADAPTER_INFO, NTSTATUS> {
+        let mut info = NDK_ADAPTER_INFO::default();
+        let mut size = u32::try_from(size_of::<NDK_ADAPTER_INFO>()).unwrap_or(u32::MAX);
+        // SAFETY: a live adapter, a buffer of `size` bytes and a size variable.
+        let status = unsafe {
+            (self.dispatch().NdkQueryAdapterInfo)(self.raw, &raw mut info, &raw mut size)
+        };
+        if status == STATUS_SUCCESS {
+            Ok(info)
+        } else {
+            Err(status)
+        }
+    }
+
+    /// `NdkQueryAdapterInfo` into `buffer` (`None`: a size probe with a NULL `pInfo`), with
+    /// `*size` in/out as the consumer passes it. `size: None` passes a NULL `pBufferSize`.
+    pub fn query_info_raw(&self, buffer: Option<&mut [u8]>, size: Option<&mut u32>) -> NTSTATUS {
+        let info = buffer.map_or(ptr::null_mut(), |b| b.as_mut_ptr().cast());
+        let size = size.map_or(ptr::null_mut(), ptr::from_mut);
+        // SAFETY: a live adapter; `info` is NULL or a buffer whose length the caller states in
+        // `*size` (the test decides whether it is honest: the provider never writes beyond
+        // `*size`).
+        unsafe { (self.dispatch().NdkQueryAdapterInfo)(self.raw, info, size) }
+    }
+
+    /// `NdkQueryExtension` (SoftNDK has none).
+    #[must_use]
+    pub fn query_extension(&self) -> NTSTATUS {
+        query_extension_of(
+            self.raw.cast(),
+            self.dispatch().NdkQueryExtension,
+            self.header(),
+        )
+    }
+
+    /// `NdkCreateCq` with `events` as the notification context.
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub fn create_cq(&self, depth: u32, events: &Arc<CqEvents>) -> Result<Cq, NTSTATUS> {
+        Cq::create(self, depth, events)
+    }
+
+    /// `NdkCreatePd`.
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub fn create_pd(&self) -> Result<Pd, NTSTATUS> {
+        let mut out: *mut NDK_PD = ptr::null_mut();
+        // SAFETY: live adapter, a valid create completion, a writable out pointer.
+        let status = unsafe {
+            (self.dispatch().NdkCreatePd)(
+                self.raw,
+                Some(create_completion),
+                ptr::null_mut(),
+                &raw mut out,
+            )
+        };
+        if status == STATUS_SUCCESS {
+            Ok(Pd { raw: out })
+        } else {
+            Err(status)
+        }
+    }
+
+    /// `CloseNDKAdapterHandler`: blocks until everything below the adapter is closed.
+    pub fn close(self) {
+        // SAFETY: `raw` came from `open_adapter` and is not used again.
+        unsafe { crate::dispatch::close_adapter(self.raw) };
+    }
+}
+
+/// Reads an object's header, as a consumer may.
+///
+/// # Safety
+///
+/// `raw` is a live object handed out by the provider.
+#[allow(clippy::missing_const_for_fn)] // callers read through it at run time only
+unsafe fn header_of<O: NdkObject>(raw: *mut O) -> NDK_OBJECT_HEADER {
+    // SAFETY: every NDK object starts with its header (offset 0); the object is live.
+    unsafe { raw.cast::<NDK_OBJECT_HEADER>().read() }
+}
+
+/// Reads an object's `Dispatch` table, as a kernel consumer does before every call.
+///
+/// # Safety
+///
+/// `raw` is a live object handed out by the provider.
+#[allow(clippy::missing_const_for_fn)]
+unsafe fn table<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
+    // Every NDK object is `{ NDK_OBJECT_HEADER Header; CONST NDK_xxx_DISPATCH *Dispatch; }`;
+    // the member is pointer-aligned because the object is (the cast lint sees only `u8`).
+    #[allow(clippy::cast_ptr_alignment)]
+    let field = raw
+        .cast::<u8>()
+        .wrapping_add(size_of::<NDK_OBJECT_HEADER>())
+        .cast::<*const O::Dispatch>();
+    // SAFETY: `field` is the object's `Dispatch` member (layout pinned in `abi::object`).
+    let dispatch = unsafe { field.read() };
+    // SAFETY: the provider's tables are `'static` and never written.
+    unsafe { &*dispatch }
+}
+
+/// Calls an `NdkQueryExtension` slot with a zero GUID.
+fn query_extension_of(
+    object: *mut crate::abi::NDK_OBJECT_HEADER,
+    slot: crate::abi::NDK_FN_QUERY_EXTENSION_INTERFACE,
+    header: crate::abi::NDK_OBJECT_HEADER,
+) -> NTSTATUS {
+    let mut out = crate::abi::NDK_EXTENSION_INTERFACE {
+        Dispatch: ptr::null(),
+    };
+    let id = crate::abi::GUID::default();
+    // SAFETY: a live object of the slot's table; valid GUID and out structure.
+    unsafe { slot(object, &raw const id, header.Version, &raw mut out) }
+}
+
+/// A protection domain.
+#[derive(Debug)]
+pub struct Pd {
+    raw: *mut NDK_PD,
+}
+
+// SAFETY: NDK objects may be used from any thread; the pointer is only passed back.
+unsafe impl Send for Pd {}
+// SAFETY: as above.
+unsafe impl Sync for Pd {}
+
+impl Pd {
+    /// The raw object.
+    #[must_use]
+    pub const fn raw(&self) -> *mut NDK_PD {
+        self.raw
+    }
+
+    /// The header as the consumer sees it.
+    #[must_use]
+    pub fn header(&self) -> NDK_OBJECT_HEADER {
+        // SAFETY: live object.
+        unsafe { header_of(self.raw) }
+    }
+
+    /// The dispatch table.
+    #[must_use]
+    pub fn dispatch(&self) -> &'static NDK_PD_DISPATCH {
+        // SAFETY: live object.
+        unsafe { table(self.raw) }
+    }
+
+    /// `NdkGetPrivilegedMemoryRegionToken`.
+    #[must_use]
+    pub fn privileged_token(&self) -> u32 {
+        let mut token = 0;
+        // SAFETY: live PD, writable token.
+        unsafe { (self.dispatch().NdkGetPrivilegedMemoryRegionToken)(self.raw, &raw mut token) };
+        token
+    }
+
+    /// `NdkQueryExtension`.
+    #[must_use]
+    pub fn query_extension(&self) -> NTSTATUS {
+        query_extension_of(
+            self.raw.cast(),
+            self.dispatch().NdkQueryExtension,
+            self.header(),
+        )
+    }
+
+    /// `NdkClosePd`.
+    pub fn close(self) -> Closed {
+        events::close(self.raw.cast(), self.dispatch().NdkClosePd, None)
+    }
+}
+
+/// A context value for requests whose context the test does not care about.
+#[must_use]
+pub const fn no_context() -> *mut c_void {
+    ptr::null_mut()
+}

@@ -1,0 +1,164 @@
+//! `NDK_ADAPTER_DISPATCH`: adapter info, the adapter's creates, and LAMs.
+#![allow(unsafe_code)]
+
+use core::ffi::c_void;
+use core::ptr;
+
+use crate::abi::upcall::{Context, CqNotification};
+use crate::abi::{
+    GROUP_AFFINITY, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO,
+    NDK_ADAPTER_INFO_SIZE_WITHOUT_RDMA_TECHNOLOGY, NDK_CONNECTOR, NDK_CQ,
+    NDK_FN_CONNECT_EVENT_CALLBACK, NDK_FN_CQ_NOTIFICATION_CALLBACK, NDK_FN_CREATE_COMPLETION,
+    NDK_LISTENER, NDK_PD, NDK_SHARED_ENDPOINT, NTSTATUS, SOCKADDR, STATUS_BUFFER_TOO_SMALL,
+    STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+};
+use crate::verbs::{Adapter, Cq, Pd};
+
+use super::handle::{borrow, hand_out};
+use super::{query_extension, read_size, write_out};
+
+/// `NDK_ADAPTER_DISPATCH`.
+pub static TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {
+    NdkQueryExtension: query_extension,
+    NdkQueryAdapterInfo: query_adapter_info,
+    NdkCreateCq: create_cq,
+    NdkCreatePd: create_pd,
+    NdkCreateSharedEndpoint: create_shared_endpoint,
+    NdkCreateConnector: create_connector,
+    NdkCreateListener: create_listener,
+    NdkBuildLAM: super::pending::BUILD_LAM,
+    NdkReleaseLAM: super::pending::RELEASE_LAM,
+};
+
+#[allow(clippy::cast_possible_truncation)] // 0x68
+const FULL_INFO: u32 = size_of::<NDK_ADAPTER_INFO>() as u32;
+#[allow(clippy::cast_possible_truncation)] // 0x60
+const OLD_INFO: u32 = NDK_ADAPTER_INFO_SIZE_WITHOUT_RDMA_TECHNOLOGY as u32;
+
+/// `NdkQueryAdapterInfo`. A buffer of at least 0x68 bytes gets the whole structure; one of at
+/// least 0x60 bytes (consumers built before `RdmaTechnology` existed) gets everything up to
+/// `AdapterFlags`; `*pBufferSize` says how much was written. A NULL `pInfo` or a smaller buffer
+/// answers `STATUS_BUFFER_TOO_SMALL` with the full size. NULL adapter or size pointer:
+/// `STATUS_INVALID_PARAMETER`.
+unsafe extern "system" fn query_adapter_info(
+    adapter: *mut NDK_ADAPTER,
+    info: *mut NDK_ADAPTER_INFO,
+    size: *mut u32,
+) -> NTSTATUS {
+    // SAFETY: NDK contract: `adapter` is an open adapter (or NULL), `size` NULL or writable.
+    let (Some(adapter), Some(have)) = (unsafe { borrow::<Adapter>(adapter) }, unsafe {
+        read_size(size)
+    }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let value = adapter.info();
+    let written = if info.is_null() || have < OLD_INFO {
+        // SAFETY: non-null (read above) and writable per the contract.
+        unsafe { size.write_unaligned(FULL_INFO) };
+        return STATUS_BUFFER_TOO_SMALL;
+    } else {
+        have.min(FULL_INFO)
+    };
+    // SAFETY: `info` is non-null and writable for `have` ≥ `written` bytes (the consumer's
+    // buffer size); byte copy, so its alignment does not matter; `value` is a local.
+    unsafe {
+        ptr::copy_nonoverlapping(
+            ptr::from_ref(&value).cast::<u8>(),
+            info.cast::<u8>(),
+            written as usize,
+        );
+    }
+    // SAFETY: as above.
+    unsafe { size.write_unaligned(written) };
+    STATUS_SUCCESS
+}
+
+/// `NdkCreateCq`. Mandatory: adapter, `CqNotification`, `CreateCompletion`, `ppNdkCq`.
+/// `Affinity` is a hint SoftNDK does not use. Completes inline.
+unsafe extern "system" fn create_cq(
+    adapter: *mut NDK_ADAPTER,
+    depth: u32,
+    notification: Option<NDK_FN_CQ_NOTIFICATION_CALLBACK>,
+    notification_context: *mut c_void,
+    _affinity: *const GROUP_AFFINITY,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
+    _context: *mut c_void,
+    out: *mut *mut NDK_CQ,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the adapter pointer.
+    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let (Some(notification), Some(_), false) = (notification, completion, out.is_null()) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: the consumer's notification callback, valid with its context until the CQ's close
+    // completes (NdkCreateCq contract).
+    let notify = unsafe { CqNotification::new(notification, Context::new(notification_context)) };
+    match Cq::create(&adapter, depth, notify) {
+        Ok(cq) => {
+            // SAFETY: `out` checked non-null; writable per the contract.
+            unsafe { write_out(out, hand_out(cq)) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
+}
+
+/// `NdkCreatePd`. Mandatory: adapter, `CreateCompletion`, `ppNdkPd`. Completes inline.
+unsafe extern "system" fn create_pd(
+    adapter: *mut NDK_ADAPTER,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
+    _context: *mut c_void,
+    out: *mut *mut NDK_PD,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the adapter pointer.
+    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if completion.is_none() || out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    match Pd::create(&adapter) {
+        Ok(pd) => {
+            // SAFETY: `out` checked non-null; writable per the contract.
+            unsafe { write_out(out, hand_out(pd)) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
+}
+
+/// `NdkCreateSharedEndpoint`: pending the connection manager (see `connection.rs`).
+unsafe extern "system" fn create_shared_endpoint(
+    _adapter: *mut NDK_ADAPTER,
+    _address: *const SOCKADDR,
+    _length: u32,
+    _completion: Option<NDK_FN_CREATE_COMPLETION>,
+    _context: *mut c_void,
+    _out: *mut *mut NDK_SHARED_ENDPOINT,
+) -> NTSTATUS {
+    STATUS_NOT_SUPPORTED
+}
+
+/// `NdkCreateConnector`: pending the connection manager.
+unsafe extern "system" fn create_connector(
+    _adapter: *mut NDK_ADAPTER,
+    _completion: Option<NDK_FN_CREATE_COMPLETION>,
+    _context: *mut c_void,
+    _out: *mut *mut NDK_CONNECTOR,
+) -> NTSTATUS {
+    STATUS_NOT_SUPPORTED
+}
+
+/// `NdkCreateListener`: pending the connection manager.
+unsafe extern "system" fn create_listener(
+    _adapter: *mut NDK_ADAPTER,
+    _event: Option<NDK_FN_CONNECT_EVENT_CALLBACK>,
+    _event_context: *mut c_void,
+    _completion: Option<NDK_FN_CREATE_COMPLETION>,
+    _context: *mut c_void,
+    _out: *mut *mut NDK_LISTENER,
+) -> NTSTATUS {
+    STATUS_NOT_SUPPORTED
+}
