@@ -12,6 +12,8 @@
 
 mod cq;
 mod events;
+mod memory;
+mod qp;
 
 use core::ffi::c_void;
 use core::ptr;
@@ -26,6 +28,8 @@ use crate::verbs::AdapterConfig;
 
 pub use cq::Cq;
 pub use events::{CloseSignal, Closed, CqEvents, create_completion, request_completion};
+pub use memory::{Buffer, MdlChain, Mr};
+pub use qp::{Qp, ctx};
 
 /// An open adapter, as NDIS hands it to a consumer.
 #[derive(Debug)]
@@ -248,9 +252,98 @@ impl Pd {
         )
     }
 
+    /// `NdkCreateMr`.
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub fn create_mr(&self, fast_register: bool) -> Result<Mr, NTSTATUS> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live PD, valid completion, writable out pointer.
+        let status = unsafe {
+            (self.dispatch().NdkCreateMr)(
+                self.raw,
+                u8::from(fast_register),
+                Some(create_completion),
+                ptr::null_mut(),
+                &raw mut out,
+            )
+        };
+        if status == STATUS_SUCCESS {
+            Ok(Mr::from_raw(out))
+        } else {
+            Err(status)
+        }
+    }
+
+    /// `NdkCreateQp` with `context` as `QPContext`.
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub fn create_qp(
+        &self,
+        receive_cq: &Cq,
+        initiator_cq: &Cq,
+        context: usize,
+        limits: QpLimits,
+    ) -> Result<Qp, NTSTATUS> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live PD and CQs, valid completion, writable out pointer.
+        let status = unsafe {
+            (self.dispatch().NdkCreateQp)(
+                self.raw,
+                receive_cq.raw(),
+                initiator_cq.raw(),
+                ctx(context),
+                limits.receive_depth,
+                limits.initiator_depth,
+                limits.max_receive_sge,
+                limits.max_initiator_sge,
+                limits.inline_data_size,
+                Some(create_completion),
+                ptr::null_mut(),
+                &raw mut out,
+            )
+        };
+        if status == STATUS_SUCCESS {
+            Ok(Qp::from_raw(out))
+        } else {
+            Err(status)
+        }
+    }
+
     /// `NdkClosePd`.
     pub fn close(self) -> Closed {
         events::close(self.raw.cast(), self.dispatch().NdkClosePd, None)
+    }
+}
+
+/// The limits an `NdkCreateQp` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpLimits {
+    /// `ReceiveQueueDepth`.
+    pub receive_depth: u32,
+    /// `InitiatorQueueDepth`.
+    pub initiator_depth: u32,
+    /// `MaxReceiveRequestSge`.
+    pub max_receive_sge: u32,
+    /// `MaxInitiatorRequestSge`.
+    pub max_initiator_sge: u32,
+    /// `InlineDataSize`.
+    pub inline_data_size: u32,
+}
+
+impl Default for QpLimits {
+    /// Small queues: 16 deep, 4 SGEs, 64 inline bytes.
+    fn default() -> Self {
+        Self {
+            receive_depth: 16,
+            initiator_depth: 16,
+            max_receive_sge: 4,
+            max_initiator_sge: 4,
+            inline_data_size: 64,
+        }
     }
 }
 

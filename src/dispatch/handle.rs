@@ -17,10 +17,12 @@ use core::mem::ManuallyDrop;
 use core::ops::Deref;
 
 use crate::abi::upcall::CloseCompletion;
-use crate::abi::{NDK_ADAPTER, NDK_CQ, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD, NdkObject};
+use crate::abi::{
+    NDK_ADAPTER, NDK_CQ, NDK_MR, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD, NDK_QP, NdkObject,
+};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Tracked};
 use crate::sync::Arc;
-use crate::verbs::{Adapter, Cq, Pd};
+use crate::verbs::{Adapter, Cq, Mr, Pd, Qp};
 
 /// A provider object whose `NDK_xxx` sits at offset 0 (every object, the adapter included).
 pub trait Embedded: Sized {
@@ -64,6 +66,8 @@ macro_rules! handle {
 
 handle!(Cq, NDK_CQ);
 handle!(Pd, NDK_PD);
+handle!(Mr, NDK_MR);
+handle!(Qp, NDK_QP);
 
 /// The consumer's pointer to a new object: gives up BASE as the pointer.
 #[must_use]

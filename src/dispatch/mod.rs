@@ -19,8 +19,11 @@ mod adapter;
 mod connection;
 mod cq;
 pub mod handle;
+pub mod mdl;
+mod memory;
 mod pd;
 mod pending;
+mod qp;
 
 use core::ffi::c_void;
 
@@ -41,10 +44,10 @@ pub static TABLES: DispatchTables = DispatchTables {
     adapter: &adapter::TABLE,
     cq: &cq::TABLE,
     pd: &pd::TABLE,
-    mr: &pending::MR_TABLE,
+    mr: &memory::MR_TABLE,
     mw: &pending::MW_TABLE,
     srq: &pending::SRQ_TABLE,
-    qp: &pending::QP_TABLE,
+    qp: &qp::QP_TABLE,
     shared_endpoint: &connection::SHARED_ENDPOINT_TABLE,
     connector: &connection::CONNECTOR_TABLE,
     listener: &connection::LISTENER_TABLE,
@@ -139,4 +142,28 @@ unsafe fn write_out<P>(out: *mut *mut P, value: *mut P) {
     // SAFETY: per the caller's contract; the consumer's pointer may be unaligned only if the
     // consumer broke its own ABI, so a plain write is the documented behaviour.
     unsafe { out.write(value) };
+}
+
+/// The connection manager's hook at the ABI level: connects two idle QPs as an RC pair
+/// ([`verbs::connect_pair`]). Used by tests and benchmarks until the connection manager lands.
+///
+/// # Safety
+///
+/// `a` and `b` are NULL or open QPs handed out by this provider, not closed during the call.
+pub unsafe fn connect_pair(
+    a: *mut crate::abi::NDK_QP,
+    b: *mut crate::abi::NDK_QP,
+    ord: u32,
+    ird: u32,
+) -> NTSTATUS {
+    // SAFETY: forwarded contract.
+    let (Some(a), Some(b)) = (unsafe { handle::borrow::<verbs::Qp>(a) }, unsafe {
+        handle::borrow::<verbs::Qp>(b)
+    }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    match verbs::connect_pair(&a, &b, ord, ird) {
+        Ok(()) => STATUS_SUCCESS,
+        Err(status) => status,
+    }
 }

@@ -16,6 +16,7 @@ pub mod cq;
 pub mod limits;
 pub mod mr;
 pub mod pd;
+pub mod qp;
 pub mod token;
 
 use crate::abi::upcall::CloseCompletion;
@@ -32,7 +33,9 @@ use crate::platform::{SpinLock, assert_no_provider_lock_held};
 pub use adapter::Adapter;
 pub use cq::{ArmType, Cq};
 pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, lock_order};
+pub use mr::Mr;
 pub use pd::Pd;
+pub use qp::{Qp, QpConfig, connect_pair};
 
 /// The ten dispatch tables, provided by the `dispatch` layer as `'static` data and stored by
 /// the adapter so the core can build each new object's `NDK_xxx` (it only copies the references).

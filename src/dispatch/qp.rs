@@ -1,0 +1,349 @@
+//! `NDK_QP_DISPATCH`: close, flush and the work-request posts.
+//!
+//! Each post validates what the consumer can get wrong before anything is read or queued:
+//! NULL QP, NULL `pSgl` with `nSge` > 0, flag bits outside the call's mask, `nSge` above the
+//! QP's (or, for reads, the adapter's) limit, inline bytes above the QP's inline size; the engine
+//! checks the total length against `MaxTransferLength`, the queue depth and the QP state. Every
+//! refusal answers a status and queues nothing.
+#![allow(unsafe_code)]
+
+use core::ffi::c_void;
+
+use crate::abi::{
+    NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER, NDK_OP_FLAG_INLINE, NDK_QP,
+    NDK_QP_DISPATCH, NDK_SGE, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
+    STATUS_SUCCESS, VALID_READ_FLAGS, VALID_SEND_AND_INVALIDATE_FLAGS, VALID_SEND_FLAGS,
+    VALID_WRITE_FLAGS, has_flag, op_flags_valid,
+};
+use crate::engine::{OpFlags, Payload, Sge, WorkRequest};
+use crate::sync::Arc;
+use crate::verbs::Qp;
+
+use super::handle::borrow;
+use super::{close_object, query_extension};
+
+/// `NDK_QP_DISPATCH`.
+pub static QP_TABLE: NDK_QP_DISPATCH = NDK_QP_DISPATCH {
+    NdkCloseQp: close_object::<Qp>,
+    NdkQueryExtension: query_extension,
+    NdkFlush: flush,
+    NdkSend: send,
+    NdkReceive: receive,
+    NdkBind: bind,
+    NdkFastRegister: fast_register,
+    NdkInvalidate: invalidate,
+    NdkRead: read,
+    NdkWrite: write,
+    NdkSendAndInvalidate: send_and_invalidate,
+};
+
+/// Most SGEs a post can carry (stack storage); adapter limits never exceed it.
+pub const MAX_SGE: usize = 64;
+/// Most SGEs an inline post can carry (inline requests may exceed the QP's SGE limit).
+pub const MAX_INLINE_SGE: usize = 64;
+
+const _: () = {
+    let l = crate::verbs::Limits::SOFTNDK;
+    assert!(l.max_initiator_sge as usize <= MAX_SGE);
+    assert!(l.max_receive_sge as usize <= MAX_SGE);
+    assert!(l.max_read_sge as usize <= MAX_SGE);
+};
+
+/// A consumer context as an integer; handed back by `NdkGetCqResults` as the same pointer.
+fn context(ctx: *mut c_void) -> usize {
+    ctx.expose_provenance()
+}
+
+const fn status(r: Result<(), NTSTATUS>) -> NTSTATUS {
+    match r {
+        Ok(()) => STATUS_SUCCESS,
+        Err(s) => s,
+    }
+}
+
+/// Copies the consumer's SGE array into `buf`, after checking it against `limit`.
+///
+/// # Safety
+///
+/// `sgl` is NULL or valid for reads of `n` `NDK_SGE`s (consumer contract) — only read once `n`
+/// is known to be within `limit` and [`MAX_SGE`].
+unsafe fn read_sges(
+    sgl: *const NDK_SGE,
+    n: u32,
+    limit: u32,
+    buf: &mut [Sge; MAX_SGE],
+) -> Result<&[Sge], NTSTATUS> {
+    let n = n as usize;
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if sgl.is_null() || n > limit as usize || n > MAX_SGE {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    for (i, slot) in buf.iter_mut().enumerate().take(n) {
+        // SAFETY: `i < n` and the array holds `n` entries (caller's contract).
+        let sge = unsafe { sgl.wrapping_add(i).read_unaligned() };
+        *slot = Sge {
+            // Registered addresses are indices, never dereferenced: keep the bits.
+            #[allow(clippy::cast_sign_loss)]
+            address: sge.logical_address() as u64,
+            length: sge.Length,
+            token: sge.MemoryRegionToken,
+        };
+    }
+    Ok(&buf[..n])
+}
+
+/// Builds the byte slices of an inline post, after checking their total against the QP's
+/// inline size (so no slice is formed over more memory than the call may read).
+///
+/// # Safety
+///
+/// `sgl` is NULL or valid for reads of `n` `NDK_SGE`s, and every SGE's virtual address is valid
+/// for reads of its length for the duration of the call (the inline contract).
+unsafe fn read_inline<'a>(
+    sgl: *const NDK_SGE,
+    n: u32,
+    inline_size: u32,
+    buf: &'a mut [&'a [u8]; MAX_INLINE_SGE],
+) -> Result<&'a [&'a [u8]], NTSTATUS> {
+    let n = n as usize;
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if sgl.is_null() || n > MAX_INLINE_SGE {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let mut total = 0u64;
+    for i in 0..n {
+        // SAFETY: `i < n`, within the consumer's array.
+        let sge = unsafe { sgl.wrapping_add(i).read_unaligned() };
+        total += u64::from(sge.Length);
+        if sge.Length > 0 && sge.virtual_address().is_null() {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+    }
+    if total > u64::from(inline_size) {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    for (i, slot) in buf.iter_mut().enumerate().take(n) {
+        // SAFETY: as above.
+        let sge = unsafe { sgl.wrapping_add(i).read_unaligned() };
+        if sge.Length > 0 {
+            // SAFETY: non-null (checked), readable for `Length` bytes during the call (inline
+            // contract); the total is within the QP's inline size, checked above.
+            *slot = unsafe {
+                core::slice::from_raw_parts(
+                    sge.virtual_address().cast_const().cast::<u8>(),
+                    sge.Length as usize,
+                )
+            };
+        }
+    }
+    Ok(&buf[..n])
+}
+
+/// The payload of a send or write: inline bytes or registered SGEs.
+///
+/// # Safety
+///
+/// As [`read_sges`] and [`read_inline`].
+unsafe fn post_payload(
+    qp: &Arc<Qp>,
+    sgl: *const NDK_SGE,
+    n: u32,
+    flags: u32,
+    mut post: impl FnMut(Payload<'_>) -> Result<(), NTSTATUS>,
+) -> Result<(), NTSTATUS> {
+    if has_flag(flags, NDK_OP_FLAG_INLINE) {
+        let mut buf: [&[u8]; MAX_INLINE_SGE] = [&[]; MAX_INLINE_SGE];
+        // SAFETY: forwarded.
+        let parts = unsafe { read_inline(sgl, n, qp.config().inline_data_size, &mut buf) }?;
+        post(Payload::Inline(parts))
+    } else {
+        let mut buf = [Sge::default(); MAX_SGE];
+        // SAFETY: forwarded.
+        let sges = unsafe { read_sges(sgl, n, qp.config().max_initiator_sge, &mut buf) }?;
+        post(Payload::Sges(sges))
+    }
+}
+
+/// `NdkFlush`: `VOID`; a NULL QP is ignored.
+unsafe extern "system" fn flush(qp: *mut NDK_QP) {
+    // SAFETY: NDK contract for the QP pointer.
+    if let Some(qp) = unsafe { borrow::<Qp>(qp) } {
+        qp.flush();
+    }
+}
+
+/// `NdkSend`.
+unsafe extern "system" fn send(
+    qp: *mut NDK_QP,
+    ctx: *mut c_void,
+    sgl: *const NDK_SGE,
+    n: u32,
+    flags: u32,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the QP pointer.
+    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if !op_flags_valid(flags, VALID_SEND_FLAGS) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: the consumer's SGE array and inline memory, per the NdkSend contract.
+    status(unsafe {
+        post_payload(&qp, sgl, n, flags, |payload| {
+            qp.post(context(ctx), WorkRequest::Send { payload }, OpFlags(flags))
+        })
+    })
+}
+
+/// `NdkSendAndInvalidate`.
+unsafe extern "system" fn send_and_invalidate(
+    qp: *mut NDK_QP,
+    ctx: *mut c_void,
+    sgl: *const NDK_SGE,
+    n: u32,
+    flags: u32,
+    remote_token: u32,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the QP pointer.
+    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if !op_flags_valid(flags, VALID_SEND_AND_INVALIDATE_FLAGS) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: as for `send`.
+    status(unsafe {
+        post_payload(&qp, sgl, n, flags, |payload| {
+            let request = WorkRequest::SendAndInvalidate {
+                payload,
+                remote_token,
+            };
+            qp.post(context(ctx), request, OpFlags(flags))
+        })
+    })
+}
+
+/// `NdkWrite` (INLINE accepted, see `abi::flags`).
+unsafe extern "system" fn write(
+    qp: *mut NDK_QP,
+    ctx: *mut c_void,
+    sgl: *const NDK_SGE,
+    n: u32,
+    remote_address: u64,
+    remote_token: u32,
+    flags: u32,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the QP pointer.
+    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if !op_flags_valid(flags, VALID_WRITE_FLAGS) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: as for `send`.
+    status(unsafe {
+        post_payload(&qp, sgl, n, flags, |payload| {
+            let request = WorkRequest::Write {
+                payload,
+                remote_address,
+                remote_token,
+            };
+            qp.post(context(ctx), request, OpFlags(flags))
+        })
+    })
+}
+
+/// `NdkRead` (SGE limit: the adapter's `MaxReadRequestSge`).
+unsafe extern "system" fn read(
+    qp: *mut NDK_QP,
+    ctx: *mut c_void,
+    sgl: *const NDK_SGE,
+    n: u32,
+    remote_address: u64,
+    remote_token: u32,
+    flags: u32,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the QP pointer.
+    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if !op_flags_valid(flags, VALID_READ_FLAGS) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let limit = qp.pd().adapter().limits().max_read_sge;
+    let mut buf = [Sge::default(); MAX_SGE];
+    // SAFETY: the consumer's SGE array per the NdkRead contract.
+    let sges = match unsafe { read_sges(sgl, n, limit, &mut buf) } {
+        Ok(s) => s,
+        Err(s) => return s,
+    };
+    let request = WorkRequest::Read {
+        sges,
+        remote_address,
+        remote_token,
+    };
+    status(qp.post(context(ctx), request, OpFlags(flags)))
+}
+
+/// `NdkReceive`.
+unsafe extern "system" fn receive(
+    qp: *mut NDK_QP,
+    ctx: *mut c_void,
+    sgl: *const NDK_SGE,
+    n: u32,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the QP pointer.
+    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let mut buf = [Sge::default(); MAX_SGE];
+    // SAFETY: the consumer's SGE array per the NdkReceive contract.
+    let sges = match unsafe { read_sges(sgl, n, qp.config().max_receive_sge, &mut buf) } {
+        Ok(s) => s,
+        Err(s) => return s,
+    };
+    status(qp.post_receive(context(ctx), sges))
+}
+
+/// `NdkBind`: memory windows are not available yet (`NdkCreateMw` answers
+/// `STATUS_NOT_SUPPORTED`), so no window can be passed.
+unsafe extern "system" fn bind(
+    _qp: *mut NDK_QP,
+    _ctx: *mut c_void,
+    _mr: *mut NDK_MR,
+    _mw: *mut NDK_MW,
+    _va: *mut c_void,
+    _length: usize,
+    _flags: u32,
+) -> NTSTATUS {
+    STATUS_NOT_SUPPORTED
+}
+
+/// `NdkFastRegister`: fast registration is not available yet.
+unsafe extern "system" fn fast_register(
+    _qp: *mut NDK_QP,
+    _ctx: *mut c_void,
+    _mr: *mut NDK_MR,
+    _pages: u32,
+    _page_array: *const NDK_LOGICAL_ADDRESS,
+    _fbo: u32,
+    _length: usize,
+    _base: *mut c_void,
+    _flags: u32,
+) -> NTSTATUS {
+    STATUS_NOT_SUPPORTED
+}
+
+/// `NdkInvalidate`: nothing is invalidatable until fast registration and windows exist.
+unsafe extern "system" fn invalidate(
+    _qp: *mut NDK_QP,
+    _ctx: *mut c_void,
+    _object: *mut NDK_OBJECT_HEADER,
+    _flags: u32,
+) -> NTSTATUS {
+    STATUS_NOT_SUPPORTED
+}

@@ -1,0 +1,608 @@
+//! The queue pair (RC) and its connection: posting, flush, execution, and the pairing hook the
+//! connection manager calls.
+//!
+//! Owns the QP's engine endpoint, which lives in a [`Connection`]: alone (one side) until
+//! [`connect_pair`] moves both endpoints under one lock, the connection lock
+//! ([`lock_order::CONNECTION`]) that serialises execution in both directions. Every post takes the
+//! connection lock, hands the validated request to the engine, then runs
+//! [`engine::progress`](crate::engine::progress) in bounded passes; between passes the lock is
+//! released and the pins (units on the MRs the pass touched) are dropped, so no MR is finalised
+//! under a lock. Completions go into the CQs through a [`CompletionSink`] over their rings.
+//!
+//! It must never call the consumer: notifications are the CQ's DPC's job, and the only callbacks
+//! that can run from here are close completions of MRs whose last pin is dropped after every
+//! lock is released.
+#![deny(unsafe_code)]
+
+use core::cell::RefCell;
+
+use crate::abi::upcall::{CloseCompletion, NdkCell};
+use crate::abi::{
+    NDK_QP, NTSTATUS, STATUS_ACCESS_VIOLATION, STATUS_CONNECTION_ACTIVE, STATUS_CONNECTION_INVALID,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER,
+};
+use crate::engine::{
+    self, Access, AccessError, BindRequest, Blocked, Completion, CompletionSink, Copier, CqId,
+    Endpoint, EndpointConfig, ErrorCause, FastRegisterRequest, MemoryHandle, MemorySpace, Overrun,
+    PostError, QpState, RegionSlice, Sge,
+};
+use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
+use crate::platform::prelude::*;
+use crate::platform::{PVec, Region, SpinLock};
+use crate::sync::Arc;
+
+use super::mr::{Pin, PinList};
+use super::{Closer, Cq, Goodbye, Pd, lock_order};
+
+/// Requests one execution pass may run before the connection lock is released.
+pub const PASS_BUDGET: u32 = 8;
+
+/// Creation parameters of a QP (already checked against the adapter by [`Qp::create`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpConfig {
+    /// `QPContext`, as an integer.
+    pub context: usize,
+    /// `ReceiveQueueDepth`.
+    pub receive_depth: u32,
+    /// `InitiatorQueueDepth`.
+    pub initiator_depth: u32,
+    /// `MaxReceiveRequestSge`.
+    pub max_receive_sge: u32,
+    /// `MaxInitiatorRequestSge`.
+    pub max_initiator_sge: u32,
+    /// `InlineDataSize`.
+    pub inline_data_size: u32,
+}
+
+/// One side of a connection: a QP's endpoint and what executing it needs.
+struct Side {
+    /// The owning QP's address (which side is whose).
+    owner: usize,
+    endpoint: Endpoint,
+    pd: Arc<Pd>,
+    receive_cq: Arc<Cq>,
+    initiator_cq: Arc<Cq>,
+}
+
+/// Everything behind a connection lock.
+struct Pair {
+    sides: [Option<Side>; 2],
+    pins: PVec<Pin>,
+}
+
+/// A connection: one QP's endpoint, or both endpoints of a connected pair, under one lock.
+pub struct Connection {
+    state: SpinLock<Pair>,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Drops the pins of finished passes, one at a time and with no lock held.
+    fn drain_pins(&self) {
+        loop {
+            let pin = self.state.lock().pins.pop();
+            match pin {
+                Some(pin) => drop(pin),
+                None => return,
+            }
+        }
+    }
+}
+
+/// The engine's view of one PD's memory for one pass.
+struct PdMemory<'p, 'l> {
+    pd: &'p Pd,
+    pins: &'p RefCell<PinList<'l>>,
+}
+
+impl MemorySpace for PdMemory<'_, '_> {
+    fn resolve_local(&self, sge: &Sge, need: Access) -> Result<RegionSlice, AccessError> {
+        self.pd.adapter().memory().resolve(
+            self.pd.identity(),
+            sge.token,
+            sge.address,
+            sge.length,
+            need,
+            &mut self.pins.borrow_mut(),
+        )
+    }
+
+    fn resolve_remote(
+        &self,
+        token: u32,
+        address: u64,
+        length: u32,
+        need: Access,
+    ) -> Result<RegionSlice, AccessError> {
+        self.pd.adapter().memory().resolve(
+            self.pd.identity(),
+            token,
+            address,
+            length,
+            need,
+            &mut self.pins.borrow_mut(),
+        )
+    }
+
+    fn bind(&self, _request: &BindRequest) -> Result<(), AccessError> {
+        Err(AccessError::InvalidState)
+    }
+
+    fn fast_register(&self, _request: &FastRegisterRequest<'_>) -> Result<(), AccessError> {
+        Err(AccessError::InvalidState)
+    }
+
+    fn invalidate(&self, _target: MemoryHandle) -> Result<(), AccessError> {
+        Err(AccessError::InvalidState)
+    }
+
+    fn invalidate_token(&self, _token: u32) -> Result<(), AccessError> {
+        Err(AccessError::InvalidState)
+    }
+}
+
+/// The byte copy over pinned regions.
+struct PinCopier<'p, 'l> {
+    pins: &'p RefCell<PinList<'l>>,
+}
+
+impl Copier for PinCopier<'_, '_> {
+    fn copy(&mut self, from: RegionSlice, to: RegionSlice) {
+        let pins = self.pins.borrow();
+        if let (Some(src), Some(dst), Ok(src_off), Ok(dst_off)) = (
+            pins.region(from.region),
+            pins.region(to.region),
+            usize::try_from(from.offset),
+            usize::try_from(to.offset),
+        ) {
+            // Both ranges were checked by `resolve`; a failure here would be a provider bug and
+            // copies nothing.
+            let copied = Region::copy_between(dst, dst_off, src, src_off, from.length as usize);
+            debug_assert!(copied.is_ok(), "{copied:?}");
+        }
+    }
+
+    fn copy_in(&mut self, from: &[u8], to: RegionSlice) {
+        let pins = self.pins.borrow();
+        if let (Some(dst), Ok(off)) = (pins.region(to.region), usize::try_from(to.offset)) {
+            let written = dst.write(off, from);
+            debug_assert!(written.is_ok(), "{written:?}");
+        }
+    }
+}
+
+/// Routes completions to the CQs of a pair.
+struct CqSink<'a> {
+    cqs: [Option<&'a Arc<Cq>>; 4],
+}
+
+/// The engine's name for a CQ.
+fn cq_id(cq: &Arc<Cq>) -> CqId {
+    CqId(Arc::as_ptr(cq).addr())
+}
+
+impl CompletionSink for CqSink<'_> {
+    fn push(&mut self, cq: CqId, completion: Completion) -> Result<(), Overrun> {
+        self.cqs
+            .iter()
+            .flatten()
+            .find(|c| cq_id(c) == cq)
+            .map_or(Err(Overrun), |c| c.push(completion))
+    }
+}
+
+/// A queue pair.
+#[repr(C)]
+pub struct Qp {
+    /// Offset 0: the consumer's `NDK_QP`.
+    ndk: NdkCell<NDK_QP>,
+    node: Node,
+    closer: Closer,
+    pd: Arc<Pd>,
+    receive_cq: Arc<Cq>,
+    initiator_cq: Arc<Cq>,
+    config: QpConfig,
+    link: SpinLock<Arc<Connection>>,
+}
+
+const _: () = assert!(core::mem::offset_of!(Qp, ndk) == 0);
+
+impl core::fmt::Debug for Qp {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Qp")
+            .field("config", &self.config)
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracked for Qp {
+    type Farewell = Goodbye;
+
+    fn node(&self) -> &Node {
+        &self.node
+    }
+
+    fn finalize(&self) -> Goodbye {
+        self.closer.farewell()
+    }
+}
+
+/// The NTSTATUS of a refused post (`docs/engine.md`); nothing was queued.
+#[must_use]
+pub const fn post_status(e: PostError) -> NTSTATUS {
+    match e {
+        PostError::NotConnected | PostError::QpInError => STATUS_CONNECTION_INVALID,
+        PostError::QueueFull => STATUS_INSUFFICIENT_RESOURCES,
+        PostError::TooManySges
+        | PostError::TransferTooLong
+        | PostError::InlineTooLong
+        | PostError::InvalidFlags
+        | PostError::InvalidParameter
+        | PostError::WrongQueue => STATUS_INVALID_PARAMETER,
+        PostError::ReadsNotAllowed => STATUS_INVALID_DEVICE_REQUEST,
+        PostError::Access(_) => STATUS_ACCESS_VIOLATION,
+    }
+}
+
+/// Pins one pass can take in the worst case: per executed request the local SGEs (or the read's
+/// sink SGEs), one remote range and the peer's receive SGEs; plus one blocked attempt per side.
+const fn pins_per_connection(max_sge: u32) -> usize {
+    (PASS_BUDGET as usize + 2) * (2 * max_sge as usize + 1)
+}
+
+impl Qp {
+    /// `NdkCreateQp`: checks every limit against the adapter, builds the endpoint (all per-slot
+    /// storage reserved now) in a connection of its own.
+    ///
+    /// # Errors
+    ///
+    /// `STATUS_INVALID_PARAMETER` for a limit above the adapter's or CQs of another adapter;
+    /// `STATUS_INSUFFICIENT_RESOURCES` when storage cannot be reserved;
+    /// `STATUS_DEVICE_NOT_READY` if the PD or a CQ is closing.
+    pub fn create(
+        pd: &Arc<Pd>,
+        receive_cq: &Arc<Cq>,
+        initiator_cq: &Arc<Cq>,
+        config: QpConfig,
+    ) -> Result<Base<Self>, NTSTATUS> {
+        let adapter = pd.adapter();
+        let l = adapter.limits();
+        if !adapter.is(receive_cq.adapter())
+            || !adapter.is(initiator_cq.adapter())
+            || config.receive_depth > l.max_receive_depth
+            || config.initiator_depth > l.max_initiator_depth
+            || config.max_receive_sge > l.max_receive_sge
+            || config.max_initiator_sge > l.max_initiator_sge
+            || config.inline_data_size > l.max_inline_data
+        {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let endpoint = Endpoint::try_new(EndpointConfig {
+            qp_context: config.context,
+            initiator_cq: cq_id(initiator_cq),
+            receive_cq: cq_id(receive_cq),
+            initiator_depth: config.initiator_depth,
+            receive_depth: config.receive_depth,
+            max_initiator_sge: config.max_initiator_sge,
+            max_receive_sge: config.max_receive_sge,
+            max_read_sge: l.max_read_sge,
+            inline_data_size: config.inline_data_size,
+            max_transfer_length: l.max_transfer_length,
+            uses_srq: false,
+            read_local_invalidate_supported: true,
+        })
+        .map_err(|e| match e {
+            engine::CreateError::OutOfMemory => STATUS_INSUFFICIENT_RESOURCES,
+            engine::CreateError::LimitTooLarge => STATUS_INVALID_PARAMETER,
+        })?;
+        let max_sge = l
+            .max_initiator_sge
+            .max(l.max_read_sge)
+            .max(l.max_receive_sge);
+        let pins = adapter
+            .platform()
+            .try_vec_with_capacity(pins_per_connection(max_sge))
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+        let refused = || crate::abi::STATUS_DEVICE_NOT_READY;
+        let mut links = Links::new();
+        let _ = links.push(Unit::try_new(pd).ok_or_else(refused)?);
+        let _ = links.push(Unit::try_new(receive_cq).ok_or_else(refused)?);
+        let _ = links.push(Unit::try_new(initiator_cq).ok_or_else(refused)?);
+        let connection = Arc::new(Connection {
+            state: SpinLock::new(
+                lock_order::CONNECTION,
+                Pair {
+                    sides: [None, None],
+                    pins,
+                },
+            ),
+        });
+        let qp = Base::new(Self {
+            ndk: NdkCell::new(NDK_QP::new(adapter.version(), adapter.tables().qp)),
+            node: Node::new(links),
+            closer: Closer::new(),
+            pd: Arc::clone(pd),
+            receive_cq: Arc::clone(receive_cq),
+            initiator_cq: Arc::clone(initiator_cq),
+            config,
+            link: SpinLock::new(lock_order::QP_LINK, Arc::clone(&connection)),
+        });
+        connection.state.lock().sides[0] = Some(Side {
+            owner: qp.identity(),
+            endpoint,
+            pd: Arc::clone(pd),
+            receive_cq: Arc::clone(receive_cq),
+            initiator_cq: Arc::clone(initiator_cq),
+        });
+        Ok(qp)
+    }
+
+    /// `NdkCloseQp`: flushes like `NdkFlush` (every outstanding request completes with
+    /// `STATUS_CANCELLED`), then pends while a connector references the QP.
+    ///
+    /// # Errors
+    ///
+    /// [`AlreadyClosing`] on a second close.
+    pub fn close(
+        base: Base<Self>,
+        completion: Option<CloseCompletion>,
+    ) -> Result<Closed, AlreadyClosing> {
+        base.close(|c| {
+            c.closer.store(completion);
+            c.flush();
+        })
+    }
+
+    /// The address handed to the consumer.
+    #[must_use]
+    pub const fn ndk(&self) -> *mut NDK_QP {
+        self.ndk.as_ptr()
+    }
+
+    /// Creation parameters (the dispatch layer validates SGE counts against them).
+    #[must_use]
+    pub const fn config(&self) -> &QpConfig {
+        &self.config
+    }
+
+    /// The PD.
+    #[must_use]
+    pub const fn pd(&self) -> &Arc<Pd> {
+        &self.pd
+    }
+
+    fn identity(&self) -> usize {
+        core::ptr::from_ref(self).addr()
+    }
+
+    fn connection(&self) -> Arc<Connection> {
+        Arc::clone(&self.link.lock())
+    }
+
+    /// Runs `op` on this QP's endpoint under the connection lock, then executes the connection
+    /// in passes of [`PASS_BUDGET`] requests, releasing the lock and dropping the pins between
+    /// passes. `None` if the QP has no endpoint (unreachable while it is open).
+    fn run<R>(
+        &self,
+        op: impl FnOnce(&mut Endpoint, &dyn MemorySpace, &mut dyn CompletionSink) -> R,
+    ) -> Option<R> {
+        let connection = self.connection();
+        let mut op = Some(op);
+        let mut result = None;
+        loop {
+            let more = {
+                let mut pair = connection.state.lock();
+                let (r, more) = pass(&mut pair, self.identity(), op.take());
+                if r.is_some() {
+                    result = r;
+                }
+                drop(pair);
+                more
+            };
+            connection.drain_pins();
+            if !more {
+                return result;
+            }
+        }
+    }
+
+    /// Posts an initiator request (validated by the dispatch layer for NULLs, flag bits and
+    /// counts; the engine checks the rest), then executes what can run.
+    ///
+    /// # Errors
+    ///
+    /// The [`post_status`] of a refused post (nothing queued, no completion will come);
+    /// `STATUS_CONNECTION_INVALID` on an unconnected QP, one in the error state, or one whose CQ
+    /// overran.
+    pub fn post(
+        self: &Arc<Self>,
+        context: usize,
+        request: engine::WorkRequest<'_>,
+        flags: engine::OpFlags,
+    ) -> Result<(), NTSTATUS> {
+        let _entry = Unit::try_new(self).ok_or(STATUS_CONNECTION_INVALID)?;
+        self.run(|ep, memory, _| ep.post(memory, context, request, flags))
+            .unwrap_or(Err(PostError::QpInError))
+            .map_err(post_status)
+    }
+
+    /// `NdkReceive`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Qp::post`]; receives are accepted before the QP is connected.
+    pub fn post_receive(self: &Arc<Self>, context: usize, sges: &[Sge]) -> Result<(), NTSTATUS> {
+        let _entry = Unit::try_new(self).ok_or(STATUS_CONNECTION_INVALID)?;
+        self.run(|ep, _, _| ep.post_receive(context, sges))
+            .unwrap_or(Err(PostError::QpInError))
+            .map_err(post_status)
+    }
+
+    /// `NdkFlush`: the QP enters the error state and every outstanding request completes with
+    /// `STATUS_CANCELLED`, initiator queue first, each in posting order; the peer then notices.
+    pub fn flush(&self) {
+        let _ = self.run(|ep, _, sink| ep.flush(sink));
+    }
+
+    /// The engine state (tests, diagnostics).
+    #[must_use]
+    pub fn state(&self) -> Option<QpState> {
+        self.run(|ep, _, _| ep.state())
+    }
+}
+
+/// One locked pass: `op` (first pass only) on `me`'s endpoint, then one budgeted `progress`
+/// if the QP is connected. Returns `op`'s result and whether the budget ran out.
+fn pass<R>(
+    pair: &mut Pair,
+    me: usize,
+    op: Option<impl FnOnce(&mut Endpoint, &dyn MemorySpace, &mut dyn CompletionSink) -> R>,
+) -> (Option<R>, bool) {
+    let Pair { sides, pins } = pair;
+    let pins = RefCell::new(PinList::new(pins));
+    let [a, b] = sides;
+    let (mine, peer) = if a.as_ref().is_some_and(|s| s.owner == me) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let Some(mine) = mine.as_mut() else {
+        return (None, false);
+    };
+    let Side {
+        endpoint,
+        pd,
+        receive_cq,
+        initiator_cq,
+        ..
+    } = mine;
+    let mut peer = peer.as_mut().map(|p| {
+        let Side {
+            endpoint,
+            pd,
+            receive_cq,
+            initiator_cq,
+            ..
+        } = p;
+        (endpoint, &**pd, &*receive_cq, &*initiator_cq)
+    });
+    let mut sink = CqSink {
+        cqs: [
+            Some(&*receive_cq),
+            Some(&*initiator_cq),
+            peer.as_ref().map(|p| p.2),
+            peer.as_ref().map(|p| p.3),
+        ],
+    };
+    let memory = PdMemory { pd, pins: &pins };
+    let result = op.map(|op| {
+        if receive_cq.is_overrun() || initiator_cq.is_overrun() {
+            // §6.7: every QP attached to an overrun CQ is unusable.
+            endpoint.enter_error(ErrorCause::CqOverrun);
+            endpoint.flush(&mut sink);
+        }
+        op(endpoint, &memory, &mut sink)
+    });
+    let Some((peer_endpoint, peer_pd, _, _)) = peer.as_mut() else {
+        return (result, false);
+    };
+    let peer_memory = PdMemory {
+        pd: peer_pd,
+        pins: &pins,
+    };
+    let mut copier = PinCopier { pins: &pins };
+    let p = engine::progress(
+        engine::Side {
+            endpoint,
+            memory: &memory,
+            srq: None,
+        },
+        engine::Side {
+            endpoint: peer_endpoint,
+            memory: &peer_memory,
+            srq: None,
+        },
+        &mut copier,
+        &mut sink,
+        PASS_BUDGET,
+    );
+    (result, p.a == Blocked::Budget || p.b == Blocked::Budget)
+}
+
+/// Connects two idle QPs (of one adapter or two) as an RC pair: the hook the connection
+/// manager calls once both sides agreed, and what tests and benchmarks use until it exists.
+///
+/// `ord`/`ird` are `a`'s requested outbound/inbound read limits; each is clamped to both
+/// adapters' limits, and `b` gets the mirror image (its ORD is `a`'s IRD).
+///
+/// # Errors
+///
+/// `STATUS_INVALID_PARAMETER` if `a` and `b` are the same QP; `STATUS_CONNECTION_ACTIVE` if
+/// either is already connected, in the error state, or closing.
+pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), NTSTATUS> {
+    if Arc::ptr_eq(a, b) {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    if a.node.is_closing() || b.node.is_closing() {
+        return Err(STATUS_CONNECTION_ACTIVE);
+    }
+    let (la, lb) = (a.pd.adapter().limits(), b.pd.adapter().limits());
+    let outbound = ord.min(la.max_outbound_reads).min(lb.max_inbound_reads);
+    let inbound = ird.min(la.max_inbound_reads).min(lb.max_outbound_reads);
+    let conn_a = a.connection();
+    let mut link_b = b.link.lock();
+    let conn_b = Arc::clone(&link_b);
+    if Arc::ptr_eq(&conn_a, &conn_b) {
+        return Err(STATUS_CONNECTION_ACTIVE);
+    }
+    let alone_and_idle = |pair: &Pair, owner: usize| {
+        pair.sides.iter().flatten().count() == 1
+            && pair
+                .sides
+                .iter()
+                .flatten()
+                .any(|s| s.owner == owner && s.endpoint.state() == QpState::Idle)
+    };
+    let side_b = {
+        let mut pb = conn_b.state.lock();
+        if !alone_and_idle(&pb, b.identity()) {
+            return Err(STATUS_CONNECTION_ACTIVE);
+        }
+        pb.sides.iter_mut().find_map(Option::take)
+    };
+    let Some(mut side_b) = side_b else {
+        return Err(STATUS_CONNECTION_ACTIVE);
+    };
+    let refused = {
+        let mut pa = conn_a.state.lock();
+        if alone_and_idle(&pa, a.identity()) {
+            let [s0, s1] = &mut pa.sides;
+            let (side_a, free) = if s0.is_some() { (s0, s1) } else { (s1, s0) };
+            if let Some(side_a) = side_a.as_mut() {
+                // Both idle (checked): connecting cannot fail.
+                let _ = side_a.endpoint.connect(outbound, inbound);
+                let _ = side_b.endpoint.connect(inbound, outbound);
+            }
+            *free = Some(side_b);
+            drop(pa);
+            None
+        } else {
+            drop(pa);
+            Some(side_b)
+        }
+    };
+    if let Some(side_b) = refused {
+        conn_b.state.lock().sides[0] = Some(side_b);
+        return Err(STATUS_CONNECTION_ACTIVE);
+    }
+    *link_b = conn_a;
+    drop(link_b);
+    drop(conn_b);
+    Ok(())
+}

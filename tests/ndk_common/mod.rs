@@ -1,0 +1,98 @@
+//! Shared fixtures for the `ndk_*` scenario tests: an adapter with a PD, CQs and a connected QP
+//! pair, everything created through the dispatch tables.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use softndk::abi::{NDK_RESULT_EX, NDK_VERSION, STATUS_SUCCESS};
+use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits};
+use softndk::platform::Platform;
+use softndk::verbs::AdapterConfig;
+
+pub const fn config() -> AdapterConfig {
+    AdapterConfig::softndk(0xC0FF_EE00)
+}
+
+/// One side: PD, receive CQ, initiator CQ, QP.
+pub struct Side {
+    pub pd: Pd,
+    pub rcq: Cq,
+    pub icq: Cq,
+    pub qp: Qp,
+    pub revents: Arc<CqEvents>,
+    pub ievents: Arc<CqEvents>,
+}
+
+impl Side {
+    pub fn new(adapter: &Adapter, qp_context: usize, cq_depth: u32, limits: QpLimits) -> Self {
+        let pd = adapter.create_pd().unwrap();
+        let revents = CqEvents::new();
+        let ievents = CqEvents::new();
+        let rcq = adapter.create_cq(cq_depth, &revents).unwrap();
+        let icq = adapter.create_cq(cq_depth, &ievents).unwrap();
+        let qp = pd.create_qp(&rcq, &icq, qp_context, limits).unwrap();
+        Self {
+            pd,
+            rcq,
+            icq,
+            qp,
+            revents,
+            ievents,
+        }
+    }
+
+    /// A registered buffer of this side's PD.
+    pub fn buffer(&self, bytes: &[u8], flags: u32) -> (Arc<Buffer>, Mr) {
+        let buf = Buffer::from_bytes(bytes);
+        let mr = self.pd.create_mr(false).unwrap();
+        assert_eq!(mr.register(&buf, flags, &[]), STATUS_SUCCESS);
+        (buf, mr)
+    }
+
+    /// Closes everything in the sample consumer's order; every close must finish now.
+    pub fn close(self) {
+        self.qp.flush();
+        assert!(matches!(self.qp.close(), Closed::Now));
+        assert!(matches!(self.rcq.close(), Closed::Now));
+        assert!(matches!(self.icq.close(), Closed::Now));
+        assert!(matches!(self.pd.close(), Closed::Now));
+    }
+}
+
+/// Two connected sides on one adapter.
+pub struct Pair {
+    pub adapter: Adapter,
+    pub a: Side,
+    pub b: Side,
+}
+
+impl Pair {
+    pub fn new(p: &Platform, cq_depth: u32, limits: QpLimits) -> Self {
+        let adapter = Adapter::open(&config(), p, NDK_VERSION::new(1, 0)).unwrap();
+        let a = Side::new(&adapter, 0xA, cq_depth, limits);
+        let b = Side::new(&adapter, 0xB, cq_depth, limits);
+        assert_eq!(a.qp.connect_to(&b.qp, 4, 4), STATUS_SUCCESS);
+        Self { adapter, a, b }
+    }
+
+    pub fn close(self) {
+        self.a.close();
+        self.b.close();
+        self.adapter.close();
+    }
+}
+
+/// (request context, status, bytes, type) of each result.
+pub fn summary(results: &[NDK_RESULT_EX]) -> Vec<(usize, u32, u32, i32)> {
+    results
+        .iter()
+        .map(|r| {
+            (
+                r.RequestContext.addr(),
+                r.Status.as_u32(),
+                r.BytesTransferred,
+                r.Type.0,
+            )
+        })
+        .collect()
+}
