@@ -1,0 +1,238 @@
+//! One connection's life on a slot thread: create both ends, connect, negotiate, drive
+//! traffic until a churn event, a close storm or the end of the run, then tear down.
+//!
+//! Owns the traffic loop and the teardown policy; every NDK object it creates is closed on
+//! every path (an error tears down abortively), because the adapter close waits for them.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::Shared;
+use super::client::Client;
+use super::ndk::{self, End, finish_closes};
+use super::server::Server;
+use super::smb::Command;
+use super::stats::Tally;
+use super::wire::{Done, Fault, Op};
+
+/// Why traffic stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The run is over: drain and close in order.
+    Finish,
+    /// A churn event: drain and close in order, then reconnect.
+    Churn,
+    /// A close storm: close everything at once, antecedents first, nothing drained.
+    Storm,
+    /// A workload error: close like a storm.
+    Error,
+}
+
+/// Longest wait for draining, reaping flushes and close completions.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Runs one connection; answers how it ended.
+pub fn run(shared: &Shared, id: u64, rng: &mut ChaCha8Rng, tally: &mut Tally) -> Ending {
+    let cfg = shared.session;
+    let client = End::create(&shared.fabric.adapters[0], &shared.ledger, cfg);
+    let server = End::create(&shared.fabric.adapters[1], &shared.ledger, cfg);
+    let (mut client, mut server) = match (client, server) {
+        (Ok(c), Ok(s)) => (c, s),
+        (c, s) => {
+            // A half-built end leaks objects the adapter close would wait for: stop the run.
+            for e in [c.err(), s.err()].into_iter().flatten() {
+                tally.errors.push(format!("connection {id}: {e}"));
+            }
+            shared.fatal.store(true, Ordering::SeqCst);
+            return Ending::Error;
+        }
+    };
+    let churn_at = shared
+        .churn
+        .map(|mean| Instant::now() + exponential(rng, mean));
+    let ending = match traffic(shared, id, rng, tally, &mut client, &mut server, churn_at) {
+        Ok(ending) => ending,
+        Err(e) => {
+            tally.errors.push(format!("connection {id}: {e}"));
+            Ending::Error
+        }
+    };
+    if let Err(e) = teardown(shared, tally, client, server, ending) {
+        tally.errors.push(format!("connection {id} teardown: {e}"));
+    }
+    tally.churn.connections_closed += 1;
+    ending
+}
+
+fn traffic(
+    shared: &Shared,
+    id: u64,
+    rng: &mut ChaCha8Rng,
+    tally: &mut Tally,
+    client_end: &mut End,
+    server_end: &mut End,
+    churn_at: Option<Instant>,
+) -> Result<Ending, Fault> {
+    let cfg = shared.session;
+    ndk::establish(client_end, server_end, u32::from(cfg.outstanding))?;
+    let mut server = Server::start(cfg, id, server_end)?;
+    let mut client = Client::start(cfg, id, client_end)?;
+    let storm_epoch = shared.storm_epoch.load(Ordering::SeqCst);
+    let mut negotiated = false;
+    loop {
+        let ending = if shared.stop.load(Ordering::SeqCst) {
+            Some(Ending::Finish)
+        } else if shared.storm_epoch.load(Ordering::SeqCst) != storm_epoch {
+            Some(Ending::Storm)
+        } else if churn_at.is_some_and(|t| Instant::now() >= t) {
+            Some(Ending::Churn)
+        } else {
+            None
+        };
+        if ending.is_none() {
+            client.pump(client_end, Instant::now(), || pick(rng))?;
+        }
+        let moved = step(tally, client_end, server_end, &mut client, &mut server)?;
+        if client.is_ready() && !negotiated {
+            negotiated = true;
+            tally.churn.connections_opened += 1;
+        }
+        for f in client.take_finished() {
+            tally.finished(&f);
+            shared.ios.fetch_add(1, Ordering::Relaxed);
+            shared
+                .bytes
+                .fetch_add(u64::from(f.bytes), Ordering::Relaxed);
+        }
+        match ending {
+            Some(Ending::Storm) => return Ok(Ending::Storm),
+            Some(e) => return drain(shared, tally, client_end, server_end, client, server, e),
+            None if moved == 0 => std::thread::yield_now(),
+            None => {}
+        }
+    }
+}
+
+/// Polls both ends once and feeds their state machines; answers how many completions came.
+fn step(
+    tally: &mut Tally,
+    client_end: &mut End,
+    server_end: &mut End,
+    client: &mut Client,
+    server: &mut Server,
+) -> Result<usize, Fault> {
+    let (server_done, s_cancelled) = server_end.poll(64);
+    let (client_done, c_cancelled) = client_end.poll(64);
+    if s_cancelled + c_cancelled > 0 {
+        return Err(Fault("a request was cancelled on a live connection".into()));
+    }
+    let n = server_done.len() + client_done.len();
+    for d in server_done {
+        count(tally, d);
+        server.on_done(server_end, d)?;
+    }
+    for d in client_done {
+        count(tally, d);
+        client.on_done(client_end, d, Instant::now())?;
+    }
+    Ok(n)
+}
+
+fn count(tally: &mut Tally, d: Done) {
+    if let Ok(bytes) = d.result {
+        tally.op(d.op, bytes);
+    }
+}
+
+/// Lets every I/O in flight finish (no new ones), then answers `ending`.
+fn drain(
+    shared: &Shared,
+    tally: &mut Tally,
+    client_end: &mut End,
+    server_end: &mut End,
+    mut client: Client,
+    mut server: Server,
+    ending: Ending,
+) -> Result<Ending, Fault> {
+    let deadline = Instant::now() + PATIENCE;
+    while client.busy() > 0 || server.backlog() > 0 {
+        if Instant::now() > deadline {
+            return Err(Fault(format!(
+                "{} I/Os did not finish within {PATIENCE:?}",
+                client.busy()
+            )));
+        }
+        if step(tally, client_end, server_end, &mut client, &mut server)? == 0 {
+            std::thread::yield_now();
+        }
+        for f in client.take_finished() {
+            tally.finished(&f);
+            shared.ios.fetch_add(1, Ordering::Relaxed);
+            shared
+                .bytes
+                .fetch_add(u64::from(f.bytes), Ordering::Relaxed);
+        }
+    }
+    Ok(ending)
+}
+
+fn teardown(
+    shared: &Shared,
+    tally: &mut Tally,
+    client: End,
+    server: End,
+    ending: Ending,
+) -> Result<(), Fault> {
+    let storm = matches!(ending, Ending::Storm | Ending::Error);
+    if !storm {
+        // Orderly: flush, reap the cancelled receives (every posted one), then close.
+        client.flush();
+        server.flush();
+        let expected = 2 * u64::from(shared.session.credits);
+        let deadline = Instant::now() + PATIENCE;
+        let mut cancelled = 0;
+        while cancelled < expected && Instant::now() < deadline {
+            let (a, c1) = client.poll(64);
+            let (b, c2) = server.poll(64);
+            if a.iter()
+                .chain(&b)
+                .any(|d| d.op != Op::Receive && d.result.is_err())
+            {
+                return Err(Fault("a request failed during the orderly close".into()));
+            }
+            cancelled += c1 + c2;
+        }
+        tally.churn.cancelled += cancelled;
+        if cancelled < expected {
+            return Err(Fault(format!(
+                "flush cancelled {cancelled} of {expected} posted receives"
+            )));
+        }
+    }
+    if ending == Ending::Churn {
+        tally.churn.churn_events += 1;
+    }
+    let mut closing = client.close(storm);
+    closing.extend(server.close(storm));
+    finish_closes(closing, &shared.ledger, PATIENCE)
+}
+
+/// An exponentially distributed wait of mean `mean`.
+pub fn exponential(rng: &mut ChaCha8Rng, mean: Duration) -> Duration {
+    let u: f64 = rng.random_range(0.0..1.0);
+    mean.mul_f64(-(1.0 - u).ln()).min(mean * 20)
+}
+
+/// A READ or WRITE, half and half; the reply invalidates remotely three times in four when
+/// fast registration is in use (as SMB does with `SMB2_CHANNEL_RDMA_V1_INVALIDATE`).
+fn pick(rng: &mut ChaCha8Rng) -> (Command, bool) {
+    let command = if rng.random_bool(0.5) {
+        Command::Read
+    } else {
+        Command::Write
+    };
+    (command, ndk::FAST_REGISTER && rng.random_bool(0.75))
+}

@@ -1,0 +1,395 @@
+//! The NDK side of the workload: the two adapters and, per connection, every object of both
+//! ends, created, used and closed through `softndk::consumer` (the dispatch tables, exactly as
+//! a kernel consumer calls them).
+//!
+//! Owns object creation, the [`Wire`] implementation over a QP, CQ polling and the two
+//! teardown orders. Stand-ins until the provider has them (see `docs/cli.md`):
+//! * connections are made by [`Qp::connect_to`] (the connection manager's core hook), in
+//!   [`establish`] only: switching to `NdkConnect`/`NdkListen`/`NdkAccept` changes that
+//!   function and the teardown's connector close;
+//! * data slots are registered once with `NdkRegisterMr` instead of fast-registered per I/O,
+//!   so [`Wire::fast_register`] posts nothing and [`Wire::invalidate`] has nothing to do
+//!   (`FAST_REGISTER` below switches to the real path once `NdkFastRegister` exists).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use softndk::abi::{
+    NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_MR_FLAG_ALLOW_REMOTE_READ, NDK_MR_FLAG_ALLOW_REMOTE_WRITE,
+    NDK_OPERATION_TYPE, NDK_VERSION, NTSTATUS, STATUS_CANCELLED, STATUS_SUCCESS,
+};
+use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits};
+use softndk::platform::Platform;
+use softndk::verbs::AdapterConfig;
+
+use super::session::SessionConfig;
+use super::smb::{Descriptor, MAX_MESSAGE};
+use super::stats::Ledger;
+use super::wire::{Done, Fault, Op, STAMP, Wire, stamp_bytes, stamp_spots};
+
+/// Whether `NdkFastRegister`/`NdkInvalidate` are used (not in the consumer wrapper yet).
+pub const FAST_REGISTER: bool = false;
+
+/// Both adapters on one host platform.
+#[derive(Debug)]
+pub struct Fabric {
+    /// The platform (threaded deferred work), kept for as long as the adapters use it.
+    _platform: Platform,
+    /// Adapter 0 (clients) and adapter 1 (servers).
+    pub adapters: [Adapter; 2],
+}
+
+impl Fabric {
+    /// Opens two SoftNDK adapters on a platform with `workers` deferred-work threads.
+    ///
+    /// # Errors
+    ///
+    /// An adapter refused to open.
+    pub fn open(workers: usize, secret: u32) -> Result<Self, String> {
+        let platform = Platform::threaded(workers);
+        let open = |n: u32| {
+            Adapter::open(
+                &AdapterConfig::softndk(secret ^ n),
+                &platform,
+                NDK_VERSION::new(2, 1),
+            )
+            .map_err(|s| format!("adapter {n} did not open: {s:?}"))
+        };
+        let adapters = [open(0)?, open(1)?];
+        Ok(Self {
+            _platform: platform,
+            adapters,
+        })
+    }
+
+    /// Closes both adapters (blocks until everything below them is closed).
+    pub fn close(self) {
+        let [a, b] = self.adapters;
+        a.close();
+        b.close();
+    }
+}
+
+/// One end of a connection: PD, one CQ for both queues, QP, message pools and data slots.
+#[derive(Debug)]
+pub struct End {
+    pd: Pd,
+    cq: Cq,
+    qp: Qp,
+    recv: Arc<Buffer>,
+    recv_mr: Mr,
+    send: Arc<Buffer>,
+    send_mr: Mr,
+    data: Vec<(Arc<Buffer>, Mr)>,
+    sent: Vec<u32>,
+    moved: Vec<u32>,
+}
+
+fn ok(status: NTSTATUS, what: &str) -> Result<(), Fault> {
+    if status == STATUS_SUCCESS {
+        Ok(())
+    } else {
+        Err(Fault(format!("{what} refused: {status:?}")))
+    }
+}
+
+fn ctx(op: Op, index: u32) -> usize {
+    let code = Op::ALL.iter().position(|o| *o == op).unwrap_or(0);
+    (code << 32) | index as usize
+}
+
+fn split(context: usize) -> (Op, u32) {
+    let op = Op::ALL.get(context >> 32).copied().unwrap_or(Op::Send);
+    (op, u32::try_from(context & 0xFFFF_FFFF).unwrap_or(u32::MAX))
+}
+
+fn fail(what: &'static str) -> impl Fn(NTSTATUS) -> Fault {
+    move |s| Fault(format!("{what} failed: {s:?}"))
+}
+
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl End {
+    /// Creates every object of one end on `adapter`.
+    ///
+    /// # Errors
+    ///
+    /// A create or registration failed.
+    pub fn create(adapter: &Adapter, ledger: &Ledger, cfg: SessionConfig) -> Result<Self, Fault> {
+        let credits = u32::from(cfg.credits);
+        let limits = QpLimits {
+            receive_depth: credits,
+            initiator_depth: credits + 2 * u32::from(cfg.outstanding),
+            max_receive_sge: 1,
+            max_initiator_sge: 1,
+            inline_data_size: 0,
+        };
+        let pd = adapter.create_pd().map_err(fail("NdkCreatePd"))?;
+        ledger.created("PD");
+        let cq = adapter
+            .create_cq(
+                limits.receive_depth + limits.initiator_depth,
+                &CqEvents::new(),
+            )
+            .map_err(fail("NdkCreateCq"))?;
+        ledger.created("CQ");
+        let qp = pd
+            .create_qp(&cq, &cq, 0, limits)
+            .map_err(fail("NdkCreateQp"))?;
+        ledger.created("QP");
+        let register = |len: usize, flags: u32| -> Result<(Arc<Buffer>, Mr), Fault> {
+            let buf = Buffer::zeroed(len);
+            let mr = pd.create_mr(false).map_err(fail("NdkCreateMr"))?;
+            ledger.created("MR");
+            ok(mr.register(&buf, flags, &[]), "NdkRegisterMr")?;
+            Ok((buf, mr))
+        };
+        let pool = MAX_MESSAGE * cfg.credits as usize;
+        let (recv, recv_mr) = register(pool, NDK_MR_FLAG_ALLOW_LOCAL_WRITE)?;
+        let (send, send_mr) = register(pool, 0)?;
+        let flags = NDK_MR_FLAG_ALLOW_LOCAL_WRITE
+            | NDK_MR_FLAG_ALLOW_REMOTE_READ
+            | NDK_MR_FLAG_ALLOW_REMOTE_WRITE;
+        let data = (0..cfg.outstanding)
+            .map(|_| register(cfg.io_size as usize, flags))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            pd,
+            cq,
+            qp,
+            recv,
+            recv_mr,
+            send,
+            send_mr,
+            data,
+            sent: vec![0; cfg.credits as usize],
+            moved: vec![0; cfg.outstanding as usize],
+        })
+    }
+
+    /// Reaps up to `max` completions: successes and failures as [`Done`]s, plus the number of
+    /// `STATUS_CANCELLED` ones (flushes).
+    pub fn poll(&self, max: u32) -> (Vec<Done>, u64) {
+        let mut cancelled = 0;
+        let mut out = Vec::new();
+        for r in self.cq.results_ex(max) {
+            if r.Status == STATUS_CANCELLED {
+                cancelled += 1;
+                continue;
+            }
+            let (op, index) = split(r.RequestContext.addr());
+            let result = if r.Status == STATUS_SUCCESS {
+                Ok(match op {
+                    Op::Receive => r.BytesTransferred,
+                    Op::Send => self.sent.get(index as usize).copied().unwrap_or(0),
+                    Op::Read | Op::Write => self.moved.get(index as usize).copied().unwrap_or(0),
+                    Op::FastRegister | Op::Invalidate => 0,
+                })
+            } else {
+                Err(r.Status.0)
+            };
+            let invalidated = (r.Type == NDK_OPERATION_TYPE::RECEIVE_AND_INVALIDATE)
+                .then(|| u32::try_from(r.TypeSpecificCompletionOutput & 0xFFFF_FFFF).unwrap_or(0));
+            out.push(Done {
+                op,
+                index,
+                result,
+                invalidated,
+            });
+        }
+        (out, cancelled)
+    }
+
+    /// `NdkFlush` of the QP.
+    pub fn flush(&self) {
+        self.qp.flush();
+    }
+
+    /// Closes everything. `storm`: antecedents first (PD, CQ, MRs, then the QP), without
+    /// flushing, so most closes pend on their successors; otherwise the sample consumer's
+    /// order (QP, CQ, MRs, PD), which finishes inline when nothing is outstanding.
+    #[must_use]
+    pub fn close(self, storm: bool) -> Vec<Closing> {
+        let mut out = Vec::new();
+        let mut push = |kind: &'static str, closed: Closed| {
+            out.push(Closing {
+                kind,
+                closed,
+                at: Instant::now(),
+            });
+        };
+        let mrs = self
+            .data
+            .into_iter()
+            .map(|(_, mr)| mr)
+            .chain([self.recv_mr, self.send_mr]);
+        if storm {
+            push("PD", self.pd.close());
+            push("CQ", self.cq.close());
+            for mr in mrs {
+                push("MR", mr.close());
+            }
+            push("QP", self.qp.close());
+        } else {
+            push("QP", self.qp.close());
+            push("CQ", self.cq.close());
+            for mr in mrs {
+                push("MR", mr.close());
+            }
+            push("PD", self.pd.close());
+        }
+        drop((self.recv, self.send));
+        out
+    }
+}
+
+/// A close in progress.
+#[derive(Debug)]
+pub struct Closing {
+    /// Object kind.
+    pub kind: &'static str,
+    /// What the close answered.
+    pub closed: Closed,
+    /// When it answered.
+    pub at: Instant,
+}
+
+/// Waits for every close to finish, recording each in the ledger.
+///
+/// # Errors
+///
+/// A close refused, or not completed within `timeout`.
+pub fn finish_closes(
+    closing: Vec<Closing>,
+    ledger: &Ledger,
+    timeout: Duration,
+) -> Result<(), Fault> {
+    let mut first_error = None;
+    for c in closing {
+        match c.closed {
+            Closed::Now => {
+                ledger.close_issued(false);
+                ledger.closed(c.kind, None);
+            }
+            Closed::Pending(signal) => {
+                ledger.close_issued(true);
+                if signal.wait(timeout) {
+                    ledger.closed(c.kind, Some(c.at.elapsed()));
+                } else {
+                    first_error.get_or_insert_with(|| {
+                        Fault(format!(
+                            "{} close did not complete within {timeout:?}",
+                            c.kind
+                        ))
+                    });
+                }
+            }
+            Closed::Refused(status) => {
+                ledger.close_issued(false);
+                first_error
+                    .get_or_insert_with(|| Fault(format!("{} close refused: {status:?}", c.kind)));
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Connects a client end with a server end: the stand-in for `NdkConnect`/`NdkListen`/
+/// `NdkAccept` (the only place that knows how connections are made).
+///
+/// # Errors
+///
+/// The hook refused.
+pub fn establish(client: &End, server: &End, read_limit: u32) -> Result<(), Fault> {
+    ok(
+        client.qp.connect_to(&server.qp, read_limit, read_limit),
+        "connect_pair",
+    )
+}
+
+impl Wire for End {
+    fn post_receive(&mut self, buf: u32) -> Result<(), Fault> {
+        let sge = self.recv.sge(
+            buf as usize * MAX_MESSAGE,
+            len32(MAX_MESSAGE),
+            self.recv_mr.local_token(),
+        );
+        ok(self.qp.receive(ctx(Op::Receive, buf), &[sge]), "NdkReceive")
+    }
+
+    fn send(&mut self, buf: u32, msg: &[u8], invalidate: Option<u32>) -> Result<(), Fault> {
+        let at = buf as usize * MAX_MESSAGE;
+        self.send.write(at, msg);
+        self.sent[buf as usize] = len32(msg.len());
+        let sge = self
+            .send
+            .sge(at, len32(msg.len()), self.send_mr.local_token());
+        let context = ctx(Op::Send, buf);
+        let status = match invalidate {
+            Some(token) => self.qp.send_and_invalidate(context, &[sge], 0, token),
+            None => self.qp.send(context, &[sge], 0),
+        };
+        ok(status, "NdkSend")
+    }
+
+    fn fast_register(&mut self, slot: u32, length: u32) -> Result<Descriptor, Fault> {
+        let (buf, mr) = &self.data[slot as usize];
+        Ok(Descriptor {
+            offset: buf.va(),
+            token: mr.remote_token(),
+            length,
+        })
+    }
+
+    fn invalidate(&mut self, _slot: u32) -> Result<bool, Fault> {
+        Ok(false)
+    }
+
+    fn rdma_write(&mut self, slot: u32, to: Descriptor) -> Result<(), Fault> {
+        let (buf, mr) = &self.data[slot as usize];
+        self.moved[slot as usize] = to.length;
+        let sge = buf.sge(0, to.length, mr.local_token());
+        let status = self
+            .qp
+            .write(ctx(Op::Write, slot), &[sge], to.offset, to.token, 0);
+        ok(status, "NdkWrite")
+    }
+
+    fn rdma_read(&mut self, slot: u32, from: Descriptor) -> Result<(), Fault> {
+        let (buf, mr) = &self.data[slot as usize];
+        self.moved[slot as usize] = from.length;
+        let sge = buf.sge(0, from.length, mr.local_token());
+        let status = self
+            .qp
+            .read(ctx(Op::Read, slot), &[sge], from.offset, from.token, 0);
+        ok(status, "NdkRead")
+    }
+
+    fn received(&self, buf: u32, len: usize) -> Vec<u8> {
+        let at = buf as usize * MAX_MESSAGE;
+        let all = self.recv.read();
+        all.get(at..at + len.min(MAX_MESSAGE))
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    fn stamp(&mut self, slot: u32, length: u32, seed: u64) {
+        let (buf, _) = &self.data[slot as usize];
+        let n = STAMP.min(length as usize);
+        for (i, at) in stamp_spots(length).into_iter().enumerate() {
+            buf.write(at, &stamp_bytes(seed, i)[..n]);
+        }
+    }
+
+    fn check(&self, slot: u32, length: u32, seed: u64) -> bool {
+        let (buf, _) = &self.data[slot as usize];
+        let all = buf.read();
+        let n = STAMP.min(length as usize);
+        stamp_spots(length)
+            .into_iter()
+            .enumerate()
+            .all(|(i, at)| all.get(at..at + n) == Some(&stamp_bytes(seed, i)[..n]))
+    }
+}
