@@ -14,9 +14,15 @@ use crate::abi::{
 /// A callback context kept alive until the close completion.
 pub(super) type Keep = Arc<dyn core::any::Any + Send + Sync>;
 
-/// Counts of completions that SoftNDK should never call (it completes inline); tests assert
-/// they stay 0.
-pub static UNEXPECTED_COMPLETIONS: AtomicU32 = AtomicU32::new(0);
+/// Counts of completions that SoftNDK should never call (it completes inline).
+static UNEXPECTED_COMPLETIONS: AtomicU32 = AtomicU32::new(0);
+
+/// How many create/request completions were called (tests assert 0: SoftNDK completes creates,
+/// registrations, resize and modify inline).
+#[must_use]
+pub fn unexpected_completions() -> u32 {
+    UNEXPECTED_COMPLETIONS.load(Ordering::SeqCst)
+}
 
 /// A create completion: SoftNDK never pends a create, so reaching it is recorded as a bug.
 ///

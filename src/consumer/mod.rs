@@ -27,7 +27,9 @@ use crate::platform::Platform;
 use crate::verbs::AdapterConfig;
 
 pub use cq::Cq;
-pub use events::{CloseSignal, Closed, CqEvents, create_completion, request_completion};
+pub use events::{
+    CloseSignal, Closed, CqEvents, create_completion, request_completion, unexpected_completions,
+};
 pub use memory::{Buffer, MdlChain, Mr};
 pub use qp::{Qp, ctx};
 

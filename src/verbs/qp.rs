@@ -5,7 +5,7 @@
 //! [`connect_pair`] moves both endpoints under one lock, the connection lock
 //! ([`lock_order::CONNECTION`]) that serialises execution in both directions. Every post takes the
 //! connection lock, hands the validated request to the engine, then runs
-//! [`engine::progress`](crate::engine::progress) in bounded passes; between passes the lock is
+//! [`crate::engine::progress`] in bounded passes; between passes the lock is
 //! released and the pins (units on the MRs the pass touched) are dropped, so no MR is finalised
 //! under a lock. Completions go into the CQs through a [`CompletionSink`] over their rings.
 //!
