@@ -135,6 +135,22 @@ pub enum Placement {
 }
 
 impl RunArgs {
+    /// Checks what clap cannot check option by option.
+    ///
+    /// # Errors
+    ///
+    /// A usage message.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.credits < self.outstanding + 2 {
+            return Err(format!(
+                "--credits {} must be at least --outstanding {} + 2 (the negotiate exchange and \
+                 one reply per outstanding request need receives)",
+                self.credits, self.outstanding
+            ));
+        }
+        Ok(())
+    }
+
     /// Mean time between churn events, `None` when disabled.
     #[must_use]
     pub fn churn_mean(&self) -> Option<Duration> {
@@ -218,6 +234,12 @@ mod tests {
             let err = Cli::try_parse_from(args).expect_err("refused");
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }
+        let cli = Cli::try_parse_from(["softndk", "run", "--credits", "9", "--outstanding", "8"])
+            .expect("parses");
+        let Command::Run(run) = cli.command else {
+            panic!("run expected")
+        };
+        assert!(run.validate().is_err_and(|m| m.contains("--credits 9")));
         let cli = Cli::try_parse_from(["softndk", "run", "--churn", "0", "--storms", "0"])
             .expect("0 disables");
         let Command::Run(run) = cli.command else {

@@ -18,7 +18,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let ok = match cli.command {
-        args::Command::Run(a) => run::main(&a),
+        args::Command::Run(a) => {
+            if let Err(message) = a.validate() {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+            run::main(&a)
+        }
         args::Command::Perf(a) => perf::main(&a),
     };
     if ok {

@@ -391,7 +391,8 @@ mod tests {
         for needle in [
             "read",
             "1.50 µs",
-            "10.5 MB/s", "10 MiB",
+            "10.5 MB/s",
+            "10 MiB",
             "rdma-write",
             "QP",
             "20 issued, 3 pended",

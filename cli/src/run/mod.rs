@@ -84,21 +84,6 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         "connections_via": "connect_pair stand-in",
     });
     let mut errors = Vec::new();
-    if !session.is_consistent() {
-        errors.push(format!(
-            "--credits {} must be at least --outstanding {} + 2",
-            args.credits, args.outstanding
-        ));
-        return finish(
-            seed,
-            config,
-            Duration::ZERO,
-            &Tally::default(),
-            &Ledger::default(),
-            errors,
-            0,
-        );
-    }
     let fabric = match ndk::Fabric::open(usize::from(args.dpc_workers), low32(seed)) {
         Ok(f) => f,
         Err(e) => {

@@ -18,14 +18,6 @@ pub struct SessionConfig {
     pub io_size: u32,
 }
 
-impl SessionConfig {
-    /// Whether the credits can carry `outstanding` requests plus the negotiate exchange.
-    #[must_use]
-    pub const fn is_consistent(self) -> bool {
-        self.outstanding >= 1 && self.credits >= self.outstanding + 2 && self.io_size >= 1
-    }
-}
-
 /// SMB Direct credit accounting of one end.
 ///
 /// A send needs a credit granted by the peer; every receive the end reposts is a credit it
@@ -113,23 +105,5 @@ mod tests {
         c.to_grant = 3;
         assert_eq!(c.grant_now(), 3);
         assert_eq!(c.grant_now(), 0);
-    }
-
-    #[test]
-    fn config_needs_room_for_negotiate() {
-        let ok = SessionConfig {
-            credits: 10,
-            outstanding: 8,
-            io_size: 1 << 20,
-        };
-        assert!(ok.is_consistent());
-        assert!(!SessionConfig { credits: 9, ..ok }.is_consistent());
-        assert!(
-            !SessionConfig {
-                outstanding: 0,
-                ..ok
-            }
-            .is_consistent()
-        );
     }
 }
