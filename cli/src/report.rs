@@ -96,6 +96,11 @@ pub struct ChurnSummary {
 /// What the verifier saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VerifierSummary {
+    /// Whether the verifier sat between the workload and the provider. When `false`, the
+    /// counters below are zero because nothing was checked, not because nothing was wrong.
+    pub interposed: bool,
+    /// Why it was not interposed.
+    pub not_interposed_because: Option<String>,
     /// Broken NDK rules (must be 0).
     pub violations: u64,
     /// Provider calls checked.
@@ -209,7 +214,7 @@ pub fn render_run(r: &RunReport) -> String {
         out,
         "closes: {} issued, {} pended (p50 {p50}, p99 {p99}, max {max})\n\
          connections: {} opened, {} closed; {} churn events, {} close storms, {} requests cancelled\n\
-         verifier: {} violations ({} calls, {} callbacks, {} checks, {} objects left open)\n",
+         ",
         r.closes.total,
         r.closes.pended,
         c.connections_opened,
@@ -217,12 +222,21 @@ pub fn render_run(r: &RunReport) -> String {
         c.churn_events,
         c.storms,
         c.cancelled,
-        r.verifier.violations,
-        r.verifier.calls,
-        r.verifier.callbacks,
-        r.verifier.checks,
-        r.verifier.open_objects,
     );
+    let v = &r.verifier;
+    if v.interposed {
+        let _ = writeln!(
+            out,
+            "verifier: {} violations ({} calls, {} callbacks, {} checks, {} objects left open)",
+            v.violations, v.calls, v.callbacks, v.checks, v.open_objects
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "verifier: NOT interposed ({}); nothing was checked",
+            v.not_interposed_because.as_deref().unwrap_or("unknown")
+        );
+    }
     if let Some(report) = &r.verifier.report {
         out.push_str(report);
         out.push('\n');
@@ -379,7 +393,10 @@ mod tests {
                 pend_time: Percentiles::default(),
             },
             churn: ChurnSummary::default(),
-            verifier: VerifierSummary::default(),
+            verifier: VerifierSummary {
+                interposed: true,
+                ..VerifierSummary::default()
+            },
             errors: vec![],
             ok: true,
         }
@@ -401,6 +418,17 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+        let blind = RunReport {
+            verifier: VerifierSummary {
+                interposed: false,
+                not_interposed_because: Some("no shadow".into()),
+                ..VerifierSummary::default()
+            },
+            ..sample()
+        };
+        let text = render_run(&blind);
+        assert!(text.contains("NOT interposed (no shadow)"), "{text}");
+        assert!(!text.contains("0 violations"), "{text}");
         let failed = RunReport {
             ok: false,
             errors: vec!["boom".into()],

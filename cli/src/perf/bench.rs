@@ -168,16 +168,22 @@ pub fn measure(pairs: &[Pair], p: Point, time: Duration) -> Result<Measured, Str
                         if done && drained(tracks) {
                             return Ok(h);
                         }
-                        std::hint::spin_loop();
+                        // Two spinning threads on a loaded 2-core machine lose whole
+                        // scheduler ticks to each other; give the core back instead.
+                        std::thread::yield_now();
                     }
                 }
             })
         });
         let mut outcome = Ok(());
         while base.elapsed() < time {
-            if let Err(e) = top_up(pairs, &tracks, p, base) {
-                outcome = Err(e);
-                break;
+            match top_up(pairs, &tracks, p, base) {
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+                Ok(0) if reaper.is_some() => std::thread::yield_now(),
+                Ok(_) => {}
             }
             if reaper.is_none()
                 && let Err(e) = reap(pairs, &tracks, p, base, &mut latency)

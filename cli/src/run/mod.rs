@@ -216,7 +216,11 @@ fn finish(
         storms,
         ..tally.churn
     };
-    let verifier = VerifierSummary::default();
+    let verifier = VerifierSummary {
+        interposed: false,
+        not_interposed_because: Some(ndk::VERIFIER_GAP.into()),
+        ..VerifierSummary::default()
+    };
     let ok = errors.is_empty() && verifier.violations == 0 && verifier.open_objects == 0;
     RunReport {
         seed,
