@@ -120,6 +120,34 @@ fn run_json_is_clean_and_consistent() {
 }
 
 #[test]
+fn aggressive_churn_closes_everything() {
+    // Churn faster than negotiation sometimes finishes, storms on top: every teardown path.
+    let out = softndk(&[
+        "run",
+        "--duration",
+        "1s",
+        "--seed",
+        "3",
+        "--json",
+        "--connections",
+        "3",
+        "--io-size",
+        "64K",
+        "--churn",
+        "5ms",
+        "--storms",
+        "100ms",
+    ]);
+    let r = json(&out);
+    assert!(out.status.success(), "{r:#}");
+    for row in r["objects"].as_array().expect("objects") {
+        assert_eq!(row["created"], row["closed"], "{row}");
+    }
+    assert!(u(&r["churn"]["churn_events"]) > 10, "{:#}", r["churn"]);
+    assert!(u(&r["churn"]["cancelled"]) > 0);
+}
+
+#[test]
 fn run_table_on_a_pipe_has_no_progress_bar() {
     let out = softndk(&[
         "run",

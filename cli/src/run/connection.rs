@@ -16,7 +16,7 @@ use super::ndk::{self, End, finish_closes};
 use super::server::Server;
 use super::smb::Command;
 use super::stats::Tally;
-use super::wire::{Done, Fault, Op};
+use super::wire::{Done, Fault};
 
 /// Why traffic stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,7 +147,8 @@ fn count(tally: &mut Tally, d: Done) {
     }
 }
 
-/// Lets every I/O in flight finish (no new ones), then answers `ending`.
+/// Lets the negotiation and every I/O in flight finish (no new I/Os), then answers `ending`:
+/// afterwards no message is in flight, so the flush cancels exactly the posted receives.
 fn drain(
     shared: &Shared,
     tally: &mut Tally,
@@ -158,7 +159,7 @@ fn drain(
     ending: Ending,
 ) -> Result<Ending, Fault> {
     let deadline = Instant::now() + PATIENCE;
-    while client.busy() > 0 || server.backlog() > 0 {
+    while !client.is_ready() || client.busy() > 0 || server.backlog() > 0 {
         if Instant::now() > deadline {
             return Err(Fault(format!(
                 "{} I/Os did not finish within {PATIENCE:?}",
@@ -187,37 +188,46 @@ fn teardown(
     ending: Ending,
 ) -> Result<(), Fault> {
     let storm = matches!(ending, Ending::Storm | Ending::Error);
-    if !storm {
-        // Orderly: flush, reap the cancelled receives (every posted one), then close.
-        client.flush();
-        server.flush();
-        let expected = 2 * u64::from(shared.session.credits);
-        let deadline = Instant::now() + PATIENCE;
-        let mut cancelled = 0;
-        while cancelled < expected && Instant::now() < deadline {
-            let (a, c1) = client.poll(64);
-            let (b, c2) = server.poll(64);
-            if a.iter()
-                .chain(&b)
-                .any(|d| d.op != Op::Receive && d.result.is_err())
-            {
-                return Err(Fault("a request failed during the orderly close".into()));
-            }
-            cancelled += c1 + c2;
-        }
-        tally.churn.cancelled += cancelled;
-        if cancelled < expected {
-            return Err(Fault(format!(
-                "flush cancelled {cancelled} of {expected} posted receives"
-            )));
-        }
-    }
+    // Errors are collected, never returned early: every object must be closed whatever
+    // happened, or the adapter close would wait for it forever.
+    let problem = if storm {
+        None
+    } else {
+        reap_flush(shared, tally, &client, &server).err()
+    };
     if ending == Ending::Churn {
         tally.churn.churn_events += 1;
     }
     let mut closing = client.close(storm);
     closing.extend(server.close(storm));
-    finish_closes(closing, &shared.ledger, PATIENCE)
+    let closed = finish_closes(closing, &shared.ledger, PATIENCE);
+    problem.map_or(closed, Err)
+}
+
+/// Orderly teardown: flush both QPs and reap every posted receive, cancelled.
+fn reap_flush(shared: &Shared, tally: &mut Tally, client: &End, server: &End) -> Result<(), Fault> {
+    client.flush();
+    server.flush();
+    let expected = 2 * u64::from(shared.session.credits);
+    let deadline = Instant::now() + PATIENCE;
+    let mut cancelled = 0;
+    let mut other = Vec::new();
+    while cancelled < expected && Instant::now() < deadline {
+        let (a, c1) = client.poll(64);
+        let (b, c2) = server.poll(64);
+        other.extend(a.into_iter().chain(b));
+        cancelled += c1 + c2;
+        if c1 + c2 == 0 {
+            std::thread::yield_now();
+        }
+    }
+    tally.churn.cancelled += cancelled;
+    if cancelled < expected || other.iter().any(|d| d.result.is_err()) {
+        return Err(Fault(format!(
+            "flush cancelled {cancelled} of {expected} posted receives; other completions: {other:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// An exponentially distributed wait of mean `mean`.
