@@ -1,32 +1,11 @@
-//! What the commands print: the report structures (serialised as-is for `--json`) and their
-//! tables.
-//!
-//! Owns presentation only; the figures come from `run::stats` and `perf`. Never prints
-//! anything itself: callers decide between [`render_run`]/[`render_perf`] and JSON.
+//! The `run` report: its structures (serialised as-is for `--json`) and its tables.
 
 use std::fmt::Write as _;
 
-use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
-use crate::units::{format_bandwidth, format_nanos, format_rate, format_size};
-
-/// Latency percentiles in nanoseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Percentiles {
-    /// Samples.
-    pub samples: u64,
-    /// Median.
-    pub p50_ns: u64,
-    /// 90th percentile.
-    pub p90_ns: u64,
-    /// 99th percentile.
-    pub p99_ns: u64,
-    /// 99.9th percentile.
-    pub p999_ns: u64,
-    /// Largest sample.
-    pub max_ns: u64,
-}
+use super::{Percentiles, pct, table};
+use crate::units::{format_bandwidth, format_rate, format_size};
 
 /// One kind of SMB I/O (READ or WRITE).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -142,30 +121,35 @@ pub struct RunReport {
     pub ok: bool,
 }
 
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(header.iter().map(|h| Cell::new(*h)));
-    for i in 1..header.len() {
-        if let Some(col) = t.column_mut(i) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
-}
-
-#[allow(clippy::cast_precision_loss)] // display
-fn pct(p: &Percentiles) -> [String; 4] {
-    [p.p50_ns, p.p99_ns, p.p999_ns, p.max_ns].map(|v| format_nanos(v as f64))
+/// The first lines of the `run` report: what ran.
+fn run_header(r: &RunReport) -> String {
+    let c = &r.config;
+    let seconds = |key: &str| {
+        c[key]
+            .as_f64()
+            .map_or_else(|| "off".to_owned(), |s| format!("{s} s"))
+    };
+    format!(
+        "softndk run: {:.1} s, seed {}: {} connections, {} I/Os, {} outstanding, {} credits, \
+         churn mean {}, storm mean {}, connections by {}\n\n",
+        r.elapsed_seconds,
+        r.seed,
+        c["connections"],
+        c["io_size"]
+            .as_u64()
+            .map_or_else(|| "?".into(), format_size),
+        c["outstanding"],
+        c["credits"],
+        seconds("churn_mean_seconds"),
+        seconds("storm_mean_seconds"),
+        c["connections_via"].as_str().unwrap_or("?"),
+    )
 }
 
 /// The `run` tables.
 #[must_use]
 pub fn render_run(r: &RunReport) -> String {
-    let mut out = format!(
-        "softndk run: {:.1} s, seed {}, {}\n\n",
-        r.elapsed_seconds, r.seed, r.config
-    );
+    let mut out = run_header(r);
     let mut t = table(&[
         "I/O",
         "ops",
@@ -252,107 +236,6 @@ pub fn render_run(r: &RunReport) -> String {
     out
 }
 
-/// One measured perf point.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PerfRow {
-    /// `write`, `read` or `send`.
-    pub op: String,
-    /// Message size.
-    pub size: u64,
-    /// Requests in flight per QP.
-    pub depth: u32,
-    /// QPs.
-    pub qps: u32,
-    /// `same` or `cross`.
-    pub placement: String,
-    /// Completed operations per second.
-    pub ops_per_second: f64,
-    /// Payload bytes per second.
-    pub bytes_per_second: f64,
-    /// Bandwidth ÷ memcpy bandwidth of the same size on the same buffers.
-    pub bandwidth_ratio: f64,
-    /// Mean time per operation.
-    pub ns_per_op: f64,
-    /// Post-to-completion latency (depth-1 points; otherwise includes queueing).
-    pub latency: Percentiles,
-    /// Latency floor (memcpy of the size + one uncontended atomic) ÷ median latency.
-    pub latency_ratio: f64,
-}
-
-/// A physical limit measured in the same run.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Baseline {
-    /// Size.
-    pub size: u64,
-    /// memcpy time per copy.
-    pub memcpy_ns: f64,
-    /// memcpy bandwidth.
-    pub memcpy_bytes_per_second: f64,
-}
-
-/// The `perf` report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PerfReport {
-    /// One uncontended atomic `fetch_add`.
-    pub atomic_ns: f64,
-    /// memcpy per size.
-    pub baselines: Vec<Baseline>,
-    /// Measured points.
-    pub rows: Vec<PerfRow>,
-    /// Errors (a point that could not run).
-    pub errors: Vec<String>,
-}
-
-/// The `perf` table.
-#[must_use]
-pub fn render_perf(r: &PerfReport) -> String {
-    let mut out = format!(
-        "softndk perf: one uncontended atomic = {}\n\n",
-        format_nanos(r.atomic_ns)
-    );
-    let mut t = table(&["size", "memcpy", "memcpy bw"]);
-    for b in &r.baselines {
-        t.add_row(vec![
-            format_size(b.size),
-            format_nanos(b.memcpy_ns),
-            format_bandwidth(b.memcpy_bytes_per_second),
-        ]);
-    }
-    let _ = write!(out, "{t}\n\n");
-    let mut t = table(&[
-        "op",
-        "size",
-        "depth",
-        "QPs",
-        "cores",
-        "ops/s",
-        "bandwidth",
-        "×memcpy",
-        "p50 lat",
-        "floor/p50",
-    ]);
-    #[allow(clippy::cast_precision_loss)] // display
-    for row in &r.rows {
-        t.add_row(vec![
-            row.op.clone(),
-            format_size(row.size),
-            row.depth.to_string(),
-            row.qps.to_string(),
-            row.placement.clone(),
-            format_rate(row.ops_per_second),
-            format_bandwidth(row.bytes_per_second),
-            format!("{:.2}", row.bandwidth_ratio),
-            format_nanos(row.latency.p50_ns as f64),
-            format!("{:.2}", row.latency_ratio),
-        ]);
-    }
-    let _ = writeln!(out, "{t}");
-    for e in &r.errors {
-        let _ = writeln!(out, "error: {e}");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,7 +243,15 @@ mod tests {
     fn sample() -> RunReport {
         RunReport {
             seed: 7,
-            config: serde_json::json!({"connections": 2}),
+            config: serde_json::json!({
+                "connections": 2,
+                "io_size": 1_048_576,
+                "outstanding": 8,
+                "credits": 32,
+                "churn_mean_seconds": 0.3,
+                "storm_mean_seconds": null,
+                "connections_via": "connect_pair stand-in",
+            }),
             elapsed_seconds: 1.0,
             io: vec![IoRow {
                 name: "read".into(),
@@ -406,6 +297,8 @@ mod tests {
     fn run_table_shows_every_section() {
         let text = render_run(&sample());
         for needle in [
+            "seed 7: 2 connections, 1 MiB I/Os, 8 outstanding, 32 credits",
+            "churn mean 0.3 s, storm mean off",
             "read",
             "1.50 µs",
             "10.5 MB/s",
@@ -446,33 +339,5 @@ mod tests {
         assert_eq!(v["objects"][0]["created"], v["objects"][0]["closed"]);
         assert_eq!(v["verifier"]["violations"], 0);
         assert_eq!(v["ok"], true);
-    }
-
-    #[test]
-    fn perf_table_shows_ratios() {
-        let r = PerfReport {
-            atomic_ns: 2.3,
-            baselines: vec![Baseline {
-                size: 4096,
-                memcpy_ns: 70.0,
-                memcpy_bytes_per_second: 58e9,
-            }],
-            rows: vec![PerfRow {
-                op: "write".into(),
-                size: 4096,
-                depth: 1,
-                qps: 1,
-                placement: "same".into(),
-                ops_per_second: 1e6,
-                bytes_per_second: 4.096e9,
-                bandwidth_ratio: 0.07,
-                ns_per_op: 1000.0,
-                latency: Percentiles::default(),
-                latency_ratio: 0.07,
-            }],
-            errors: vec![],
-        };
-        let text = render_perf(&r);
-        assert!(text.contains("2.3 ns") && text.contains("58.00 GB/s") && text.contains("0.07"));
     }
 }
