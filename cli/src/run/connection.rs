@@ -246,3 +246,27 @@ fn pick(rng: &mut ChaCha8Rng) -> (Command, bool) {
     };
     (command, ndk::FAST_REGISTER && rng.random_bool(0.75))
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn waits_are_seeded_bounded_and_near_their_mean() {
+        let mean = Duration::from_millis(100);
+        let draw = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..2000)
+                .map(|_| exponential(&mut rng, mean))
+                .collect::<Vec<_>>()
+        };
+        let a = draw(5);
+        assert_eq!(a, draw(5), "the same seed gives the same moments");
+        assert_ne!(a, draw(6));
+        assert!(a.iter().all(|d| *d <= mean * 20));
+        let avg = a.iter().sum::<Duration>() / 2000;
+        assert!(avg > mean / 2 && avg < mean * 2, "mean {avg:?}");
+    }
+}
