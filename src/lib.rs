@@ -20,6 +20,9 @@
 //! tests, benchmarks and the `softndk` CLI; the `kernel` feature, on the
 //! `x86_64-pc-windows-msvc` target, adds the NDIS miniport that becomes `softndk.sys`.
 #![no_std]
+// Fallible `Arc` allocation (`Arc::try_new`) on the kernel build, whose toolchains build
+// `core`/`alloc` from source with `RUSTC_BOOTSTRAP=1` anyway; host builds stay on stable.
+#![cfg_attr(all(target_os = "windows", feature = "kernel"), feature(allocator_api))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
@@ -27,19 +30,20 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+pub mod cm;
 // The consumer-side wrapper over the dispatch tables (tests, verifier, CLI).
 #[cfg(feature = "std")]
 pub mod consumer;
-// The dispatch entry points and the provider objects reach the OS through `platform`'s selected
-// implementation, which exists only for the host today; widen with `platform::selected` when
-// `platform::kernel` lands.
-#[cfg(feature = "std")]
+// The provider proper (objects, dispatch, connections) needs a platform implementation:
+// the host's (`std`) or the kernel's.
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod dispatch;
 pub mod engine;
+pub mod fabric;
 pub mod lifetime;
 pub mod platform;
 pub mod sync;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub mod verbs;
 // The miniport's pure halves and the FFI types compile everywhere (host-tested, layouts
 // asserted in every build); their NDIS trampolines and imports are Windows-kernel-only.

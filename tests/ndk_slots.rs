@@ -1,6 +1,8 @@
 //! Every slot of every dispatch table is called at least once, through the tables a consumer
 //! reads from its objects (or, for object types that cannot exist yet, from the provider's
-//! static table set), and answers as documented.
+//! static table set), and answers as documented. Only what the spec lets a provider leave out
+//! answers `STATUS_NOT_SUPPORTED`: `NdkQueryExtension` and `NdkControlCqInterruptModeration`
+//! (plus the connection-manager tables until they are wired).
 #![allow(unsafe_code)]
 // One long scenario walking the tables slot by slot; `a`/`b`/`p`/`t`... are its vocabulary.
 #![allow(clippy::too_many_lines, clippy::many_single_char_names)]
@@ -87,12 +89,16 @@ fn every_slot_of_every_table_answers() {
             &raw mut size,
             &raw mut fbo,
         )),
-        STATUS_NOT_SUPPORTED
+        STATUS_INVALID_PARAMETER
     );
     call!((ad.NdkReleaseLAM)(
         adapter.raw(),
         ptr::null_mut::<NDK_LOGICAL_ADDRESS_MAPPING>(),
     ));
+    let lam_buf = softndk::consumer::Buffer::zeroed(64);
+    let lam = adapter.build_lam(&lam_buf, 0, 64).unwrap();
+    assert_eq!(lam.page_count(), 1);
+    adapter.release_lam(lam);
 
     // CQ: every slot.
     assert_eq!(a.rcq.query_extension(), STATUS_NOT_SUPPORTED);
@@ -107,52 +113,30 @@ fn every_slot_of_every_table_answers() {
     assert_eq!(pd.query_extension(), STATUS_NOT_SUPPORTED);
     assert_ne!(pd.privileged_token(), 0);
     let mr = pd.create_mr(false).unwrap();
-    assert_eq!(pd.create_mr(true).unwrap_err(), STATUS_NOT_SUPPORTED);
-    let d = pd.dispatch();
-    let mut mw = ptr::null_mut();
-    assert_eq!(
-        call!((d.NdkCreateMw)(
-            pd.raw(),
-            Some(create_completion),
-            ptr::null_mut(),
-            &raw mut mw
-        )),
-        STATUS_NOT_SUPPORTED
-    );
-    let mut srq = ptr::null_mut();
-    assert_eq!(
-        call!((d.NdkCreateSrq)(
-            pd.raw(),
-            16,
-            1,
-            0,
-            None,
-            ptr::null_mut(),
-            ptr::null(),
-            Some(create_completion),
-            ptr::null_mut(),
-            &raw mut srq
-        )),
-        STATUS_NOT_SUPPORTED
-    );
-    let mut qp = ptr::null_mut();
-    assert_eq!(
-        call!((d.NdkCreateQpWithSrq)(
-            pd.raw(),
-            a.rcq.raw(),
-            a.icq.raw(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            4,
-            1,
-            0,
-            Some(create_completion),
-            ptr::null_mut(),
-            &raw mut qp
-        )),
-        STATUS_NOT_SUPPORTED
-    );
-    assert!(mw.is_null() && srq.is_null() && qp.is_null());
+    let fast = pd.create_mr(true).unwrap();
+    assert_eq!(fast.initialize_fast_register(1, false), STATUS_SUCCESS);
+    let mw = pd.create_mw().unwrap();
+    let srq = pd.create_srq(16, 1, 0, None).unwrap();
+    let srq_qp = pd
+        .create_qp_with_srq(
+            &a.rcq,
+            &a.icq,
+            &srq,
+            0x5,
+            softndk::consumer::QpLimits::default(),
+        )
+        .unwrap();
+    // MW: every slot.
+    assert_eq!(mw.query_extension(), STATUS_NOT_SUPPORTED);
+    assert_ne!(mw.remote_token(), 0);
+    // SRQ: every slot.
+    assert_eq!(srq.query_extension(), STATUS_NOT_SUPPORTED);
+    assert_eq!(srq.modify(0, 0), STATUS_SUCCESS);
+    assert_eq!(srq.receive(9, &[]), STATUS_SUCCESS);
+    assert!(matches!(srq_qp.close(), Closed::Now));
+    assert!(matches!(srq.close(), Closed::Now));
+    assert!(matches!(mw.close(), Closed::Now));
+    assert!(matches!(fast.close(), Closed::Now));
 
     // MR: every slot.
     assert_eq!(mr.query_extension(), STATUS_NOT_SUPPORTED);
@@ -192,9 +176,11 @@ fn every_slot_of_every_table_answers() {
     assert_eq!(done.len(), 4);
     assert!(done[..3].iter().all(|r| r.Status == STATUS_SUCCESS));
     assert_eq!(done[3].Status, softndk::abi::STATUS_INVALID_DEVICE_REQUEST);
-    assert_eq!(qp.bind_nothing(), STATUS_NOT_SUPPORTED);
-    assert_eq!(qp.fast_register_nothing(), STATUS_NOT_SUPPORTED);
-    assert_eq!(qp.invalidate_nothing(), STATUS_NOT_SUPPORTED);
+    // Memory work requests with NULL objects are refused (the scenarios are in ndk_mw_bind,
+    // ndk_frmr and ndk_lam).
+    assert_eq!(qp.bind_nothing(), STATUS_INVALID_PARAMETER);
+    assert_eq!(qp.fast_register_nothing(), STATUS_INVALID_PARAMETER);
+    assert_eq!(qp.invalidate_nothing(), STATUS_INVALID_PARAMETER);
     assert!(matches!(remote_mr.close(), Closed::Now));
     qp.flush();
 
@@ -385,42 +371,26 @@ fn every_slot_of_every_table_answers() {
         STATUS_NOT_SUPPORTED
     );
     call!((l.NdkControlConnectEvents)(n.cast(), 1));
+    // MW and SRQ slots with NULL objects (the live ones were called above): a NULL close
+    // completion is refused before anything is looked at.
     let mw = t.mw;
     assert_eq!(
         call!((mw.NdkCloseMw)(n, None, n.cast())),
-        STATUS_NOT_SUPPORTED
-    );
-    assert_eq!(
-        call!((mw.NdkQueryExtension)(
-            n,
-            ptr::null(),
-            NDK_VERSION::default(),
-            ptr::null_mut()
-        )),
-        STATUS_NOT_SUPPORTED
+        STATUS_INVALID_PARAMETER
     );
     assert_eq!(call!((mw.NdkGetRemoteTokenFromMw)(n.cast())), 0);
     let s = t.srq;
     assert_eq!(
         call!((s.NdkCloseSrq)(n, None, n.cast())),
-        STATUS_NOT_SUPPORTED
-    );
-    assert_eq!(
-        call!((s.NdkQueryExtension)(
-            n,
-            ptr::null(),
-            NDK_VERSION::default(),
-            ptr::null_mut()
-        )),
-        STATUS_NOT_SUPPORTED
+        STATUS_INVALID_PARAMETER
     );
     assert_eq!(
         call!((s.NdkModifySrq)(n.cast(), 0, 0, None, n.cast())),
-        STATUS_NOT_SUPPORTED
+        STATUS_INVALID_PARAMETER
     );
     assert_eq!(
         call!((s.NdkSrqReceive)(n.cast(), n.cast(), ptr::null(), 0)),
-        STATUS_NOT_SUPPORTED
+        STATUS_INVALID_PARAMETER
     );
 
     // Close slots of the live object types.
@@ -434,5 +404,4 @@ fn every_slot_of_every_table_answers() {
         0,
         "SoftNDK completes inline"
     );
-    let _ = STATUS_INVALID_PARAMETER;
 }

@@ -148,3 +148,22 @@ fn pooled_values_behave_like_their_std_counterparts() {
     assert_eq!(v.push(9), Err(9), "full vectors refuse instead of growing");
     assert_eq!(platform.alloc_stats().live, 1);
 }
+
+#[test]
+fn try_arc_goes_through_the_allocation_gate() {
+    let platform = Host::deterministic();
+    let before = platform.alloc_stats();
+    let arc = platform.try_arc(41_u32).expect("no faults");
+    assert_eq!(*arc, 41);
+    let after = platform.alloc_stats();
+    assert_eq!(after.attempts, before.attempts + 1);
+    // The admission is not kept: Arc memory is outside the live balance.
+    assert_eq!(after.live, before.live);
+
+    platform.set_fault_plan(FaultPlan::FailNth(0));
+    assert_eq!(platform.try_arc(5_u32).err(), Some(AllocError));
+    assert_eq!(
+        platform.alloc_stats().injected_failures,
+        after.injected_failures + 1
+    );
+}

@@ -12,8 +12,11 @@
 
 mod cq;
 mod events;
+mod lam;
 mod memory;
+mod mw;
 mod qp;
+mod srq;
 
 use core::ffi::c_void;
 use core::ptr;
@@ -30,8 +33,11 @@ pub use cq::Cq;
 pub use events::{
     CloseSignal, Closed, CqEvents, create_completion, request_completion, unexpected_completions,
 };
+pub use lam::Lam;
 pub use memory::{Buffer, MdlChain, Mr};
+pub use mw::Mw;
 pub use qp::{Qp, ctx};
+pub use srq::{Srq, SrqEvents};
 
 /// An open adapter, as NDIS hands it to a consumer.
 #[derive(Debug)]

@@ -26,8 +26,8 @@ pub static TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {
     NdkCreateSharedEndpoint: create_shared_endpoint,
     NdkCreateConnector: create_connector,
     NdkCreateListener: create_listener,
-    NdkBuildLAM: super::pending::BUILD_LAM,
-    NdkReleaseLAM: super::pending::RELEASE_LAM,
+    NdkBuildLAM: super::lam::BUILD_LAM,
+    NdkReleaseLAM: super::lam::RELEASE_LAM,
 };
 
 #[allow(clippy::cast_possible_truncation)] // 0x68

@@ -18,11 +18,12 @@ use core::ops::Deref;
 
 use crate::abi::upcall::CloseCompletion;
 use crate::abi::{
-    NDK_ADAPTER, NDK_CQ, NDK_MR, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD, NDK_QP, NdkObject,
+    NDK_ADAPTER, NDK_CQ, NDK_MR, NDK_MW, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD, NDK_QP,
+    NDK_SRQ, NdkObject,
 };
 use crate::lifetime::{AlreadyClosing, Base, Closed, Tracked};
 use crate::sync::Arc;
-use crate::verbs::{Adapter, Cq, Mr, Pd, Qp};
+use crate::verbs::{Adapter, Cq, Mr, Mw, Pd, Qp, Srq};
 
 /// A provider object whose `NDK_xxx` sits at offset 0 (every object, the adapter included).
 pub trait Embedded: Sized {
@@ -68,6 +69,8 @@ handle!(Cq, NDK_CQ);
 handle!(Pd, NDK_PD);
 handle!(Mr, NDK_MR);
 handle!(Qp, NDK_QP);
+handle!(Mw, NDK_MW);
+handle!(Srq, NDK_SRQ);
 
 /// The consumer's pointer to a new object: gives up BASE as the pointer.
 #[must_use]

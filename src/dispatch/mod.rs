@@ -5,8 +5,9 @@
 //! ([`handle`]), validates what a consumer can get wrong (NULL where not optional, unknown flag
 //! bits, SGE counts and lengths, buffer sizes) and answers with the documented status, wraps
 //! consumer callbacks into `abi::upcall` values, then calls the safe core in [`crate::verbs`].
-//! One file per table. No slot is NULL: features SoftNDK does not implement answer
-//! `STATUS_NOT_SUPPORTED`.
+//! One file per table (`lam.rs` holds the adapter table's two LAM slots). No slot is NULL;
+//! only what the spec lets a provider leave out answers `STATUS_NOT_SUPPORTED`
+//! (`NdkQueryExtension`, `NdkControlCqInterruptModeration` without the moderation flag).
 //!
 //! Must never: follow an object's `Dispatch` pointer, keep a consumer pointer beyond the call
 //! (except the objects themselves and registered memory, whose lifetime the NDK contract
@@ -19,11 +20,13 @@ mod adapter;
 mod connection;
 mod cq;
 pub mod handle;
+mod lam;
 pub mod mdl;
 mod memory;
+mod mw;
 mod pd;
-mod pending;
 mod qp;
+mod srq;
 
 use core::ffi::c_void;
 
@@ -45,8 +48,8 @@ pub static TABLES: DispatchTables = DispatchTables {
     cq: &cq::TABLE,
     pd: &pd::TABLE,
     mr: &memory::MR_TABLE,
-    mw: &pending::MW_TABLE,
-    srq: &pending::SRQ_TABLE,
+    mw: &mw::MW_TABLE,
+    srq: &srq::SRQ_TABLE,
     qp: &qp::QP_TABLE,
     shared_endpoint: &connection::SHARED_ENDPOINT_TABLE,
     connector: &connection::CONNECTOR_TABLE,

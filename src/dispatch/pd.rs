@@ -3,12 +3,16 @@
 
 use core::ffi::c_void;
 
+use crate::abi::upcall::{Context, SrqNotification};
 use crate::abi::{
     BOOLEAN, GROUP_AFFINITY, NDK_CQ, NDK_FN_CREATE_COMPLETION, NDK_FN_SRQ_NOTIFICATION_CALLBACK,
     NDK_MR, NDK_MW, NDK_PD, NDK_PD_DISPATCH, NDK_QP, NDK_SRQ, NTSTATUS, STATUS_INVALID_PARAMETER,
-    STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    STATUS_SUCCESS,
 };
-use crate::verbs::{Cq, Mr, Pd, Qp, QpConfig};
+use crate::lifetime::Base;
+use crate::verbs::{Cq, Mr, Mw, Pd, Qp, QpConfig, Srq};
+
+use super::handle::Embedded;
 
 use super::handle::{borrow, hand_out};
 use super::{close_object, query_extension, write_out};
@@ -25,8 +29,28 @@ pub static TABLE: NDK_PD_DISPATCH = NDK_PD_DISPATCH {
     NdkGetPrivilegedMemoryRegionToken: get_privileged_token,
 };
 
-/// `NdkCreateMr`. Mandatory: PD, `CreateCompletion`, `ppNdkMr`. Completes inline.
-/// Fast-register MRs answer `STATUS_NOT_SUPPORTED` until `NdkFastRegister` is implemented.
+/// Writes a new object to the consumer's out-parameter, or answers the create's failure.
+///
+/// # Safety
+///
+/// `out` is non-null and writable (checked by the caller).
+unsafe fn created<T: crate::lifetime::Tracked + Embedded>(
+    out: *mut *mut T::Ndk,
+    result: Result<Base<T>, NTSTATUS>,
+) -> NTSTATUS {
+    match result {
+        Ok(object) => {
+            // SAFETY: per the caller's contract.
+            unsafe { write_out(out, hand_out(object)) };
+            STATUS_SUCCESS
+        }
+        Err(status) => status,
+    }
+}
+
+/// `NdkCreateMr`. Mandatory: PD, `CreateCompletion`, `ppNdkMr`. Completes inline. A
+/// fast-register MR (`FastRegister` TRUE) refuses `NdkRegisterMr`; a normal one refuses
+/// `NdkInitializeFastRegisterMr`, `NdkFastRegister` and `NdkInvalidate`.
 unsafe extern "system" fn create_mr(
     pd: *mut NDK_PD,
     fast_register: BOOLEAN,
@@ -41,41 +65,57 @@ unsafe extern "system" fn create_mr(
     if completion.is_none() || out.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    if fast_register != 0 {
-        return STATUS_NOT_SUPPORTED;
-    }
-    match Mr::create(&pd, false) {
-        Ok(mr) => {
-            // SAFETY: `out` checked non-null; writable per the contract.
-            unsafe { write_out(out, hand_out(mr)) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    // SAFETY: `out` checked non-null; writable per the contract.
+    unsafe { created(out, Mr::create(&pd, fast_register != 0)) }
 }
 
+/// `NdkCreateMw`. Mandatory: PD, `CreateCompletion`, `ppNdkMw`. Completes inline.
 unsafe extern "system" fn create_mw(
-    _pd: *mut NDK_PD,
-    _completion: Option<NDK_FN_CREATE_COMPLETION>,
+    pd: *mut NDK_PD,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
     _context: *mut c_void,
-    _out: *mut *mut NDK_MW,
+    out: *mut *mut NDK_MW,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the PD pointer.
+    let Some(pd) = (unsafe { borrow::<Pd>(pd) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if completion.is_none() || out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: `out` checked non-null; writable per the contract.
+    unsafe { created(out, Mw::create(&pd)) }
 }
 
+/// `NdkCreateSrq`. Mandatory: PD, `CreateCompletion`, `ppNdkSrq`; `SrqDepth` in
+/// 1..=`MaxSrqDepth`, `MaxReceiveRequestSge` ≤ the adapter's. `SrqNotification` is optional
+/// (NULL: never notified); `Affinity` is a hint SoftNDK does not use. Completes inline.
 unsafe extern "system" fn create_srq(
-    _pd: *mut NDK_PD,
-    _depth: u32,
-    _max_sge: u32,
-    _threshold: u32,
-    _notification: Option<NDK_FN_SRQ_NOTIFICATION_CALLBACK>,
-    _notification_context: *mut c_void,
+    pd: *mut NDK_PD,
+    depth: u32,
+    max_sge: u32,
+    threshold: u32,
+    notification: Option<NDK_FN_SRQ_NOTIFICATION_CALLBACK>,
+    notification_context: *mut c_void,
     _affinity: *const GROUP_AFFINITY,
-    _completion: Option<NDK_FN_CREATE_COMPLETION>,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
     _context: *mut c_void,
-    _out: *mut *mut NDK_SRQ,
+    out: *mut *mut NDK_SRQ,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the PD pointer.
+    let Some(pd) = (unsafe { borrow::<Pd>(pd) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if completion.is_none() || out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let notify = notification.map(|f| {
+        // SAFETY: the consumer's notification callback, valid with its context until the SRQ's
+        // close completes (NdkCreateSrq contract).
+        unsafe { SrqNotification::new(f, Context::new(notification_context)) }
+    });
+    // SAFETY: `out` checked non-null; writable per the contract.
+    unsafe { created(out, Srq::create(&pd, depth, max_sge, threshold, notify)) }
 }
 
 /// `NdkCreateQp`. Mandatory: PD, both CQs (of the PD's adapter), `CreateCompletion`,
@@ -113,30 +153,48 @@ unsafe extern "system" fn create_qp(
         max_initiator_sge,
         inline_data_size,
     };
-    match Qp::create(&pd, &rcq, &icq, config) {
-        Ok(qp) => {
-            // SAFETY: `out` checked non-null; writable per the contract.
-            unsafe { write_out(out, hand_out(qp)) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
+    // SAFETY: `out` checked non-null; writable per the contract.
+    unsafe { created(out, Qp::create(&pd, &rcq, &icq, config)) }
 }
 
+/// `NdkCreateQpWithSrq`. Mandatory: PD, both CQs, the SRQ (of the same PD), `CreateCompletion`,
+/// `ppNdkQp`; initiator limits at most the adapter's. Completes inline. `NdkReceive` on the
+/// new QP is refused (`STATUS_INVALID_PARAMETER`): its receives come from the SRQ.
 unsafe extern "system" fn create_qp_with_srq(
-    _pd: *mut NDK_PD,
-    _receive_cq: *mut NDK_CQ,
-    _initiator_cq: *mut NDK_CQ,
-    _srq: *mut NDK_SRQ,
-    _qp_context: *mut c_void,
-    _initiator_depth: u32,
-    _max_initiator_sge: u32,
-    _inline_size: u32,
-    _completion: Option<NDK_FN_CREATE_COMPLETION>,
+    pd: *mut NDK_PD,
+    receive_cq: *mut NDK_CQ,
+    initiator_cq: *mut NDK_CQ,
+    srq: *mut NDK_SRQ,
+    qp_context: *mut c_void,
+    initiator_depth: u32,
+    max_initiator_sge: u32,
+    inline_size: u32,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
     _context: *mut c_void,
-    _out: *mut *mut NDK_QP,
+    out: *mut *mut NDK_QP,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the PD, CQ and SRQ pointers.
+    let (Some(pd), Some(rcq), Some(icq), Some(srq)) = (
+        unsafe { borrow::<Pd>(pd) },
+        unsafe { borrow::<Cq>(receive_cq) },
+        unsafe { borrow::<Cq>(initiator_cq) },
+        unsafe { borrow::<Srq>(srq) },
+    ) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if completion.is_none() || out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let config = QpConfig {
+        context: qp_context.expose_provenance(),
+        receive_depth: 0,
+        initiator_depth,
+        max_receive_sge: 0,
+        max_initiator_sge,
+        inline_data_size: inline_size,
+    };
+    // SAFETY: `out` checked non-null; writable per the contract.
+    unsafe { created(out, Qp::create_with_srq(&pd, &rcq, &icq, &srq, config)) }
 }
 
 /// `NdkGetPrivilegedMemoryRegionToken`: `VOID`; a NULL PD or `pToken` is ignored.

@@ -11,13 +11,14 @@ use core::ffi::c_void;
 
 use crate::abi::{
     NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER, NDK_OP_FLAG_INLINE, NDK_QP,
-    NDK_QP_DISPATCH, NDK_SGE, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
-    STATUS_SUCCESS, VALID_READ_FLAGS, VALID_SEND_AND_INVALIDATE_FLAGS, VALID_SEND_FLAGS,
-    VALID_WRITE_FLAGS, has_flag, op_flags_valid,
+    NDK_QP_DISPATCH, NDK_SGE, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, VALID_BIND_FLAGS,
+    VALID_FAST_REGISTER_FLAGS, VALID_INVALIDATE_FLAGS, VALID_READ_FLAGS,
+    VALID_SEND_AND_INVALIDATE_FLAGS, VALID_SEND_FLAGS, VALID_WRITE_FLAGS, has_flag, op_flags_valid,
 };
-use crate::engine::{OpFlags, Payload, Sge, WorkRequest};
+use crate::engine::{Access, BindRequest, FastRegisterRequest, OpFlags, Payload, Sge, WorkRequest};
 use crate::sync::Arc;
-use crate::verbs::Qp;
+use crate::verbs::mr::MemoryTable;
+use crate::verbs::{Mr, Mw, Qp};
 
 use super::handle::borrow;
 use super::{close_object, query_extension};
@@ -67,7 +68,7 @@ const fn status(r: Result<(), NTSTATUS>) -> NTSTATUS {
 ///
 /// `sgl` is NULL or valid for reads of `n` `NDK_SGE`s (consumer contract) — only read once `n`
 /// is known to be within `limit` and [`MAX_SGE`].
-unsafe fn read_sges(
+pub(super) unsafe fn read_sges(
     sgl: *const NDK_SGE,
     n: u32,
     limit: u32,
@@ -309,41 +310,139 @@ unsafe extern "system" fn receive(
     status(qp.post_receive(context(ctx), sges))
 }
 
-/// `NdkBind`: memory windows are not available yet (`NdkCreateMw` answers
-/// `STATUS_NOT_SUPPORTED`), so no window can be passed.
+/// `NdkBind`: binds window `mw` to `[va, va + length)` of registered MR `mr`. Refused before
+/// anything is queued: NULL QP/MR/MW or objects of the wrong type, flags outside
+/// `VALID_BIND_FLAGS`, length 0 or above `MaxWindowSize` (`STATUS_INVALID_PARAMETER`); then by
+/// the memory table at post time (see `verbs::qp::memory_post_status`): remote write through an
+/// MR registered without local write, or objects of another PD → `STATUS_ACCESS_VIOLATION`; MR
+/// not registered or window already bound → `STATUS_INVALID_DEVICE_STATE`; range outside the MR
+/// → `STATUS_INVALID_PARAMETER`. On success the window's token is valid when this returns.
 unsafe extern "system" fn bind(
-    _qp: *mut NDK_QP,
-    _ctx: *mut c_void,
-    _mr: *mut NDK_MR,
-    _mw: *mut NDK_MW,
-    _va: *mut c_void,
-    _length: usize,
-    _flags: u32,
+    qp: *mut NDK_QP,
+    ctx: *mut c_void,
+    mr: *mut NDK_MR,
+    mw: *mut NDK_MW,
+    va: *mut c_void,
+    length: usize,
+    flags: u32,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the QP, MR and MW pointers.
+    let (Some(qp), Some(mr), Some(mw)) = (
+        unsafe { borrow::<Qp>(qp) },
+        unsafe { borrow::<Mr>(mr) },
+        unsafe { borrow::<Mw>(mw) },
+    ) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if !op_flags_valid(flags, VALID_BIND_FLAGS)
+        || length == 0
+        || length > qp.pd().adapter().limits().max_window_size
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let request = WorkRequest::Bind(BindRequest {
+        mr: MemoryTable::handle(mr.token()),
+        mw: MemoryTable::handle(mw.token()),
+        virtual_address: va.addr() as u64,
+        length: length as u64,
+        access: Access::LOCAL_READ,
+    });
+    status(qp.post(context(ctx), request, OpFlags(flags)))
 }
 
-/// `NdkFastRegister`: fast registration is not available yet.
+/// Most pages one `NdkFastRegister` may carry (stack storage); `FRMRPageCount` never exceeds it.
+pub const MAX_FR_PAGES: usize = 256;
+const _: () = assert!(crate::verbs::Limits::SOFTNDK.frmr_page_count as usize <= MAX_FR_PAGES);
+
+/// `NdkFastRegister`: maps `pages` logical pages (consecutive pages of one LAM, see
+/// `verbs::lam`) onto fast-register MR `mr`. Refused before anything is queued: NULL QP/MR or
+/// page array, a normal MR, flags outside `VALID_FAST_REGISTER_FLAGS`, 0 pages or more than
+/// [`MAX_FR_PAGES`], length 0 or above `MaxRegistrationSize` (`STATUS_INVALID_PARAMETER`); the
+/// engine checks `FBO` < `PAGE_SIZE`, `Length` ≤ pages·`PAGE_SIZE` − `FBO` and
+/// `BaseVirtualAddress` = `FBO` + n·`PAGE_SIZE` (`STATUS_INVALID_PARAMETER`); the memory table
+/// refuses remote rights on an MR initialised without `RemoteAccess`
+/// (`STATUS_ACCESS_VIOLATION`), an MR not initialised or still valid
+/// (`STATUS_INVALID_DEVICE_STATE`), and more pages than initialised or pages that are not
+/// consecutive pages of one live LAM (`STATUS_INVALID_PARAMETER`). On success the MR's token is
+/// valid when this returns.
 unsafe extern "system" fn fast_register(
-    _qp: *mut NDK_QP,
-    _ctx: *mut c_void,
-    _mr: *mut NDK_MR,
-    _pages: u32,
-    _page_array: *const NDK_LOGICAL_ADDRESS,
-    _fbo: u32,
-    _length: usize,
-    _base: *mut c_void,
-    _flags: u32,
+    qp: *mut NDK_QP,
+    ctx: *mut c_void,
+    mr: *mut NDK_MR,
+    pages: u32,
+    page_array: *const NDK_LOGICAL_ADDRESS,
+    fbo: u32,
+    length: usize,
+    base: *mut c_void,
+    flags: u32,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the QP and MR pointers.
+    let (Some(qp), Some(mr)) = (unsafe { borrow::<Qp>(qp) }, unsafe { borrow::<Mr>(mr) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let count = pages as usize;
+    if !mr.is_fast()
+        || !op_flags_valid(flags, VALID_FAST_REGISTER_FLAGS)
+        || page_array.is_null()
+        || count == 0
+        || count > MAX_FR_PAGES
+        || length == 0
+        || length > qp.pd().adapter().limits().max_registration_size
+    {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let mut buf = [0u64; MAX_FR_PAGES];
+    for (i, slot) in buf.iter_mut().enumerate().take(count) {
+        // SAFETY: the consumer's array holds `pages` entries (`i < count`), read unaligned.
+        let page = unsafe { page_array.wrapping_add(i).read_unaligned() };
+        // Logical addresses are opaque handles: keep the bits.
+        #[allow(clippy::cast_sign_loss)]
+        {
+            *slot = page as u64;
+        }
+    }
+    let request = WorkRequest::FastRegister(FastRegisterRequest {
+        mr: MemoryTable::handle(mr.token()),
+        pages: &buf[..count],
+        first_byte_offset: fbo,
+        length: length as u64,
+        base_virtual_address: base.addr() as u64,
+        access: Access::LOCAL_READ,
+    });
+    status(qp.post(context(ctx), request, OpFlags(flags)))
 }
 
-/// `NdkInvalidate`: nothing is invalidatable until fast registration and windows exist.
+/// `NdkInvalidate` of a fast-register MR or a window, given by its header. Refused before
+/// anything is queued: NULL QP or object, an object that is neither an MR nor an MW, an MR
+/// registered with `NdkRegisterMr`, flags outside `VALID_INVALIDATE_FLAGS`
+/// (`STATUS_INVALID_PARAMETER`). Executed in queue order: an object that is not valid by then
+/// (never registered/bound, already invalidated locally or by the peer, closed) completes with
+/// `STATUS_INVALID_HANDLE`.
 unsafe extern "system" fn invalidate(
-    _qp: *mut NDK_QP,
-    _ctx: *mut c_void,
-    _object: *mut NDK_OBJECT_HEADER,
-    _flags: u32,
+    qp: *mut NDK_QP,
+    ctx: *mut c_void,
+    object: *mut NDK_OBJECT_HEADER,
+    flags: u32,
 ) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+    // SAFETY: NDK contract for the QP pointer.
+    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if !op_flags_valid(flags, VALID_INVALIDATE_FLAGS) {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: NDK contract: `object` is NULL or a live MR or MW of this provider; `borrow`
+    // checks the header's type before treating it as either.
+    let mr = unsafe { borrow::<Mr>(object.cast()) };
+    // SAFETY: as above.
+    let mw = unsafe { borrow::<Mw>(object.cast()) };
+    let token = match (mr, mw) {
+        (Some(mr), _) if mr.is_fast() => mr.token(),
+        (None, Some(mw)) => mw.token(),
+        _ => return STATUS_INVALID_PARAMETER,
+    };
+    let request = WorkRequest::Invalidate {
+        target: MemoryTable::handle(token),
+    };
+    status(qp.post(context(ctx), request, OpFlags(flags)))
 }

@@ -35,9 +35,12 @@ use super::{AllocError, DeferredWork, Irql, PlatformOps, Timestamp};
 use crate::sys::ffi::KeFlushQueuedDpcs;
 use crate::sys::ke::{SHARED_INTERRUPT_TIME, interrupt_time_nanos};
 
-/// The kernel platform instance. Stateless: the kernel's DPC queues, pool and clock are
-/// global, so every adapter's copy is the same.
-#[derive(Clone, Copy, Debug, Default)]
+/// The kernel platform instance.
+///
+/// Stateless: the kernel's DPC queues, pool and clock are global, so every adapter's copy is
+/// the same. `Clone` but deliberately not `Copy`: the provider core is written against
+/// platforms that are cloned (the host's carries state).
+#[derive(Clone, Debug, Default)]
 pub struct Kernel;
 
 impl Kernel {

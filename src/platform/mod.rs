@@ -359,6 +359,27 @@ pub trait PlatformOps: Clone + Send + Sync + 'static {
         PoolBox::try_new(value, token)
     }
 
+    /// Moves `value` into a new `Arc`, admitted by [`PlatformOps::alloc_gate`] like every other
+    /// allocation (so host fault injection reaches it).
+    ///
+    /// This is how provider objects are allocated (then handed to
+    /// `lifetime::Base::from_arc`): never `Arc::new`, which aborts — on the kernel, bug-checks —
+    /// when memory is short, as it is under Driver Verifier's low-resources simulation. The
+    /// kernel build allocates with `Arc::try_new`; the host checks the gate and then uses
+    /// `Arc::new` (stable Rust has no fallible `Arc`; a real host out-of-memory ends the test
+    /// process, which is acceptable there). The admission token is not kept: `Arc` memory is
+    /// not counted in the host's live-allocation balance.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError`]; `value` is dropped.
+    #[track_caller]
+    fn try_arc<T>(&self, value: T) -> Result<crate::sync::Arc<T>, AllocError> {
+        let admitted = self.alloc_gate(Location::caller())?;
+        drop(admitted);
+        pool::try_arc(value)
+    }
+
     /// An empty vector that can hold `capacity` elements and never grows.
     ///
     /// # Errors

@@ -31,6 +31,24 @@ pub(super) fn try_box_array<T>(value: T) -> Result<Box<[T; 1]>, AllocError> {
     vec.into_boxed_slice().try_into().map_err(|_| AllocError)
 }
 
+/// Moves `value` into a new `Arc`, reporting out-of-memory instead of aborting.
+///
+/// Kernel builds use `Arc::try_new` (`allocator_api`, enabled for the kernel build only; the
+/// kernel toolchains already build `core`/`alloc` from source with `RUSTC_BOOTSTRAP=1`).
+#[cfg(all(target_os = "windows", feature = "kernel"))]
+pub(super) fn try_arc<T>(value: T) -> Result<crate::sync::Arc<T>, AllocError> {
+    crate::sync::Arc::try_new(value).map_err(|_| AllocError)
+}
+
+/// Moves `value` into a new `Arc`. Host builds run on stable Rust, which has no fallible `Arc`
+/// constructor: a real out-of-memory aborts the process. Injected failures are decided before
+/// this is called (`PlatformOps::try_arc`).
+#[cfg(not(all(target_os = "windows", feature = "kernel")))]
+#[allow(clippy::unnecessary_wraps)] // same signature as the kernel's fallible version
+pub(super) fn try_arc<T>(value: T) -> Result<crate::sync::Arc<T>, AllocError> {
+    Ok(crate::sync::Arc::new(value))
+}
+
 /// One `T` on the heap, like `Box<T>`, allocated fallibly and accounted by the platform.
 ///
 /// Stored as a `Box<[T; 1]>` because stable Rust has no fallible `Box::try_new`; the

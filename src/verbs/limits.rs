@@ -165,11 +165,17 @@ impl AdapterConfig {
 /// | level | lock | held while taking |
 /// |---|---|---|
 /// | [`QP_LINK`](lock_order::QP_LINK) | a QP's pointer to its current connection | connection locks (connect only) |
-/// | [`CONNECTION`](lock_order::CONNECTION) | a connection (both endpoints of a pair) | SRQ, CQ, memory |
-/// | [`SRQ`](lock_order::SRQ) | an SRQ's receive queue | CQ, memory |
+/// | [`CONNECTION`](lock_order::CONNECTION) | a connection (both endpoints of a pair) | one SRQ, CQ, memory |
+/// | [`SRQ`](lock_order::SRQ) | an SRQ's receive queue, threshold, DPC state | CQ, memory |
 /// | [`CQ`](lock_order::CQ) | a CQ's ring and arm state | nothing |
-/// | [`MEMORY`](lock_order::MEMORY) | the adapter's token table, LAM table | nothing |
-/// | [`LEAF`](lock_order::LEAF) | small per-object cells (stored close completion) | nothing |
+/// | [`MEMORY`](lock_order::MEMORY) | the adapter's memory table (tokens and LAMs) | leaf (an MW's MR link) |
+/// | [`LEAF`](lock_order::LEAF) | small per-object cells (stored close completion, an MW's MR link, an SRQ's list of QPs) | nothing |
+///
+/// Two SRQ locks are never held at once. When both QPs of a connection take their receives
+/// from SRQs (two SRQs, or one SRQ serving both ends of a loopback connection), an execution
+/// pass runs `engine::progress` twice, each time with only the receiving side's SRQ locked
+/// (the other direction simply waits for its half). This avoids an ordered try-lock between
+/// two locks of one level, which the platform's level checker could not verify.
 pub mod lock_order {
     use super::LockLevel;
 

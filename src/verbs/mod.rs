@@ -13,10 +13,14 @@
 
 pub mod adapter;
 pub mod cq;
+pub mod lam;
 pub mod limits;
+pub mod memory;
 pub mod mr;
+pub mod mw;
 pub mod pd;
 pub mod qp;
+pub mod srq;
 pub mod token;
 
 use crate::abi::upcall::CloseCompletion;
@@ -34,8 +38,10 @@ pub use adapter::Adapter;
 pub use cq::{ArmType, Cq};
 pub use limits::{ADAPTER_FLAGS, AdapterConfig, Limits, lock_order};
 pub use mr::Mr;
+pub use mw::Mw;
 pub use pd::Pd;
 pub use qp::{Qp, QpConfig, connect_pair};
+pub use srq::Srq;
 
 /// The ten dispatch tables, provided by the `dispatch` layer as `'static` data and stored by
 /// the adapter so the core can build each new object's `NDK_xxx` (it only copies the references).

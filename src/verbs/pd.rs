@@ -6,8 +6,9 @@
 #![deny(unsafe_code)]
 
 use crate::abi::upcall::{CloseCompletion, NdkCell};
-use crate::abi::{NDK_PD, NTSTATUS};
+use crate::abi::{NDK_PD, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked};
+use crate::platform::prelude::*;
 use crate::sync::Arc;
 
 use super::{Adapter, Closer, Goodbye};
@@ -50,19 +51,24 @@ impl Pd {
     ///
     /// # Errors
     ///
-    /// `STATUS_DEVICE_NOT_READY` if the adapter is closing.
+    /// `STATUS_DEVICE_NOT_READY` if the adapter is closing, `STATUS_INSUFFICIENT_RESOURCES` when
+    /// the object cannot be allocated.
     pub fn create(adapter: &Arc<Adapter>) -> Result<Base<Self>, NTSTATUS> {
         let mut links = Links::new();
         // A fresh Links has room for every link an object takes.
         let _ = links.push(adapter.link()?);
         let number = adapter.next_pd_number();
-        Ok(Base::new(Self {
-            ndk: NdkCell::new(NDK_PD::new(adapter.version(), adapter.tables().pd)),
-            node: Node::new(links),
-            closer: Closer::new(),
-            adapter: Arc::clone(adapter),
-            privileged_token: adapter.memory().privileged_token(number),
-        }))
+        adapter
+            .platform()
+            .try_arc(Self {
+                ndk: NdkCell::new(NDK_PD::new(adapter.version(), adapter.tables().pd)),
+                node: Node::new(links),
+                closer: Closer::new(),
+                adapter: Arc::clone(adapter),
+                privileged_token: adapter.memory().privileged_token(number),
+            })
+            .map(Base::from_arc)
+            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
     }
 
     /// `NdkClosePd`: pends while MRs, MWs, SRQs or QPs of this PD are open.

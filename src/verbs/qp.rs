@@ -19,20 +19,22 @@ use core::cell::RefCell;
 use crate::abi::upcall::{CloseCompletion, NdkCell};
 use crate::abi::{
     NDK_QP, NTSTATUS, STATUS_ACCESS_VIOLATION, STATUS_CONNECTION_ACTIVE, STATUS_CONNECTION_INVALID,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE,
+    STATUS_INVALID_PARAMETER,
 };
 use crate::engine::{
     self, Access, AccessError, BindRequest, Blocked, Completion, CompletionSink, Copier, CqId,
     Endpoint, EndpointConfig, ErrorCause, FastRegisterRequest, MemoryHandle, MemorySpace, Overrun,
-    PostError, QpState, RegionSlice, Sge,
+    PostError, QpState, ReceiveQueue, RegionSlice, Sge,
 };
 use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
 use crate::platform::{PVec, Region, SpinLock};
 use crate::sync::Arc;
 
+use super::memory::{MemoryTable, Requester};
 use super::mr::{Pin, PinList};
-use super::{Closer, Cq, Goodbye, Pd, lock_order};
+use super::{Closer, Cq, Goodbye, Pd, Srq, lock_order};
 
 /// Requests one execution pass may run before the connection lock is released.
 pub const PASS_BUDGET: u32 = 8;
@@ -62,6 +64,8 @@ struct Side {
     pd: Arc<Pd>,
     receive_cq: Arc<Cq>,
     initiator_cq: Arc<Cq>,
+    /// The SRQ its receives come from (QPs created with `NdkCreateQpWithSrq`).
+    srq: Option<Arc<Srq>>,
 }
 
 /// Everything behind a connection lock.
@@ -100,10 +104,24 @@ struct PdMemory<'p, 'l> {
     pins: &'p RefCell<PinList<'l>>,
 }
 
+impl PdMemory<'_, '_> {
+    fn requester(&self, remote: bool) -> Requester {
+        Requester {
+            pd: self.pd.identity(),
+            privileged: self.pd.privileged_token(),
+            remote,
+        }
+    }
+
+    fn table(&self) -> &MemoryTable {
+        self.pd.adapter().memory()
+    }
+}
+
 impl MemorySpace for PdMemory<'_, '_> {
     fn resolve_local(&self, sge: &Sge, need: Access) -> Result<RegionSlice, AccessError> {
-        self.pd.adapter().memory().resolve(
-            self.pd.identity(),
+        self.table().resolve(
+            self.requester(false),
             sge.token,
             sge.address,
             sge.length,
@@ -119,8 +137,8 @@ impl MemorySpace for PdMemory<'_, '_> {
         length: u32,
         need: Access,
     ) -> Result<RegionSlice, AccessError> {
-        self.pd.adapter().memory().resolve(
-            self.pd.identity(),
+        self.table().resolve(
+            self.requester(true),
             token,
             address,
             length,
@@ -129,20 +147,22 @@ impl MemorySpace for PdMemory<'_, '_> {
         )
     }
 
-    fn bind(&self, _request: &BindRequest) -> Result<(), AccessError> {
-        Err(AccessError::InvalidState)
+    fn bind(&self, request: &BindRequest) -> Result<(), AccessError> {
+        self.table()
+            .bind(self.pd.identity(), request, &mut self.pins.borrow_mut())
     }
 
-    fn fast_register(&self, _request: &FastRegisterRequest<'_>) -> Result<(), AccessError> {
-        Err(AccessError::InvalidState)
+    fn fast_register(&self, request: &FastRegisterRequest<'_>) -> Result<(), AccessError> {
+        self.table().fast_register(self.pd.identity(), request)
     }
 
-    fn invalidate(&self, _target: MemoryHandle) -> Result<(), AccessError> {
-        Err(AccessError::InvalidState)
+    fn invalidate(&self, target: MemoryHandle) -> Result<(), AccessError> {
+        #[allow(clippy::cast_possible_truncation)] // handles are u32 tokens (`MemoryTable::handle`)
+        self.table().invalidate(self.pd.identity(), target.0 as u32)
     }
 
-    fn invalidate_token(&self, _token: u32) -> Result<(), AccessError> {
-        Err(AccessError::InvalidState)
+    fn invalidate_token(&self, token: u32) -> Result<(), AccessError> {
+        self.table().invalidate(self.pd.identity(), token)
     }
 }
 
@@ -206,6 +226,7 @@ pub struct Qp {
     pd: Arc<Pd>,
     receive_cq: Arc<Cq>,
     initiator_cq: Arc<Cq>,
+    srq: Option<Arc<Srq>>,
     config: QpConfig,
     link: SpinLock<Arc<Connection>>,
 }
@@ -246,14 +267,32 @@ pub const fn post_status(e: PostError) -> NTSTATUS {
         | PostError::InvalidParameter
         | PostError::WrongQueue => STATUS_INVALID_PARAMETER,
         PostError::ReadsNotAllowed => STATUS_INVALID_DEVICE_REQUEST,
-        PostError::Access(_) => STATUS_ACCESS_VIOLATION,
+        PostError::Access(e) => memory_post_status(e),
+    }
+}
+
+/// The NTSTATUS of a bind or fast-register the memory table refused at post time.
+///
+/// A right the registration does not allow (or another PD's object) → `STATUS_ACCESS_VIOLATION` (the status
+/// `NdkBind`/`NdkFastRegister` document); an object in the wrong state (MR not registered,
+/// window already bound, fast-register MR not initialised or still valid, handle gone stale) →
+/// `STATUS_INVALID_DEVICE_STATE`; a range, page list or page count that does not fit →
+/// `STATUS_INVALID_PARAMETER`.
+#[must_use]
+pub const fn memory_post_status(e: AccessError) -> NTSTATUS {
+    match e {
+        AccessError::AccessDenied | AccessError::WrongProtectionDomain => STATUS_ACCESS_VIOLATION,
+        AccessError::InvalidState | AccessError::StaleToken => STATUS_INVALID_DEVICE_STATE,
+        AccessError::OutOfRange | AccessError::UnknownToken => STATUS_INVALID_PARAMETER,
     }
 }
 
 /// Pins one pass can take in the worst case: per executed request the local SGEs (or the read's
-/// sink SGEs), one remote range and the peer's receive SGEs; plus one blocked attempt per side.
+/// sink SGEs), one remote range and the peer's receive SGEs; plus one blocked attempt per side
+/// and `progress` call (two calls when both sides use SRQs); plus the MR link a rebinding
+/// `NdkBind` hands back.
 const fn pins_per_connection(max_sge: u32) -> usize {
-    (PASS_BUDGET as usize + 2) * (2 * max_sge as usize + 1)
+    (PASS_BUDGET as usize + 4) * (2 * max_sge as usize + 1) + 1
 }
 
 impl Qp {
@@ -269,6 +308,41 @@ impl Qp {
         pd: &Arc<Pd>,
         receive_cq: &Arc<Cq>,
         initiator_cq: &Arc<Cq>,
+        config: QpConfig,
+    ) -> Result<Base<Self>, NTSTATUS> {
+        Self::build(pd, receive_cq, initiator_cq, None, config)
+    }
+
+    /// `NdkCreateQpWithSrq`: as [`Qp::create`], but receives come from `srq` (of the same PD);
+    /// the QP holds a unit on the SRQ until its close completion returned, and `NdkReceive` on
+    /// it is refused. `config`'s receive depth and SGE limit are ignored.
+    ///
+    /// # Errors
+    ///
+    /// As [`Qp::create`]; `STATUS_INVALID_PARAMETER` for an SRQ of another PD.
+    pub fn create_with_srq(
+        pd: &Arc<Pd>,
+        receive_cq: &Arc<Cq>,
+        initiator_cq: &Arc<Cq>,
+        srq: &Arc<Srq>,
+        config: QpConfig,
+    ) -> Result<Base<Self>, NTSTATUS> {
+        if !Arc::ptr_eq(srq.pd(), pd) {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let config = QpConfig {
+            receive_depth: 0,
+            max_receive_sge: 0,
+            ..config
+        };
+        Self::build(pd, receive_cq, initiator_cq, Some(srq), config)
+    }
+
+    fn build(
+        pd: &Arc<Pd>,
+        receive_cq: &Arc<Cq>,
+        initiator_cq: &Arc<Cq>,
+        srq: Option<&Arc<Srq>>,
         config: QpConfig,
     ) -> Result<Base<Self>, NTSTATUS> {
         let adapter = pd.adapter();
@@ -294,7 +368,7 @@ impl Qp {
             max_read_sge: l.max_read_sge,
             inline_data_size: config.inline_data_size,
             max_transfer_length: l.max_transfer_length,
-            uses_srq: false,
+            uses_srq: srq.is_some(),
             read_local_invalidate_supported: true,
         })
         .map_err(|e| match e {
@@ -305,41 +379,56 @@ impl Qp {
             .max_initiator_sge
             .max(l.max_read_sge)
             .max(l.max_receive_sge);
-        let pins = adapter
-            .platform()
+        let platform = adapter.platform();
+        let no_memory = |_| STATUS_INSUFFICIENT_RESOURCES;
+        let pins = platform
             .try_vec_with_capacity(pins_per_connection(max_sge))
-            .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+            .map_err(no_memory)?;
         let refused = || crate::abi::STATUS_DEVICE_NOT_READY;
         let mut links = Links::new();
         let _ = links.push(Unit::try_new(pd).ok_or_else(refused)?);
         let _ = links.push(Unit::try_new(receive_cq).ok_or_else(refused)?);
         let _ = links.push(Unit::try_new(initiator_cq).ok_or_else(refused)?);
-        let connection = Arc::new(Connection {
-            state: SpinLock::new(
-                lock_order::CONNECTION,
-                Pair {
-                    sides: [None, None],
-                    pins,
-                },
-            ),
-        });
-        let qp = Base::new(Self {
-            ndk: NdkCell::new(NDK_QP::new(adapter.version(), adapter.tables().qp)),
-            node: Node::new(links),
-            closer: Closer::new(),
-            pd: Arc::clone(pd),
-            receive_cq: Arc::clone(receive_cq),
-            initiator_cq: Arc::clone(initiator_cq),
-            config,
-            link: SpinLock::new(lock_order::QP_LINK, Arc::clone(&connection)),
-        });
+        if let Some(srq) = srq {
+            let _ = links.push(Unit::try_new(srq).ok_or_else(refused)?);
+        }
+        let connection = platform
+            .try_arc(Connection {
+                state: SpinLock::new(
+                    lock_order::CONNECTION,
+                    Pair {
+                        sides: [None, None],
+                        pins,
+                    },
+                ),
+            })
+            .map_err(no_memory)?;
+        let qp = platform
+            .try_arc(Self {
+                ndk: NdkCell::new(NDK_QP::new(adapter.version(), adapter.tables().qp)),
+                node: Node::new(links),
+                closer: Closer::new(),
+                pd: Arc::clone(pd),
+                receive_cq: Arc::clone(receive_cq),
+                initiator_cq: Arc::clone(initiator_cq),
+                srq: srq.cloned(),
+                config,
+                link: SpinLock::new(lock_order::QP_LINK, Arc::clone(&connection)),
+            })
+            .map(Base::from_arc)
+            .map_err(no_memory)?;
         connection.state.lock().sides[0] = Some(Side {
             owner: qp.identity(),
             endpoint,
             pd: Arc::clone(pd),
             receive_cq: Arc::clone(receive_cq),
             initiator_cq: Arc::clone(initiator_cq),
+            srq: srq.cloned(),
         });
+        if let Some(srq) = srq {
+            // On failure the handle drops unattached: its close finishes at once.
+            srq.attach(qp.arc())?;
+        }
         Ok(qp)
     }
 
@@ -355,6 +444,9 @@ impl Qp {
     ) -> Result<Closed, AlreadyClosing> {
         base.close(|c| {
             c.closer.store(completion);
+            if let Some(srq) = &c.srq {
+                srq.detach(c);
+            }
             c.flush();
         })
     }
@@ -444,6 +536,12 @@ impl Qp {
             .map_err(post_status)
     }
 
+    /// Runs one execution pass (an SRQ that was empty received a receive: a send of the peer
+    /// may have been waiting for it).
+    pub(super) fn kick(self: &Arc<Self>) {
+        let _ = self.run(|_, _, _| ());
+    }
+
     /// `NdkFlush`: the QP enters the error state and every outstanding request completes with
     /// `STATUS_CANCELLED`, initiator queue first, each in posting order; the peer then notices.
     pub fn flush(&self) {
@@ -480,6 +578,7 @@ fn pass<R>(
         pd,
         receive_cq,
         initiator_cq,
+        srq,
         ..
     } = mine;
     let mut peer = peer.as_mut().map(|p| {
@@ -488,9 +587,10 @@ fn pass<R>(
             pd,
             receive_cq,
             initiator_cq,
+            srq,
             ..
         } = p;
-        (endpoint, &**pd, &*receive_cq, &*initiator_cq)
+        (endpoint, &**pd, &*receive_cq, &*initiator_cq, srq.as_ref())
     });
     let mut sink = CqSink {
         cqs: [
@@ -509,7 +609,7 @@ fn pass<R>(
         }
         op(endpoint, &memory, &mut sink)
     });
-    let Some((peer_endpoint, peer_pd, _, _)) = peer.as_mut() else {
+    let Some((peer_endpoint, peer_pd, _, _, peer_srq)) = peer.as_mut() else {
         return (result, false);
     };
     let peer_memory = PdMemory {
@@ -517,22 +617,40 @@ fn pass<R>(
         pins: &pins,
     };
     let mut copier = PinCopier { pins: &pins };
-    let p = engine::progress(
-        engine::Side {
-            endpoint,
-            memory: &memory,
-            srq: None,
-        },
-        engine::Side {
-            endpoint: peer_endpoint,
-            memory: &peer_memory,
-            srq: None,
-        },
-        &mut copier,
-        &mut sink,
-        PASS_BUDGET,
-    );
-    (result, p.a == Blocked::Budget || p.b == Blocked::Budget)
+    let mut run =
+        |srq_mine: Option<&mut ReceiveQueue>, srq_peer: Option<&mut ReceiveQueue>, budget: u32| {
+            engine::progress(
+                engine::Side {
+                    endpoint: &mut *endpoint,
+                    memory: &memory,
+                    srq: srq_mine,
+                },
+                engine::Side {
+                    endpoint: peer_endpoint,
+                    memory: &peer_memory,
+                    srq: srq_peer,
+                },
+                &mut copier,
+                &mut sink,
+                budget,
+            )
+        };
+    let stopped = |p: &engine::Progress| p.a == Blocked::Budget || p.b == Blocked::Budget;
+    // At most one SRQ lock is held at a time (both sides' SRQs may be one and the same): with
+    // SRQs on both sides, one half-pass per SRQ; the direction whose receiving SRQ is not
+    // supplied simply waits for the other half-pass.
+    let more = match (srq.as_ref(), peer_srq.as_ref()) {
+        (None, None) => stopped(&run(None, None, PASS_BUDGET)),
+        (Some(mine), None) => stopped(&mine.with_queue(|q| run(q, None, PASS_BUDGET))),
+        (None, Some(theirs)) => stopped(&theirs.with_queue(|q| run(None, q, PASS_BUDGET))),
+        (Some(mine), Some(theirs)) => {
+            let first = theirs.with_queue(|q| run(None, q, PASS_BUDGET));
+            let left = PASS_BUDGET - first.executed.min(PASS_BUDGET);
+            let second = mine.with_queue(|q| run(q, None, left));
+            stopped(&first) || stopped(&second)
+        }
+    };
+    (result, more)
 }
 
 /// Connects two idle QPs (of one adapter or two) as an RC pair: the hook the connection

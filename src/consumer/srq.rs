@@ -1,0 +1,267 @@
+//! The consumer's shared receive queues and their notifications.
+
+use core::ffi::c_void;
+use core::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::vec::Vec;
+
+use super::events::{self, Closed, Keep};
+use super::{Cq, Pd, Qp, QpLimits, ctx, header_of, query_extension_of, table};
+use crate::abi::{NDK_OBJECT_HEADER, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
+
+/// A raw SRQ pointer that the notification recorder may use from inside the callback.
+#[derive(Clone, Copy, Debug)]
+struct SrqPtr(*mut NDK_SRQ);
+
+// SAFETY: NDK objects may be used from any thread.
+unsafe impl Send for SrqPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SrqPtr {}
+
+/// What an SRQ's notification callback saw, and what it should do when called.
+#[derive(Debug, Default)]
+pub struct SrqEvents {
+    statuses: Mutex<Vec<NTSTATUS>>,
+    running: AtomicBool,
+    overlaps: AtomicU32,
+    /// The SRQ and a threshold to re-arm with from inside the callback.
+    rearm: Mutex<Option<(SrqPtr, u32)>>,
+}
+
+impl SrqEvents {
+    /// A fresh recorder.
+    #[must_use]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The statuses of every notification so far, in order.
+    #[must_use]
+    pub fn statuses(&self) -> Vec<NTSTATUS> {
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Number of notifications so far.
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.statuses().len()
+    }
+
+    /// Times a notification started while another of the same SRQ was running, or was
+    /// delivered synchronously inside a re-arm (must stay 0).
+    #[must_use]
+    pub fn overlaps(&self) -> u32 {
+        self.overlaps.load(Ordering::SeqCst)
+    }
+
+    fn record(&self, status: NTSTATUS) {
+        if self.running.swap(true, Ordering::SeqCst) {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(status);
+        let rearm = *self.rearm.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((srq, threshold)) = rearm {
+            let before = self.count();
+            // SAFETY: the SRQ is open while its notification runs (close pends until it returns).
+            let dispatch = unsafe { table(srq.0) };
+            // SAFETY: live SRQ; valid request completion.
+            let _ = unsafe {
+                (dispatch.NdkModifySrq)(
+                    srq.0,
+                    0,
+                    threshold,
+                    Some(events::request_completion),
+                    ptr::null_mut(),
+                )
+            };
+            if self.count() != before {
+                self.overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        std::thread::yield_now();
+        self.running.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The SRQ notification callback: `context` is the `SrqEvents` of the SRQ.
+unsafe extern "system" fn notification(context: *mut c_void, status: NTSTATUS) {
+    // SAFETY: the context is an `SrqEvents` kept alive by the `Srq` and then by its close signal
+    // until the close completion ran.
+    let events = unsafe { &*context.cast_const().cast::<SrqEvents>() };
+    events.record(status);
+}
+
+/// A shared receive queue.
+#[derive(Debug)]
+pub struct Srq {
+    raw: *mut NDK_SRQ,
+    events: Option<Arc<SrqEvents>>,
+}
+
+// SAFETY: NDK objects may be used from any thread.
+unsafe impl Send for Srq {}
+// SAFETY: as above; posts are serialised by the test, as by a consumer.
+unsafe impl Sync for Srq {}
+
+impl Srq {
+    /// The raw object.
+    #[must_use]
+    pub const fn raw(&self) -> *mut NDK_SRQ {
+        self.raw
+    }
+
+    /// The header.
+    #[must_use]
+    pub fn header(&self) -> NDK_OBJECT_HEADER {
+        // SAFETY: live object.
+        unsafe { header_of(self.raw) }
+    }
+
+    /// The dispatch table.
+    #[must_use]
+    pub fn dispatch(&self) -> &'static NDK_SRQ_DISPATCH {
+        // SAFETY: live object.
+        unsafe { table(self.raw) }
+    }
+
+    /// `NdkSrqReceive`.
+    #[must_use]
+    pub fn receive(&self, context: usize, sges: &[NDK_SGE]) -> NTSTATUS {
+        let n = u32::try_from(sges.len()).unwrap_or(u32::MAX);
+        let p = if sges.is_empty() {
+            ptr::null()
+        } else {
+            sges.as_ptr()
+        };
+        // SAFETY: live SRQ; `p` holds `n` SGEs (or is NULL with 0).
+        unsafe { (self.dispatch().NdkSrqReceive)(self.raw, ctx(context), p, n) }
+    }
+
+    /// `NdkModifySrq`.
+    #[must_use]
+    pub fn modify(&self, depth: u32, threshold: u32) -> NTSTATUS {
+        // SAFETY: live SRQ; valid request completion.
+        unsafe {
+            (self.dispatch().NdkModifySrq)(
+                self.raw,
+                depth,
+                threshold,
+                Some(events::request_completion),
+                ptr::null_mut(),
+            )
+        }
+    }
+
+    /// Makes the notification callback call `NdkModifySrq(0, threshold)` from inside itself.
+    pub fn rearm_inside_callback(&self, threshold: u32) {
+        if let Some(events) = &self.events {
+            *events.rearm.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some((SrqPtr(self.raw), threshold));
+        }
+    }
+
+    /// `NdkQueryExtension`.
+    #[must_use]
+    pub fn query_extension(&self) -> NTSTATUS {
+        query_extension_of(
+            self.raw.cast(),
+            self.dispatch().NdkQueryExtension,
+            self.header(),
+        )
+    }
+
+    /// `NdkCloseSrq`; the notification context stays alive until the close completed.
+    pub fn close(self) -> Closed {
+        if let Some(events) = &self.events {
+            *events.rearm.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        let keep = self.events.clone().map(|e| e as Keep);
+        events::close(self.raw.cast(), self.dispatch().NdkCloseSrq, keep)
+    }
+}
+
+impl Pd {
+    /// `NdkCreateSrq` with `events` (or no callback) as the notification.
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub fn create_srq(
+        &self,
+        depth: u32,
+        max_sge: u32,
+        threshold: u32,
+        events: Option<&Arc<SrqEvents>>,
+    ) -> Result<Srq, NTSTATUS> {
+        let mut out = ptr::null_mut();
+        let context = events.map_or(ptr::null_mut(), |e| Arc::as_ptr(e).cast_mut().cast());
+        // SAFETY: live PD; the callback and its context stay valid until the SRQ's close
+        // completes (the `Srq` and then its close signal hold `events`); writable out pointer.
+        let status = unsafe {
+            (self.dispatch().NdkCreateSrq)(
+                self.raw(),
+                depth,
+                max_sge,
+                threshold,
+                events.map(|_| notification as crate::abi::NDK_FN_SRQ_NOTIFICATION_CALLBACK),
+                context,
+                ptr::null(),
+                Some(events::create_completion),
+                ptr::null_mut(),
+                &raw mut out,
+            )
+        };
+        if status == STATUS_SUCCESS {
+            Ok(Srq {
+                raw: out,
+                events: events.cloned(),
+            })
+        } else {
+            Err(status)
+        }
+    }
+
+    /// `NdkCreateQpWithSrq` with `context` as `QPContext` (`limits`' receive fields unused).
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub fn create_qp_with_srq(
+        &self,
+        receive_cq: &Cq,
+        initiator_cq: &Cq,
+        srq: &Srq,
+        context: usize,
+        limits: QpLimits,
+    ) -> Result<Qp, NTSTATUS> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
+        let status = unsafe {
+            (self.dispatch().NdkCreateQpWithSrq)(
+                self.raw(),
+                receive_cq.raw(),
+                initiator_cq.raw(),
+                srq.raw,
+                ctx(context),
+                limits.initiator_depth,
+                limits.max_initiator_sge,
+                limits.inline_data_size,
+                Some(events::create_completion),
+                ptr::null_mut(),
+                &raw mut out,
+            )
+        };
+        if status == STATUS_SUCCESS {
+            Ok(Qp::from_raw(out))
+        } else {
+            Err(status)
+        }
+    }
+}

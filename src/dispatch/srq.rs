@@ -1,0 +1,69 @@
+//! `NDK_SRQ_DISPATCH`: close, modify and receive posting of a shared receive queue.
+#![allow(unsafe_code)]
+
+use core::ffi::c_void;
+
+use crate::abi::{
+    NDK_FN_REQUEST_COMPLETION, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+};
+use crate::engine::Sge;
+use crate::verbs::Srq;
+
+use super::handle::borrow;
+use super::qp::{MAX_SGE, read_sges};
+use super::{close_object, query_extension};
+
+/// `NDK_SRQ_DISPATCH`.
+pub static SRQ_TABLE: NDK_SRQ_DISPATCH = NDK_SRQ_DISPATCH {
+    NdkCloseSrq: close_object::<Srq>,
+    NdkQueryExtension: query_extension,
+    NdkModifySrq: modify_srq,
+    NdkSrqReceive: srq_receive,
+};
+
+const fn status(r: Result<(), NTSTATUS>) -> NTSTATUS {
+    match r {
+        Ok(()) => STATUS_SUCCESS,
+        Err(s) => s,
+    }
+}
+
+/// `NdkModifySrq`: completes inline. Mandatory: SRQ, `RequestCompletion` (never called).
+/// Depth 0 keeps the depth, threshold 0 keeps threshold and arming (see `verbs::srq`).
+unsafe extern "system" fn modify_srq(
+    srq: *mut NDK_SRQ,
+    depth: u32,
+    threshold: u32,
+    completion: Option<NDK_FN_REQUEST_COMPLETION>,
+    _context: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the SRQ pointer.
+    let Some(srq) = (unsafe { borrow::<Srq>(srq) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    if completion.is_none() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    status(srq.modify(depth, threshold))
+}
+
+/// `NdkSrqReceive`: `nSge` ≤ the SRQ's `MaxReceiveRequestSge`, NULL `pSgl` only with 0 SGEs.
+unsafe extern "system" fn srq_receive(
+    srq: *mut NDK_SRQ,
+    ctx: *mut c_void,
+    sgl: *const NDK_SGE,
+    n: u32,
+) -> NTSTATUS {
+    // SAFETY: NDK contract for the SRQ pointer.
+    let Some(srq) = (unsafe { borrow::<Srq>(srq) }) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let mut buf = [Sge::default(); MAX_SGE];
+    // SAFETY: the consumer's SGE array per the NdkSrqReceive contract.
+    let sges = match unsafe { read_sges(sgl, n, srq.max_sge(), &mut buf) } {
+        Ok(s) => s,
+        Err(s) => return s,
+    };
+    status(srq.post(ctx.expose_provenance(), sges))
+}

@@ -1,0 +1,817 @@
+//! The adapter's memory table: memory tokens (MRs and MWs) and logical address mappings (LAMs),
+//! under one lock ([`lock_order::MEMORY`]).
+//!
+//! Owns token issue and resolution (see `token.rs` for the encoding): which slot a token names,
+//! whether it is current, whether it belongs to the asking PD, whether the range and rights fit;
+//! the memory operations that change a slot (register, deregister, bind, fast-register,
+//! invalidate, close), each of which bumps the slot's generation so old tokens go stale; and the
+//! resolution of privileged-token SGEs and fast-register page arrays through the LAMs.
+//!
+//! Lookups take a lifetime unit on the MR/MW *under the table lock* and closers unpublish *under
+//! the same lock* in their close stage, so a lookup never revives an object that is being
+//! finalised (invariant I2 of `docs/lifetime.md`). This table is not a `lifetime::Directory`
+//! because its 32-bit tokens carry a per-publication 16-bit generation (a token must go stale on
+//! every invalidation, not only when the object closes), which a `Directory` key cannot express.
+//! Units taken by lookups are kept as [`Pin`]s by the data path and dropped only after every
+//! provider lock is released (dropping the last unit finalises and may call the consumer).
+//! It must never drop a unit under its own lock.
+//!
+//! [`lock_order::MEMORY`]: super::lock_order::MEMORY
+#![deny(unsafe_code)]
+
+use alloc::vec::Vec;
+use core::panic::Location;
+
+use crate::abi::{
+    NTSTATUS, STATUS_DEVICE_BUSY, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE,
+};
+use crate::engine::MemoryHandle;
+use crate::engine::{Access, AccessError, BindRequest, FastRegisterRequest, RegionSlice};
+use crate::lifetime::Unit;
+use crate::platform::prelude::*;
+use crate::platform::{Platform, Region, SpinLock};
+use crate::sync::Arc;
+
+use super::lam::{LamEntry, Logical, MAX_LAMS};
+use super::token::{Decoded, INDEX_BITS, TokenCodec};
+use super::{Mr, Mw, lock_order};
+
+/// What keeps a resolved range's memory registered while the data path copies it.
+///
+/// A unit on the MR or MW plus the region, or an old MR link a rebound window gave up. Dropped
+/// after the locks are released.
+pub struct Pin {
+    _held: Held,
+    region: Option<Arc<Region>>,
+}
+
+/// The lifetime unit a pin holds (kept only for its drop, which releases the unit).
+#[allow(dead_code)]
+enum Held {
+    /// A LAM range (privileged token): LAMs are not tracked objects.
+    Nothing,
+    Mr(Unit<Mr>),
+    Mw(Unit<Mw>),
+}
+
+impl core::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pin").finish_non_exhaustive()
+    }
+}
+
+/// The pins of one execution pass, in a list reserved when the connection was built.
+#[derive(Debug)]
+pub struct PinList<'a> {
+    pins: &'a mut crate::platform::PVec<Pin>,
+}
+
+impl<'a> PinList<'a> {
+    /// A view of `pins` for one pass.
+    pub const fn new(pins: &'a mut crate::platform::PVec<Pin>) -> Self {
+        Self { pins }
+    }
+
+    /// Whether another pin fits. The list is reserved for the worst case of one pass (see
+    /// `qp.rs`), so this only guards against a broken bound: a refused access is safer than an
+    /// unpinned copy, and checking *before* taking a unit means no unit is ever dropped under a
+    /// lock because the list was full.
+    const fn has_room(&self) -> bool {
+        !self.pins.is_full()
+    }
+
+    /// Adds a pin (after [`PinList::has_room`]) and returns its number (the
+    /// `RegionSlice::region` the copier uses).
+    fn push(&mut self, pin: Pin) -> u64 {
+        let at = self.pins.len() as u64;
+        let refused = self.pins.push(pin);
+        debug_assert!(refused.is_ok(), "checked by has_room");
+        // Unreachable: `has_room` was checked with no push in between (one pass runs under its
+        // connection lock).
+        drop(refused);
+        at
+    }
+
+    /// The region of pin `at`.
+    #[must_use]
+    pub fn region(&self, at: u64) -> Option<&Region> {
+        usize::try_from(at)
+            .ok()
+            .and_then(|i| self.pins.get(i))
+            .and_then(|p| p.region.as_deref())
+    }
+}
+
+/// Who asks for a resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Requester {
+    /// The PD's identity ([`Pd::identity`](super::Pd::identity)).
+    pub pd: usize,
+    /// The PD's privileged token (the only privileged token it may use).
+    pub privileged: u32,
+    /// The access comes from a peer (RDMA read/write target, remote invalidation).
+    pub remote: bool,
+}
+
+/// A registered byte range as the token table stores it.
+#[derive(Debug, Clone)]
+struct Mapping {
+    region: Arc<Region>,
+    /// Offset in `region` of the byte at `base_va`.
+    offset: u64,
+    base_va: u64,
+    length: u64,
+    access: Access,
+}
+
+/// The object a slot belongs to.
+#[derive(Debug)]
+pub(super) enum Owner {
+    Mr(Arc<Mr>),
+    Mw(Arc<Mw>),
+}
+
+/// What kind of memory object a slot holds.
+#[derive(Debug)]
+pub(super) enum Kind {
+    /// `NdkRegisterMr` MR; `windows` = MWs currently bound to it.
+    Normal { windows: u32 },
+    /// Fast-register MR: `pages` = initialised capacity (0 = not initialised).
+    Fast { pages: u32, remote: bool },
+    /// Memory window; `bound` = the MR of its current binding.
+    Window { bound: Option<Arc<Mr>> },
+}
+
+#[derive(Debug)]
+struct Entry {
+    owner: Owner,
+    pd: usize,
+    kind: Kind,
+    mapping: Option<Mapping>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u16,
+    entry: Option<Entry>,
+}
+
+#[derive(Debug, Default)]
+struct LamSlot {
+    generation: u16,
+    entry: Option<LamEntry>,
+}
+
+#[derive(Debug, Default)]
+#[allow(clippy::struct_field_names)] // `slots` of MRs/MWs beside `lams`
+struct Slots {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    lams: Vec<LamSlot>,
+    free_lams: Vec<u32>,
+}
+
+/// What an invalidation or unpublish takes out of the table, released outside the lock.
+#[derive(Debug, Default)]
+struct Leftovers {
+    entry: Option<Entry>,
+    mapping: Option<Mapping>,
+    bound: Option<Arc<Mr>>,
+}
+
+/// Grows `v` by one element's capacity, admitted by the platform's allocation gate (so fault
+/// injection reaches table growth like every other allocation).
+#[track_caller]
+fn grow<T>(platform: &Platform, v: &mut Vec<T>, to: usize) -> Result<(), NTSTATUS> {
+    if v.capacity() >= to {
+        return Ok(());
+    }
+    admit(platform)?;
+    v.try_reserve(to - v.len())
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+}
+
+/// Admits one allocation through the platform's gate, so fault injection reaches allocations
+/// made outside the platform's containers (table growth, engine queues); the admission is not
+/// kept (such memory is not in the host's live balance).
+///
+/// # Errors
+///
+/// `STATUS_INSUFFICIENT_RESOURCES` when the gate refuses.
+#[track_caller]
+pub(super) fn admit(platform: &Platform) -> Result<(), NTSTATUS> {
+    platform
+        .alloc_gate(Location::caller())
+        .map(|_admitted| ())
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+}
+
+/// A slot index and generation from a token of the slot kind.
+const fn slot_of(codec: TokenCodec, token: u32) -> Result<(u32, u16), AccessError> {
+    match codec.decode(token) {
+        Decoded::Slot { index, generation } => Ok((index, generation)),
+        Decoded::Privileged(_) => Err(AccessError::UnknownToken),
+    }
+}
+
+/// The token a memory handle carries (handles are tokens, see [`MemoryTable::handle`]).
+#[allow(clippy::cast_possible_truncation)] // handles are built from u32 tokens
+const fn token_of(handle: MemoryHandle) -> u32 {
+    handle.0 as u32
+}
+
+/// The adapter-wide memory table.
+#[derive(Debug)]
+pub struct MemoryTable {
+    codec: TokenCodec,
+    max_slots: u32,
+    table: SpinLock<Slots>,
+}
+
+impl MemoryTable {
+    /// An empty table whose tokens are mixed with `secret`, holding at most `max_slots` objects
+    /// (at most 2^15, the token's index bits).
+    #[must_use]
+    pub fn new(secret: u32, max_slots: u32) -> Self {
+        Self {
+            codec: TokenCodec::new(secret),
+            max_slots: max_slots.min(1 << INDEX_BITS),
+            table: SpinLock::new(lock_order::MEMORY, Slots::default()),
+        }
+    }
+
+    /// The privileged token of PD number `number`.
+    #[must_use]
+    pub const fn privileged_token(&self, number: u32) -> u32 {
+        self.codec.privileged(number)
+    }
+
+    /// Drops whatever the table still holds: adapter teardown, which also frees the LAMs the
+    /// consumer never released (nothing is published by then).
+    pub fn release_all(&self) {
+        let slots = core::mem::take(&mut *self.table.lock());
+        drop(slots);
+    }
+
+    /// The memory handle (for bind, fast-register and invalidate work requests) of the object
+    /// whose current token is `token`: the token itself, so a request queued behind an
+    /// invalidation or a close finds the slot's generation moved on and fails cleanly.
+    #[must_use]
+    pub const fn handle(token: u32) -> MemoryHandle {
+        MemoryHandle(token as usize)
+    }
+
+    /// Publishes a new MR or MW; returns its slot index.
+    pub(super) fn publish(
+        &self,
+        platform: &Platform,
+        owner: Owner,
+        pd: usize,
+        kind: Kind,
+    ) -> Result<u32, NTSTATUS> {
+        let mut t = self.table.lock();
+        let index = if let Some(index) = t.free.pop() {
+            index
+        } else {
+            let index = u32::try_from(t.slots.len()).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+            if index >= self.max_slots {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let at = index as usize + 1;
+            grow(platform, &mut t.slots, at)?;
+            grow(platform, &mut t.free, at)?;
+            t.slots.push(Slot::default());
+            index
+        };
+        t.slots[index as usize].entry = Some(Entry {
+            owner,
+            pd,
+            kind,
+            mapping: None,
+        });
+        drop(t);
+        Ok(index)
+    }
+
+    /// Unpublishes slot `index` (close stage): its tokens go stale for good; a bound window
+    /// stops counting against its MR.
+    pub(super) fn unpublish(&self, index: u32) {
+        let mut t = self.table.lock();
+        let mut out = Leftovers::default();
+        if let Some(s) = t.slots.get_mut(index as usize) {
+            s.generation = s.generation.wrapping_add(1);
+            out.entry = s.entry.take();
+        }
+        if let Some(Entry {
+            kind: Kind::Window { bound },
+            ..
+        }) = out.entry.as_mut()
+        {
+            out.bound = bound.take();
+            unbind(&mut t, out.bound.as_ref());
+        }
+        if out.entry.is_some() {
+            // Capacity for every slot was reserved when the slot was created.
+            t.free.push(index);
+        }
+        drop(t);
+        // The entry's `Arc`s and region are released here, outside the lock; BASE is still
+        // held by the closer, so this never finalises.
+        drop(out);
+    }
+
+    /// The current token of slot `index`.
+    pub(super) fn token(&self, index: u32) -> u32 {
+        let t = self.table.lock();
+        let generation = t.slots.get(index as usize).map_or(0, |s| s.generation);
+        drop(t);
+        self.codec.slot(index, generation)
+    }
+
+    /// Runs `f` on the entry of slot `index` and bumps its generation if `f` returns `Ok(true)`.
+    fn update<R>(
+        &self,
+        index: u32,
+        f: impl FnOnce(&mut Entry) -> Result<(R, bool), NTSTATUS>,
+    ) -> Result<R, NTSTATUS> {
+        let mut t = self.table.lock();
+        let slot = t
+            .slots
+            .get_mut(index as usize)
+            .ok_or(STATUS_INVALID_DEVICE_STATE)?;
+        let entry = slot.entry.as_mut().ok_or(STATUS_INVALID_DEVICE_STATE)?;
+        let (r, bump) = f(entry)?;
+        if bump {
+            slot.generation = slot.generation.wrapping_add(1);
+        }
+        drop(t);
+        Ok(r)
+    }
+
+    /// `NdkRegisterMr`'s table part: maps `region` from `base_va` with `access`.
+    pub(super) fn register(
+        &self,
+        index: u32,
+        region: Arc<Region>,
+        base_va: u64,
+        access: Access,
+    ) -> Result<(), NTSTATUS> {
+        let length = region.len() as u64;
+        let mapping = Mapping {
+            region,
+            offset: 0,
+            base_va,
+            length,
+            access,
+        };
+        self.update(index, |e| {
+            if e.mapping.is_some() {
+                return Err(STATUS_INVALID_DEVICE_STATE);
+            }
+            e.mapping = Some(mapping);
+            Ok(((), true))
+        })
+    }
+
+    /// `NdkDeregisterMr`'s table part.
+    ///
+    /// Choice (§5.10 "MR deregistration while MWs are bound"): refused with
+    /// `STATUS_DEVICE_BUSY` while a window bound to the MR is valid, as NetworkDirect's
+    /// `NdMRDeregister` test expects (`ND_DEVICE_BUSY`); nothing changes.
+    pub(super) fn deregister(&self, index: u32) -> Result<(), NTSTATUS> {
+        let old = self.update(index, |e| {
+            if let Kind::Normal { windows } = e.kind
+                && windows > 0
+                && e.mapping.is_some()
+            {
+                return Err(STATUS_DEVICE_BUSY);
+            }
+            let m = e.mapping.take().ok_or(STATUS_INVALID_DEVICE_STATE)?;
+            Ok((m, true))
+        })?;
+        drop(old);
+        Ok(())
+    }
+
+    /// `NdkInitializeFastRegisterMr`'s table part.
+    pub(super) fn initialize_fast(
+        &self,
+        index: u32,
+        pages: u32,
+        remote: bool,
+    ) -> Result<(), NTSTATUS> {
+        self.update(index, |e| {
+            e.kind = Kind::Fast { pages, remote };
+            Ok(((), false))
+        })
+    }
+
+    /// Resolves `token` for an access of `length` bytes at `address` by `who` with rights
+    /// `need`, pinning the object into `pins`.
+    ///
+    /// The PD's privileged token resolves `address` as a LAM logical address, locally only and
+    /// with local read/write rights; every other token names a slot. Windows are remote-only
+    /// (NDK has no local token for an MW).
+    ///
+    /// # Errors
+    ///
+    /// Why the access is refused (unknown/stale token, other PD, out of range, missing right).
+    pub fn resolve(
+        &self,
+        who: Requester,
+        token: u32,
+        address: u64,
+        length: u32,
+        need: Access,
+        pins: &mut PinList<'_>,
+    ) -> Result<RegionSlice, AccessError> {
+        // Read sinks need no special right (`RDMA_READ_SINK_NOT_REQUIRED`).
+        let need = Access(need.0 & !Access::READ_SINK.0);
+        let (index, generation) = match self.codec.decode(token) {
+            Decoded::Privileged(_) if who.remote => return Err(AccessError::UnknownToken),
+            Decoded::Privileged(_) if token != who.privileged => {
+                return Err(AccessError::WrongProtectionDomain);
+            }
+            Decoded::Privileged(_) => return self.resolve_logical(address, length, need, pins),
+            Decoded::Slot { index, generation } => (index, generation),
+        };
+        let t = self.table.lock();
+        let slot = t
+            .slots
+            .get(index as usize)
+            .ok_or(AccessError::UnknownToken)?;
+        let entry = slot.entry.as_ref().ok_or(AccessError::StaleToken)?;
+        if slot.generation != generation {
+            return Err(AccessError::StaleToken);
+        }
+        if entry.pd != who.pd {
+            return Err(AccessError::WrongProtectionDomain);
+        }
+        let m = entry.mapping.as_ref().ok_or(AccessError::StaleToken)?;
+        if !m.access.allows(need) || (matches!(entry.owner, Owner::Mw(_)) && !who.remote) {
+            return Err(AccessError::AccessDenied);
+        }
+        let start = address
+            .checked_sub(m.base_va)
+            .ok_or(AccessError::OutOfRange)?;
+        let end = start
+            .checked_add(u64::from(length))
+            .ok_or(AccessError::OutOfRange)?;
+        if end > m.length {
+            return Err(AccessError::OutOfRange);
+        }
+        if !pins.has_room() {
+            return Err(AccessError::OutOfRange);
+        }
+        // I2: the unit is taken under the table lock; a closing object is already unpublished.
+        let held = match &entry.owner {
+            Owner::Mr(mr) => Unit::try_new(mr).map(Held::Mr),
+            Owner::Mw(mw) => Unit::try_new(mw).map(Held::Mw),
+        }
+        .ok_or(AccessError::StaleToken)?;
+        let region = Arc::clone(&m.region);
+        let offset = m.offset + start;
+        drop(t);
+        let at = pins.push(Pin {
+            _held: held,
+            region: Some(region),
+        });
+        Ok(RegionSlice {
+            region: at,
+            offset,
+            length,
+        })
+    }
+
+    /// A privileged-token SGE: `address` is a LAM logical address.
+    fn resolve_logical(
+        &self,
+        address: u64,
+        length: u32,
+        need: Access,
+        pins: &mut PinList<'_>,
+    ) -> Result<RegionSlice, AccessError> {
+        if !Access(Access::LOCAL_WRITE.0).allows(need) {
+            return Err(AccessError::AccessDenied);
+        }
+        let logical = Logical::decode(address).ok_or(AccessError::UnknownToken)?;
+        let t = self.table.lock();
+        let lam = t
+            .lams
+            .get(logical.index as usize)
+            .filter(|s| s.generation == logical.generation)
+            .and_then(|s| s.entry.as_ref())
+            .ok_or(AccessError::StaleToken)?;
+        let offset = lam
+            .range(logical, u64::from(length))
+            .ok_or(AccessError::OutOfRange)?;
+        if !pins.has_room() {
+            return Err(AccessError::OutOfRange);
+        }
+        let region = Arc::clone(&lam.region);
+        drop(t);
+        let at = pins.push(Pin {
+            _held: Held::Nothing,
+            region: Some(region),
+        });
+        Ok(RegionSlice {
+            region: at,
+            offset,
+            length,
+        })
+    }
+
+    /// `NdkBind`, applied at post time: window `request.mw` maps a sub-range of registered MR
+    /// `request.mr`, and holds a unit on that MR (the MR→MW link of §5.1) until the window's
+    /// close completion has returned. A link to a previously bound MR is handed back as a pin
+    /// so it is released outside every lock.
+    ///
+    /// # Errors
+    ///
+    /// `StaleToken`/`UnknownToken` for handles that are no longer current, `InvalidState` for an
+    /// MR that is not registered with `NdkRegisterMr` or a window that is already bound,
+    /// `WrongProtectionDomain`, `OutOfRange` for a range outside the MR, `AccessDenied` for
+    /// remote write through an MR registered without local write.
+    pub fn bind(
+        &self,
+        pd: usize,
+        request: &BindRequest,
+        pins: &mut PinList<'_>,
+    ) -> Result<(), AccessError> {
+        let (region_index, region_generation) = slot_of(self.codec, token_of(request.mr))?;
+        let (window_index, window_generation) = slot_of(self.codec, token_of(request.mw))?;
+        if !pins.has_room() {
+            return Err(AccessError::OutOfRange);
+        }
+        let mut t = self.table.lock();
+        let current = |t: &Slots, index: u32, generation: u16| {
+            let e = t
+                .slots
+                .get(index as usize)
+                .filter(|s| s.generation == generation)
+                .and_then(|s| s.entry.as_ref())
+                .ok_or(AccessError::StaleToken)?;
+            if e.pd == pd {
+                Ok(())
+            } else {
+                Err(AccessError::WrongProtectionDomain)
+            }
+        };
+        current(&t, region_index, region_generation)?;
+        current(&t, window_index, window_generation)?;
+        let (mapping, unit, mr) = {
+            let e = t.slots[region_index as usize]
+                .entry
+                .as_ref()
+                .ok_or(AccessError::StaleToken)?;
+            let (Owner::Mr(mr), Kind::Normal { .. }, Some(m)) = (&e.owner, &e.kind, &e.mapping)
+            else {
+                return Err(AccessError::InvalidState);
+            };
+            if request.access.allows(Access::REMOTE_WRITE) && !m.access.allows(Access::LOCAL_WRITE)
+            {
+                return Err(AccessError::AccessDenied);
+            }
+            let start = request
+                .virtual_address
+                .checked_sub(m.base_va)
+                .ok_or(AccessError::OutOfRange)?;
+            if request.length == 0
+                || start
+                    .checked_add(request.length)
+                    .is_none_or(|end| end > m.length)
+            {
+                return Err(AccessError::OutOfRange);
+            }
+            let unit = Unit::try_new(mr).ok_or(AccessError::StaleToken)?;
+            let mapping = Mapping {
+                region: Arc::clone(&m.region),
+                offset: m.offset + start,
+                base_va: request.virtual_address,
+                length: request.length,
+                access: request.access,
+            };
+            (mapping, unit, Arc::clone(mr))
+        };
+        let w = &mut t.slots[window_index as usize];
+        let Some(Entry {
+            owner: Owner::Mw(mw),
+            kind: Kind::Window { bound },
+            mapping: window @ None,
+            ..
+        }) = w.entry.as_mut()
+        else {
+            drop(t);
+            drop(unit); // BASE of the MR is held by the borrowing caller: never the last
+            return Err(AccessError::InvalidState);
+        };
+        *window = Some(mapping);
+        *bound = Some(mr);
+        let previous = mw.relink(unit);
+        w.generation = w.generation.wrapping_add(1);
+        if let Some(Entry {
+            kind: Kind::Normal { windows },
+            ..
+        }) = t.slots[region_index as usize].entry.as_mut()
+        {
+            *windows += 1;
+        }
+        drop(t);
+        if let Some(previous) = previous {
+            pins.push(Pin {
+                _held: Held::Mr(previous),
+                region: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// `NdkFastRegister`, applied at post time: maps the pages (consecutive pages of one LAM)
+    /// onto fast-register MR `request.mr`.
+    ///
+    /// # Errors
+    ///
+    /// `StaleToken` for a handle that is not current, `InvalidState` for a normal MR, one not
+    /// initialised or one still valid, `OutOfRange` for more pages than initialised or pages
+    /// that are not consecutive pages of one live LAM covering the range, `AccessDenied` for
+    /// remote rights on an MR initialised without `RemoteAccess`.
+    pub fn fast_register(
+        &self,
+        pd: usize,
+        request: &FastRegisterRequest<'_>,
+    ) -> Result<(), AccessError> {
+        let (index, generation) = slot_of(self.codec, token_of(request.mr))?;
+        let first = request.pages.first().ok_or(AccessError::OutOfRange)?;
+        let first = Logical::decode(*first)
+            .filter(|l| l.offset == 0)
+            .ok_or(AccessError::OutOfRange)?;
+        let consecutive = request.pages.iter().enumerate().all(|(k, &p)| {
+            u32::try_from(k).is_ok_and(|k| {
+                first
+                    .page
+                    .checked_add(k)
+                    .is_some_and(|n| Logical::page_address(first.index, first.generation, n) == p)
+            })
+        });
+        if !consecutive {
+            return Err(AccessError::OutOfRange);
+        }
+        let mut t = self.table.lock();
+        let lam = t
+            .lams
+            .get(first.index as usize)
+            .filter(|s| s.generation == first.generation)
+            .and_then(|s| s.entry.as_ref())
+            .ok_or(AccessError::OutOfRange)?;
+        let at = Logical {
+            offset: request.first_byte_offset,
+            ..first
+        };
+        let offset = lam
+            .range(at, request.length)
+            .ok_or(AccessError::OutOfRange)?;
+        let region = Arc::clone(&lam.region);
+        let slot = t
+            .slots
+            .get_mut(index as usize)
+            .filter(|s| s.generation == generation)
+            .ok_or(AccessError::StaleToken)?;
+        let e = slot.entry.as_mut().ok_or(AccessError::StaleToken)?;
+        if e.pd != pd {
+            return Err(AccessError::WrongProtectionDomain);
+        }
+        let Kind::Fast { pages, remote } = e.kind else {
+            return Err(AccessError::InvalidState);
+        };
+        if pages == 0 || e.mapping.is_some() {
+            return Err(AccessError::InvalidState);
+        }
+        if request.pages.len() > pages as usize {
+            return Err(AccessError::OutOfRange);
+        }
+        let wants_remote = request.access.0 & (Access::REMOTE_READ.0 | Access::REMOTE_WRITE.0);
+        if wants_remote != 0 && !remote {
+            return Err(AccessError::AccessDenied);
+        }
+        e.mapping = Some(Mapping {
+            region,
+            offset,
+            base_va: request.base_virtual_address,
+            length: request.length,
+            access: request.access,
+        });
+        slot.generation = slot.generation.wrapping_add(1);
+        drop(t);
+        Ok(())
+    }
+
+    /// `NdkInvalidate` (local, by handle) or a remote / read-local invalidation (by token) of a
+    /// fast-registered MR or a bound MW of PD `pd`: the token goes stale at once.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidState` unless the token is current and names a valid fast-registered MR or bound
+    /// window of `pd` (an MR registered with `NdkRegisterMr` never qualifies).
+    pub fn invalidate(&self, pd: usize, token: u32) -> Result<(), AccessError> {
+        let (index, generation) =
+            slot_of(self.codec, token).map_err(|_| AccessError::InvalidState)?;
+        let mut t = self.table.lock();
+        let mut out = Leftovers::default();
+        {
+            let slot = t
+                .slots
+                .get_mut(index as usize)
+                .filter(|s| s.generation == generation)
+                .ok_or(AccessError::InvalidState)?;
+            let e = slot.entry.as_mut().ok_or(AccessError::InvalidState)?;
+            if e.pd != pd || e.mapping.is_none() {
+                return Err(AccessError::InvalidState);
+            }
+            match &mut e.kind {
+                Kind::Normal { .. } => return Err(AccessError::InvalidState),
+                Kind::Fast { .. } => {}
+                Kind::Window { bound } => out.bound = bound.take(),
+            }
+            out.mapping = e.mapping.take();
+            slot.generation = slot.generation.wrapping_add(1);
+        }
+        unbind(&mut t, out.bound.as_ref());
+        drop(t);
+        drop(out);
+        Ok(())
+    }
+
+    /// Publishes a LAM; returns its slot index and generation.
+    pub(super) fn publish_lam(
+        &self,
+        platform: &Platform,
+        entry: LamEntry,
+    ) -> Result<(u32, u16), NTSTATUS> {
+        let mut t = self.table.lock();
+        let index = if let Some(index) = t.free_lams.pop() {
+            index
+        } else {
+            let index = u32::try_from(t.lams.len()).map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
+            if index >= MAX_LAMS {
+                return Err(STATUS_INSUFFICIENT_RESOURCES);
+            }
+            let at = index as usize + 1;
+            grow(platform, &mut t.lams, at)?;
+            grow(platform, &mut t.free_lams, at)?;
+            t.lams.push(LamSlot::default());
+            index
+        };
+        let slot = &mut t.lams[index as usize];
+        slot.entry = Some(entry);
+        let generation = slot.generation;
+        drop(t);
+        Ok((index, generation))
+    }
+
+    /// Releases LAM slot `index` if it is at `generation`; its logical addresses go stale.
+    pub(super) fn release_lam(&self, index: u32, generation: u16) -> bool {
+        let mut t = self.table.lock();
+        let entry = t
+            .lams
+            .get_mut(index as usize)
+            .filter(|s| s.generation == generation)
+            .and_then(|s| {
+                s.generation = s.generation.wrapping_add(1);
+                s.entry.take()
+            });
+        if entry.is_some() {
+            t.free_lams.push(index);
+        }
+        drop(t);
+        entry.is_some()
+    }
+
+    /// LAMs currently built (tests, diagnostics).
+    #[must_use]
+    pub fn live_lams(&self) -> usize {
+        self.table
+            .lock()
+            .lams
+            .iter()
+            .filter(|s| s.entry.is_some())
+            .count()
+    }
+}
+
+/// A window bound to `mr` stopped being valid: the MR's count of bound windows drops (if the MR
+/// is still published in its slot).
+fn unbind(t: &mut Slots, mr: Option<&Arc<Mr>>) {
+    let Some(mr) = mr else { return };
+    if let Some(Entry {
+        owner: Owner::Mr(owner),
+        kind: Kind::Normal { windows },
+        ..
+    }) = t
+        .slots
+        .get_mut(mr.slot_index() as usize)
+        .and_then(|s| s.entry.as_mut())
+        && Arc::ptr_eq(owner, mr)
+    {
+        *windows = windows.saturating_sub(1);
+    }
+}
