@@ -50,7 +50,8 @@ pub struct RunArgs {
     /// How long to drive traffic (e.g. 500ms, 10s, 1m).
     #[arg(long, short, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
-    /// Bytes per READ/WRITE (a file-sized transfer).
+    /// Bytes per READ/WRITE (a file-sized transfer; at most what one fast registration maps,
+    /// 256 pages = 1 MiB).
     #[arg(long, default_value = "1M", value_parser = parse_io_size)]
     pub io_size: u64,
     /// I/Os each connection keeps in flight.
@@ -172,15 +173,19 @@ fn parse_optional_duration(text: &str) -> Result<Duration, String> {
     parse_duration(text)
 }
 
-/// The largest transfer SoftNDK's adapter advertises and the workload's registrations cover.
+/// The largest transfer SoftNDK's adapter advertises (`MaxTransferLength`).
 pub const MAX_IO: u64 = 16 << 20;
+
+/// The largest `run` I/O: what one fast registration maps (`FRMRPageCount` 256 × 4 KiB), as
+/// SMB Direct's `MaxReadWriteSize` is bounded by it.
+pub const MAX_RUN_IO: u64 = 256 * 4096;
 
 fn parse_io_size(text: &str) -> Result<u64, String> {
     let size = parse_size(text)?;
-    if !(64..=MAX_IO).contains(&size) {
+    if !(64..=MAX_RUN_IO).contains(&size) {
         return Err(format!(
-            "the I/O size must be between 64 B and {} MiB",
-            MAX_IO >> 20
+            "the I/O size must be between 64 B and {} KiB (one fast registration)",
+            MAX_RUN_IO >> 10
         ));
     }
     Ok(size)
@@ -226,6 +231,7 @@ mod tests {
             &["softndk", "run", "--connections", "0"][..],
             &["softndk", "run", "--duration", "10"],
             &["softndk", "run", "--io-size", "32"],
+            &["softndk", "run", "--io-size", "2M"],
             &["softndk", "run", "--churn", "soon"],
             &["softndk", "perf", "--sizes", "1G"],
             &["softndk", "perf", "--ops", "atomic"],

@@ -113,6 +113,16 @@ fn run_json_is_clean_and_consistent() {
     };
     assert!(u(&op(&r, "rdma-write")["completed"]) >= io("read"));
     assert!(u(&op(&r, "rdma-read")["completed"]) >= io("write"));
+    // Each I/O fast-registers its buffer and is invalidated by the reply or locally.
+    assert!(u(&op(&r, "fast-register")["completed"]) >= ios);
+    let remote = u(&op(&r, "remote-invalidate")["completed"]);
+    let local = u(&op(&r, "invalidate")["completed"]);
+    assert!(
+        remote > 0 && local > 0,
+        "both styles: {remote} remote, {local} local"
+    );
+    assert!(remote + local >= ios);
+    assert!(remote <= ios);
     // Each I/O is a request and a reply, each a send into a posted receive.
     assert!(u(&op(&r, "receive")["completed"]) >= 2 * ios);
     assert!(u(&r["churn"]["connections_opened"]) >= 2);

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Shared;
 use super::client::Client;
-use super::ndk::{self, End, finish_closes};
+use super::ndk::{self, End, Role, finish_closes};
 use super::server::Server;
 use super::smb::Command;
 use super::stats::Tally;
@@ -37,8 +37,18 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// Runs one connection; answers how it ended.
 pub fn run(shared: &Shared, id: u64, rng: &mut ChaCha8Rng, tally: &mut Tally) -> Ending {
     let cfg = shared.session;
-    let client = End::create(&shared.fabric.adapters[0], &shared.ledger, cfg);
-    let server = End::create(&shared.fabric.adapters[1], &shared.ledger, cfg);
+    let client = End::create(
+        &shared.fabric.adapters[0],
+        &shared.ledger,
+        cfg,
+        Role::Client,
+    );
+    let server = End::create(
+        &shared.fabric.adapters[1],
+        &shared.ledger,
+        cfg,
+        Role::Server,
+    );
     let (mut client, mut server) = match (client, server) {
         (Ok(c), Ok(s)) => (c, s),
         (c, s) => {
@@ -198,10 +208,19 @@ fn teardown(
     if ending == Ending::Churn {
         tally.churn.churn_events += 1;
     }
-    let mut closing = client.close(storm);
-    closing.extend(server.close(storm));
-    let closed = finish_closes(closing, &shared.ledger, PATIENCE);
-    problem.map_or(closed, Err)
+    let (mut closing, client_lams) = client.close(storm);
+    let (server_closing, server_lams) = server.close(storm);
+    closing.extend(server_closing);
+    // The MRs that mapped the LAMs are closed once this succeeds; if a close did not finish,
+    // the LAMs stay (and the run fails for the unclosed object).
+    finish_closes(closing, &shared.ledger, PATIENCE)?;
+    for lam in client_lams {
+        shared.fabric.adapters[0].release_lam(lam);
+    }
+    for lam in server_lams {
+        shared.fabric.adapters[1].release_lam(lam);
+    }
+    problem.map_or(Ok(()), Err)
 }
 
 /// Orderly teardown: flush both QPs and reap every posted receive, cancelled.

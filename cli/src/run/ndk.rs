@@ -7,18 +7,23 @@
 //! * connections are made by [`Qp::connect_to`] (the connection manager's core hook), in
 //!   [`establish`] only: switching to `NdkConnect`/`NdkListen`/`NdkAccept` changes that
 //!   function and the teardown's connector close;
-//! * data slots are registered once with `NdkRegisterMr` instead of fast-registered per I/O,
-//!   so [`Wire::fast_register`] posts nothing and [`Wire::invalidate`] has nothing to do
-//!   (`FAST_REGISTER` below switches to the real path once `NdkFastRegister` exists).
+//!
+//! The client's data slots are fast-register MRs over LAM pages: each I/O posts
+//! `NdkFastRegister` and hands out the new token, and the reply's send-and-invalidate (or a
+//! local `NdkInvalidate`) retires it, as SMB Direct does. The server's slots are ordinary
+//! registered MRs. One LAM is built per client slot at connection setup and released after
+//! the slot's MR is closed (SMB builds one per I/O; per slot keeps `NdkBuildLAM` out of the
+//! measured data path).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use softndk::abi::{
     NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_MR_FLAG_ALLOW_REMOTE_READ, NDK_MR_FLAG_ALLOW_REMOTE_WRITE,
-    NDK_OPERATION_TYPE, NDK_VERSION, NTSTATUS, STATUS_CANCELLED, STATUS_SUCCESS,
+    NDK_OP_FLAG_ALLOW_REMOTE_READ, NDK_OP_FLAG_ALLOW_REMOTE_WRITE, NDK_OPERATION_TYPE, NDK_VERSION,
+    NTSTATUS, STATUS_CANCELLED, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits};
+use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Lam, Mr, Pd, Qp, QpLimits};
 use softndk::platform::Platform;
 use softndk::verbs::AdapterConfig;
 
@@ -32,8 +37,33 @@ use super::wire::{Done, Fault, Op, STAMP, Wire, stamp_bytes, stamp_spots};
 /// verifier's shadow adapter, and the `connect_pair` hook takes provider objects, not shadows.
 pub const VERIFIER_GAP: &str = "the consumer wrapper cannot adopt a verifier shadow adapter yet";
 
-/// Whether `NdkFastRegister`/`NdkInvalidate` are used (not in the consumer wrapper yet).
-pub const FAST_REGISTER: bool = false;
+/// Whether the client's data slots are fast-registered per I/O (`NdkFastRegister`,
+/// `NdkInvalidate`, send-and-invalidate) rather than registered once.
+pub const FAST_REGISTER: bool = true;
+
+/// Which end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Adapter 0: fast-registered data slots.
+    Client,
+    /// Adapter 1: registered data slots.
+    Server,
+}
+
+/// One data slot: its buffer, its MR and where in the buffer the slot's bytes start (client
+/// slots start on a page boundary so a 1 MiB slot fits `FRMRPageCount` = 256 pages).
+#[derive(Debug)]
+struct Slot {
+    buf: Arc<Buffer>,
+    mr: Mr,
+    at: usize,
+    lam: Option<Lam>,
+}
+
+/// Base address of fast registrations of slot `slot`: `FBO + n·PAGE_SIZE`, with `FBO` 0.
+fn fr_base(slot: u32) -> u64 {
+    0x10_0000_0000 + (u64::from(slot) << 32)
+}
 
 /// Both adapters on one host platform.
 #[derive(Debug)]
@@ -85,7 +115,7 @@ pub struct End {
     recv_mr: Mr,
     send: Arc<Buffer>,
     send_mr: Mr,
-    data: Vec<(Arc<Buffer>, Mr)>,
+    data: Vec<Slot>,
     sent: Vec<u32>,
     moved: Vec<u32>,
 }
@@ -116,13 +146,57 @@ fn len32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// A client slot: a buffer with one spare page, a fast-register MR for `len` bytes and a LAM
+/// over the page-aligned part. On failure the MR is closed again.
+fn fast_slot(adapter: &Adapter, pd: &Pd, ledger: &Ledger, len: u32) -> Result<Slot, Fault> {
+    const PAGE: usize = 4096;
+    let len = len as usize;
+    let buf = Buffer::zeroed(len + PAGE);
+    let misalign = usize::try_from(buf.va() % PAGE as u64).unwrap_or(0);
+    let at = (PAGE - misalign) % PAGE;
+    let mr = pd.create_mr(true).map_err(fail("NdkCreateMr"))?;
+    ledger.created("MR");
+    let pages = len32(len.div_ceil(PAGE));
+    let lam = ok(
+        mr.initialize_fast_register(pages, true),
+        "NdkInitializeFastRegisterMr",
+    )
+    .and_then(|()| {
+        adapter
+            .build_lam(&buf, at, len)
+            .map_err(fail("NdkBuildLAM"))
+    });
+    match lam {
+        Ok(lam) => Ok(Slot {
+            buf,
+            mr,
+            at,
+            lam: Some(lam),
+        }),
+        Err(f) => {
+            let closing = vec![Closing {
+                kind: "MR",
+                closed: mr.close(),
+                at: Instant::now(),
+            }];
+            finish_closes(closing, ledger, Duration::from_secs(10))?;
+            Err(f)
+        }
+    }
+}
+
 impl End {
     /// Creates every object of one end on `adapter`.
     ///
     /// # Errors
     ///
     /// A create or registration failed.
-    pub fn create(adapter: &Adapter, ledger: &Ledger, cfg: SessionConfig) -> Result<Self, Fault> {
+    pub fn create(
+        adapter: &Adapter,
+        ledger: &Ledger,
+        cfg: SessionConfig,
+        role: Role,
+    ) -> Result<Self, Fault> {
         let credits = u32::from(cfg.credits);
         let limits = QpLimits {
             receive_depth: credits,
@@ -154,11 +228,22 @@ impl End {
         let pool = MAX_MESSAGE * cfg.credits as usize;
         let (recv, recv_mr) = register(pool, NDK_MR_FLAG_ALLOW_LOCAL_WRITE)?;
         let (send, send_mr) = register(pool, 0)?;
-        let flags = NDK_MR_FLAG_ALLOW_LOCAL_WRITE
-            | NDK_MR_FLAG_ALLOW_REMOTE_READ
-            | NDK_MR_FLAG_ALLOW_REMOTE_WRITE;
         let data = (0..cfg.outstanding)
-            .map(|_| register(cfg.io_size as usize, flags))
+            .map(|_| match role {
+                Role::Client if FAST_REGISTER => fast_slot(adapter, &pd, ledger, cfg.io_size),
+                _ => {
+                    let flags = NDK_MR_FLAG_ALLOW_LOCAL_WRITE
+                        | NDK_MR_FLAG_ALLOW_REMOTE_READ
+                        | NDK_MR_FLAG_ALLOW_REMOTE_WRITE;
+                    let (buf, mr) = register(cfg.io_size as usize, flags)?;
+                    Ok(Slot {
+                        buf,
+                        mr,
+                        at: 0,
+                        lam: None,
+                    })
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             pd,
@@ -214,9 +299,10 @@ impl End {
 
     /// Closes everything. `storm`: antecedents first (PD, CQ, MRs, then the QP), without
     /// flushing, so most closes pend on their successors; otherwise the sample consumer's
-    /// order (QP, CQ, MRs, PD), which finishes inline when nothing is outstanding.
+    /// order (QP, CQ, MRs, PD), which finishes inline when nothing is outstanding. Also
+    /// answers the slots' LAMs, to be released once the closes have finished.
     #[must_use]
-    pub fn close(self, storm: bool) -> Vec<Closing> {
+    pub fn close(self, storm: bool) -> (Vec<Closing>, Vec<Lam>) {
         let mut out = Vec::new();
         let mut push = |kind: &'static str, closed: Closed| {
             out.push(Closing {
@@ -225,11 +311,14 @@ impl End {
                 at: Instant::now(),
             });
         };
-        let mrs = self
-            .data
-            .into_iter()
-            .map(|(_, mr)| mr)
-            .chain([self.recv_mr, self.send_mr]);
+        let mut lams = Vec::new();
+        let mut mrs = Vec::new();
+        for slot in self.data {
+            lams.extend(slot.lam);
+            mrs.push(slot.mr);
+            drop(slot.buf);
+        }
+        mrs.extend([self.recv_mr, self.send_mr]);
         if storm {
             push("PD", self.pd.close());
             push("CQ", self.cq.close());
@@ -246,7 +335,7 @@ impl End {
             push("PD", self.pd.close());
         }
         drop((self.recv, self.send));
-        out
+        (out, lams)
     }
 }
 
@@ -340,22 +429,48 @@ impl Wire for End {
     }
 
     fn fast_register(&mut self, slot: u32, length: u32) -> Result<Descriptor, Fault> {
-        let (buf, mr) = &self.data[slot as usize];
+        let s = &self.data[slot as usize];
+        let Some(lam) = &s.lam else {
+            // A registered slot: its token is always valid.
+            return Ok(Descriptor {
+                offset: s.buf.va() + s.at as u64,
+                token: s.mr.remote_token(),
+                length,
+            });
+        };
+        let base = fr_base(slot);
+        let flags = NDK_OP_FLAG_ALLOW_REMOTE_READ | NDK_OP_FLAG_ALLOW_REMOTE_WRITE;
+        let status = self.qp.fast_register(
+            ctx(Op::FastRegister, slot),
+            &s.mr,
+            &lam.pages(),
+            lam.fbo(),
+            length as usize,
+            base,
+            flags,
+        );
+        ok(status, "NdkFastRegister")?;
+        // The new token is valid once the post returned (docs/engine.md).
         Ok(Descriptor {
-            offset: buf.va(),
-            token: mr.remote_token(),
+            offset: base + u64::from(lam.fbo()),
+            token: s.mr.remote_token(),
             length,
         })
     }
 
-    fn invalidate(&mut self, _slot: u32) -> Result<bool, Fault> {
-        Ok(false)
+    fn invalidate(&mut self, slot: u32) -> Result<bool, Fault> {
+        let s = &self.data[slot as usize];
+        if s.lam.is_none() {
+            return Ok(false);
+        }
+        let status = self.qp.invalidate_mr(ctx(Op::Invalidate, slot), &s.mr, 0);
+        ok(status, "NdkInvalidate").map(|()| true)
     }
 
     fn rdma_write(&mut self, slot: u32, to: Descriptor) -> Result<(), Fault> {
-        let (buf, mr) = &self.data[slot as usize];
+        let s = &self.data[slot as usize];
         self.moved[slot as usize] = to.length;
-        let sge = buf.sge(0, to.length, mr.local_token());
+        let sge = s.buf.sge(s.at, to.length, s.mr.local_token());
         let status = self
             .qp
             .write(ctx(Op::Write, slot), &[sge], to.offset, to.token, 0);
@@ -363,9 +478,9 @@ impl Wire for End {
     }
 
     fn rdma_read(&mut self, slot: u32, from: Descriptor) -> Result<(), Fault> {
-        let (buf, mr) = &self.data[slot as usize];
+        let s = &self.data[slot as usize];
         self.moved[slot as usize] = from.length;
-        let sge = buf.sge(0, from.length, mr.local_token());
+        let sge = s.buf.sge(s.at, from.length, s.mr.local_token());
         let status = self
             .qp
             .read(ctx(Op::Read, slot), &[sge], from.offset, from.token, 0);
@@ -381,20 +496,20 @@ impl Wire for End {
     }
 
     fn stamp(&mut self, slot: u32, length: u32, seed: u64) {
-        let (buf, _) = &self.data[slot as usize];
+        let s = &self.data[slot as usize];
         let n = STAMP.min(length as usize);
         for (i, at) in stamp_spots(length).into_iter().enumerate() {
-            buf.write(at, &stamp_bytes(seed, i)[..n]);
+            s.buf.write(s.at + at, &stamp_bytes(seed, i)[..n]);
         }
     }
 
     fn check(&self, slot: u32, length: u32, seed: u64) -> bool {
-        let (buf, _) = &self.data[slot as usize];
-        let all = buf.read();
+        let s = &self.data[slot as usize];
+        let all = s.buf.read();
         let n = STAMP.min(length as usize);
         stamp_spots(length)
             .into_iter()
             .enumerate()
-            .all(|(i, at)| all.get(at..at + n) == Some(&stamp_bytes(seed, i)[..n]))
+            .all(|(i, at)| all.get(s.at + at..s.at + at + n) == Some(&stamp_bytes(seed, i)[..n]))
     }
 }

@@ -15,6 +15,10 @@ use super::smb::Command;
 use super::wire::Op;
 use crate::report::{ChurnSummary, IoRow, ObjectRow, OpRow, Percentiles};
 
+/// The row of I/Os whose registration the reply's send-and-invalidate retired (seen by the
+/// client as a `RECEIVE_AND_INVALIDATE` completion carrying its token).
+pub const REMOTE_INVALIDATE: &str = "remote-invalidate";
+
 /// A latency histogram in nanoseconds (1 ns … 100 s, 3 significant digits).
 #[must_use]
 pub fn histogram() -> Histogram<u64> {
@@ -81,6 +85,10 @@ impl Default for Tally {
 impl Tally {
     /// Counts a finished I/O.
     pub fn finished(&mut self, f: &Finished) {
+        if f.remote_invalidate {
+            let e = self.ops.entry(REMOTE_INVALIDATE).or_default();
+            e.0 += 1;
+        }
         match f.command {
             Command::Read => {
                 record(&mut self.reads, f.latency);
@@ -144,15 +152,17 @@ impl Tally {
         .collect()
     }
 
-    /// The operation rows, in [`Op::ALL`] order.
+    /// The operation rows, in [`Op::ALL`] order, then the remote invalidations.
     #[must_use]
     pub fn op_rows(&self) -> Vec<OpRow> {
         Op::ALL
             .iter()
-            .map(|op| {
-                let (completed, bytes) = self.ops.get(op.name()).copied().unwrap_or_default();
+            .map(|op| op.name())
+            .chain([REMOTE_INVALIDATE])
+            .map(|name| {
+                let (completed, bytes) = self.ops.get(name).copied().unwrap_or_default();
                 OpRow {
-                    name: op.name().into(),
+                    name: name.into(),
                     completed,
                     bytes,
                 }
@@ -252,6 +262,7 @@ mod tests {
             remote_invalidate: true,
         });
         a.op(Op::Write, 100);
+        assert_eq!(a.ops.get(REMOTE_INVALIDATE), Some(&(1, 0)));
         let mut b = Tally::default();
         b.finished(&Finished {
             command: Command::Read,
