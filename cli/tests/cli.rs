@@ -94,11 +94,11 @@ fn run_json_is_clean_and_consistent() {
     let mut ios = 0;
     for row in r["io"].as_array().expect("io") {
         assert_eq!(u(&row["bytes"]), u(&row["ops"]) * io_size, "{row}");
-        assert!(u(&row["ops"]) > 0, "{row}");
-        assert!(u(&row["latency"]["p50_ns"]) > 0);
         assert!(u(&row["latency"]["p50_ns"]) <= u(&row["latency"]["max_ns"]));
+        assert_eq!(u(&row["latency"]["samples"]), u(&row["ops"]));
         ios += u(&row["ops"]);
     }
+    assert!(ios > 0, "a second of traffic finished no I/O");
     for name in ["rdma-write", "rdma-read"] {
         let row = op(&r, name);
         assert_eq!(u(&row["bytes"]), u(&row["completed"]) * io_size, "{name}");
@@ -125,7 +125,7 @@ fn run_json_is_clean_and_consistent() {
     assert!(remote <= ios);
     // Each I/O is a request and a reply, each a send into a posted receive.
     assert!(u(&op(&r, "receive")["completed"]) >= 2 * ios);
-    assert!(u(&r["churn"]["connections_opened"]) >= 2);
+    assert!(u(&r["churn"]["connections_opened"]) >= 1);
     assert!(u(&r["churn"]["connections_closed"]) >= u(&r["churn"]["connections_opened"]));
 }
 
@@ -153,8 +153,10 @@ fn aggressive_churn_closes_everything() {
     for row in r["objects"].as_array().expect("objects") {
         assert_eq!(row["created"], row["closed"], "{row}");
     }
-    assert!(u(&r["churn"]["churn_events"]) > 10, "{:#}", r["churn"]);
-    assert!(u(&r["churn"]["cancelled"]) > 0);
+    let churn = &r["churn"];
+    assert!(u(&churn["churn_events"]) > 0, "{churn:#}");
+    // An orderly teardown cancels exactly the posted receives: credits (32) on each side.
+    assert_eq!(u(&churn["cancelled"]) % 64, 0, "{churn:#}");
 }
 
 #[test]

@@ -39,6 +39,9 @@ pub struct Measured {
     pub latency: Histogram<u64>,
 }
 
+/// Completions a point measures at the least, whatever `time` says.
+const MIN_OPS: u64 = 8;
+
 /// Per-QP bookkeeping shared by poster and reaper.
 struct Track {
     posted: AtomicU64,
@@ -176,7 +179,20 @@ pub fn measure(pairs: &[Pair], p: Point, time: Duration) -> Result<Measured, Str
             })
         });
         let mut outcome = Ok(());
-        while base.elapsed() < time {
+        // At least MIN_OPS completions, however long the scheduler keeps a thread away (but
+        // not forever: a reaper that stopped or a stuck queue ends the point with an error).
+        let give_up = time * 10 + Duration::from_secs(10);
+        while base.elapsed() < time || completed(&tracks) < MIN_OPS {
+            if reaper
+                .as_ref()
+                .is_some_and(std::thread::ScopedJoinHandle::is_finished)
+            {
+                break;
+            }
+            if base.elapsed() > give_up {
+                outcome = Err(format!("fewer than {MIN_OPS} completions in {give_up:?}"));
+                break;
+            }
             match top_up(pairs, &tracks, p, base) {
                 Err(e) => {
                     outcome = Err(e);
