@@ -3,10 +3,10 @@
 //! a kernel consumer calls them).
 //!
 //! Owns object creation, the [`Wire`] implementation over a QP, CQ polling and the two
-//! teardown orders. Stand-ins until the provider has them (see `docs/cli.md`):
-//! * connections are made by [`Qp::connect_to`] (the connection manager's core hook), in
-//!   [`establish`] only: switching to `NdkConnect`/`NdkListen`/`NdkAccept` changes that
-//!   function and the teardown's connector close;
+//! teardown orders. One stand-in remains (see `docs/cli.md`): connections are made by
+//! [`Qp::connect_to`] (the connection manager's core hook), in [`establish`] only, so switching
+//! to `NdkConnect`/`NdkListen`/`NdkAccept` changes that function and adds a connector close to
+//! the teardown. The verifier is not interposed ([`VERIFIER_GAP`]).
 //!
 //! The client's data slots are fast-register MRs over LAM pages: each I/O posts
 //! `NdkFastRegister` and hands out the new token, and the reply's send-and-invalidate (or a
