@@ -87,7 +87,9 @@ fn traffic(
     churn_at: Option<Instant>,
 ) -> Result<Ending, Fault> {
     let cfg = shared.session;
-    ndk::establish(client_end, server_end, u32::from(cfg.outstanding))?;
+    shared
+        .fabric
+        .establish(client_end, server_end, u32::from(cfg.outstanding))?;
     let mut server = Server::start(cfg, id, server_end)?;
     let mut client = Client::start(cfg, id, client_end)?;
     let storm_epoch = shared.storm_epoch.load(Ordering::SeqCst);

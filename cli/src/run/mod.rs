@@ -28,7 +28,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::args::RunArgs;
-use crate::report::{self, ChurnSummary, CloseSummary, RunReport, VerifierSummary};
+use crate::report::{self, CloseSummary, RunReport, VerifierSummary};
 pub use ndk::Fabric;
 use session::SessionConfig;
 use stats::{Ledger, Tally};
@@ -84,7 +84,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         "connections_via": "connect_pair stand-in",
     });
     let mut errors = Vec::new();
-    let fabric = match ndk::Fabric::open(usize::from(args.dpc_workers), low32(seed)) {
+    let fabric = match ndk::Fabric::open(usize::from(args.dpc_workers), low32(seed), true) {
         Ok(f) => f,
         Err(e) => {
             errors.push(e);
@@ -95,7 +95,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
                 &Tally::default(),
                 &Ledger::default(),
                 errors,
-                0,
+                None,
             );
         }
     };
@@ -112,7 +112,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         bytes: AtomicU64::new(0),
     };
     let started = Instant::now();
-    let (tally, storms) = std::thread::scope(|s| {
+    let (mut tally, storms) = std::thread::scope(|s| {
         let workers: Vec<_> = (0..args.connections)
             .map(|slot| {
                 let shared = &shared;
@@ -130,14 +130,17 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         (tally, storms)
     });
     let elapsed = started.elapsed();
+    tally.churn.storms = storms;
     let Shared { fabric, ledger, .. } = shared;
-    if tally.errors.is_empty() || !ledger.object_rows().iter().any(|r| r.created != r.closed) {
-        fabric.close();
-    } else {
-        // Closing the adapters would wait forever for the objects that leaked.
-        errors.push("objects leaked: adapters left open".into());
-    }
-    finish(seed, config, elapsed, &tally, &ledger, errors, storms)
+    let checked =
+        if tally.errors.is_empty() || !ledger.object_rows().iter().any(|r| r.created != r.closed) {
+            fabric.close()
+        } else {
+            // Closing the adapters would wait forever for the objects that leaked.
+            errors.push("objects leaked: adapters left open".into());
+            fabric.abandon()
+        };
+    finish(seed, config, elapsed, &tally, &ledger, errors, checked)
 }
 
 fn low32(seed: u64) -> u32 {
@@ -201,7 +204,7 @@ fn finish(
     tally: &Tally,
     ledger: &Ledger,
     mut errors: Vec<String>,
-    storms: u64,
+    checked: Option<ndk::Checked>,
 ) -> RunReport {
     let objects = ledger.object_rows();
     let (total, pended, pend_time) = ledger.closes();
@@ -212,15 +215,23 @@ fn finish(
         ));
     }
     errors.extend(tally.errors.iter().cloned());
-    let churn = ChurnSummary {
-        storms,
-        ..tally.churn
-    };
-    let verifier = VerifierSummary {
-        interposed: false,
-        not_interposed_because: Some(ndk::VERIFIER_GAP.into()),
-        ..VerifierSummary::default()
-    };
+    let verifier = checked.map_or_else(
+        || VerifierSummary {
+            interposed: false,
+            not_interposed_because: Some("the adapters did not open".into()),
+            ..VerifierSummary::default()
+        },
+        |c| VerifierSummary {
+            interposed: true,
+            not_interposed_because: None,
+            violations: c.stats.violations,
+            calls: c.stats.calls,
+            callbacks: c.stats.callbacks,
+            checks: c.stats.checks,
+            open_objects: c.open_objects,
+            report: c.report,
+        },
+    );
     let ok = errors.is_empty() && verifier.violations == 0 && verifier.open_objects == 0;
     RunReport {
         seed,
@@ -234,7 +245,7 @@ fn finish(
             pended,
             pend_time,
         },
-        churn,
+        churn: tally.churn,
         verifier,
         errors,
         ok,

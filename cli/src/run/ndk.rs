@@ -4,9 +4,10 @@
 //!
 //! Owns object creation, the [`Wire`] implementation over a QP, CQ polling and the two
 //! teardown orders. One stand-in remains (see `docs/cli.md`): connections are made by
-//! [`Qp::connect_to`] (the connection manager's core hook), in [`establish`] only, so switching
+//! `dispatch::connect_pair` (the connection manager's core hook), in [`Fabric::establish`] only, so switching
 //! to `NdkConnect`/`NdkListen`/`NdkAccept` changes that function and adds a connector close to
-//! the teardown. The verifier is not interposed ([`VERIFIER_GAP`]).
+//! the teardown. `run` opens its [`Fabric`] behind `softndk::verifier` (the adapters are the
+//! verifier's shadows); `perf` opens it without, to measure the provider alone.
 //!
 //! The client's data slots are fast-register MRs over LAM pages: each I/O posts
 //! `NdkFastRegister` and hands out the new token, and the reply's send-and-invalidate (or a
@@ -26,16 +27,12 @@ use softndk::abi::{
 use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Lam, Mr, Pd, Qp, QpLimits};
 use softndk::platform::Platform;
 use softndk::verbs::AdapterConfig;
+use softndk::verifier::{Stats, Verifier};
 
 use super::session::SessionConfig;
 use super::smb::{Descriptor, MAX_MESSAGE};
 use super::stats::Ledger;
 use super::wire::{Done, Fault, Op, STAMP, Wire, stamp_bytes, stamp_spots};
-
-/// Why the run cannot put `softndk::verifier` between itself and the provider yet: the
-/// consumer wrapper only opens real adapters (`consumer::Adapter::open`) and cannot adopt the
-/// verifier's shadow adapter, and the `connect_pair` hook takes provider objects, not shadows.
-pub const VERIFIER_GAP: &str = "the consumer wrapper cannot adopt a verifier shadow adapter yet";
 
 /// Whether the client's data slots are fast-registered per I/O (`NdkFastRegister`,
 /// `NdkInvalidate`, send-and-invalidate) rather than registered once.
@@ -65,43 +62,135 @@ fn fr_base(slot: u32) -> u64 {
     0x10_0000_0000 + (u64::from(slot) << 32)
 }
 
-/// Both adapters on one host platform.
+/// Both adapters on one host platform, optionally behind the consumer-side verifier.
 #[derive(Debug)]
 pub struct Fabric {
     /// The platform (threaded deferred work), kept for as long as the adapters use it.
     _platform: Platform,
-    /// Adapter 0 (clients) and adapter 1 (servers).
+    /// Adapter 0 (clients) and adapter 1 (servers): the verifier's shadows when it is on.
     pub adapters: [Adapter; 2],
+    /// The verifier between the workload and the provider, if any.
+    verifier: Option<Verifier>,
+}
+
+/// What the verifier saw, read once the adapters are closed.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// The verifier's counters.
+    pub stats: Stats,
+    /// Objects the verifier still saw open (adapters included).
+    pub open_objects: u64,
+    /// The verifier's report when it recorded violations.
+    pub report: Option<String>,
 }
 
 impl Fabric {
-    /// Opens two SoftNDK adapters on a platform with `workers` deferred-work threads.
+    /// Opens two SoftNDK adapters on a platform with `workers` deferred-work threads. With
+    /// `interpose`, each real adapter (`dispatch::open_adapter`) is wrapped by one
+    /// [`Verifier`] and the workload gets the shadows, so every NDK call and callback goes
+    /// through the verifier's checks.
     ///
     /// # Errors
     ///
     /// An adapter refused to open.
-    pub fn open(workers: usize, secret: u32) -> Result<Self, String> {
+    pub fn open(workers: usize, secret: u32, interpose: bool) -> Result<Self, String> {
         let platform = Platform::threaded(workers);
+        let verifier = interpose.then(Verifier::new);
         let open = |n: u32| {
-            Adapter::open(
-                &AdapterConfig::softndk(secret ^ n),
-                &platform,
-                NDK_VERSION::new(2, 1),
-            )
-            .map_err(|s| format!("adapter {n} did not open: {s:?}"))
+            let config = AdapterConfig::softndk(secret ^ n);
+            let version = NDK_VERSION::new(2, 1);
+            let failed = |s| format!("adapter {n} did not open: {s:?}");
+            match &verifier {
+                None => Adapter::open(&config, &platform, version).map_err(failed),
+                Some(v) => {
+                    let real = softndk::dispatch::open_adapter(&config, platform.clone(), version)
+                        .map_err(failed)?;
+                    // SAFETY: `real` was just opened and stays open until `Fabric::close`
+                    // hands it to `dispatch::close_adapter` through the verifier.
+                    let shadow = unsafe { v.wrap_adapter(real) };
+                    // SAFETY: the shadow's table is the verifier's full table; it stays open
+                    // until `Fabric::close`, after every object made through it is closed.
+                    Ok(unsafe { Adapter::from_raw(shadow) })
+                }
+            }
         };
-        let adapters = [open(0)?, open(1)?];
+        let first = open(0)?;
+        let second = match open(1) {
+            Ok(a) => a,
+            Err(e) => {
+                close_one(verifier.as_ref(), first);
+                return Err(e);
+            }
+        };
         Ok(Self {
             _platform: platform,
-            adapters,
+            adapters: [first, second],
+            verifier,
         })
     }
 
-    /// Closes both adapters (blocks until everything below them is closed).
-    pub fn close(self) {
+    /// Connects a client end with a server end: the stand-in for `NdkConnect`/`NdkListen`/
+    /// `NdkAccept` (the only place that knows how connections are made). Behind the verifier
+    /// the connection manager's hook is handed the real QPs behind the shadows.
+    ///
+    /// # Errors
+    ///
+    /// The hook refused, or a QP is not a live shadow of this fabric's verifier.
+    pub fn establish(&self, client: &End, server: &End, read_limit: u32) -> Result<(), Fault> {
+        let Some(v) = &self.verifier else {
+            return ok(
+                client.qp.connect_to(&server.qp, read_limit, read_limit),
+                "connect_pair",
+            );
+        };
+        let real = |qp: &Qp| {
+            v.real(qp.raw())
+                .ok_or_else(|| Fault("a QP is not a live verifier shadow".into()))
+        };
+        let (a, b) = (real(&client.qp)?, real(&server.qp)?);
+        // SAFETY: both are open SoftNDK QPs: the verifier keeps the real objects open while
+        // their shadows (`client.qp`, `server.qp`, borrowed here) are open.
+        let status = unsafe { softndk::dispatch::connect_pair(a, b, read_limit, read_limit) };
+        ok(status, "connect_pair")
+    }
+
+    /// Closes both adapters (blocks until everything below them is closed) and answers what
+    /// the verifier saw, if it was on.
+    pub fn close(self) -> Option<Checked> {
         let [a, b] = self.adapters;
-        a.close();
-        b.close();
+        close_one(self.verifier.as_ref(), a);
+        close_one(self.verifier.as_ref(), b);
+        self.verifier.as_ref().map(checked)
+    }
+
+    /// Leaves the adapters open (closing them would wait forever for leaked objects) and
+    /// answers what the verifier saw, if it was on.
+    pub fn abandon(self) -> Option<Checked> {
+        self.verifier.as_ref().map(checked)
+    }
+}
+
+/// Reads the verifier's counters and takes its violations, so that dropping it does not
+/// report them a second time (the run report carries them).
+fn checked(v: &Verifier) -> Checked {
+    let open_objects = v.open_objects().len() as u64;
+    let report = (v.stats().violations > 0).then(|| v.report());
+    let _ = v.take_violations();
+    Checked {
+        stats: v.stats(),
+        open_objects,
+        report,
+    }
+}
+
+/// Closes one adapter, through the verifier when it is on.
+fn close_one(verifier: Option<&Verifier>, adapter: Adapter) {
+    match verifier {
+        None => adapter.close(),
+        Some(v) => v.close_adapter(adapter.raw(), |real| {
+            // SAFETY: `real` came from `dispatch::open_adapter` and is not used again.
+            unsafe { softndk::dispatch::close_adapter(real) };
+        }),
     }
 }
 
@@ -388,19 +477,6 @@ pub fn finish_closes(
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// Connects a client end with a server end: the stand-in for `NdkConnect`/`NdkListen`/
-/// `NdkAccept` (the only place that knows how connections are made).
-///
-/// # Errors
-///
-/// The hook refused.
-pub fn establish(client: &End, server: &End, read_limit: u32) -> Result<(), Fault> {
-    ok(
-        client.qp.connect_to(&server.qp, read_limit, read_limit),
-        "connect_pair",
-    )
 }
 
 impl Wire for End {
