@@ -76,6 +76,22 @@ fn run_json_is_clean_and_consistent() {
         assert!(u(&row["created"]) > 0);
         assert_eq!(row["created"], row["closed"], "{kind}");
     }
+    // Connections go through the connection manager: one connector per end (so as many as
+    // QPs), one listener per connection slot, all closed.
+    let row = |kind: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    assert_eq!(
+        r["config"]["connections_via"],
+        "NdkConnect/NdkListen/NdkAccept"
+    );
+    assert_eq!(row("connector")["created"], row("QP")["created"]);
+    assert_eq!(row("connector")["created"], row("connector")["closed"]);
+    assert_eq!(u(&row("listener")["created"]), 2);
+    assert_eq!(row("listener")["created"], row("listener")["closed"]);
     let closes = &r["closes"];
     assert_eq!(
         u(&closes["total"]),

@@ -8,6 +8,7 @@
 //! a failure: any error, leaked object or verifier violation makes the run fail (exit 1).
 
 mod client;
+mod cm;
 mod connection;
 mod ndk;
 mod server;
@@ -81,7 +82,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         "storm_mean_seconds": args.storm_mean().map(|d| d.as_secs_f64()),
         "dpc_workers": args.dpc_workers,
         "fast_register": ndk::FAST_REGISTER,
-        "connections_via": "connect_pair stand-in",
+        "connections_via": "NdkConnect/NdkListen/NdkAccept",
     });
     let mut errors = Vec::new();
     let fabric = match ndk::Fabric::open(usize::from(args.dpc_workers), low32(seed), true) {
@@ -151,11 +152,23 @@ fn low32(seed: u64) -> u32 {
 fn slot_thread(shared: &Shared, seed: u64, slot: u16) -> Tally {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u64::from(slot) << 48));
     let mut tally = Tally::default();
+    let listening = match cm::Listening::open(&shared.fabric.adapters[1], &shared.ledger, slot) {
+        Ok(l) => l,
+        Err(e) => {
+            tally.errors.push(format!("slot {slot}: {e}"));
+            shared.fatal.store(true, Ordering::SeqCst);
+            return tally;
+        }
+    };
     while !shared.stop.load(Ordering::SeqCst) && !shared.fatal.load(Ordering::SeqCst) {
         let id = shared.next_connection.fetch_add(1, Ordering::SeqCst);
-        if connection::run(shared, id, &mut rng, &mut tally) == connection::Ending::Error {
+        let ending = connection::run(shared, &listening, id, &mut rng, &mut tally);
+        if ending == connection::Ending::Error {
             shared.fatal.store(true, Ordering::SeqCst);
         }
+    }
+    if let Err(e) = listening.close(&shared.ledger) {
+        tally.errors.push(format!("slot {slot} listener: {e}"));
     }
     tally
 }

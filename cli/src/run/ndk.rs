@@ -3,10 +3,9 @@
 //! a kernel consumer calls them).
 //!
 //! Owns object creation, the [`Wire`] implementation over a QP, CQ polling and the two
-//! teardown orders. One stand-in remains (see `docs/cli.md`): connections are made by
-//! `dispatch::connect_pair` (the connection manager's core hook), in [`Fabric::establish`] only, so switching
-//! to `NdkConnect`/`NdkListen`/`NdkAccept` changes that function and adds a connector close to
-//! the teardown. `run` opens its [`Fabric`] behind `softndk::verifier` (the adapters are the
+//! teardown orders (each closes the end's connector first). Both adapters are on one
+//! connection-manager fabric; connections are made by `NdkConnect`/`NdkListen`/`NdkAccept`
+//! ([`cm`], called from [`Fabric::establish`]). `run` opens its [`Fabric`] behind `softndk::verifier` (the adapters are the
 //! verifier's shadows); `perf` opens it without, to measure the provider alone.
 //!
 //! The client's data slots are fast-register MRs over LAM pages: each I/O posts
@@ -24,11 +23,16 @@ use softndk::abi::{
     NDK_OP_FLAG_ALLOW_REMOTE_READ, NDK_OP_FLAG_ALLOW_REMOTE_WRITE, NDK_OPERATION_TYPE, NDK_VERSION,
     NTSTATUS, STATUS_CANCELLED, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Lam, Mr, Pd, Qp, QpLimits};
+use softndk::cm::ndk::NdkFabric;
+use softndk::consumer::{
+    Adapter, Buffer, Closed, Connector, Cq, CqEvents, Lam, Mr, Pd, Qp, QpLimits,
+};
+use softndk::fabric::{Fabric as NetFabric, FabricConfig};
 use softndk::platform::Platform;
 use softndk::verbs::AdapterConfig;
 use softndk::verifier::{Stats, Verifier};
 
+use super::cm;
 use super::session::SessionConfig;
 use super::smb::{Descriptor, MAX_MESSAGE};
 use super::stats::Ledger;
@@ -71,6 +75,8 @@ pub struct Fabric {
     pub adapters: [Adapter; 2],
     /// The verifier between the workload and the provider, if any.
     verifier: Option<Verifier>,
+    /// The connection manager's fabric both adapters are on (dropped after they close).
+    network: NdkFabric,
 }
 
 /// What the verifier saw, read once the adapters are closed.
@@ -95,9 +101,11 @@ impl Fabric {
     /// An adapter refused to open.
     pub fn open(workers: usize, secret: u32, interpose: bool) -> Result<Self, String> {
         let platform = Platform::threaded(workers);
+        let network = NetFabric::new(platform.clone(), FabricConfig::default())
+            .map_err(|s| format!("the fabric did not open: {s:?}"))?;
         let verifier = interpose.then(Verifier::new);
         let open = |n: u32| {
-            let config = AdapterConfig::softndk(secret ^ n);
+            let config = AdapterConfig::softndk(secret ^ n).on_fabric(&network, &[cm::ip_of(n)]);
             let version = NDK_VERSION::new(2, 1);
             let failed = |s| format!("adapter {n} did not open: {s:?}");
             match &verifier {
@@ -126,32 +134,40 @@ impl Fabric {
             _platform: platform,
             adapters: [first, second],
             verifier,
+            network,
         })
     }
 
-    /// Connects a client end with a server end: the stand-in for `NdkConnect`/`NdkListen`/
-    /// `NdkAccept` (the only place that knows how connections are made). Behind the verifier
-    /// the connection manager's hook is handed the real QPs behind the shadows.
+    /// Connects a client end with a server end through the connection manager (see
+    /// [`cm::establish`]): the client's connector on adapter 0 connects to `listening`'s slot
+    /// on adapter 1 and the server accepts. Both connectors go into their ends at once, so
+    /// every teardown closes them.
     ///
     /// # Errors
     ///
-    /// The hook refused, or a QP is not a live shadow of this fabric's verifier.
-    pub fn establish(&self, client: &End, server: &End, read_limit: u32) -> Result<(), Fault> {
-        let Some(v) = &self.verifier else {
-            return ok(
-                client.qp.connect_to(&server.qp, read_limit, read_limit),
-                "connect_pair",
-            );
-        };
-        let real = |qp: &Qp| {
-            v.real(qp.raw())
-                .ok_or_else(|| Fault("a QP is not a live verifier shadow".into()))
-        };
-        let (a, b) = (real(&client.qp)?, real(&server.qp)?);
-        // SAFETY: both are open SoftNDK QPs: the verifier keeps the real objects open while
-        // their shadows (`client.qp`, `server.qp`, borrowed here) are open.
-        let status = unsafe { softndk::dispatch::connect_pair(a, b, read_limit, read_limit) };
-        ok(status, "connect_pair")
+    /// A step was refused, failed or did not complete.
+    pub fn establish(
+        &self,
+        listening: &cm::Listening,
+        ledger: &Ledger,
+        client: &mut End,
+        server: &mut End,
+        read_limit: u32,
+    ) -> Result<(), Fault> {
+        cm::establish(
+            &self.adapters[0],
+            listening,
+            ledger,
+            cm::Side {
+                qp: &client.qp,
+                connector: &mut client.connector,
+            },
+            cm::Side {
+                qp: &server.qp,
+                connector: &mut server.connector,
+            },
+            read_limit,
+        )
     }
 
     /// Closes both adapters (blocks until everything below them is closed) and answers what
@@ -160,6 +176,7 @@ impl Fabric {
         let [a, b] = self.adapters;
         close_one(self.verifier.as_ref(), a);
         close_one(self.verifier.as_ref(), b);
+        drop(self.network);
         self.verifier.as_ref().map(checked)
     }
 
@@ -197,6 +214,7 @@ fn close_one(verifier: Option<&Verifier>, adapter: Adapter) {
 /// One end of a connection: PD, one CQ for both queues, QP, message pools and data slots.
 #[derive(Debug)]
 pub struct End {
+    connector: Option<Connector>,
     pd: Pd,
     cq: Cq,
     qp: Qp,
@@ -335,6 +353,7 @@ impl End {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
+            connector: None,
             pd,
             cq,
             qp,
@@ -408,6 +427,10 @@ impl End {
             drop(slot.buf);
         }
         mrs.extend([self.recv_mr, self.send_mr]);
+        // The connector goes first in both orders: it references the QP.
+        if let Some(connector) = self.connector {
+            push("connector", connector.close());
+        }
         if storm {
             push("PD", self.pd.close());
             push("CQ", self.cq.close());
