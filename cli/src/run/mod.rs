@@ -10,6 +10,7 @@
 mod client;
 mod cm;
 mod connection;
+mod fabric;
 mod ndk;
 mod server;
 mod session;
@@ -30,7 +31,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::args::RunArgs;
 use crate::report::{self, CloseSummary, RunReport, VerifierSummary};
-pub use ndk::Fabric;
+pub use fabric::Fabric;
 use session::SessionConfig;
 use stats::{Ledger, Tally};
 pub use stats::{histogram, percentiles};
@@ -38,7 +39,7 @@ pub use stats::{histogram, percentiles};
 /// What every slot thread shares.
 #[derive(Debug)]
 pub struct Shared {
-    fabric: ndk::Fabric,
+    fabric: fabric::Fabric,
     ledger: Ledger,
     session: SessionConfig,
     churn: Option<Duration>,
@@ -85,7 +86,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         "connections_via": "NdkConnect/NdkListen/NdkAccept",
     });
     let mut errors = Vec::new();
-    let fabric = match ndk::Fabric::open(usize::from(args.dpc_workers), low32(seed), true) {
+    let fabric = match fabric::Fabric::open(usize::from(args.dpc_workers), low32(seed), true) {
         Ok(f) => f,
         Err(e) => {
             errors.push(e);
@@ -217,7 +218,7 @@ fn finish(
     tally: &Tally,
     ledger: &Ledger,
     mut errors: Vec<String>,
-    checked: Option<ndk::Checked>,
+    checked: Option<fabric::Checked>,
 ) -> RunReport {
     let objects = ledger.object_rows();
     let (total, pended, pend_time) = ledger.closes();
