@@ -250,7 +250,7 @@ mod tests {
                 "credits": 32,
                 "churn_mean_seconds": 0.3,
                 "storm_mean_seconds": null,
-                "connections_via": "connect_pair stand-in",
+                "connections_via": "NdkConnect/NdkListen/NdkAccept",
             }),
             elapsed_seconds: 1.0,
             io: vec![IoRow {

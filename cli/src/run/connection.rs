@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Shared;
 use super::client::Client;
+use super::cm::Listening;
 use super::ndk::{self, End, Role, finish_closes};
 use super::server::Server;
 use super::smb::Command;
@@ -35,7 +36,13 @@ pub enum Ending {
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Runs one connection; answers how it ended.
-pub fn run(shared: &Shared, id: u64, rng: &mut ChaCha8Rng, tally: &mut Tally) -> Ending {
+pub fn run(
+    shared: &Shared,
+    listening: &Listening,
+    id: u64,
+    rng: &mut ChaCha8Rng,
+    tally: &mut Tally,
+) -> Ending {
     let cfg = shared.session;
     let client = End::create(
         &shared.fabric.adapters[0],
@@ -63,7 +70,16 @@ pub fn run(shared: &Shared, id: u64, rng: &mut ChaCha8Rng, tally: &mut Tally) ->
     let churn_at = shared
         .churn
         .map(|mean| Instant::now() + exponential(rng, mean));
-    let ending = match traffic(shared, id, rng, tally, &mut client, &mut server, churn_at) {
+    let established = shared.fabric.establish(
+        listening,
+        &shared.ledger,
+        &mut client,
+        &mut server,
+        u32::from(cfg.outstanding),
+    );
+    let traffic = established
+        .and_then(|()| traffic(shared, id, rng, tally, &mut client, &mut server, churn_at));
+    let ending = match traffic {
         Ok(ending) => ending,
         Err(e) => {
             tally.errors.push(format!("connection {id}: {e}"));
@@ -87,7 +103,6 @@ fn traffic(
     churn_at: Option<Instant>,
 ) -> Result<Ending, Fault> {
     let cfg = shared.session;
-    ndk::establish(client_end, server_end, u32::from(cfg.outstanding))?;
     let mut server = Server::start(cfg, id, server_end)?;
     let mut client = Client::start(cfg, id, client_end)?;
     let storm_epoch = shared.storm_epoch.load(Ordering::SeqCst);

@@ -8,7 +8,9 @@
 //! a failure: any error, leaked object or verifier violation makes the run fail (exit 1).
 
 mod client;
+mod cm;
 mod connection;
+mod fabric;
 mod ndk;
 mod server;
 mod session;
@@ -28,8 +30,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::args::RunArgs;
-use crate::report::{self, ChurnSummary, CloseSummary, RunReport, VerifierSummary};
-pub use ndk::Fabric;
+use crate::report::{self, CloseSummary, RunReport, VerifierSummary};
+pub use fabric::Fabric;
 use session::SessionConfig;
 use stats::{Ledger, Tally};
 pub use stats::{histogram, percentiles};
@@ -37,7 +39,7 @@ pub use stats::{histogram, percentiles};
 /// What every slot thread shares.
 #[derive(Debug)]
 pub struct Shared {
-    fabric: ndk::Fabric,
+    fabric: fabric::Fabric,
     ledger: Ledger,
     session: SessionConfig,
     churn: Option<Duration>,
@@ -81,10 +83,10 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         "storm_mean_seconds": args.storm_mean().map(|d| d.as_secs_f64()),
         "dpc_workers": args.dpc_workers,
         "fast_register": ndk::FAST_REGISTER,
-        "connections_via": "connect_pair stand-in",
+        "connections_via": "NdkConnect/NdkListen/NdkAccept",
     });
     let mut errors = Vec::new();
-    let fabric = match ndk::Fabric::open(usize::from(args.dpc_workers), low32(seed)) {
+    let fabric = match fabric::Fabric::open(usize::from(args.dpc_workers), low32(seed), true) {
         Ok(f) => f,
         Err(e) => {
             errors.push(e);
@@ -95,7 +97,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
                 &Tally::default(),
                 &Ledger::default(),
                 errors,
-                0,
+                None,
             );
         }
     };
@@ -112,7 +114,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         bytes: AtomicU64::new(0),
     };
     let started = Instant::now();
-    let (tally, storms) = std::thread::scope(|s| {
+    let (mut tally, storms) = std::thread::scope(|s| {
         let workers: Vec<_> = (0..args.connections)
             .map(|slot| {
                 let shared = &shared;
@@ -130,14 +132,17 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         (tally, storms)
     });
     let elapsed = started.elapsed();
+    tally.churn.storms = storms;
     let Shared { fabric, ledger, .. } = shared;
-    if tally.errors.is_empty() || !ledger.object_rows().iter().any(|r| r.created != r.closed) {
-        fabric.close();
-    } else {
-        // Closing the adapters would wait forever for the objects that leaked.
-        errors.push("objects leaked: adapters left open".into());
-    }
-    finish(seed, config, elapsed, &tally, &ledger, errors, storms)
+    let checked =
+        if tally.errors.is_empty() || !ledger.object_rows().iter().any(|r| r.created != r.closed) {
+            fabric.close()
+        } else {
+            // Closing the adapters would wait forever for the objects that leaked.
+            errors.push("objects leaked: adapters left open".into());
+            fabric.abandon()
+        };
+    finish(seed, config, elapsed, &tally, &ledger, errors, checked)
 }
 
 fn low32(seed: u64) -> u32 {
@@ -148,11 +153,23 @@ fn low32(seed: u64) -> u32 {
 fn slot_thread(shared: &Shared, seed: u64, slot: u16) -> Tally {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u64::from(slot) << 48));
     let mut tally = Tally::default();
+    let listening = match cm::Listening::open(&shared.fabric.adapters[1], &shared.ledger, slot) {
+        Ok(l) => l,
+        Err(e) => {
+            tally.errors.push(format!("slot {slot}: {e}"));
+            shared.fatal.store(true, Ordering::SeqCst);
+            return tally;
+        }
+    };
     while !shared.stop.load(Ordering::SeqCst) && !shared.fatal.load(Ordering::SeqCst) {
         let id = shared.next_connection.fetch_add(1, Ordering::SeqCst);
-        if connection::run(shared, id, &mut rng, &mut tally) == connection::Ending::Error {
+        let ending = connection::run(shared, &listening, id, &mut rng, &mut tally);
+        if ending == connection::Ending::Error {
             shared.fatal.store(true, Ordering::SeqCst);
         }
+    }
+    if let Err(e) = listening.close(&shared.ledger) {
+        tally.errors.push(format!("slot {slot} listener: {e}"));
     }
     tally
 }
@@ -201,7 +218,7 @@ fn finish(
     tally: &Tally,
     ledger: &Ledger,
     mut errors: Vec<String>,
-    storms: u64,
+    checked: Option<fabric::Checked>,
 ) -> RunReport {
     let objects = ledger.object_rows();
     let (total, pended, pend_time) = ledger.closes();
@@ -212,15 +229,23 @@ fn finish(
         ));
     }
     errors.extend(tally.errors.iter().cloned());
-    let churn = ChurnSummary {
-        storms,
-        ..tally.churn
-    };
-    let verifier = VerifierSummary {
-        interposed: false,
-        not_interposed_because: Some(ndk::VERIFIER_GAP.into()),
-        ..VerifierSummary::default()
-    };
+    let verifier = checked.map_or_else(
+        || VerifierSummary {
+            interposed: false,
+            not_interposed_because: Some("the adapters did not open".into()),
+            ..VerifierSummary::default()
+        },
+        |c| VerifierSummary {
+            interposed: true,
+            not_interposed_because: None,
+            violations: c.stats.violations,
+            calls: c.stats.calls,
+            callbacks: c.stats.callbacks,
+            checks: c.stats.checks,
+            open_objects: c.open_objects,
+            report: c.report,
+        },
+    );
     let ok = errors.is_empty() && verifier.violations == 0 && verifier.open_objects == 0;
     RunReport {
         seed,
@@ -234,7 +259,7 @@ fn finish(
             pended,
             pend_time,
         },
-        churn,
+        churn: tally.churn,
         verifier,
         errors,
         ok,

@@ -3,10 +3,8 @@
 //! a kernel consumer calls them).
 //!
 //! Owns object creation, the [`Wire`] implementation over a QP, CQ polling and the two
-//! teardown orders. One stand-in remains (see `docs/cli.md`): connections are made by
-//! [`Qp::connect_to`] (the connection manager's core hook), in [`establish`] only, so switching
-//! to `NdkConnect`/`NdkListen`/`NdkAccept` changes that function and adds a connector close to
-//! the teardown. The verifier is not interposed ([`VERIFIER_GAP`]).
+//! teardown orders (each closes the end's connector first). The adapters are
+//! [`super::fabric`]'s; connections are made by `NdkConnect`/`NdkListen`/`NdkAccept` ([`cm`]).
 //!
 //! The client's data slots are fast-register MRs over LAM pages: each I/O posts
 //! `NdkFastRegister` and hands out the new token, and the reply's send-and-invalidate (or a
@@ -20,22 +18,18 @@ use std::time::{Duration, Instant};
 
 use softndk::abi::{
     NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_MR_FLAG_ALLOW_REMOTE_READ, NDK_MR_FLAG_ALLOW_REMOTE_WRITE,
-    NDK_OP_FLAG_ALLOW_REMOTE_READ, NDK_OP_FLAG_ALLOW_REMOTE_WRITE, NDK_OPERATION_TYPE, NDK_VERSION,
-    NTSTATUS, STATUS_CANCELLED, STATUS_SUCCESS,
+    NDK_OP_FLAG_ALLOW_REMOTE_READ, NDK_OP_FLAG_ALLOW_REMOTE_WRITE, NDK_OPERATION_TYPE, NTSTATUS,
+    STATUS_CANCELLED, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Lam, Mr, Pd, Qp, QpLimits};
-use softndk::platform::Platform;
-use softndk::verbs::AdapterConfig;
+use softndk::consumer::{
+    Adapter, Buffer, Closed, Connector, Cq, CqEvents, Lam, Mr, Pd, Qp, QpLimits,
+};
 
+use super::cm;
 use super::session::SessionConfig;
 use super::smb::{Descriptor, MAX_MESSAGE};
 use super::stats::Ledger;
 use super::wire::{Done, Fault, Op, STAMP, Wire, stamp_bytes, stamp_spots};
-
-/// Why the run cannot put `softndk::verifier` between itself and the provider yet: the
-/// consumer wrapper only opens real adapters (`consumer::Adapter::open`) and cannot adopt the
-/// verifier's shadow adapter, and the `connect_pair` hook takes provider objects, not shadows.
-pub const VERIFIER_GAP: &str = "the consumer wrapper cannot adopt a verifier shadow adapter yet";
 
 /// Whether the client's data slots are fast-registered per I/O (`NdkFastRegister`,
 /// `NdkInvalidate`, send-and-invalidate) rather than registered once.
@@ -65,49 +59,10 @@ fn fr_base(slot: u32) -> u64 {
     0x10_0000_0000 + (u64::from(slot) << 32)
 }
 
-/// Both adapters on one host platform.
-#[derive(Debug)]
-pub struct Fabric {
-    /// The platform (threaded deferred work), kept for as long as the adapters use it.
-    _platform: Platform,
-    /// Adapter 0 (clients) and adapter 1 (servers).
-    pub adapters: [Adapter; 2],
-}
-
-impl Fabric {
-    /// Opens two SoftNDK adapters on a platform with `workers` deferred-work threads.
-    ///
-    /// # Errors
-    ///
-    /// An adapter refused to open.
-    pub fn open(workers: usize, secret: u32) -> Result<Self, String> {
-        let platform = Platform::threaded(workers);
-        let open = |n: u32| {
-            Adapter::open(
-                &AdapterConfig::softndk(secret ^ n),
-                &platform,
-                NDK_VERSION::new(2, 1),
-            )
-            .map_err(|s| format!("adapter {n} did not open: {s:?}"))
-        };
-        let adapters = [open(0)?, open(1)?];
-        Ok(Self {
-            _platform: platform,
-            adapters,
-        })
-    }
-
-    /// Closes both adapters (blocks until everything below them is closed).
-    pub fn close(self) {
-        let [a, b] = self.adapters;
-        a.close();
-        b.close();
-    }
-}
-
 /// One end of a connection: PD, one CQ for both queues, QP, message pools and data slots.
 #[derive(Debug)]
 pub struct End {
+    connector: Option<Connector>,
     pd: Pd,
     cq: Cq,
     qp: Qp,
@@ -246,6 +201,7 @@ impl End {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
+            connector: None,
             pd,
             cq,
             qp,
@@ -292,6 +248,14 @@ impl End {
         (out, cancelled)
     }
 
+    /// The end's QP and connector slot, for connection establishment.
+    pub const fn cm_side(&mut self) -> cm::Side<'_> {
+        cm::Side {
+            qp: &self.qp,
+            connector: &mut self.connector,
+        }
+    }
+
     /// `NdkFlush` of the QP.
     pub fn flush(&self) {
         self.qp.flush();
@@ -319,6 +283,10 @@ impl End {
             drop(slot.buf);
         }
         mrs.extend([self.recv_mr, self.send_mr]);
+        // The connector goes first in both orders: it references the QP.
+        if let Some(connector) = self.connector {
+            push("connector", connector.close());
+        }
         if storm {
             push("PD", self.pd.close());
             push("CQ", self.cq.close());
@@ -388,19 +356,6 @@ pub fn finish_closes(
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// Connects a client end with a server end: the stand-in for `NdkConnect`/`NdkListen`/
-/// `NdkAccept` (the only place that knows how connections are made).
-///
-/// # Errors
-///
-/// The hook refused.
-pub fn establish(client: &End, server: &End, read_limit: u32) -> Result<(), Fault> {
-    ok(
-        client.qp.connect_to(&server.qp, read_limit, read_limit),
-        "connect_pair",
-    )
 }
 
 impl Wire for End {
