@@ -13,7 +13,11 @@
 //!
 //! It also holds the one segment-walking copy both platforms' `Region`s use
 //! ([`SegmentedMemory`] and [`read`]/[`write`]/[`copy_between`]): bounds checks, the
-//! `memmove` windows for overlapping moves inside one region, and the chunked raw copy. The
+//! `memmove` windows for overlapping moves inside one region, and the chunked raw copy. Ranges
+//! inside a region's first segment (every range of a one-segment region, the usual
+//! registration) skip the segment walk: containment in that segment is their bounds check, and
+//! copies of at most [`ALIAS_CHUNK`] bytes are one `memcpy` call with no distance arithmetic
+//! (`alias_safe_chunk` would return their length anyway). The
 //! only `unsafe` here is that raw copy, justified by the `unsafe trait`'s contract that each
 //! implementor (the host and kernel `Region`) proves once.
 //!
