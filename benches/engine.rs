@@ -10,7 +10,8 @@
 //! Groups: `baseline` (one uncontended `AtomicU64::fetch_add`, `memcpy` of 64 B), `t3` (64 B
 //! post → execute → poll, one request per `progress` call and batches of 16), `t6_t7` (RDMA
 //! write of 4 KiB / 1 MiB vs `memcpy` of the same bytes between the same buffers), `t8` (4 KiB
-//! write and `memcpy` at several `(dst − src) mod 4096` distances).
+//! write and `memcpy` at several `(dst − src) mod 4096` distances), `t10` (flush of a QP with
+//! 1, 16 or 64 outstanding writes, poll included).
 //!
 //! * `cargo bench --bench engine` — criterion; figures and ratios in `docs/benchmarks.md`.
 //! * `ENGINE_ICOUNT=<scenario>:<n> valgrind --tool=callgrind --toggle-collect='*icount_loop*'
@@ -26,7 +27,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
 use softndk::engine::testkit::{TestMemory, config};
 use softndk::engine::{
     Access, Completion, CompletionSink, Copier, CqId, Endpoint, OpFlags, Overrun, Payload,
@@ -276,7 +277,8 @@ fn baselines(c: &mut Criterion) {
     });
     let mut rig = Rig::new(64, 256);
     g.bench_function("memcpy_64B", |b| b.iter(|| rig.memcpy()));
-    // The platform's fixed cost per copy call (bounds, overlap and alias checks, pieces).
+    // The platform's fixed cost per copy call (bounds and overlap checks, the length test that
+    // decides whether the alias guard can apply, one `memcpy`).
     g.bench_function("region_copy_64B", |b| b.iter(|| rig.region_copy()));
     g.finish();
 }
@@ -335,6 +337,32 @@ fn aliasing(c: &mut Criterion) {
                 b.iter(|| rig.memcpy());
             },
         );
+    }
+    g.finish();
+}
+
+/// T10: `Endpoint::flush` of a QP with `n` outstanding writes, then one poll that sees all `n`
+/// cancelled completions. The rig is built and the writes posted outside the measurement.
+fn flush(c: &mut Criterion) {
+    let mut g = c.benchmark_group("t10");
+    for n in [1usize, 16, 64] {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("flush_writes", n), &n, |b, &n| {
+            b.iter_batched_ref(
+                || {
+                    let mut rig = Rig::new(64, 256);
+                    for i in 0..n {
+                        rig.post_write(i);
+                    }
+                    rig
+                },
+                |rig| {
+                    rig.ep[0].flush(&mut rig.cqs);
+                    assert_eq!(rig.cqs.poll(1), n);
+                },
+                BatchSize::NumIterations(32),
+            );
+        });
     }
     g.finish();
 }
@@ -424,5 +452,6 @@ fn main() {
     small(&mut c);
     large(&mut c);
     aliasing(&mut c);
+    flush(&mut c);
     c.final_summary();
 }

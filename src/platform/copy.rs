@@ -13,7 +13,11 @@
 //!
 //! It also holds the one segment-walking copy both platforms' `Region`s use
 //! ([`SegmentedMemory`] and [`read`]/[`write`]/[`copy_between`]): bounds checks, the
-//! `memmove` windows for overlapping moves inside one region, and the chunked raw copy. The
+//! `memmove` windows for overlapping moves inside one region, and the chunked raw copy. Ranges
+//! inside a region's first segment (every range of a one-segment region, the usual
+//! registration) skip the segment walk: containment in that segment is their bounds check, and
+//! copies of at most [`ALIAS_CHUNK`] bytes are one `memcpy` call with no distance arithmetic
+//! (`alias_safe_chunk` would return their length anyway). The
 //! only `unsafe` here is that raw copy, justified by the `unsafe trait`'s contract that each
 //! implementor (the host and kernel `Region`) proves once.
 //!
@@ -172,7 +176,7 @@ pub(super) use segmented::{SegmentedMemory, copy_between, read, write};
 mod segmented {
     use core::ptr;
 
-    use super::{alias_safe_chunk, pieces};
+    use super::{ALIAS_CEILING, ALIAS_CHUNK, alias_safe_chunk, pieces};
     use crate::platform::RegionError;
 
     /// Memory seen as consecutive segments: what the shared copy needs of a `Region`.
@@ -198,25 +202,53 @@ mod segmented {
         memory.segment_base(index).wrapping_add(offset)
     }
 
+    /// Start of `[offset, offset + len)` in `memory` if that range lies inside its first
+    /// segment (always so for an in-bounds range of a one-segment region), else `None`.
+    #[inline]
+    fn in_first_segment<M: SegmentedMemory + ?Sized>(
+        memory: &M,
+        offset: usize,
+        len: usize,
+    ) -> Option<*mut u8> {
+        let &first = memory.segment_lens().first()?;
+        let end = offset.checked_add(len)?;
+        (end <= first).then(|| addr(memory, 0, offset))
+    }
+
     /// Copies `len` bytes between two raw ranges, in alias-safe chunks, `memmove` if they overlap.
     ///
     /// Callers guarantee (by the [`SegmentedMemory`] contract, a slice they borrow, and their
     /// bounds checks) that `src` is valid for reads and `dst` for writes of `len` bytes and that
     /// no reference covers either range.
     #[allow(unsafe_code)]
+    #[inline]
     fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
         let (d, s) = (dst as usize, src as usize);
         if d < s.wrapping_add(len) && s < d.wrapping_add(len) {
             // SAFETY: `src` is valid for reads and `dst` for writes of `len` bytes (caller);
             // `ptr::copy` permits overlap; u8 needs no alignment.
             unsafe { ptr::copy(src, dst, len) };
-            return;
+        } else if len <= ALIAS_CHUNK || len >= ALIAS_CEILING {
+            // `alias_safe_chunk` returns `len` for these lengths whatever the distance, so the
+            // whole copy is one call; short copies skip the distance arithmetic entirely.
+            // SAFETY: as above, and the ranges do not overlap (checked above).
+            unsafe { ptr::copy_nonoverlapping(src, dst, len) };
+        } else {
+            copy_chunked(dst, src, len);
         }
+    }
+
+    /// The `rep movsb`-range part of [`copy_raw`]: non-overlapping ranges (checked by the
+    /// caller, with the same validity guarantee), copied in [`alias_safe_chunk`] calls.
+    #[allow(unsafe_code)]
+    #[inline(never)]
+    fn copy_chunked(dst: *mut u8, src: *const u8, len: usize) {
+        let (d, s) = (dst as usize, src as usize);
         let mut done = 0;
         while done < len {
             let n = alias_safe_chunk(d + done, s + done, len - done);
             // SAFETY: `done + n <= len`, so both chunks lie inside the ranges the caller vouched
-            // for (readable resp. writable); they do not overlap (checked above).
+            // for (readable resp. writable); they do not overlap (checked by `copy_raw`).
             unsafe { ptr::copy_nonoverlapping(src.wrapping_add(done), dst.wrapping_add(done), n) };
             done += n;
         }
@@ -232,6 +264,10 @@ mod segmented {
         offset: usize,
         dst: &mut [u8],
     ) -> Result<(), RegionError> {
+        if let Some(from) = in_first_segment(memory, offset, dst.len()) {
+            copy_raw(dst.as_mut_ptr(), from, dst.len());
+            return Ok(());
+        }
         RegionError::check(offset, dst.len(), memory.total_len())?;
         let out = [dst.len()];
         for p in pieces(&out, 0, memory.segment_lens(), offset, dst.len()) {
@@ -251,6 +287,10 @@ mod segmented {
         offset: usize,
         src: &[u8],
     ) -> Result<(), RegionError> {
+        if let Some(to) = in_first_segment(memory, offset, src.len()) {
+            copy_raw(to, src.as_ptr(), src.len());
+            return Ok(());
+        }
         RegionError::check(offset, src.len(), memory.total_len())?;
         let input = [src.len()];
         for p in pieces(memory.segment_lens(), offset, &input, 0, src.len()) {
@@ -268,6 +308,30 @@ mod segmented {
     /// [`RegionError`] for whichever side is out of range (destination checked first); nothing
     /// is copied then.
     pub(in crate::platform) fn copy_between<M: SegmentedMemory>(
+        dst: &M,
+        dst_offset: usize,
+        src: &M,
+        src_offset: usize,
+        len: usize,
+    ) -> Result<(), RegionError> {
+        // Fast path: both ranges inside their region's first segment (every in-bounds range of
+        // a one-segment region, the usual registration). That containment is the bounds check
+        // (the first segment is part of the region), and one contiguous range per side is
+        // exactly what `copy_raw` needs, overlap included: a same-region move inside one
+        // segment is a contiguous `memmove`.
+        if let (Some(to), Some(from)) = (
+            in_first_segment(dst, dst_offset, len),
+            in_first_segment(src, src_offset, len),
+        ) {
+            copy_raw(to, from, len);
+            return Ok(());
+        }
+        copy_segmented(dst, dst_offset, src, src_offset, len)
+    }
+
+    /// [`copy_between`] when a range leaves its region's first segment (or is out of bounds).
+    #[inline(never)]
+    fn copy_segmented<M: SegmentedMemory>(
         dst: &M,
         dst_offset: usize,
         src: &M,

@@ -223,3 +223,94 @@ unsafe impl SegmentedMemory for Region {
         self.segments[index].ptr.as_ptr()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The one-segment fast path of the shared copy (`copy::copy_between`, `read`, `write`)
+    //! against the general segment walk: same results, same errors, `memmove` overlap.
+    use super::*;
+
+    fn pattern(len: usize, salt: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| u8::try_from(i % 251).unwrap_or(0) ^ salt)
+            .collect()
+    }
+
+    #[test]
+    fn overlapping_moves_inside_one_segment_are_memmoves() {
+        // Both directions, short (one `memcpy`-sized call) and past `ALIAS_CHUNK`.
+        for (dst_off, src_off, len) in [(1, 0, 64), (0, 1, 64), (8, 0, 5000), (0, 8, 5000)] {
+            let region = Region::zeroed(6000);
+            let init = pattern(6000, 1);
+            region.write(0, &init).unwrap();
+            Region::copy_between(&region, dst_off, &region, src_off, len).unwrap();
+            let mut expect = init;
+            expect.copy_within(src_off..src_off + len, dst_off);
+            assert_eq!(
+                region.to_vec(),
+                expect,
+                "dst {dst_off} src {src_off} len {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges_inside_and_across_the_first_segment_copy_the_same_bytes() {
+        // One segment vs the same bytes split so the range is inside the first segment, ends
+        // exactly at its end, or crosses it.
+        let src = Region::from_bytes(&pattern(300, 7));
+        for split in [[300, 0, 0], [200, 100, 0], [100, 100, 100], [0, 150, 150]] {
+            let dst = Region::zeroed_segments(&split);
+            for (offset, len) in [(0, 100), (100, 100), (150, 100), (0, 300), (299, 1)] {
+                Region::copy_between(&dst, offset, &src, offset, len).unwrap();
+                let mut got = std::vec![0; len];
+                dst.read(offset, &mut got).unwrap();
+                assert_eq!(
+                    got,
+                    pattern(300, 7)[offset..offset + len],
+                    "{split:?} {offset}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_refuses_what_the_checks_refuse() {
+        let region = Region::from_bytes(&pattern(100, 3));
+        let other = Region::zeroed(100);
+        assert_eq!(
+            Region::copy_between(&other, 60, &region, 0, 41),
+            Err(RegionError::OutOfBounds {
+                offset: 60,
+                len: 41,
+                region_len: 100
+            })
+        );
+        // Destination checked first; a source overrun alone is reported for the source.
+        assert_eq!(
+            Region::copy_between(&other, 0, &region, 90, 20),
+            Err(RegionError::OutOfBounds {
+                offset: 90,
+                len: 20,
+                region_len: 100
+            })
+        );
+        assert_eq!(
+            Region::copy_between(&other, usize::MAX, &region, 0, 1),
+            Err(RegionError::Overflow {
+                offset: usize::MAX,
+                len: 1
+            })
+        );
+        assert_eq!(other.to_vec(), std::vec![0; 100], "nothing copied");
+        assert!(other.write(99, &[1, 2]).is_err());
+        let mut buf = [0xAB_u8; 2];
+        assert!(region.read(usize::MAX, &mut buf).is_err());
+        assert_eq!(buf, [0xAB; 2]);
+        // A region without segments has no first segment and holds only empty ranges.
+        // SAFETY: no segments, so nothing is ever dereferenced.
+        let empty = unsafe { Region::from_raw_segments(&[]) }.unwrap();
+        assert!(empty.write(0, &[]).is_ok());
+        assert!(empty.write(0, &[1]).is_err());
+    }
+}
