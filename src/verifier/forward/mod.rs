@@ -340,7 +340,37 @@ macro_rules! request_slot {
     };
 }
 
-pub(super) use {request_slot, sync_slot};
+/// Forwards a work-request post through [`qp::post`]: records it, enters it in the CQ
+/// accounting on `$queue` of the target object, and forwards the object, the request context
+/// and the listed arguments in order. Arguments named in `translate(..)` are object handles
+/// replaced by the real provider's objects first.
+macro_rules! post_slot {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $target:ident, $obj:ty, $slot:ident, $queue:ident, flags = $flags:expr,
+        ($($arg:ident: $ty:ty),*) $(, translate($($real:ident),*))?
+    ) => {
+        $(#[$meta])*
+        pub extern "system" fn $name(
+            object: *mut $obj,
+            context: *mut core::ffi::c_void,
+            $($arg: $ty),*
+        ) -> crate::abi::NTSTATUS {
+            let slot = stringify!($slot);
+            let Some((node, table)) = $target(object.addr(), slot) else {
+                return crate::abi::STATUS_INVALID_HANDLE;
+            };
+            $($(let ($real, _) = crate::verifier::registry::translate($real);)*)?
+            let queue = crate::verifier::book::Queue::$queue(node.id.index);
+            super::qp::post(&node, slot, queue, context, $flags, || {
+                // SAFETY: forwarding contract (module docs).
+                unsafe { (table.$slot)(node.real.get().cast(), context, $($arg),*) }
+            })
+        }
+    };
+}
+
+pub(super) use {post_slot, request_slot, sync_slot};
 
 /// The verifier's `NDK_ADAPTER_DISPATCH`.
 pub static ADAPTER_TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {

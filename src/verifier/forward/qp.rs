@@ -8,7 +8,7 @@ use std::format;
 use std::string::String;
 
 use super::adapter::dedup;
-use super::{create, pd_target, qp_target};
+use super::{create, pd_target, post_slot, qp_target};
 use crate::abi::{
     NDK_CQ, NDK_FN_CREATE_COMPLETION, NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER,
     NDK_OP_FLAG_SILENT_SUCCESS, NDK_PD, NDK_QP, NDK_SGE, NDK_SRQ, NTSTATUS, STATUS_INVALID_HANDLE,
@@ -205,54 +205,17 @@ pub extern "system" fn flush(qp: *mut NDK_QP) {
         .returned(node.id.index, slot, None, String::new());
 }
 
-/// `NdkSend`.
-pub extern "system" fn send(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkSend";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkSend)(node.real.get().cast(), context, sgl, n_sge, flags) }
-        },
-    )
-}
+post_slot!(
+    /// `NdkSend`.
+    send, qp_target, NDK_QP, NdkSend, Initiator, flags = flags,
+    (sgl: *const NDK_SGE, n_sge: u32, flags: u32)
+);
 
-/// `NdkReceive`.
-pub extern "system" fn receive(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-) -> NTSTATUS {
-    let slot = "NdkReceive";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Receive(node.id.index),
-        context,
-        0,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkReceive)(node.real.get().cast(), context, sgl, n_sge) }
-        },
-    )
-}
+post_slot!(
+    /// `NdkReceive`.
+    receive, qp_target, NDK_QP, NdkReceive, Receive, flags = 0,
+    (sgl: *const NDK_SGE, n_sge: u32)
+);
 
 /// `NdkBind`: the MW gets the MR as an antecedent once the bind is accepted.
 #[allow(clippy::too_many_arguments)]
@@ -300,181 +263,45 @@ pub extern "system" fn bind(
     status
 }
 
-/// `NdkFastRegister`.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn fast_register(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    mr: *mut NDK_MR,
-    page_count: u32,
-    pages: *const NDK_LOGICAL_ADDRESS,
-    fbo: u32,
-    length: usize,
-    base: *mut c_void,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkFastRegister";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let (region, _) = registry::translate(mr);
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkFastRegister)(
-                    node.real.get().cast(),
-                    context,
-                    region,
-                    page_count,
-                    pages,
-                    fbo,
-                    length,
-                    base,
-                    flags,
-                )
-            }
-        },
-    )
-}
+post_slot!(
+    /// `NdkFastRegister`.
+    #[allow(clippy::too_many_arguments)]
+    fast_register, qp_target, NDK_QP, NdkFastRegister, Initiator, flags = flags,
+    (
+        mr: *mut NDK_MR,
+        page_count: u32,
+        pages: *const NDK_LOGICAL_ADDRESS,
+        fbo: u32,
+        length: usize,
+        base: *mut c_void,
+        flags: u32
+    ),
+    translate(mr)
+);
 
-/// `NdkInvalidate`: the MR/MW header is translated like any object argument.
-pub extern "system" fn invalidate(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    mr_or_mw: *mut NDK_OBJECT_HEADER,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkInvalidate";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let (real, _) = registry::translate(mr_or_mw);
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkInvalidate)(node.real.get().cast(), context, real, flags) }
-        },
-    )
-}
+post_slot!(
+    /// `NdkInvalidate`: the MR/MW header is translated like any object argument.
+    invalidate, qp_target, NDK_QP, NdkInvalidate, Initiator, flags = flags,
+    (mr_or_mw: *mut NDK_OBJECT_HEADER, flags: u32),
+    translate(mr_or_mw)
+);
 
-/// `NdkRead`.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn read(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-    remote_address: u64,
-    remote_token: u32,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkRead";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkRead)(
-                    node.real.get().cast(),
-                    context,
-                    sgl,
-                    n_sge,
-                    remote_address,
-                    remote_token,
-                    flags,
-                )
-            }
-        },
-    )
-}
+post_slot!(
+    /// `NdkRead`.
+    #[allow(clippy::too_many_arguments)]
+    read, qp_target, NDK_QP, NdkRead, Initiator, flags = flags,
+    (sgl: *const NDK_SGE, n_sge: u32, remote_address: u64, remote_token: u32, flags: u32)
+);
 
-/// `NdkWrite`.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn write(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-    remote_address: u64,
-    remote_token: u32,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkWrite";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkWrite)(
-                    node.real.get().cast(),
-                    context,
-                    sgl,
-                    n_sge,
-                    remote_address,
-                    remote_token,
-                    flags,
-                )
-            }
-        },
-    )
-}
+post_slot!(
+    /// `NdkWrite`.
+    #[allow(clippy::too_many_arguments)]
+    write, qp_target, NDK_QP, NdkWrite, Initiator, flags = flags,
+    (sgl: *const NDK_SGE, n_sge: u32, remote_address: u64, remote_token: u32, flags: u32)
+);
 
-/// `NdkSendAndInvalidate`.
-pub extern "system" fn send_and_invalidate(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-    flags: u32,
-    remote_token: u32,
-) -> NTSTATUS {
-    let slot = "NdkSendAndInvalidate";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkSendAndInvalidate)(
-                    node.real.get().cast(),
-                    context,
-                    sgl,
-                    n_sge,
-                    flags,
-                    remote_token,
-                )
-            }
-        },
-    )
-}
+post_slot!(
+    /// `NdkSendAndInvalidate`.
+    send_and_invalidate, qp_target, NDK_QP, NdkSendAndInvalidate, Initiator, flags = flags,
+    (sgl: *const NDK_SGE, n_sge: u32, flags: u32, remote_token: u32)
+);

@@ -5,14 +5,12 @@
 use core::ffi::c_void;
 use std::format;
 
-use super::qp::post;
-use super::{create, pd_target, srq_target};
+use super::{create, pd_target, post_slot, srq_target};
 use crate::abi::upcall::{Context, SrqNotification};
 use crate::abi::{
     GROUP_AFFINITY, NDK_FN_CREATE_COMPLETION, NDK_FN_REQUEST_COMPLETION,
     NDK_FN_SRQ_NOTIFICATION_CALLBACK, NDK_PD, NDK_SGE, NDK_SRQ, NTSTATUS, STATUS_INVALID_HANDLE,
 };
-use crate::verifier::book::Queue;
 use crate::verifier::record::ObjectKind;
 use crate::verifier::registry;
 use crate::verifier::state::Birth;
@@ -122,19 +120,8 @@ pub extern "system" fn modify_srq(
     status
 }
 
-/// `NdkSrqReceive`.
-pub extern "system" fn srq_receive(
-    srq: *mut NDK_SRQ,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-) -> NTSTATUS {
-    let slot = "NdkSrqReceive";
-    let Some((node, table)) = srq_target(srq.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(&node, slot, Queue::Srq(node.id.index), context, 0, || {
-        // SAFETY: forwarding contract (module docs).
-        unsafe { (table.NdkSrqReceive)(node.real.get().cast(), context, sgl, n_sge) }
-    })
-}
+post_slot!(
+    /// `NdkSrqReceive`.
+    srq_receive, srq_target, NDK_SRQ, NdkSrqReceive, Srq, flags = 0,
+    (sgl: *const NDK_SGE, n_sge: u32)
+);
