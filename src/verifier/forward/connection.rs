@@ -100,6 +100,37 @@ fn wrap_disconnect<F: Copy>(
     })
 }
 
+/// Wraps a plain disconnect-event callback: returns the trampoline and its token context in
+/// place of the consumer's, or both unchanged when there is no callback.
+fn plain_disconnect(
+    node: &Node,
+    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
+    event_context: *mut c_void,
+) -> (Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>, *mut c_void) {
+    let (wrapped, context) = wrap_disconnect(node, event, event_context, |f, c| {
+        // SAFETY: the consumer handed `f` and its context as the connection's disconnect
+        // event, callable at or below DISPATCH until the connector's close completes (§3.3).
+        Disconnect::Plain(unsafe { DisconnectEvent::new(f, c) })
+    });
+    let trampoline = trampoline::disconnect_event as NDK_FN_DISCONNECT_EVENT_CALLBACK;
+    (wrapped.then_some(trampoline), context)
+}
+
+/// [`plain_disconnect`] for the `_EX` disconnect-event callback.
+fn ex_disconnect(
+    node: &Node,
+    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>,
+    event_context: *mut c_void,
+) -> (Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>, *mut c_void) {
+    let (wrapped, context) = wrap_disconnect(node, event, event_context, |f, c| {
+        // SAFETY: the consumer handed `f` and its context as the connection's `_EX` disconnect
+        // event, callable at or below DISPATCH until the connector's close completes (§3.3).
+        Disconnect::Ex(unsafe { DisconnectEventEx::new(f, c) })
+    });
+    let trampoline = trampoline::disconnect_event_ex as NDK_FN_DISCONNECT_EVENT_CALLBACK_EX;
+    (wrapped.then_some(trampoline), context)
+}
+
 /// `NdkConnect`.
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn connect(
@@ -211,16 +242,7 @@ pub extern "system" fn complete_connect(
     let Some((node, table)) = connector_target(connector.addr(), slot) else {
         return STATUS_INVALID_HANDLE;
     };
-    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
-        // SAFETY: the consumer handed `f` and its context as the connection's disconnect
-        // event, callable at or below DISPATCH until the connector's close completes (§3.3).
-        Disconnect::Plain(unsafe { DisconnectEvent::new(f, c) })
-    });
-    let event_fn = if wrapped_event {
-        Some(trampoline::disconnect_event as NDK_FN_DISCONNECT_EVENT_CALLBACK)
-    } else {
-        None
-    };
+    let (event_fn, event_ctx) = plain_disconnect(&node, event, event_context);
     linked_request(&node, slot, None, None, callback, context, |w| {
         // SAFETY: forwarding contract (module docs).
         unsafe {
@@ -247,15 +269,7 @@ pub extern "system" fn complete_connect_ex(
     let Some((node, table)) = connector_target(connector.addr(), slot) else {
         return STATUS_INVALID_HANDLE;
     };
-    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
-        // SAFETY: as for `NdkCompleteConnect`, for the `_EX` callback.
-        Disconnect::Ex(unsafe { DisconnectEventEx::new(f, c) })
-    });
-    let event_fn = if wrapped_event {
-        Some(trampoline::disconnect_event_ex as NDK_FN_DISCONNECT_EVENT_CALLBACK_EX)
-    } else {
-        None
-    };
+    let (event_fn, event_ctx) = ex_disconnect(&node, event, event_context);
     linked_request(&node, slot, None, None, callback, context, |w| {
         // SAFETY: forwarding contract (module docs).
         unsafe {
@@ -289,15 +303,7 @@ pub extern "system" fn accept(
         return STATUS_INVALID_HANDLE;
     };
     let (real_qp, qp_node) = registry::translate(qp);
-    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
-        // SAFETY: as for `NdkCompleteConnect`.
-        Disconnect::Plain(unsafe { DisconnectEvent::new(f, c) })
-    });
-    let event_fn = if wrapped_event {
-        Some(trampoline::disconnect_event as NDK_FN_DISCONNECT_EVENT_CALLBACK)
-    } else {
-        None
-    };
+    let (event_fn, event_ctx) = plain_disconnect(&node, event, event_context);
     linked_request(
         &node,
         slot,
@@ -344,15 +350,7 @@ pub extern "system" fn accept_ex(
         return STATUS_INVALID_HANDLE;
     };
     let (real_qp, qp_node) = registry::translate(qp);
-    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
-        // SAFETY: as for `NdkCompleteConnect`, for the `_EX` callback.
-        Disconnect::Ex(unsafe { DisconnectEventEx::new(f, c) })
-    });
-    let event_fn = if wrapped_event {
-        Some(trampoline::disconnect_event_ex as NDK_FN_DISCONNECT_EVENT_CALLBACK_EX)
-    } else {
-        None
-    };
+    let (event_fn, event_ctx) = ex_disconnect(&node, event, event_context);
     linked_request(
         &node,
         slot,
