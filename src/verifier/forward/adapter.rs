@@ -5,7 +5,9 @@ use core::ffi::c_void;
 use std::format;
 use std::vec::Vec;
 
-use super::{adapter_target, create, request_returned, sync_slot, wrap_request};
+use super::{
+    adapter_target, child, child_create_slot, create, request_returned, sync_slot, wrap_request,
+};
 use crate::abi::upcall::{ConnectEvent, Context, CqNotification};
 use crate::abi::{
     GROUP_AFFINITY, MDL, NDK_ADAPTER, NDK_ADAPTER_INFO, NDK_CONNECTOR, NDK_CQ,
@@ -15,21 +17,10 @@ use crate::abi::{
 };
 use crate::verifier::record::ObjectKind;
 use crate::verifier::registry;
-use crate::verifier::state::Birth;
 use crate::verifier::trampoline;
 
 sync_slot!(query_adapter_info, adapter_target, NDK_ADAPTER, NdkQueryAdapterInfo,
     (info: *mut NDK_ADAPTER_INFO, size: *mut u32));
-
-fn child(parent: u32, kind: ObjectKind) -> Birth {
-    Birth {
-        kind,
-        antecedents: std::vec![parent],
-        qp: None,
-        event: None,
-        armed: false,
-    }
-}
 
 /// `NdkCreateCq`: wraps the notification callback for the new CQ.
 #[allow(clippy::too_many_arguments)]
@@ -89,100 +80,24 @@ pub extern "system" fn create_cq(
     )
 }
 
-/// `NdkCreatePd`.
-pub extern "system" fn create_pd(
-    adapter: *mut NDK_ADAPTER,
-    callback: Option<NDK_FN_CREATE_COMPLETION>,
-    context: *mut c_void,
-    out: *mut *mut NDK_PD,
-) -> NTSTATUS {
-    let slot = "NdkCreatePd";
-    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    node.inner
-        .call(node.id.index, slot, std::string::String::new());
-    let birth = child(node.id.index, ObjectKind::Pd);
-    create(
-        &node,
-        slot,
-        birth,
-        callback,
-        context,
-        out,
-        |cb, ctx, out| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkCreatePd)(node.real.get().cast(), cb, ctx, out) }
-        },
-    )
-}
+child_create_slot!(
+    /// `NdkCreatePd`.
+    create_pd, adapter_target, NDK_ADAPTER, NdkCreatePd, Pd, NDK_PD, (),
+    detail = std::string::String::new()
+);
 
-/// `NdkCreateSharedEndpoint`.
-pub extern "system" fn create_shared_endpoint(
-    adapter: *mut NDK_ADAPTER,
-    address: *const SOCKADDR,
-    address_length: u32,
-    callback: Option<NDK_FN_CREATE_COMPLETION>,
-    context: *mut c_void,
-    out: *mut *mut NDK_SHARED_ENDPOINT,
-) -> NTSTATUS {
-    let slot = "NdkCreateSharedEndpoint";
-    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    node.inner
-        .call(node.id.index, slot, std::string::String::new());
-    let birth = child(node.id.index, ObjectKind::SharedEndpoint);
-    create(
-        &node,
-        slot,
-        birth,
-        callback,
-        context,
-        out,
-        |cb, ctx, out| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkCreateSharedEndpoint)(
-                    node.real.get().cast(),
-                    address,
-                    address_length,
-                    cb,
-                    ctx,
-                    out,
-                )
-            }
-        },
-    )
-}
+child_create_slot!(
+    /// `NdkCreateSharedEndpoint`.
+    create_shared_endpoint, adapter_target, NDK_ADAPTER, NdkCreateSharedEndpoint,
+    SharedEndpoint, NDK_SHARED_ENDPOINT, (address: *const SOCKADDR, address_length: u32),
+    detail = std::string::String::new()
+);
 
-/// `NdkCreateConnector`.
-pub extern "system" fn create_connector(
-    adapter: *mut NDK_ADAPTER,
-    callback: Option<NDK_FN_CREATE_COMPLETION>,
-    context: *mut c_void,
-    out: *mut *mut NDK_CONNECTOR,
-) -> NTSTATUS {
-    let slot = "NdkCreateConnector";
-    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    node.inner
-        .call(node.id.index, slot, std::string::String::new());
-    let birth = child(node.id.index, ObjectKind::Connector);
-    create(
-        &node,
-        slot,
-        birth,
-        callback,
-        context,
-        out,
-        |cb, ctx, out| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkCreateConnector)(node.real.get().cast(), cb, ctx, out) }
-        },
-    )
-}
+child_create_slot!(
+    /// `NdkCreateConnector`.
+    create_connector, adapter_target, NDK_ADAPTER, NdkCreateConnector, Connector,
+    NDK_CONNECTOR, (), detail = std::string::String::new()
+);
 
 /// `NdkCreateListener`: wraps the connect-event callback for the new listener.
 pub extern "system" fn create_listener(

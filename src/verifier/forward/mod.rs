@@ -370,7 +370,49 @@ macro_rules! post_slot {
     };
 }
 
-pub(super) use {post_slot, request_slot, sync_slot};
+/// The birth of an object whose only antecedent is the parent it is created on.
+fn child(parent: u32, kind: ObjectKind) -> Birth {
+    Birth {
+        kind,
+        antecedents: std::vec![parent],
+        qp: None,
+        event: None,
+        armed: false,
+    }
+}
+
+/// Forwards a create whose new object has only its parent as antecedent and whose last three
+/// parameters are the create completion, its context and the out pointer; `detail` is the
+/// recorded call detail.
+macro_rules! child_create_slot {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $target:ident, $parent:ty, $slot:ident, $kind:ident, $out:ty,
+        ($($arg:ident: $ty:ty),*), detail = $detail:expr
+    ) => {
+        $(#[$meta])*
+        pub extern "system" fn $name(
+            parent: *mut $parent,
+            $($arg: $ty,)*
+            callback: Option<crate::abi::NDK_FN_CREATE_COMPLETION>,
+            context: *mut core::ffi::c_void,
+            out: *mut *mut $out,
+        ) -> crate::abi::NTSTATUS {
+            let slot = stringify!($slot);
+            let Some((node, table)) = $target(parent.addr(), slot) else {
+                return crate::abi::STATUS_INVALID_HANDLE;
+            };
+            node.inner.call(node.id.index, slot, $detail);
+            let birth = super::child(node.id.index, crate::verifier::record::ObjectKind::$kind);
+            super::create(&node, slot, birth, callback, context, out, |cb, ctx, out| {
+                // SAFETY: forwarding contract (module docs).
+                unsafe { (table.$slot)(node.real.get().cast(), $($arg,)* cb, ctx, out) }
+            })
+        }
+    };
+}
+
+pub(super) use {child_create_slot, post_slot, request_slot, sync_slot};
 
 /// The verifier's `NDK_ADAPTER_DISPATCH`.
 pub static ADAPTER_TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {
