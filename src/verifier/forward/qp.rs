@@ -18,26 +18,40 @@ use crate::verifier::record::ObjectKind;
 use crate::verifier::registry::{self, Node};
 use crate::verifier::state::{Birth, accepted};
 
-fn qp_birth(
-    pd: u32,
-    rcq: Option<u32>,
-    icq: Option<u32>,
-    srq: Option<u32>,
-    context: usize,
-) -> Birth {
-    Birth {
+/// Records a QP create and translates its receive and initiator CQs and its SRQ (null for
+/// `NdkCreateQp`, which translates to null and no antecedent): returns the real CQs, the real
+/// SRQ and the new QP's birth.
+fn start_qp_create(
+    pd: &Node,
+    slot: &'static str,
+    [receive_cq, initiator_cq]: [*mut NDK_CQ; 2],
+    srq: *mut NDK_SRQ,
+    qp_context: *mut c_void,
+) -> (*mut NDK_CQ, *mut NDK_CQ, *mut NDK_SRQ, Birth) {
+    pd.inner.call(
+        pd.id.index,
+        slot,
+        format!("QPContext={:#x}", qp_context.addr()),
+    );
+    let (rcq, rcq_node) = registry::translate(receive_cq);
+    let (icq, icq_node) = registry::translate(initiator_cq);
+    let (real_srq, srq_node) = registry::translate(srq);
+    let [rcq_index, icq_index, srq_index] =
+        [rcq_node, icq_node, srq_node].map(|n| n.map(|n| n.id.index));
+    let birth = Birth {
         kind: ObjectKind::Qp,
-        antecedents: dedup([Some(pd), rcq, icq, srq]),
+        antecedents: dedup([Some(pd.id.index), rcq_index, icq_index, srq_index]),
         qp: Some(QpInfo {
-            rcq,
-            icq,
-            srq,
-            context,
+            rcq: rcq_index,
+            icq: icq_index,
+            srq: srq_index,
+            context: qp_context.addr(),
             closed_at: None,
         }),
         event: None,
         armed: false,
-    }
+    };
+    (rcq, icq, real_srq, birth)
 }
 
 /// `NdkCreateQp`: the CQs become the QP's antecedents and completion targets.
@@ -60,19 +74,12 @@ pub extern "system" fn create_qp(
     let Some((node, table)) = pd_target(pd.addr(), slot) else {
         return STATUS_INVALID_HANDLE;
     };
-    node.inner.call(
-        node.id.index,
+    let (rcq, icq, _, birth) = start_qp_create(
+        &node,
         slot,
-        format!("QPContext={:#x}", qp_context.addr()),
-    );
-    let (rcq, rcq_node) = registry::translate(receive_cq);
-    let (icq, icq_node) = registry::translate(initiator_cq);
-    let birth = qp_birth(
-        node.id.index,
-        rcq_node.map(|n| n.id.index),
-        icq_node.map(|n| n.id.index),
-        None,
-        qp_context.addr(),
+        [receive_cq, initiator_cq],
+        core::ptr::null_mut(),
+        qp_context,
     );
     create(
         &node,
@@ -122,21 +129,8 @@ pub extern "system" fn create_qp_with_srq(
     let Some((node, table)) = pd_target(pd.addr(), slot) else {
         return STATUS_INVALID_HANDLE;
     };
-    node.inner.call(
-        node.id.index,
-        slot,
-        format!("QPContext={:#x}", qp_context.addr()),
-    );
-    let (rcq, rcq_node) = registry::translate(receive_cq);
-    let (icq, icq_node) = registry::translate(initiator_cq);
-    let (real_srq, srq_node) = registry::translate(srq);
-    let birth = qp_birth(
-        node.id.index,
-        rcq_node.map(|n| n.id.index),
-        icq_node.map(|n| n.id.index),
-        srq_node.map(|n| n.id.index),
-        qp_context.addr(),
-    );
+    let (rcq, icq, real_srq, birth) =
+        start_qp_create(&node, slot, [receive_cq, initiator_cq], srq, qp_context);
     create(
         &node,
         slot,
