@@ -6,7 +6,8 @@ use std::format;
 use std::vec::Vec;
 
 use super::{
-    adapter_target, child, child_create_slot, create, request_returned, sync_slot, wrap_request,
+    adapter_target, child, child_create_slot, create, request_returned, sync_slot, void_slot,
+    wrap_request,
 };
 use crate::abi::upcall::{ConnectEvent, Context, CqNotification};
 use crate::abi::{
@@ -188,22 +189,11 @@ pub extern "system" fn build_lam(
     status
 }
 
-/// `NdkReleaseLAM`.
-pub extern "system" fn release_lam(
-    adapter: *mut NDK_ADAPTER,
-    lam: *mut NDK_LOGICAL_ADDRESS_MAPPING,
-) {
-    let slot = "NdkReleaseLAM";
-    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
-        return;
-    };
-    node.inner
-        .call(node.id.index, slot, std::string::String::new());
-    // SAFETY: forwarding contract (module docs).
-    unsafe { (table.NdkReleaseLAM)(node.real.get().cast(), lam) };
-    node.inner
-        .returned(node.id.index, slot, None, std::string::String::new());
-}
+void_slot!(
+    /// `NdkReleaseLAM`.
+    release_lam, adapter_target, NDK_ADAPTER, NdkReleaseLAM,
+    (lam: *mut NDK_LOGICAL_ADDRESS_MAPPING)
+);
 
 /// Antecedent list without duplicates, in order.
 pub(super) fn dedup(list: impl IntoIterator<Item = Option<u32>>) -> Vec<u32> {

@@ -2,7 +2,7 @@
 
 use std::string::String;
 
-use super::{child_create_slot, mr_target, mw_target, pd_target, request_slot};
+use super::{child_create_slot, mr_target, mw_target, pd_target, request_slot, void_slot};
 use crate::abi::{BOOLEAN, MDL, NDK_MR, NDK_MW, NDK_PD};
 
 child_create_slot!(
@@ -17,18 +17,11 @@ child_create_slot!(
     detail = String::new()
 );
 
-/// `NdkGetPrivilegedMemoryRegionToken`.
-pub extern "system" fn get_privileged_token(pd: *mut NDK_PD, token: *mut u32) {
-    let slot = "NdkGetPrivilegedMemoryRegionToken";
-    let Some((node, table)) = pd_target(pd.addr(), slot) else {
-        return;
-    };
-    node.inner.call(node.id.index, slot, String::new());
-    // SAFETY: forwarding contract (module docs).
-    unsafe { (table.NdkGetPrivilegedMemoryRegionToken)(node.real.get().cast(), token) };
-    node.inner
-        .returned(node.id.index, slot, None, String::new());
-}
+void_slot!(
+    /// `NdkGetPrivilegedMemoryRegionToken`.
+    get_privileged_token, pd_target, NDK_PD, NdkGetPrivilegedMemoryRegionToken,
+    (token: *mut u32)
+);
 
 request_slot!(register_mr, mr_target, NDK_MR, NdkRegisterMr,
     (mdl: *mut MDL, length: usize, flags: u32));

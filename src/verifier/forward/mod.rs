@@ -314,6 +314,26 @@ macro_rules! sync_slot {
     };
 }
 
+/// Forwards a synchronous slot that returns nothing (the return is recorded without a status).
+macro_rules! void_slot {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $target:ident, $obj:ty, $slot:ident, ($($arg:ident: $ty:ty),*)
+    ) => {
+        $(#[$meta])*
+        pub extern "system" fn $name(object: *mut $obj, $($arg: $ty),*) {
+            let slot = stringify!($slot);
+            let Some((node, table)) = $target(object.addr(), slot) else {
+                return;
+            };
+            node.inner.call(node.id.index, slot, std::string::String::new());
+            // SAFETY: forwarding contract (module docs).
+            unsafe { (table.$slot)(node.real.get().cast(), $($arg),*) };
+            node.inner.returned(node.id.index, slot, None, std::string::String::new());
+        }
+    };
+}
+
 /// Forwards an asynchronous slot whose last two parameters are the request completion and
 /// its context.
 macro_rules! request_slot {
@@ -412,7 +432,7 @@ macro_rules! child_create_slot {
     };
 }
 
-pub(super) use {child_create_slot, post_slot, request_slot, sync_slot};
+pub(super) use {child_create_slot, post_slot, request_slot, sync_slot, void_slot};
 
 /// The verifier's `NDK_ADAPTER_DISPATCH`.
 pub static ADAPTER_TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {

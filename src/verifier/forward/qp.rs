@@ -8,7 +8,7 @@ use std::format;
 use std::string::String;
 
 use super::adapter::dedup;
-use super::{create, pd_target, post_slot, qp_target};
+use super::{create, pd_target, post_slot, qp_target, void_slot};
 use crate::abi::{
     NDK_CQ, NDK_FN_CREATE_COMPLETION, NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER,
     NDK_OP_FLAG_SILENT_SUCCESS, NDK_PD, NDK_QP, NDK_SGE, NDK_SRQ, NTSTATUS, STATUS_INVALID_HANDLE,
@@ -186,18 +186,10 @@ pub(super) fn post(
 
 // ---- Posts and the other QP slots --------------------------------------------------------------
 
-/// `NdkFlush`.
-pub extern "system" fn flush(qp: *mut NDK_QP) {
-    let slot = "NdkFlush";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return;
-    };
-    node.inner.call(node.id.index, slot, String::new());
-    // SAFETY: forwarding contract (module docs).
-    unsafe { (table.NdkFlush)(node.real.get().cast()) };
-    node.inner
-        .returned(node.id.index, slot, None, String::new());
-}
+void_slot!(
+    /// `NdkFlush`.
+    flush, qp_target, NDK_QP, NdkFlush, ()
+);
 
 post_slot!(
     /// `NdkSend`.
