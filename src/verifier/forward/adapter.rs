@@ -7,9 +7,9 @@ use std::vec::Vec;
 
 use super::{
     adapter_target, child, child_create_slot, create, request_returned, sync_slot, void_slot,
-    wrap_request,
+    wrap_event, wrap_request,
 };
-use crate::abi::upcall::{ConnectEvent, Context, CqNotification};
+use crate::abi::upcall::{ConnectEvent, CqNotification};
 use crate::abi::{
     GROUP_AFFINITY, MDL, NDK_ADAPTER, NDK_ADAPTER_INFO, NDK_CONNECTOR, NDK_CQ,
     NDK_FN_CONNECT_EVENT_CALLBACK, NDK_FN_CQ_NOTIFICATION_CALLBACK, NDK_FN_CREATE_COMPLETION,
@@ -17,7 +17,6 @@ use crate::abi::{
     NDK_SHARED_ENDPOINT, NTSTATUS, SOCKADDR, STATUS_INVALID_HANDLE,
 };
 use crate::verifier::record::ObjectKind;
-use crate::verifier::registry;
 use crate::verifier::trampoline;
 
 sync_slot!(query_adapter_info, adapter_target, NDK_ADAPTER, NdkQueryAdapterInfo,
@@ -42,20 +41,18 @@ pub extern "system" fn create_cq(
     let index = node.id.index;
     node.inner.call(index, slot, format!("depth={depth}"));
     let mut birth = child(index, ObjectKind::Cq);
-    let (notify, notify_context) = match notification {
-        Some(f) => {
+    let (notify, notify_context) = wrap_event(
+        notification,
+        notification_context,
+        &mut birth,
+        trampoline::cq_notification,
+        |f, c| {
             // SAFETY: the consumer handed `f` and its context as the CQ's notification
             // callback, callable at or below DISPATCH until the CQ's close completes (§3.4).
-            let up = unsafe { CqNotification::new(f, Context::new(notification_context)) };
-            let token = node.inner.register_cq_notify(index, up);
-            birth.event = Some(token);
-            (
-                Some(trampoline::cq_notification as NDK_FN_CQ_NOTIFICATION_CALLBACK),
-                registry::token_ptr(token),
-            )
-        }
-        None => (None, notification_context),
-    };
+            node.inner
+                .register_cq_notify(index, unsafe { CqNotification::new(f, c) })
+        },
+    );
     create(
         &node,
         slot,
@@ -116,20 +113,18 @@ pub extern "system" fn create_listener(
     let index = node.id.index;
     node.inner.call(index, slot, std::string::String::new());
     let mut birth = child(index, ObjectKind::Listener);
-    let (event, event_context) = match connect_event {
-        Some(f) => {
+    let (event, event_context) = wrap_event(
+        connect_event,
+        connect_context,
+        &mut birth,
+        trampoline::connect_event,
+        |f, c| {
             // SAFETY: the consumer handed `f` and its context as the listener's connect-event
             // callback, callable at or below DISPATCH until the listener's close completes.
-            let up = unsafe { ConnectEvent::new(f, Context::new(connect_context)) };
-            let token = node.inner.register_connect(index, up);
-            birth.event = Some(token);
-            (
-                Some(trampoline::connect_event as NDK_FN_CONNECT_EVENT_CALLBACK),
-                registry::token_ptr(token),
-            )
-        }
-        None => (None, connect_context),
-    };
+            node.inner
+                .register_connect(index, unsafe { ConnectEvent::new(f, c) })
+        },
+    );
     create(
         &node,
         slot,

@@ -390,6 +390,25 @@ macro_rules! post_slot {
     };
 }
 
+/// Wraps the optional event callback a create hands to its new object (CQ/SRQ notification,
+/// listener connect event). `register` turns the consumer's callback into its upcall (the
+/// caller owns that `SAFETY` argument) and registers it; its token becomes `birth.event` and,
+/// as a pointer, the context forwarded with `trampoline`. Without a callback the consumer's
+/// context passes through unchanged.
+fn wrap_event<F>(
+    callback: Option<F>,
+    context: *mut c_void,
+    birth: &mut Birth,
+    trampoline: F,
+    register: impl FnOnce(F, Context) -> usize,
+) -> (Option<F>, *mut c_void) {
+    callback.map_or((None, context), |f| {
+        let token = register(f, Context::new(context));
+        birth.event = Some(token);
+        (Some(trampoline), registry::token_ptr(token))
+    })
+}
+
 /// The birth of an object whose only antecedent is the parent it is created on.
 fn child(parent: u32, kind: ObjectKind) -> Birth {
     Birth {
