@@ -5,8 +5,11 @@ use core::ffi::c_void;
 use std::format;
 use std::vec::Vec;
 
-use super::{adapter_target, create, request_returned, sync_slot, wrap_request};
-use crate::abi::upcall::{ConnectEvent, Context, CqNotification};
+use super::{
+    adapter_target, child, child_create_slot, create, request_returned, sync_slot, void_slot,
+    wrap_event, wrap_request,
+};
+use crate::abi::upcall::{ConnectEvent, CqNotification};
 use crate::abi::{
     GROUP_AFFINITY, MDL, NDK_ADAPTER, NDK_ADAPTER_INFO, NDK_CONNECTOR, NDK_CQ,
     NDK_FN_CONNECT_EVENT_CALLBACK, NDK_FN_CQ_NOTIFICATION_CALLBACK, NDK_FN_CREATE_COMPLETION,
@@ -14,22 +17,10 @@ use crate::abi::{
     NDK_SHARED_ENDPOINT, NTSTATUS, SOCKADDR, STATUS_INVALID_HANDLE,
 };
 use crate::verifier::record::ObjectKind;
-use crate::verifier::registry;
-use crate::verifier::state::Birth;
 use crate::verifier::trampoline;
 
 sync_slot!(query_adapter_info, adapter_target, NDK_ADAPTER, NdkQueryAdapterInfo,
     (info: *mut NDK_ADAPTER_INFO, size: *mut u32));
-
-fn child(parent: u32, kind: ObjectKind) -> Birth {
-    Birth {
-        kind,
-        antecedents: std::vec![parent],
-        qp: None,
-        event: None,
-        armed: false,
-    }
-}
 
 /// `NdkCreateCq`: wraps the notification callback for the new CQ.
 #[allow(clippy::too_many_arguments)]
@@ -50,20 +41,18 @@ pub extern "system" fn create_cq(
     let index = node.id.index;
     node.inner.call(index, slot, format!("depth={depth}"));
     let mut birth = child(index, ObjectKind::Cq);
-    let (notify, notify_context) = match notification {
-        Some(f) => {
+    let (notify, notify_context) = wrap_event(
+        notification,
+        notification_context,
+        &mut birth,
+        trampoline::cq_notification,
+        |f, c| {
             // SAFETY: the consumer handed `f` and its context as the CQ's notification
             // callback, callable at or below DISPATCH until the CQ's close completes (§3.4).
-            let up = unsafe { CqNotification::new(f, Context::new(notification_context)) };
-            let token = node.inner.register_cq_notify(index, up);
-            birth.event = Some(token);
-            (
-                Some(trampoline::cq_notification as NDK_FN_CQ_NOTIFICATION_CALLBACK),
-                registry::token_ptr(token),
-            )
-        }
-        None => (None, notification_context),
-    };
+            node.inner
+                .register_cq_notify(index, unsafe { CqNotification::new(f, c) })
+        },
+    );
     create(
         &node,
         slot,
@@ -89,100 +78,24 @@ pub extern "system" fn create_cq(
     )
 }
 
-/// `NdkCreatePd`.
-pub extern "system" fn create_pd(
-    adapter: *mut NDK_ADAPTER,
-    callback: Option<NDK_FN_CREATE_COMPLETION>,
-    context: *mut c_void,
-    out: *mut *mut NDK_PD,
-) -> NTSTATUS {
-    let slot = "NdkCreatePd";
-    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    node.inner
-        .call(node.id.index, slot, std::string::String::new());
-    let birth = child(node.id.index, ObjectKind::Pd);
-    create(
-        &node,
-        slot,
-        birth,
-        callback,
-        context,
-        out,
-        |cb, ctx, out| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkCreatePd)(node.real.get().cast(), cb, ctx, out) }
-        },
-    )
-}
+child_create_slot!(
+    /// `NdkCreatePd`.
+    create_pd, adapter_target, NDK_ADAPTER, NdkCreatePd, Pd, NDK_PD, (),
+    detail = std::string::String::new()
+);
 
-/// `NdkCreateSharedEndpoint`.
-pub extern "system" fn create_shared_endpoint(
-    adapter: *mut NDK_ADAPTER,
-    address: *const SOCKADDR,
-    address_length: u32,
-    callback: Option<NDK_FN_CREATE_COMPLETION>,
-    context: *mut c_void,
-    out: *mut *mut NDK_SHARED_ENDPOINT,
-) -> NTSTATUS {
-    let slot = "NdkCreateSharedEndpoint";
-    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    node.inner
-        .call(node.id.index, slot, std::string::String::new());
-    let birth = child(node.id.index, ObjectKind::SharedEndpoint);
-    create(
-        &node,
-        slot,
-        birth,
-        callback,
-        context,
-        out,
-        |cb, ctx, out| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkCreateSharedEndpoint)(
-                    node.real.get().cast(),
-                    address,
-                    address_length,
-                    cb,
-                    ctx,
-                    out,
-                )
-            }
-        },
-    )
-}
+child_create_slot!(
+    /// `NdkCreateSharedEndpoint`.
+    create_shared_endpoint, adapter_target, NDK_ADAPTER, NdkCreateSharedEndpoint,
+    SharedEndpoint, NDK_SHARED_ENDPOINT, (address: *const SOCKADDR, address_length: u32),
+    detail = std::string::String::new()
+);
 
-/// `NdkCreateConnector`.
-pub extern "system" fn create_connector(
-    adapter: *mut NDK_ADAPTER,
-    callback: Option<NDK_FN_CREATE_COMPLETION>,
-    context: *mut c_void,
-    out: *mut *mut NDK_CONNECTOR,
-) -> NTSTATUS {
-    let slot = "NdkCreateConnector";
-    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    node.inner
-        .call(node.id.index, slot, std::string::String::new());
-    let birth = child(node.id.index, ObjectKind::Connector);
-    create(
-        &node,
-        slot,
-        birth,
-        callback,
-        context,
-        out,
-        |cb, ctx, out| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkCreateConnector)(node.real.get().cast(), cb, ctx, out) }
-        },
-    )
-}
+child_create_slot!(
+    /// `NdkCreateConnector`.
+    create_connector, adapter_target, NDK_ADAPTER, NdkCreateConnector, Connector,
+    NDK_CONNECTOR, (), detail = std::string::String::new()
+);
 
 /// `NdkCreateListener`: wraps the connect-event callback for the new listener.
 pub extern "system" fn create_listener(
@@ -200,20 +113,18 @@ pub extern "system" fn create_listener(
     let index = node.id.index;
     node.inner.call(index, slot, std::string::String::new());
     let mut birth = child(index, ObjectKind::Listener);
-    let (event, event_context) = match connect_event {
-        Some(f) => {
+    let (event, event_context) = wrap_event(
+        connect_event,
+        connect_context,
+        &mut birth,
+        trampoline::connect_event,
+        |f, c| {
             // SAFETY: the consumer handed `f` and its context as the listener's connect-event
             // callback, callable at or below DISPATCH until the listener's close completes.
-            let up = unsafe { ConnectEvent::new(f, Context::new(connect_context)) };
-            let token = node.inner.register_connect(index, up);
-            birth.event = Some(token);
-            (
-                Some(trampoline::connect_event as NDK_FN_CONNECT_EVENT_CALLBACK),
-                registry::token_ptr(token),
-            )
-        }
-        None => (None, connect_context),
-    };
+            node.inner
+                .register_connect(index, unsafe { ConnectEvent::new(f, c) })
+        },
+    );
     create(
         &node,
         slot,
@@ -273,22 +184,11 @@ pub extern "system" fn build_lam(
     status
 }
 
-/// `NdkReleaseLAM`.
-pub extern "system" fn release_lam(
-    adapter: *mut NDK_ADAPTER,
-    lam: *mut NDK_LOGICAL_ADDRESS_MAPPING,
-) {
-    let slot = "NdkReleaseLAM";
-    let Some((node, table)) = adapter_target(adapter.addr(), slot) else {
-        return;
-    };
-    node.inner
-        .call(node.id.index, slot, std::string::String::new());
-    // SAFETY: forwarding contract (module docs).
-    unsafe { (table.NdkReleaseLAM)(node.real.get().cast(), lam) };
-    node.inner
-        .returned(node.id.index, slot, None, std::string::String::new());
-}
+void_slot!(
+    /// `NdkReleaseLAM`.
+    release_lam, adapter_target, NDK_ADAPTER, NdkReleaseLAM,
+    (lam: *mut NDK_LOGICAL_ADDRESS_MAPPING)
+);
 
 /// Antecedent list without duplicates, in order.
 pub(super) fn dedup(list: impl IntoIterator<Item = Option<u32>>) -> Vec<u32> {

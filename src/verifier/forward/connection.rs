@@ -100,6 +100,37 @@ fn wrap_disconnect<F: Copy>(
     })
 }
 
+/// Wraps a plain disconnect-event callback: returns the trampoline and its token context in
+/// place of the consumer's, or both unchanged when there is no callback.
+fn plain_disconnect(
+    node: &Node,
+    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
+    event_context: *mut c_void,
+) -> (Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>, *mut c_void) {
+    let (wrapped, context) = wrap_disconnect(node, event, event_context, |f, c| {
+        // SAFETY: the consumer handed `f` and its context as the connection's disconnect
+        // event, callable at or below DISPATCH until the connector's close completes (§3.3).
+        Disconnect::Plain(unsafe { DisconnectEvent::new(f, c) })
+    });
+    let trampoline = trampoline::disconnect_event as NDK_FN_DISCONNECT_EVENT_CALLBACK;
+    (wrapped.then_some(trampoline), context)
+}
+
+/// [`plain_disconnect`] for the `_EX` disconnect-event callback.
+fn ex_disconnect(
+    node: &Node,
+    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>,
+    event_context: *mut c_void,
+) -> (Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>, *mut c_void) {
+    let (wrapped, context) = wrap_disconnect(node, event, event_context, |f, c| {
+        // SAFETY: the consumer handed `f` and its context as the connection's `_EX` disconnect
+        // event, callable at or below DISPATCH until the connector's close completes (§3.3).
+        Disconnect::Ex(unsafe { DisconnectEventEx::new(f, c) })
+    });
+    let trampoline = trampoline::disconnect_event_ex as NDK_FN_DISCONNECT_EVENT_CALLBACK_EX;
+    (wrapped.then_some(trampoline), context)
+}
+
 /// `NdkConnect`.
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn connect(
@@ -199,183 +230,96 @@ pub extern "system" fn connect_with_shared_endpoint(
     )
 }
 
-/// `NdkCompleteConnect`.
-pub extern "system" fn complete_connect(
-    connector: *mut NDK_CONNECTOR,
-    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
-    event_context: *mut c_void,
-    callback: Option<NDK_FN_REQUEST_COMPLETION>,
-    context: *mut c_void,
-) -> NTSTATUS {
-    let slot = "NdkCompleteConnect";
-    let Some((node, table)) = connector_target(connector.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
-        // SAFETY: the consumer handed `f` and its context as the connection's disconnect
-        // event, callable at or below DISPATCH until the connector's close completes (§3.3).
-        Disconnect::Plain(unsafe { DisconnectEvent::new(f, c) })
-    });
-    let event_fn = if wrapped_event {
-        Some(trampoline::disconnect_event as NDK_FN_DISCONNECT_EVENT_CALLBACK)
-    } else {
-        None
-    };
-    linked_request(&node, slot, None, None, callback, context, |w| {
-        // SAFETY: forwarding contract (module docs).
-        unsafe {
-            (table.NdkCompleteConnect)(
-                node.real.get().cast(),
-                event_fn,
-                event_ctx,
-                w.callback,
-                w.context,
-            )
+/// Forwards `NdkCompleteConnect(Ex)`: `$wrap` wraps the disconnect event of type `$event`.
+macro_rules! complete_connect_slot {
+    ($(#[$meta:meta])* $name:ident, $slot:ident, $event:ty, $wrap:ident) => {
+        $(#[$meta])*
+        pub extern "system" fn $name(
+            connector: *mut NDK_CONNECTOR,
+            event: Option<$event>,
+            event_context: *mut c_void,
+            callback: Option<NDK_FN_REQUEST_COMPLETION>,
+            context: *mut c_void,
+        ) -> NTSTATUS {
+            let slot = stringify!($slot);
+            let Some((node, table)) = connector_target(connector.addr(), slot) else {
+                return STATUS_INVALID_HANDLE;
+            };
+            let (event_fn, event_ctx) = $wrap(&node, event, event_context);
+            linked_request(&node, slot, None, None, callback, context, |w| {
+                // SAFETY: forwarding contract (module docs).
+                unsafe {
+                    (table.$slot)(
+                        node.real.get().cast(),
+                        event_fn,
+                        event_ctx,
+                        w.callback,
+                        w.context,
+                    )
+                }
+            })
         }
-    })
+    };
 }
 
-/// `NdkCompleteConnectEx`.
-pub extern "system" fn complete_connect_ex(
-    connector: *mut NDK_CONNECTOR,
-    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>,
-    event_context: *mut c_void,
-    callback: Option<NDK_FN_REQUEST_COMPLETION>,
-    context: *mut c_void,
-) -> NTSTATUS {
-    let slot = "NdkCompleteConnectEx";
-    let Some((node, table)) = connector_target(connector.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
-        // SAFETY: as for `NdkCompleteConnect`, for the `_EX` callback.
-        Disconnect::Ex(unsafe { DisconnectEventEx::new(f, c) })
-    });
-    let event_fn = if wrapped_event {
-        Some(trampoline::disconnect_event_ex as NDK_FN_DISCONNECT_EVENT_CALLBACK_EX)
-    } else {
-        None
-    };
-    linked_request(&node, slot, None, None, callback, context, |w| {
-        // SAFETY: forwarding contract (module docs).
-        unsafe {
-            (table.NdkCompleteConnectEx)(
-                node.real.get().cast(),
-                event_fn,
-                event_ctx,
-                w.callback,
-                w.context,
-            )
+/// Forwards `NdkAccept(Ex)`: links the QP like a connect; `$wrap` wraps the disconnect event of
+/// type `$event`.
+macro_rules! accept_slot {
+    ($(#[$meta:meta])* $name:ident, $slot:ident, $event:ty, $wrap:ident) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        pub extern "system" fn $name(
+            connector: *mut NDK_CONNECTOR,
+            qp: *mut NDK_QP,
+            inbound: u32,
+            outbound: u32,
+            private_data: *const c_void,
+            private_length: u32,
+            event: Option<$event>,
+            event_context: *mut c_void,
+            callback: Option<NDK_FN_REQUEST_COMPLETION>,
+            context: *mut c_void,
+        ) -> NTSTATUS {
+            let slot = stringify!($slot);
+            let Some((node, table)) = connector_target(connector.addr(), slot) else {
+                return STATUS_INVALID_HANDLE;
+            };
+            let (real_qp, qp_node) = registry::translate(qp);
+            let (event_fn, event_ctx) = $wrap(&node, event, event_context);
+            linked_request(&node, slot, qp_node.as_ref(), None, callback, context, |w| {
+                // SAFETY: forwarding contract (module docs).
+                unsafe {
+                    (table.$slot)(
+                        node.real.get().cast(),
+                        real_qp,
+                        inbound,
+                        outbound,
+                        private_data,
+                        private_length,
+                        event_fn,
+                        event_ctx,
+                        w.callback,
+                        w.context,
+                    )
+                }
+            })
         }
-    })
+    };
 }
 
-/// `NdkAccept`.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn accept(
-    connector: *mut NDK_CONNECTOR,
-    qp: *mut NDK_QP,
-    inbound: u32,
-    outbound: u32,
-    private_data: *const c_void,
-    private_length: u32,
-    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK>,
-    event_context: *mut c_void,
-    callback: Option<NDK_FN_REQUEST_COMPLETION>,
-    context: *mut c_void,
-) -> NTSTATUS {
-    let slot = "NdkAccept";
-    let Some((node, table)) = connector_target(connector.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let (real_qp, qp_node) = registry::translate(qp);
-    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
-        // SAFETY: as for `NdkCompleteConnect`.
-        Disconnect::Plain(unsafe { DisconnectEvent::new(f, c) })
-    });
-    let event_fn = if wrapped_event {
-        Some(trampoline::disconnect_event as NDK_FN_DISCONNECT_EVENT_CALLBACK)
-    } else {
-        None
-    };
-    linked_request(
-        &node,
-        slot,
-        qp_node.as_ref(),
-        None,
-        callback,
-        context,
-        |w| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkAccept)(
-                    node.real.get().cast(),
-                    real_qp,
-                    inbound,
-                    outbound,
-                    private_data,
-                    private_length,
-                    event_fn,
-                    event_ctx,
-                    w.callback,
-                    w.context,
-                )
-            }
-        },
-    )
-}
-
-/// `NdkAcceptEx`.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn accept_ex(
-    connector: *mut NDK_CONNECTOR,
-    qp: *mut NDK_QP,
-    inbound: u32,
-    outbound: u32,
-    private_data: *const c_void,
-    private_length: u32,
-    event: Option<NDK_FN_DISCONNECT_EVENT_CALLBACK_EX>,
-    event_context: *mut c_void,
-    callback: Option<NDK_FN_REQUEST_COMPLETION>,
-    context: *mut c_void,
-) -> NTSTATUS {
-    let slot = "NdkAcceptEx";
-    let Some((node, table)) = connector_target(connector.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let (real_qp, qp_node) = registry::translate(qp);
-    let (wrapped_event, event_ctx) = wrap_disconnect(&node, event, event_context, |f, c| {
-        // SAFETY: as for `NdkCompleteConnect`, for the `_EX` callback.
-        Disconnect::Ex(unsafe { DisconnectEventEx::new(f, c) })
-    });
-    let event_fn = if wrapped_event {
-        Some(trampoline::disconnect_event_ex as NDK_FN_DISCONNECT_EVENT_CALLBACK_EX)
-    } else {
-        None
-    };
-    linked_request(
-        &node,
-        slot,
-        qp_node.as_ref(),
-        None,
-        callback,
-        context,
-        |w| {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkAcceptEx)(
-                    node.real.get().cast(),
-                    real_qp,
-                    inbound,
-                    outbound,
-                    private_data,
-                    private_length,
-                    event_fn,
-                    event_ctx,
-                    w.callback,
-                    w.context,
-                )
-            }
-        },
-    )
-}
+complete_connect_slot!(
+    /// `NdkCompleteConnect`.
+    complete_connect, NdkCompleteConnect, NDK_FN_DISCONNECT_EVENT_CALLBACK, plain_disconnect
+);
+complete_connect_slot!(
+    /// `NdkCompleteConnectEx`.
+    complete_connect_ex, NdkCompleteConnectEx, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, ex_disconnect
+);
+accept_slot!(
+    /// `NdkAccept`.
+    accept, NdkAccept, NDK_FN_DISCONNECT_EVENT_CALLBACK, plain_disconnect
+);
+accept_slot!(
+    /// `NdkAcceptEx`.
+    accept_ex, NdkAcceptEx, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, ex_disconnect
+);

@@ -314,6 +314,26 @@ macro_rules! sync_slot {
     };
 }
 
+/// Forwards a synchronous slot that returns nothing (the return is recorded without a status).
+macro_rules! void_slot {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $target:ident, $obj:ty, $slot:ident, ($($arg:ident: $ty:ty),*)
+    ) => {
+        $(#[$meta])*
+        pub extern "system" fn $name(object: *mut $obj, $($arg: $ty),*) {
+            let slot = stringify!($slot);
+            let Some((node, table)) = $target(object.addr(), slot) else {
+                return;
+            };
+            node.inner.call(node.id.index, slot, std::string::String::new());
+            // SAFETY: forwarding contract (module docs).
+            unsafe { (table.$slot)(node.real.get().cast(), $($arg),*) };
+            node.inner.returned(node.id.index, slot, None, std::string::String::new());
+        }
+    };
+}
+
 /// Forwards an asynchronous slot whose last two parameters are the request completion and
 /// its context.
 macro_rules! request_slot {
@@ -340,7 +360,98 @@ macro_rules! request_slot {
     };
 }
 
-pub(super) use {request_slot, sync_slot};
+/// Forwards a work-request post through [`qp::post`]: records it, enters it in the CQ
+/// accounting on `$queue` of the target object, and forwards the object, the request context
+/// and the listed arguments in order. Arguments named in `translate(..)` are object handles
+/// replaced by the real provider's objects first.
+macro_rules! post_slot {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $target:ident, $obj:ty, $slot:ident, $queue:ident, flags = $flags:expr,
+        ($($arg:ident: $ty:ty),*) $(, translate($($real:ident),*))?
+    ) => {
+        $(#[$meta])*
+        pub extern "system" fn $name(
+            object: *mut $obj,
+            context: *mut core::ffi::c_void,
+            $($arg: $ty),*
+        ) -> crate::abi::NTSTATUS {
+            let slot = stringify!($slot);
+            let Some((node, table)) = $target(object.addr(), slot) else {
+                return crate::abi::STATUS_INVALID_HANDLE;
+            };
+            $($(let ($real, _) = crate::verifier::registry::translate($real);)*)?
+            let queue = crate::verifier::book::Queue::$queue(node.id.index);
+            super::qp::post(&node, slot, queue, context, $flags, || {
+                // SAFETY: forwarding contract (module docs).
+                unsafe { (table.$slot)(node.real.get().cast(), context, $($arg),*) }
+            })
+        }
+    };
+}
+
+/// Wraps the optional event callback a create hands to its new object (CQ/SRQ notification,
+/// listener connect event). `register` turns the consumer's callback into its upcall (the
+/// caller owns that `SAFETY` argument) and registers it; its token becomes `birth.event` and,
+/// as a pointer, the context forwarded with `trampoline`. Without a callback the consumer's
+/// context passes through unchanged.
+fn wrap_event<F>(
+    callback: Option<F>,
+    context: *mut c_void,
+    birth: &mut Birth,
+    trampoline: F,
+    register: impl FnOnce(F, Context) -> usize,
+) -> (Option<F>, *mut c_void) {
+    callback.map_or((None, context), |f| {
+        let token = register(f, Context::new(context));
+        birth.event = Some(token);
+        (Some(trampoline), registry::token_ptr(token))
+    })
+}
+
+/// The birth of an object whose only antecedent is the parent it is created on.
+fn child(parent: u32, kind: ObjectKind) -> Birth {
+    Birth {
+        kind,
+        antecedents: std::vec![parent],
+        qp: None,
+        event: None,
+        armed: false,
+    }
+}
+
+/// Forwards a create whose new object has only its parent as antecedent and whose last three
+/// parameters are the create completion, its context and the out pointer; `detail` is the
+/// recorded call detail.
+macro_rules! child_create_slot {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $target:ident, $parent:ty, $slot:ident, $kind:ident, $out:ty,
+        ($($arg:ident: $ty:ty),*), detail = $detail:expr
+    ) => {
+        $(#[$meta])*
+        pub extern "system" fn $name(
+            parent: *mut $parent,
+            $($arg: $ty,)*
+            callback: Option<crate::abi::NDK_FN_CREATE_COMPLETION>,
+            context: *mut core::ffi::c_void,
+            out: *mut *mut $out,
+        ) -> crate::abi::NTSTATUS {
+            let slot = stringify!($slot);
+            let Some((node, table)) = $target(parent.addr(), slot) else {
+                return crate::abi::STATUS_INVALID_HANDLE;
+            };
+            node.inner.call(node.id.index, slot, $detail);
+            let birth = super::child(node.id.index, crate::verifier::record::ObjectKind::$kind);
+            super::create(&node, slot, birth, callback, context, out, |cb, ctx, out| {
+                // SAFETY: forwarding contract (module docs).
+                unsafe { (table.$slot)(node.real.get().cast(), $($arg,)* cb, ctx, out) }
+            })
+        }
+    };
+}
+
+pub(super) use {child_create_slot, post_slot, request_slot, sync_slot, void_slot};
 
 /// The verifier's `NDK_ADAPTER_DISPATCH`.
 pub static ADAPTER_TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {

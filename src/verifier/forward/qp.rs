@@ -8,7 +8,7 @@ use std::format;
 use std::string::String;
 
 use super::adapter::dedup;
-use super::{create, pd_target, qp_target};
+use super::{create, pd_target, post_slot, qp_target, void_slot};
 use crate::abi::{
     NDK_CQ, NDK_FN_CREATE_COMPLETION, NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER,
     NDK_OP_FLAG_SILENT_SUCCESS, NDK_PD, NDK_QP, NDK_SGE, NDK_SRQ, NTSTATUS, STATUS_INVALID_HANDLE,
@@ -18,26 +18,40 @@ use crate::verifier::record::ObjectKind;
 use crate::verifier::registry::{self, Node};
 use crate::verifier::state::{Birth, accepted};
 
-fn qp_birth(
-    pd: u32,
-    rcq: Option<u32>,
-    icq: Option<u32>,
-    srq: Option<u32>,
-    context: usize,
-) -> Birth {
-    Birth {
+/// Records a QP create and translates its receive and initiator CQs and its SRQ (null for
+/// `NdkCreateQp`, which translates to null and no antecedent): returns the real CQs, the real
+/// SRQ and the new QP's birth.
+fn start_qp_create(
+    pd: &Node,
+    slot: &'static str,
+    [receive_cq, initiator_cq]: [*mut NDK_CQ; 2],
+    srq: *mut NDK_SRQ,
+    qp_context: *mut c_void,
+) -> (*mut NDK_CQ, *mut NDK_CQ, *mut NDK_SRQ, Birth) {
+    pd.inner.call(
+        pd.id.index,
+        slot,
+        format!("QPContext={:#x}", qp_context.addr()),
+    );
+    let (rcq, rcq_node) = registry::translate(receive_cq);
+    let (icq, icq_node) = registry::translate(initiator_cq);
+    let (real_srq, srq_node) = registry::translate(srq);
+    let [rcq_index, icq_index, srq_index] =
+        [rcq_node, icq_node, srq_node].map(|n| n.map(|n| n.id.index));
+    let birth = Birth {
         kind: ObjectKind::Qp,
-        antecedents: dedup([Some(pd), rcq, icq, srq]),
+        antecedents: dedup([Some(pd.id.index), rcq_index, icq_index, srq_index]),
         qp: Some(QpInfo {
-            rcq,
-            icq,
-            srq,
-            context,
+            rcq: rcq_index,
+            icq: icq_index,
+            srq: srq_index,
+            context: qp_context.addr(),
             closed_at: None,
         }),
         event: None,
         armed: false,
-    }
+    };
+    (rcq, icq, real_srq, birth)
 }
 
 /// `NdkCreateQp`: the CQs become the QP's antecedents and completion targets.
@@ -60,19 +74,12 @@ pub extern "system" fn create_qp(
     let Some((node, table)) = pd_target(pd.addr(), slot) else {
         return STATUS_INVALID_HANDLE;
     };
-    node.inner.call(
-        node.id.index,
+    let (rcq, icq, _, birth) = start_qp_create(
+        &node,
         slot,
-        format!("QPContext={:#x}", qp_context.addr()),
-    );
-    let (rcq, rcq_node) = registry::translate(receive_cq);
-    let (icq, icq_node) = registry::translate(initiator_cq);
-    let birth = qp_birth(
-        node.id.index,
-        rcq_node.map(|n| n.id.index),
-        icq_node.map(|n| n.id.index),
-        None,
-        qp_context.addr(),
+        [receive_cq, initiator_cq],
+        core::ptr::null_mut(),
+        qp_context,
     );
     create(
         &node,
@@ -122,21 +129,8 @@ pub extern "system" fn create_qp_with_srq(
     let Some((node, table)) = pd_target(pd.addr(), slot) else {
         return STATUS_INVALID_HANDLE;
     };
-    node.inner.call(
-        node.id.index,
-        slot,
-        format!("QPContext={:#x}", qp_context.addr()),
-    );
-    let (rcq, rcq_node) = registry::translate(receive_cq);
-    let (icq, icq_node) = registry::translate(initiator_cq);
-    let (real_srq, srq_node) = registry::translate(srq);
-    let birth = qp_birth(
-        node.id.index,
-        rcq_node.map(|n| n.id.index),
-        icq_node.map(|n| n.id.index),
-        srq_node.map(|n| n.id.index),
-        qp_context.addr(),
-    );
+    let (rcq, icq, real_srq, birth) =
+        start_qp_create(&node, slot, [receive_cq, initiator_cq], srq, qp_context);
     create(
         &node,
         slot,
@@ -192,67 +186,22 @@ pub(super) fn post(
 
 // ---- Posts and the other QP slots --------------------------------------------------------------
 
-/// `NdkFlush`.
-pub extern "system" fn flush(qp: *mut NDK_QP) {
-    let slot = "NdkFlush";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return;
-    };
-    node.inner.call(node.id.index, slot, String::new());
-    // SAFETY: forwarding contract (module docs).
-    unsafe { (table.NdkFlush)(node.real.get().cast()) };
-    node.inner
-        .returned(node.id.index, slot, None, String::new());
-}
+void_slot!(
+    /// `NdkFlush`.
+    flush, qp_target, NDK_QP, NdkFlush, ()
+);
 
-/// `NdkSend`.
-pub extern "system" fn send(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkSend";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkSend)(node.real.get().cast(), context, sgl, n_sge, flags) }
-        },
-    )
-}
+post_slot!(
+    /// `NdkSend`.
+    send, qp_target, NDK_QP, NdkSend, Initiator, flags = flags,
+    (sgl: *const NDK_SGE, n_sge: u32, flags: u32)
+);
 
-/// `NdkReceive`.
-pub extern "system" fn receive(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-) -> NTSTATUS {
-    let slot = "NdkReceive";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Receive(node.id.index),
-        context,
-        0,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkReceive)(node.real.get().cast(), context, sgl, n_sge) }
-        },
-    )
-}
+post_slot!(
+    /// `NdkReceive`.
+    receive, qp_target, NDK_QP, NdkReceive, Receive, flags = 0,
+    (sgl: *const NDK_SGE, n_sge: u32)
+);
 
 /// `NdkBind`: the MW gets the MR as an antecedent once the bind is accepted.
 #[allow(clippy::too_many_arguments)]
@@ -300,181 +249,45 @@ pub extern "system" fn bind(
     status
 }
 
-/// `NdkFastRegister`.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn fast_register(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    mr: *mut NDK_MR,
-    page_count: u32,
-    pages: *const NDK_LOGICAL_ADDRESS,
-    fbo: u32,
-    length: usize,
-    base: *mut c_void,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkFastRegister";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let (region, _) = registry::translate(mr);
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkFastRegister)(
-                    node.real.get().cast(),
-                    context,
-                    region,
-                    page_count,
-                    pages,
-                    fbo,
-                    length,
-                    base,
-                    flags,
-                )
-            }
-        },
-    )
-}
+post_slot!(
+    /// `NdkFastRegister`.
+    #[allow(clippy::too_many_arguments)]
+    fast_register, qp_target, NDK_QP, NdkFastRegister, Initiator, flags = flags,
+    (
+        mr: *mut NDK_MR,
+        page_count: u32,
+        pages: *const NDK_LOGICAL_ADDRESS,
+        fbo: u32,
+        length: usize,
+        base: *mut c_void,
+        flags: u32
+    ),
+    translate(mr)
+);
 
-/// `NdkInvalidate`: the MR/MW header is translated like any object argument.
-pub extern "system" fn invalidate(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    mr_or_mw: *mut NDK_OBJECT_HEADER,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkInvalidate";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    let (real, _) = registry::translate(mr_or_mw);
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe { (table.NdkInvalidate)(node.real.get().cast(), context, real, flags) }
-        },
-    )
-}
+post_slot!(
+    /// `NdkInvalidate`: the MR/MW header is translated like any object argument.
+    invalidate, qp_target, NDK_QP, NdkInvalidate, Initiator, flags = flags,
+    (mr_or_mw: *mut NDK_OBJECT_HEADER, flags: u32),
+    translate(mr_or_mw)
+);
 
-/// `NdkRead`.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn read(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-    remote_address: u64,
-    remote_token: u32,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkRead";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkRead)(
-                    node.real.get().cast(),
-                    context,
-                    sgl,
-                    n_sge,
-                    remote_address,
-                    remote_token,
-                    flags,
-                )
-            }
-        },
-    )
-}
+post_slot!(
+    /// `NdkRead`.
+    #[allow(clippy::too_many_arguments)]
+    read, qp_target, NDK_QP, NdkRead, Initiator, flags = flags,
+    (sgl: *const NDK_SGE, n_sge: u32, remote_address: u64, remote_token: u32, flags: u32)
+);
 
-/// `NdkWrite`.
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn write(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-    remote_address: u64,
-    remote_token: u32,
-    flags: u32,
-) -> NTSTATUS {
-    let slot = "NdkWrite";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkWrite)(
-                    node.real.get().cast(),
-                    context,
-                    sgl,
-                    n_sge,
-                    remote_address,
-                    remote_token,
-                    flags,
-                )
-            }
-        },
-    )
-}
+post_slot!(
+    /// `NdkWrite`.
+    #[allow(clippy::too_many_arguments)]
+    write, qp_target, NDK_QP, NdkWrite, Initiator, flags = flags,
+    (sgl: *const NDK_SGE, n_sge: u32, remote_address: u64, remote_token: u32, flags: u32)
+);
 
-/// `NdkSendAndInvalidate`.
-pub extern "system" fn send_and_invalidate(
-    qp: *mut NDK_QP,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-    flags: u32,
-    remote_token: u32,
-) -> NTSTATUS {
-    let slot = "NdkSendAndInvalidate";
-    let Some((node, table)) = qp_target(qp.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(
-        &node,
-        slot,
-        Queue::Initiator(node.id.index),
-        context,
-        flags,
-        || {
-            // SAFETY: forwarding contract (module docs).
-            unsafe {
-                (table.NdkSendAndInvalidate)(
-                    node.real.get().cast(),
-                    context,
-                    sgl,
-                    n_sge,
-                    flags,
-                    remote_token,
-                )
-            }
-        },
-    )
-}
+post_slot!(
+    /// `NdkSendAndInvalidate`.
+    send_and_invalidate, qp_target, NDK_QP, NdkSendAndInvalidate, Initiator, flags = flags,
+    (sgl: *const NDK_SGE, n_sge: u32, flags: u32, remote_token: u32)
+);

@@ -5,16 +5,13 @@
 use core::ffi::c_void;
 use std::format;
 
-use super::qp::post;
-use super::{create, pd_target, srq_target};
-use crate::abi::upcall::{Context, SrqNotification};
+use super::{create, pd_target, post_slot, srq_target, wrap_event};
+use crate::abi::upcall::SrqNotification;
 use crate::abi::{
     GROUP_AFFINITY, NDK_FN_CREATE_COMPLETION, NDK_FN_REQUEST_COMPLETION,
     NDK_FN_SRQ_NOTIFICATION_CALLBACK, NDK_PD, NDK_SGE, NDK_SRQ, NTSTATUS, STATUS_INVALID_HANDLE,
 };
-use crate::verifier::book::Queue;
 use crate::verifier::record::ObjectKind;
-use crate::verifier::registry;
 use crate::verifier::state::Birth;
 use crate::verifier::trampoline;
 
@@ -46,20 +43,18 @@ pub extern "system" fn create_srq(
         event: None,
         armed: threshold > 0,
     };
-    let (notify, notify_context) = match notification {
-        Some(f) => {
+    let (notify, notify_context) = wrap_event(
+        notification,
+        notification_context,
+        &mut birth,
+        trampoline::srq_notification,
+        |f, c| {
             // SAFETY: the consumer handed `f` and its context as the SRQ's notification
             // callback, callable at or below DISPATCH until the SRQ's close completes (§3.5).
-            let up = unsafe { SrqNotification::new(f, Context::new(notification_context)) };
-            let token = node.inner.register_srq_notify(index, up);
-            birth.event = Some(token);
-            (
-                Some(trampoline::srq_notification as NDK_FN_SRQ_NOTIFICATION_CALLBACK),
-                registry::token_ptr(token),
-            )
-        }
-        None => (None, notification_context),
-    };
+            node.inner
+                .register_srq_notify(index, unsafe { SrqNotification::new(f, c) })
+        },
+    );
     create(
         &node,
         slot,
@@ -122,19 +117,8 @@ pub extern "system" fn modify_srq(
     status
 }
 
-/// `NdkSrqReceive`.
-pub extern "system" fn srq_receive(
-    srq: *mut NDK_SRQ,
-    context: *mut c_void,
-    sgl: *const NDK_SGE,
-    n_sge: u32,
-) -> NTSTATUS {
-    let slot = "NdkSrqReceive";
-    let Some((node, table)) = srq_target(srq.addr(), slot) else {
-        return STATUS_INVALID_HANDLE;
-    };
-    post(&node, slot, Queue::Srq(node.id.index), context, 0, || {
-        // SAFETY: forwarding contract (module docs).
-        unsafe { (table.NdkSrqReceive)(node.real.get().cast(), context, sgl, n_sge) }
-    })
-}
+post_slot!(
+    /// `NdkSrqReceive`.
+    srq_receive, srq_target, NDK_SRQ, NdkSrqReceive, Srq, flags = 0,
+    (sgl: *const NDK_SGE, n_sge: u32)
+);
