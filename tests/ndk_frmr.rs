@@ -187,10 +187,14 @@ fn fast_register_validation() {
     let a = &pair.a;
     let qp = &a.qp;
     let mr = a.pd.create_mr(true).unwrap();
-    let l = lam(&pair, 2 * 4096, 0);
+    // One byte more than two pages: three pages whatever the buffer's offset in its first page
+    // (heap buffers are at least 8-aligned, so that offset is at most 4088 and the last page
+    // stays partial), which the cases below index.
+    let l = lam(&pair, 2 * 4096 + 1, 0);
     let pages = l.pages();
+    assert_eq!(pages.len(), 3);
     let (fbo, va) = (l.fbo(), base(&l, 0));
-    // The buffer need not start on a page: its pages span `fbo` + 2·4096 bytes.
+    // The buffer need not start on a page: its pages span `fbo` + 2·4096 + 1 bytes.
     let span = pages.len() * 4096 - fbo as usize;
     // Not initialised yet.
     assert_eq!(
