@@ -153,7 +153,8 @@ unsafe fn write_out<P>(out: *mut *mut P, value: *mut P) {
 }
 
 /// The connection manager's hook at the ABI level: connects two idle QPs as an RC pair
-/// ([`verbs::connect_pair`]). Used by tests and benchmarks until the connection manager lands.
+/// ([`verbs::connect_pair`]) without a connection exchange. Used by tests and `softndk perf`;
+/// NDK consumers connect with NdkConnect/NdkAccept, which end in the same hook.
 ///
 /// # Safety
 ///
