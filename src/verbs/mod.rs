@@ -19,6 +19,7 @@ pub mod memory;
 pub mod misuse;
 pub mod mr;
 pub mod mw;
+mod notify;
 pub mod pd;
 pub mod qp;
 mod qp_link;
