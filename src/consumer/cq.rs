@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed, CqEvents};
-use super::{Adapter, create_completion, header_of, request_completion, table};
+use super::{Adapter, create_completion, request_completion, table};
 use crate::abi::{NDK_CQ, NDK_CQ_DISPATCH, NDK_RESULT, NDK_RESULT_EX, NTSTATUS, STATUS_SUCCESS};
 
 /// The CQ notification callback: `context` is the `CqEvents` the CQ was created with.
@@ -80,25 +80,7 @@ impl Cq {
         }
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_CQ {
-        self.raw
-    }
-
-    /// The header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> crate::abi::NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table, read from the object.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_CQ_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_CQ, NDK_CQ_DISPATCH);
 
     /// The notification recorder.
     #[must_use]

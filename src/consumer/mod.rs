@@ -10,6 +10,33 @@
 //! documented answers.
 #![allow(unsafe_code)]
 
+/// The accessors every object wrapper has: `raw`, `header` and `dispatch` (read from the object
+/// like a kernel consumer does). Expanded inside `impl Wrapper` whose `raw: *mut $ndk` is a live
+/// object handed out by the provider for as long as the wrapper exists.
+macro_rules! object_accessors {
+    ($ndk:ident, $dispatch:ident) => {
+        /// The raw object.
+        #[must_use]
+        pub const fn raw(&self) -> *mut $ndk {
+            self.raw
+        }
+
+        /// The header as the consumer sees it.
+        #[must_use]
+        pub fn header(&self) -> $crate::abi::NDK_OBJECT_HEADER {
+            // SAFETY: `raw` is a live object (the wrapper's invariant).
+            unsafe { $crate::consumer::header_of(self.raw) }
+        }
+
+        /// The dispatch table, read from the object like a kernel consumer does.
+        #[must_use]
+        pub fn dispatch(&self) -> &'static $dispatch {
+            // SAFETY: `raw` is a live object (the wrapper's invariant).
+            unsafe { $crate::consumer::table(self.raw) }
+        }
+    };
+}
+
 mod cm_events;
 mod connector;
 mod cq;
@@ -84,25 +111,7 @@ impl Adapter {
         Self { raw }
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_ADAPTER {
-        self.raw
-    }
-
-    /// The object's header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: `raw` is an open adapter.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The provider's dispatch table, read from the object like a kernel consumer does.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_ADAPTER_DISPATCH {
-        // SAFETY: `raw` is an open adapter.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_ADAPTER, NDK_ADAPTER_DISPATCH);
 
     /// `NdkQueryAdapterInfo` into a full-size structure.
     ///
@@ -240,25 +249,7 @@ unsafe impl Send for Pd {}
 unsafe impl Sync for Pd {}
 
 impl Pd {
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_PD {
-        self.raw
-    }
-
-    /// The header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_PD_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_PD, NDK_PD_DISPATCH);
 
     /// `NdkGetPrivilegedMemoryRegionToken`.
     #[must_use]

@@ -5,7 +5,7 @@ use core::ffi::c_void;
 use core::ptr;
 
 use super::events::{self, Closed};
-use super::{Mr, Pd, Qp, ctx, header_of, query_extension_of, table};
+use super::{Mr, Pd, Qp, ctx, query_extension_of};
 use crate::abi::{
     NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_MW_DISPATCH, NDK_OBJECT_HEADER, NTSTATUS,
     STATUS_SUCCESS,
@@ -23,25 +23,7 @@ unsafe impl Send for Mw {}
 unsafe impl Sync for Mw {}
 
 impl Mw {
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_MW {
-        self.raw
-    }
-
-    /// The header.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_MW_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_MW, NDK_MW_DISPATCH);
 
     /// `NdkGetRemoteTokenFromMw`.
     #[must_use]

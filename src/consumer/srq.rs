@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed, Keep};
-use super::{Cq, Pd, Qp, QpLimits, ctx, header_of, query_extension_of, table};
-use crate::abi::{NDK_OBJECT_HEADER, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
+use super::{Cq, Pd, Qp, QpLimits, ctx, query_extension_of, table};
+use crate::abi::{NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
 
 /// A raw SRQ pointer that the notification recorder may use from inside the callback.
 #[derive(Clone, Copy, Debug)]
@@ -111,25 +111,7 @@ unsafe impl Send for Srq {}
 unsafe impl Sync for Srq {}
 
 impl Srq {
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_SRQ {
-        self.raw
-    }
-
-    /// The header.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_SRQ_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_SRQ, NDK_SRQ_DISPATCH);
 
     /// `NdkSrqReceive`.
     #[must_use]
