@@ -15,7 +15,7 @@ use super::cm_events::{
 };
 use super::events::{self, Closed, Keep};
 use super::listener::SharedEndpoint;
-use super::{Adapter, Qp, create_completion, query_extension_of};
+use super::{Adapter, Qp, create_completion};
 use crate::abi::{
     NDK_CONNECTOR, NDK_CONNECTOR_DISPATCH, NDK_FN_DISCONNECT_EVENT_CALLBACK,
     NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, NDK_FN_GET_LOCAL_ADDRESS, NTSTATUS, SOCKADDR,
@@ -117,16 +117,6 @@ impl Connector {
     }
 
     object_accessors!(NDK_CONNECTOR, NDK_CONNECTOR_DISPATCH);
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
-    }
 
     /// Issues a request: `call` gets the completion and its context; the count is taken back
     /// unless the provider pended.

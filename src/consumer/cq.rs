@@ -151,16 +151,6 @@ impl Cq {
         unsafe { (self.dispatch().NdkControlCqInterruptModeration)(self.raw, interval, count) }
     }
 
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        super::query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
-    }
-
     /// `NdkCloseCq`; the notification context stays alive until the completion ran.
     pub fn close(self) -> Closed {
         let keep: events::Keep = self.events.clone();

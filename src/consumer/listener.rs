@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::cm_events::{ConnectEvents, Request, connect_event};
 use super::connector::{query_address, query_address_raw, sockaddr};
 use super::events::{self, Closed};
-use super::{Adapter, create_completion, query_extension_of};
+use super::{Adapter, create_completion};
 use crate::abi::{
     NDK_LISTENER, NDK_LISTENER_DISPATCH, NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH,
     NTSTATUS, STATUS_PENDING, STATUS_SUCCESS,
@@ -58,16 +58,6 @@ impl Listener {
     }
 
     object_accessors!(NDK_LISTENER, NDK_LISTENER_DISPATCH);
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
-    }
 
     /// `NdkListen` on `address`.
     #[must_use]
@@ -194,16 +184,6 @@ impl SharedEndpoint {
     }
 
     object_accessors!(NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH);
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
-    }
 
     /// `NdkGetLocalAddress`.
     ///

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed};
-use super::{query_extension_of, request_completion};
+use super::request_completion;
 use crate::abi::{MDL, NDK_MR, NDK_MR_DISPATCH, NDK_SGE, NTSTATUS, STATUS_SUCCESS};
 use crate::dispatch::mdl::HostMdl;
 
@@ -298,16 +298,6 @@ impl Mr {
     pub fn remote_token(&self) -> u32 {
         // SAFETY: live MR.
         unsafe { (self.dispatch().NdkGetRemoteTokenFromMr)(self.raw) }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseMr`; the registered buffer stays alive until the close completed.

@@ -10,9 +10,10 @@
 //! documented answers.
 #![allow(unsafe_code)]
 
-/// The accessors every object wrapper has: `raw`, `header` and `dispatch` (read from the object
-/// like a kernel consumer does). Expanded inside `impl Wrapper` whose `raw: *mut $ndk` is a live
-/// object handed out by the provider for as long as the wrapper exists.
+/// The accessors every object wrapper has: `raw`, `header`, `dispatch` (read from the object
+/// like a kernel consumer does) and `query_extension`. Expanded inside `impl Wrapper` whose
+/// `raw: *mut $ndk` is a live object handed out by the provider for as long as the wrapper
+/// exists.
 macro_rules! object_accessors {
     ($ndk:ident, $dispatch:ident) => {
         /// The raw object.
@@ -33,6 +34,16 @@ macro_rules! object_accessors {
         pub fn dispatch(&self) -> &'static $dispatch {
             // SAFETY: `raw` is a live object (the wrapper's invariant).
             unsafe { $crate::consumer::table(self.raw) }
+        }
+
+        /// `NdkQueryExtension` (SoftNDK has none).
+        #[must_use]
+        pub fn query_extension(&self) -> $crate::abi::NTSTATUS {
+            $crate::consumer::query_extension_of(
+                self.raw.cast(),
+                self.dispatch().NdkQueryExtension,
+                self.header(),
+            )
         }
     };
 }
@@ -143,16 +154,6 @@ impl Adapter {
         unsafe { (self.dispatch().NdkQueryAdapterInfo)(self.raw, info, size) }
     }
 
-    /// `NdkQueryExtension` (SoftNDK has none).
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
-    }
-
     /// `NdkCreateCq` with `events` as the notification context.
     ///
     /// # Errors
@@ -258,16 +259,6 @@ impl Pd {
         // SAFETY: live PD, writable token.
         unsafe { (self.dispatch().NdkGetPrivilegedMemoryRegionToken)(self.raw, &raw mut token) };
         token
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCreateMr`.

@@ -5,7 +5,7 @@ use core::ffi::c_void;
 use core::ptr;
 
 use super::events::{self, Closed};
-use super::{Mr, Pd, Qp, ctx, query_extension_of};
+use super::{Mr, Pd, Qp, ctx};
 use crate::abi::{
     NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_MW_DISPATCH, NDK_OBJECT_HEADER, NTSTATUS,
     STATUS_SUCCESS,
@@ -30,16 +30,6 @@ impl Mw {
     pub fn remote_token(&self) -> u32 {
         // SAFETY: live MW.
         unsafe { (self.dispatch().NdkGetRemoteTokenFromMw)(self.raw) }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseMw`.

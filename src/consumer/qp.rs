@@ -4,7 +4,6 @@ use core::ffi::c_void;
 use core::ptr;
 
 use super::events::{self, Closed};
-use super::query_extension_of;
 use crate::abi::{NDK_QP, NDK_QP_DISPATCH, NDK_SGE, NTSTATUS};
 
 /// A request context from a test's integer (handed back in `NDK_RESULT.RequestContext`).
@@ -201,16 +200,6 @@ impl Qp {
     pub fn flush(&self) {
         // SAFETY: live QP.
         unsafe { (self.dispatch().NdkFlush)(self.raw) };
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseQp`.

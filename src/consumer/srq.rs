@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed, Keep};
-use super::{Cq, Pd, Qp, QpLimits, ctx, query_extension_of, table};
+use super::{Cq, Pd, Qp, QpLimits, ctx, table};
 use crate::abi::{NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
 
 /// A raw SRQ pointer that the notification recorder may use from inside the callback.
@@ -147,16 +147,6 @@ impl Srq {
             *events.rearm.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some((SrqPtr(self.raw), threshold));
         }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseSrq`; the notification context stays alive until the close completed.
