@@ -2,11 +2,10 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::vec::Vec;
 
-use super::events::{self, Closed, Keep};
+use super::events::{self, Closed, Keep, Recorder};
 use super::{Cq, Pd, Qp, QpLimits, ctx, table};
 use crate::abi::{NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
 
@@ -22,9 +21,7 @@ unsafe impl Sync for SrqPtr {}
 /// What an SRQ's notification callback saw, and what it should do when called.
 #[derive(Debug, Default)]
 pub struct SrqEvents {
-    statuses: Mutex<Vec<NTSTATUS>>,
-    running: AtomicBool,
-    overlaps: AtomicU32,
+    recorder: Recorder,
     /// The SRQ and a threshold to re-arm with from inside the callback.
     rearm: Mutex<Option<(SrqPtr, u32)>>,
 }
@@ -39,54 +36,41 @@ impl SrqEvents {
     /// The statuses of every notification so far, in order.
     #[must_use]
     pub fn statuses(&self) -> Vec<NTSTATUS> {
-        self.statuses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.recorder.statuses()
     }
 
     /// Number of notifications so far.
     #[must_use]
     pub fn count(&self) -> usize {
-        self.statuses().len()
+        self.recorder.count()
     }
 
     /// Times a notification started while another of the same SRQ was running, or was
     /// delivered synchronously inside a re-arm (must stay 0).
     #[must_use]
     pub fn overlaps(&self) -> u32 {
-        self.overlaps.load(Ordering::SeqCst)
+        self.recorder.overlaps()
     }
 
     fn record(&self, status: NTSTATUS) {
-        if self.running.swap(true, Ordering::SeqCst) {
-            self.overlaps.fetch_add(1, Ordering::SeqCst);
-        }
-        self.statuses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(status);
-        let rearm = *self.rearm.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((srq, threshold)) = rearm {
-            let before = self.count();
-            // SAFETY: the SRQ is open while its notification runs (close pends until it returns).
-            let dispatch = unsafe { table(srq.0) };
-            // SAFETY: live SRQ; valid request completion.
-            let _ = unsafe {
-                (dispatch.NdkModifySrq)(
-                    srq.0,
-                    0,
-                    threshold,
-                    Some(events::request_completion),
-                    ptr::null_mut(),
-                )
-            };
-            if self.count() != before {
-                self.overlaps.fetch_add(1, Ordering::SeqCst);
+        self.recorder.record(status, || {
+            let rearm = *self.rearm.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((srq, threshold)) = rearm {
+                // SAFETY: the SRQ is open while its notification runs (close pends until it
+                // returns).
+                let dispatch = unsafe { table(srq.0) };
+                // SAFETY: live SRQ; valid request completion.
+                let _ = unsafe {
+                    (dispatch.NdkModifySrq)(
+                        srq.0,
+                        0,
+                        threshold,
+                        Some(events::request_completion),
+                        ptr::null_mut(),
+                    )
+                };
             }
-        }
-        std::thread::yield_now();
-        self.running.store(false, Ordering::SeqCst);
+        });
     }
 }
 
