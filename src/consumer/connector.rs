@@ -109,11 +109,7 @@ impl Connector {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Self::from_raw(out))
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Self::from_raw(out))
     }
 
     object_accessors!(NDK_CONNECTOR, NDK_CONNECTOR_DISPATCH);

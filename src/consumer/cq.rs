@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use super::events::{self, Closed, CqEvents};
 use super::{Adapter, create_completion, request_completion, table};
-use crate::abi::{NDK_CQ, NDK_CQ_DISPATCH, NDK_RESULT, NDK_RESULT_EX, NTSTATUS, STATUS_SUCCESS};
+use crate::abi::{NDK_CQ, NDK_CQ_DISPATCH, NDK_RESULT, NDK_RESULT_EX, NTSTATUS};
 
 /// The CQ notification callback: `context` is the `CqEvents` the CQ was created with.
 unsafe extern "system" fn notification(context: *mut c_void, status: NTSTATUS) {
@@ -70,14 +70,10 @@ impl Cq {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Self {
-                raw: out,
-                events: Arc::clone(events),
-            })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Self {
+            raw: out,
+            events: Arc::clone(events),
+        })
     }
 
     object_accessors!(NDK_CQ, NDK_CQ_DISPATCH);

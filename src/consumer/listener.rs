@@ -10,7 +10,7 @@ use super::events::{self, Closed};
 use super::{Adapter, create_completion};
 use crate::abi::{
     NDK_LISTENER, NDK_LISTENER_DISPATCH, NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH,
-    NTSTATUS, STATUS_PENDING, STATUS_SUCCESS,
+    NTSTATUS, STATUS_PENDING,
 };
 use crate::fabric::Address;
 
@@ -47,14 +47,10 @@ impl Listener {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Self {
-                raw: out,
-                events: Arc::clone(events),
-            })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Self {
+            raw: out,
+            events: Arc::clone(events),
+        })
     }
 
     object_accessors!(NDK_LISTENER, NDK_LISTENER_DISPATCH);
@@ -176,11 +172,7 @@ impl SharedEndpoint {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Self { raw: out })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Self { raw: out })
     }
 
     object_accessors!(NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH);

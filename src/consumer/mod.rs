@@ -136,11 +136,7 @@ impl Adapter {
         let status = unsafe {
             (self.dispatch().NdkQueryAdapterInfo)(self.raw, &raw mut info, &raw mut size)
         };
-        if status == STATUS_SUCCESS {
-            Ok(info)
-        } else {
-            Err(status)
-        }
+        succeeded(status).map(|()| info)
     }
 
     /// `NdkQueryAdapterInfo` into `buffer` (`None`: a size probe with a NULL `pInfo`), with
@@ -179,17 +175,22 @@ impl Adapter {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Pd { raw: out })
-        } else {
-            Err(status)
-        }
+        succeeded(status).map(|()| Pd { raw: out })
     }
 
     /// `CloseNDKAdapterHandler`: blocks until everything below the adapter is closed.
     pub fn close(self) {
         // SAFETY: `raw` came from `open_adapter` and is not used again.
         unsafe { crate::dispatch::close_adapter(self.raw) };
+    }
+}
+
+/// `Ok` for `STATUS_SUCCESS`, else the provider's status as the error.
+fn succeeded(status: NTSTATUS) -> Result<(), NTSTATUS> {
+    if status == STATUS_SUCCESS {
+        Ok(())
+    } else {
+        Err(status)
     }
 }
 

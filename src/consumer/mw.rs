@@ -8,7 +8,6 @@ use super::events::{self, Closed};
 use super::{Mr, Pd, Qp, ctx};
 use crate::abi::{
     NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_MW_DISPATCH, NDK_OBJECT_HEADER, NTSTATUS,
-    STATUS_SUCCESS,
 };
 
 /// A memory window.
@@ -55,11 +54,7 @@ impl Pd {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Mw { raw: out })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Mw { raw: out })
     }
 }
 

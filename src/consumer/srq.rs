@@ -174,14 +174,10 @@ impl Pd {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Srq {
-                raw: out,
-                events: events.cloned(),
-            })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Srq {
+            raw: out,
+            events: events.cloned(),
+        })
     }
 
     /// `NdkCreateQpWithSrq` with `context` as `QPContext` (`limits`' receive fields unused).
