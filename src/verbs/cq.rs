@@ -29,7 +29,7 @@ use crate::sync::{Arc, AtomicBool, Ordering};
 
 use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
 use super::stats::ShardId;
-use super::{Adapter, Closer, Goodbye, lock_order};
+use super::{Adapter, Closer, lock_order};
 
 /// An `NDK_CQ_NOTIFY_*` arm type, ordered by strength (ANY > SOLICITED > ERRORS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -140,17 +140,7 @@ impl core::fmt::Debug for Cq {
     }
 }
 
-impl Tracked for Cq {
-    type Farewell = Goodbye;
-
-    fn node(&self) -> &Node {
-        &self.node
-    }
-
-    fn finalize(&self) -> Goodbye {
-        self.closer.farewell()
-    }
-}
+tracked_by_closer!(Cq);
 
 impl Cq {
     /// `NdkCreateCq` with a validated depth and notification callback.

@@ -38,7 +38,7 @@ use crate::sync::Arc;
 
 use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
 use super::qp::post_status;
-use super::{Closer, Goodbye, Pd, Qp, lock_order};
+use super::{Closer, Pd, Qp, lock_order};
 
 /// Everything behind the SRQ lock.
 #[derive(Debug)]
@@ -96,17 +96,7 @@ impl core::fmt::Debug for Srq {
     }
 }
 
-impl Tracked for Srq {
-    type Farewell = Goodbye;
-
-    fn node(&self) -> &Node {
-        &self.node
-    }
-
-    fn finalize(&self) -> Goodbye {
-        self.closer.farewell()
-    }
-}
+tracked_by_closer!(Srq);
 
 impl Notified for Srq {
     fn deliver(&self) {
