@@ -15,11 +15,11 @@ use super::cm_events::{
 };
 use super::events::{self, Closed, Keep};
 use super::listener::SharedEndpoint;
-use super::{Adapter, Qp, create_completion, header_of, query_extension_of, table};
+use super::{Adapter, Qp, create_completion};
 use crate::abi::{
     NDK_CONNECTOR, NDK_CONNECTOR_DISPATCH, NDK_FN_DISCONNECT_EVENT_CALLBACK,
-    NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, NDK_FN_GET_LOCAL_ADDRESS, NDK_OBJECT_HEADER, NTSTATUS,
-    SOCKADDR, STATUS_PENDING, STATUS_SUCCESS,
+    NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, NDK_FN_GET_LOCAL_ADDRESS, NTSTATUS, SOCKADDR,
+    STATUS_PENDING, STATUS_SUCCESS,
 };
 use crate::fabric::Address;
 
@@ -109,42 +109,10 @@ impl Connector {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Self::from_raw(out))
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Self::from_raw(out))
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_CONNECTOR {
-        self.raw
-    }
-
-    /// The header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_CONNECTOR_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
-    }
+    object_accessors!(NDK_CONNECTOR, NDK_CONNECTOR_DISPATCH);
 
     /// Issues a request: `call` gets the completion and its context; the count is taken back
     /// unless the provider pended.

@@ -6,8 +6,8 @@ use std::sync::{Arc, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed, CqEvents};
-use super::{Adapter, create_completion, header_of, request_completion, table};
-use crate::abi::{NDK_CQ, NDK_CQ_DISPATCH, NDK_RESULT, NDK_RESULT_EX, NTSTATUS, STATUS_SUCCESS};
+use super::{Adapter, create_completion, request_completion, table};
+use crate::abi::{NDK_CQ, NDK_CQ_DISPATCH, NDK_RESULT, NDK_RESULT_EX, NTSTATUS};
 
 /// The CQ notification callback: `context` is the `CqEvents` the CQ was created with.
 unsafe extern "system" fn notification(context: *mut c_void, status: NTSTATUS) {
@@ -70,35 +70,13 @@ impl Cq {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Self {
-                raw: out,
-                events: Arc::clone(events),
-            })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Self {
+            raw: out,
+            events: Arc::clone(events),
+        })
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_CQ {
-        self.raw
-    }
-
-    /// The header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> crate::abi::NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table, read from the object.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_CQ_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_CQ, NDK_CQ_DISPATCH);
 
     /// The notification recorder.
     #[must_use]
@@ -167,16 +145,6 @@ impl Cq {
     pub fn moderate(&self, interval: u32, count: u32) -> NTSTATUS {
         // SAFETY: live CQ.
         unsafe { (self.dispatch().NdkControlCqInterruptModeration)(self.raw, interval, count) }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        super::query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseCq`; the notification context stays alive until the completion ran.

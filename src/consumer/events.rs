@@ -159,12 +159,61 @@ pub(super) fn close(
     }
 }
 
-/// What a CQ's notification callback saw, and what it should do when called.
+/// The notification statuses an object's callback saw, and how often a delivery overlapped
+/// another (shared by the CQ and SRQ recorders).
 #[derive(Debug, Default)]
-pub struct CqEvents {
+pub(super) struct Recorder {
     statuses: Mutex<Vec<NTSTATUS>>,
     running: AtomicBool,
     overlaps: AtomicU32,
+}
+
+impl Recorder {
+    /// The statuses of every notification so far, in order.
+    pub(super) fn statuses(&self) -> Vec<NTSTATUS> {
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Number of notifications so far.
+    pub(super) fn count(&self) -> usize {
+        self.statuses().len()
+    }
+
+    /// Overlapping or synchronously nested deliveries so far.
+    pub(super) fn overlaps(&self) -> u32 {
+        self.overlaps.load(Ordering::SeqCst)
+    }
+
+    /// Records one notification; then runs `rearm` (from inside the callback: it re-arms if the
+    /// test asked for that), counting a notification delivered synchronously inside it as an
+    /// overlap.
+    pub(super) fn record(&self, status: NTSTATUS, rearm: impl FnOnce()) {
+        if self.running.swap(true, Ordering::SeqCst) {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(status);
+        let before = self.count();
+        rearm();
+        // A synchronous nested callback would have run inside the re-arm.
+        if self.count() != before {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        // Give a concurrent (wrong) delivery a chance to be seen on threaded platforms.
+        std::thread::yield_now();
+        self.running.store(false, Ordering::SeqCst);
+    }
+}
+
+/// What a CQ's notification callback saw, and what it should do when called.
+#[derive(Debug, Default)]
+pub struct CqEvents {
+    recorder: Recorder,
     /// The CQ (set by `Cq::create`) and an arm type to re-arm with from inside the callback.
     pub(super) rearm: Mutex<Option<(super::cq::CqPtr, u32)>>,
 }
@@ -179,44 +228,28 @@ impl CqEvents {
     /// The statuses of every notification so far, in order.
     #[must_use]
     pub fn statuses(&self) -> Vec<NTSTATUS> {
-        self.statuses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.recorder.statuses()
     }
 
     /// Number of notifications so far.
     #[must_use]
     pub fn count(&self) -> usize {
-        self.statuses().len()
+        self.recorder.count()
     }
 
     /// Times a notification started while another of the same CQ was running (must stay 0).
     #[must_use]
     pub fn overlaps(&self) -> u32 {
-        self.overlaps.load(Ordering::SeqCst)
+        self.recorder.overlaps()
     }
 
     /// Records one notification; then re-arms if asked to (from inside the callback).
     pub(super) fn record(&self, status: NTSTATUS) {
-        if self.running.swap(true, Ordering::SeqCst) {
-            self.overlaps.fetch_add(1, Ordering::SeqCst);
-        }
-        self.statuses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(status);
-        let rearm = *self.rearm.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((cq, kind)) = rearm {
-            let before = self.count();
-            cq.arm(kind);
-            // A synchronous nested callback would have run inside `arm`.
-            if self.count() != before {
-                self.overlaps.fetch_add(1, Ordering::SeqCst);
+        self.recorder.record(status, || {
+            let rearm = *self.rearm.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((cq, kind)) = rearm {
+                cq.arm(kind);
             }
-        }
-        // Give a concurrent (wrong) delivery a chance to be seen on threaded platforms.
-        std::thread::yield_now();
-        self.running.store(false, Ordering::SeqCst);
+        });
     }
 }

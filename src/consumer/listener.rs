@@ -7,10 +7,10 @@ use std::sync::Arc;
 use super::cm_events::{ConnectEvents, Request, connect_event};
 use super::connector::{query_address, query_address_raw, sockaddr};
 use super::events::{self, Closed};
-use super::{Adapter, create_completion, header_of, query_extension_of, table};
+use super::{Adapter, create_completion};
 use crate::abi::{
-    NDK_LISTENER, NDK_LISTENER_DISPATCH, NDK_OBJECT_HEADER, NDK_SHARED_ENDPOINT,
-    NDK_SHARED_ENDPOINT_DISPATCH, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS,
+    NDK_LISTENER, NDK_LISTENER_DISPATCH, NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH,
+    NTSTATUS, STATUS_PENDING,
 };
 use crate::fabric::Address;
 
@@ -47,45 +47,13 @@ impl Listener {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Self {
-                raw: out,
-                events: Arc::clone(events),
-            })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Self {
+            raw: out,
+            events: Arc::clone(events),
+        })
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_LISTENER {
-        self.raw
-    }
-
-    /// The header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_LISTENER_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
-    }
+    object_accessors!(NDK_LISTENER, NDK_LISTENER_DISPATCH);
 
     /// `NdkListen` on `address`.
     #[must_use]
@@ -204,42 +172,10 @@ impl SharedEndpoint {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Self { raw: out })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Self { raw: out })
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_SHARED_ENDPOINT {
-        self.raw
-    }
-
-    /// The header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_SHARED_ENDPOINT_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
-    }
+    object_accessors!(NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH);
 
     /// `NdkGetLocalAddress`.
     ///

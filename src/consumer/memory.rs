@@ -6,10 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed};
-use super::{header_of, query_extension_of, request_completion, table};
-use crate::abi::{
-    MDL, NDK_MR, NDK_MR_DISPATCH, NDK_OBJECT_HEADER, NDK_SGE, NTSTATUS, STATUS_SUCCESS,
-};
+use super::request_completion;
+use crate::abi::{MDL, NDK_MR, NDK_MR_DISPATCH, NDK_SGE, NTSTATUS, STATUS_SUCCESS};
 use crate::dispatch::mdl::HostMdl;
 
 /// Consumer memory that the provider may read and write while registered: owned raw memory,
@@ -203,25 +201,7 @@ impl Mr {
         }
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_MR {
-        self.raw
-    }
-
-    /// The header.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_MR_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_MR, NDK_MR_DISPATCH);
 
     /// `NdkRegisterMr` of the whole `buffer` with `flags`, through an MDL chain cut at `cuts`.
     #[must_use]
@@ -318,16 +298,6 @@ impl Mr {
     pub fn remote_token(&self) -> u32 {
         // SAFETY: live MR.
         unsafe { (self.dispatch().NdkGetRemoteTokenFromMr)(self.raw) }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseMr`; the registered buffer stays alive until the close completed.

@@ -10,6 +10,44 @@
 //! documented answers.
 #![allow(unsafe_code)]
 
+/// The accessors every object wrapper has: `raw`, `header`, `dispatch` (read from the object
+/// like a kernel consumer does) and `query_extension`. Expanded inside `impl Wrapper` whose
+/// `raw: *mut $ndk` is a live object handed out by the provider for as long as the wrapper
+/// exists.
+macro_rules! object_accessors {
+    ($ndk:ident, $dispatch:ident) => {
+        /// The raw object.
+        #[must_use]
+        pub const fn raw(&self) -> *mut $ndk {
+            self.raw
+        }
+
+        /// The header as the consumer sees it.
+        #[must_use]
+        pub fn header(&self) -> $crate::abi::NDK_OBJECT_HEADER {
+            // SAFETY: `raw` is a live object (the wrapper's invariant).
+            unsafe { $crate::consumer::header_of(self.raw) }
+        }
+
+        /// The dispatch table, read from the object like a kernel consumer does.
+        #[must_use]
+        pub fn dispatch(&self) -> &'static $dispatch {
+            // SAFETY: `raw` is a live object (the wrapper's invariant).
+            unsafe { $crate::consumer::table(self.raw) }
+        }
+
+        /// `NdkQueryExtension` (SoftNDK has none).
+        #[must_use]
+        pub fn query_extension(&self) -> $crate::abi::NTSTATUS {
+            $crate::consumer::query_extension_of(
+                self.raw.cast(),
+                self.dispatch().NdkQueryExtension,
+                self.header(),
+            )
+        }
+    };
+}
+
 mod cm_events;
 mod connector;
 mod cq;
@@ -84,25 +122,7 @@ impl Adapter {
         Self { raw }
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_ADAPTER {
-        self.raw
-    }
-
-    /// The object's header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: `raw` is an open adapter.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The provider's dispatch table, read from the object like a kernel consumer does.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_ADAPTER_DISPATCH {
-        // SAFETY: `raw` is an open adapter.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_ADAPTER, NDK_ADAPTER_DISPATCH);
 
     /// `NdkQueryAdapterInfo` into a full-size structure.
     ///
@@ -116,11 +136,7 @@ impl Adapter {
         let status = unsafe {
             (self.dispatch().NdkQueryAdapterInfo)(self.raw, &raw mut info, &raw mut size)
         };
-        if status == STATUS_SUCCESS {
-            Ok(info)
-        } else {
-            Err(status)
-        }
+        succeeded(status).map(|()| info)
     }
 
     /// `NdkQueryAdapterInfo` into `buffer` (`None`: a size probe with a NULL `pInfo`), with
@@ -132,16 +148,6 @@ impl Adapter {
         // `*size` (the test decides whether it is honest: the provider never writes beyond
         // `*size`).
         unsafe { (self.dispatch().NdkQueryAdapterInfo)(self.raw, info, size) }
-    }
-
-    /// `NdkQueryExtension` (SoftNDK has none).
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCreateCq` with `events` as the notification context.
@@ -169,17 +175,22 @@ impl Adapter {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Pd { raw: out })
-        } else {
-            Err(status)
-        }
+        succeeded(status).map(|()| Pd { raw: out })
     }
 
     /// `CloseNDKAdapterHandler`: blocks until everything below the adapter is closed.
     pub fn close(self) {
         // SAFETY: `raw` came from `open_adapter` and is not used again.
         unsafe { crate::dispatch::close_adapter(self.raw) };
+    }
+}
+
+/// `Ok` for `STATUS_SUCCESS`, else the provider's status as the error.
+fn succeeded(status: NTSTATUS) -> Result<(), NTSTATUS> {
+    if status == STATUS_SUCCESS {
+        Ok(())
+    } else {
+        Err(status)
     }
 }
 
@@ -240,25 +251,7 @@ unsafe impl Send for Pd {}
 unsafe impl Sync for Pd {}
 
 impl Pd {
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_PD {
-        self.raw
-    }
-
-    /// The header as the consumer sees it.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_PD_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_PD, NDK_PD_DISPATCH);
 
     /// `NdkGetPrivilegedMemoryRegionToken`.
     #[must_use]
@@ -267,16 +260,6 @@ impl Pd {
         // SAFETY: live PD, writable token.
         unsafe { (self.dispatch().NdkGetPrivilegedMemoryRegionToken)(self.raw, &raw mut token) };
         token
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCreateMr`.

@@ -5,10 +5,9 @@ use core::ffi::c_void;
 use core::ptr;
 
 use super::events::{self, Closed};
-use super::{Mr, Pd, Qp, ctx, header_of, query_extension_of, table};
+use super::{Mr, Pd, Qp, ctx};
 use crate::abi::{
     NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_MW_DISPATCH, NDK_OBJECT_HEADER, NTSTATUS,
-    STATUS_SUCCESS,
 };
 
 /// A memory window.
@@ -23,41 +22,13 @@ unsafe impl Send for Mw {}
 unsafe impl Sync for Mw {}
 
 impl Mw {
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_MW {
-        self.raw
-    }
-
-    /// The header.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_MW_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_MW, NDK_MW_DISPATCH);
 
     /// `NdkGetRemoteTokenFromMw`.
     #[must_use]
     pub fn remote_token(&self) -> u32 {
         // SAFETY: live MW.
         unsafe { (self.dispatch().NdkGetRemoteTokenFromMw)(self.raw) }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseMw`.
@@ -83,11 +54,7 @@ impl Pd {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Mw { raw: out })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Mw { raw: out })
     }
 }
 

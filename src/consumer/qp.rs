@@ -4,8 +4,7 @@ use core::ffi::c_void;
 use core::ptr;
 
 use super::events::{self, Closed};
-use super::{header_of, query_extension_of, table};
-use crate::abi::{NDK_OBJECT_HEADER, NDK_QP, NDK_QP_DISPATCH, NDK_SGE, NTSTATUS};
+use crate::abi::{NDK_QP, NDK_QP_DISPATCH, NDK_SGE, NTSTATUS};
 
 /// A request context from a test's integer (handed back in `NDK_RESULT.RequestContext`).
 #[must_use]
@@ -48,25 +47,7 @@ impl Qp {
         Self { raw }
     }
 
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_QP {
-        self.raw
-    }
-
-    /// The header.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_QP_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_QP, NDK_QP_DISPATCH);
 
     /// Connects this QP with `peer` through the connection manager's hook
     /// ([`crate::dispatch::connect_pair`]); `ord`/`ird` are this side's read limits.
@@ -219,16 +200,6 @@ impl Qp {
     pub fn flush(&self) {
         // SAFETY: live QP.
         unsafe { (self.dispatch().NdkFlush)(self.raw) };
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseQp`.

@@ -2,13 +2,12 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::vec::Vec;
 
-use super::events::{self, Closed, Keep};
-use super::{Cq, Pd, Qp, QpLimits, ctx, header_of, query_extension_of, table};
-use crate::abi::{NDK_OBJECT_HEADER, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
+use super::events::{self, Closed, Keep, Recorder};
+use super::{Cq, Pd, Qp, QpLimits, ctx, table};
+use crate::abi::{NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
 
 /// A raw SRQ pointer that the notification recorder may use from inside the callback.
 #[derive(Clone, Copy, Debug)]
@@ -22,9 +21,7 @@ unsafe impl Sync for SrqPtr {}
 /// What an SRQ's notification callback saw, and what it should do when called.
 #[derive(Debug, Default)]
 pub struct SrqEvents {
-    statuses: Mutex<Vec<NTSTATUS>>,
-    running: AtomicBool,
-    overlaps: AtomicU32,
+    recorder: Recorder,
     /// The SRQ and a threshold to re-arm with from inside the callback.
     rearm: Mutex<Option<(SrqPtr, u32)>>,
 }
@@ -39,54 +36,41 @@ impl SrqEvents {
     /// The statuses of every notification so far, in order.
     #[must_use]
     pub fn statuses(&self) -> Vec<NTSTATUS> {
-        self.statuses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.recorder.statuses()
     }
 
     /// Number of notifications so far.
     #[must_use]
     pub fn count(&self) -> usize {
-        self.statuses().len()
+        self.recorder.count()
     }
 
     /// Times a notification started while another of the same SRQ was running, or was
     /// delivered synchronously inside a re-arm (must stay 0).
     #[must_use]
     pub fn overlaps(&self) -> u32 {
-        self.overlaps.load(Ordering::SeqCst)
+        self.recorder.overlaps()
     }
 
     fn record(&self, status: NTSTATUS) {
-        if self.running.swap(true, Ordering::SeqCst) {
-            self.overlaps.fetch_add(1, Ordering::SeqCst);
-        }
-        self.statuses
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(status);
-        let rearm = *self.rearm.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((srq, threshold)) = rearm {
-            let before = self.count();
-            // SAFETY: the SRQ is open while its notification runs (close pends until it returns).
-            let dispatch = unsafe { table(srq.0) };
-            // SAFETY: live SRQ; valid request completion.
-            let _ = unsafe {
-                (dispatch.NdkModifySrq)(
-                    srq.0,
-                    0,
-                    threshold,
-                    Some(events::request_completion),
-                    ptr::null_mut(),
-                )
-            };
-            if self.count() != before {
-                self.overlaps.fetch_add(1, Ordering::SeqCst);
+        self.recorder.record(status, || {
+            let rearm = *self.rearm.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((srq, threshold)) = rearm {
+                // SAFETY: the SRQ is open while its notification runs (close pends until it
+                // returns).
+                let dispatch = unsafe { table(srq.0) };
+                // SAFETY: live SRQ; valid request completion.
+                let _ = unsafe {
+                    (dispatch.NdkModifySrq)(
+                        srq.0,
+                        0,
+                        threshold,
+                        Some(events::request_completion),
+                        ptr::null_mut(),
+                    )
+                };
             }
-        }
-        std::thread::yield_now();
-        self.running.store(false, Ordering::SeqCst);
+        });
     }
 }
 
@@ -111,25 +95,7 @@ unsafe impl Send for Srq {}
 unsafe impl Sync for Srq {}
 
 impl Srq {
-    /// The raw object.
-    #[must_use]
-    pub const fn raw(&self) -> *mut NDK_SRQ {
-        self.raw
-    }
-
-    /// The header.
-    #[must_use]
-    pub fn header(&self) -> NDK_OBJECT_HEADER {
-        // SAFETY: live object.
-        unsafe { header_of(self.raw) }
-    }
-
-    /// The dispatch table.
-    #[must_use]
-    pub fn dispatch(&self) -> &'static NDK_SRQ_DISPATCH {
-        // SAFETY: live object.
-        unsafe { table(self.raw) }
-    }
+    object_accessors!(NDK_SRQ, NDK_SRQ_DISPATCH);
 
     /// `NdkSrqReceive`.
     #[must_use]
@@ -165,16 +131,6 @@ impl Srq {
             *events.rearm.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some((SrqPtr(self.raw), threshold));
         }
-    }
-
-    /// `NdkQueryExtension`.
-    #[must_use]
-    pub fn query_extension(&self) -> NTSTATUS {
-        query_extension_of(
-            self.raw.cast(),
-            self.dispatch().NdkQueryExtension,
-            self.header(),
-        )
     }
 
     /// `NdkCloseSrq`; the notification context stays alive until the close completed.
@@ -218,14 +174,10 @@ impl Pd {
                 &raw mut out,
             )
         };
-        if status == STATUS_SUCCESS {
-            Ok(Srq {
-                raw: out,
-                events: events.cloned(),
-            })
-        } else {
-            Err(status)
-        }
+        super::succeeded(status).map(|()| Srq {
+            raw: out,
+            events: events.cloned(),
+        })
     }
 
     /// `NdkCreateQpWithSrq` with `context` as `QPContext` (`limits`' receive fields unused).

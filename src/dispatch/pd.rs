@@ -14,7 +14,7 @@ use crate::verbs::{Cq, Mr, Mw, Pd, Qp, QpConfig, Srq};
 
 use super::handle::Embedded;
 
-use super::handle::{borrow, hand_out};
+use super::handle::{Borrowed, borrow, hand_out};
 use super::{close_object, query_extension, write_out};
 
 /// `NDK_PD_DISPATCH`.
@@ -48,6 +48,22 @@ unsafe fn created<T: crate::lifetime::Tracked + Embedded>(
     }
 }
 
+/// The PD of a create whose mandatory `CreateCompletion` and out-parameter are given; `None`
+/// (the create answers `STATUS_INVALID_PARAMETER`) for a NULL PD, completion or `out`.
+///
+/// # Safety
+///
+/// `pd` per the NDK contract for PD pointers (as [`borrow`]).
+unsafe fn creating_pd<'a, O>(
+    pd: *mut NDK_PD,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
+    out: *mut O,
+) -> Option<Borrowed<'a, Pd>> {
+    // SAFETY: forwarded contract.
+    let pd = unsafe { borrow::<Pd>(pd) }?;
+    (completion.is_some() && !out.is_null()).then_some(pd)
+}
+
 /// `NdkCreateMr`. Mandatory: PD, `CreateCompletion`, `ppNdkMr`. Completes inline. A
 /// fast-register MR (`FastRegister` TRUE) refuses `NdkRegisterMr`; a normal one refuses
 /// `NdkInitializeFastRegisterMr`, `NdkFastRegister` and `NdkInvalidate`.
@@ -59,12 +75,9 @@ unsafe extern "system" fn create_mr(
     out: *mut *mut NDK_MR,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some(pd) = (unsafe { borrow::<Pd>(pd) }) else {
+    let Some(pd) = (unsafe { creating_pd(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() || out.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
     // SAFETY: `out` checked non-null; writable per the contract.
     unsafe { created(out, Mr::create(&pd, fast_register != 0)) }
 }
@@ -77,12 +90,9 @@ unsafe extern "system" fn create_mw(
     out: *mut *mut NDK_MW,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some(pd) = (unsafe { borrow::<Pd>(pd) }) else {
+    let Some(pd) = (unsafe { creating_pd(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() || out.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
     // SAFETY: `out` checked non-null; writable per the contract.
     unsafe { created(out, Mw::create(&pd)) }
 }
@@ -103,12 +113,9 @@ unsafe extern "system" fn create_srq(
     out: *mut *mut NDK_SRQ,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some(pd) = (unsafe { borrow::<Pd>(pd) }) else {
+    let Some(pd) = (unsafe { creating_pd(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() || out.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
     let notify = notification.map(|f| {
         // SAFETY: the consumer's notification callback, valid with its context until the SRQ's
         // close completes (NdkCreateSrq contract).

@@ -22,7 +22,7 @@ use crate::sync::Arc;
 use crate::verbs::mr::MemoryTable;
 use crate::verbs::{Mr, Mw, Qp};
 
-use super::handle::borrow;
+use super::handle::{Borrowed, borrow};
 use super::misuse::{self, Queue};
 use super::{close_object, query_extension};
 
@@ -172,6 +172,43 @@ unsafe fn post_payload(
     }
 }
 
+/// The QP of a post whose flags must lie within `valid`; `None` (the post answers
+/// `STATUS_INVALID_PARAMETER`) for a NULL QP or a flag outside the mask.
+///
+/// # Safety
+///
+/// `qp` per the NDK contract for QP pointers (as [`borrow`]).
+unsafe fn posting_qp<'a>(qp: *mut NDK_QP, flags: u32, valid: u32) -> Option<Borrowed<'a, Qp>> {
+    // SAFETY: forwarded contract.
+    let qp = unsafe { borrow::<Qp>(qp) }?;
+    op_flags_valid(flags, valid).then_some(qp)
+}
+
+/// Posts a send, send-and-invalidate or write carrying `request(payload)` on the initiator
+/// queue, inside the verifier's guard.
+///
+/// # Safety
+///
+/// As [`post_payload`]: the consumer's SGE array and inline memory, per the calling slot's
+/// contract.
+unsafe fn post_initiator(
+    qp: &Arc<Qp>,
+    ctx: *mut c_void,
+    sgl: *const NDK_SGE,
+    n: u32,
+    flags: u32,
+    request: impl Fn(Payload<'_>) -> WorkRequest<'_>,
+) -> NTSTATUS {
+    misuse::post(&**qp, Queue::Initiator, || {
+        // SAFETY: forwarded (caller's contract).
+        status(unsafe {
+            post_payload(qp, sgl, n, flags, |payload| {
+                qp.post(context(ctx), request(payload), OpFlags(flags))
+            })
+        })
+    })
+}
+
 /// `NdkFlush`: `VOID`; a NULL QP is ignored.
 unsafe extern "system" fn flush(qp: *mut NDK_QP) {
     // SAFETY: NDK contract for the QP pointer.
@@ -189,20 +226,15 @@ unsafe extern "system" fn send(
     flags: u32,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the QP pointer.
-    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+    let Some(qp) = (unsafe { posting_qp(qp, flags, VALID_SEND_FLAGS) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if !op_flags_valid(flags, VALID_SEND_FLAGS) {
-        return STATUS_INVALID_PARAMETER;
-    }
-    misuse::post(&**qp, Queue::Initiator, || {
-        // SAFETY: the consumer's SGE array and inline memory, per the NdkSend contract.
-        status(unsafe {
-            post_payload(&qp, sgl, n, flags, |payload| {
-                qp.post(context(ctx), WorkRequest::Send { payload }, OpFlags(flags))
-            })
+    // SAFETY: the consumer's SGE array and inline memory, per the NdkSend contract.
+    unsafe {
+        post_initiator(&qp, ctx, sgl, n, flags, |payload| WorkRequest::Send {
+            payload,
         })
-    })
+    }
 }
 
 /// `NdkSendAndInvalidate`.
@@ -215,24 +247,18 @@ unsafe extern "system" fn send_and_invalidate(
     remote_token: u32,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the QP pointer.
-    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+    let Some(qp) = (unsafe { posting_qp(qp, flags, VALID_SEND_AND_INVALIDATE_FLAGS) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if !op_flags_valid(flags, VALID_SEND_AND_INVALIDATE_FLAGS) {
-        return STATUS_INVALID_PARAMETER;
-    }
-    misuse::post(&**qp, Queue::Initiator, || {
-        // SAFETY: as for `send`.
-        status(unsafe {
-            post_payload(&qp, sgl, n, flags, |payload| {
-                let request = WorkRequest::SendAndInvalidate {
-                    payload,
-                    remote_token,
-                };
-                qp.post(context(ctx), request, OpFlags(flags))
-            })
+    // SAFETY: as for `send`.
+    unsafe {
+        post_initiator(&qp, ctx, sgl, n, flags, |payload| {
+            WorkRequest::SendAndInvalidate {
+                payload,
+                remote_token,
+            }
         })
-    })
+    }
 }
 
 /// `NdkWrite` (INLINE accepted, see `abi::flags`).
@@ -246,25 +272,17 @@ unsafe extern "system" fn write(
     flags: u32,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the QP pointer.
-    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+    let Some(qp) = (unsafe { posting_qp(qp, flags, VALID_WRITE_FLAGS) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if !op_flags_valid(flags, VALID_WRITE_FLAGS) {
-        return STATUS_INVALID_PARAMETER;
-    }
-    misuse::post(&**qp, Queue::Initiator, || {
-        // SAFETY: as for `send`.
-        status(unsafe {
-            post_payload(&qp, sgl, n, flags, |payload| {
-                let request = WorkRequest::Write {
-                    payload,
-                    remote_address,
-                    remote_token,
-                };
-                qp.post(context(ctx), request, OpFlags(flags))
-            })
+    // SAFETY: as for `send`.
+    unsafe {
+        post_initiator(&qp, ctx, sgl, n, flags, |payload| WorkRequest::Write {
+            payload,
+            remote_address,
+            remote_token,
         })
-    })
+    }
 }
 
 /// `NdkRead` (SGE limit: the adapter's `MaxReadRequestSge`).
@@ -278,12 +296,9 @@ unsafe extern "system" fn read(
     flags: u32,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the QP pointer.
-    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+    let Some(qp) = (unsafe { posting_qp(qp, flags, VALID_READ_FLAGS) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if !op_flags_valid(flags, VALID_READ_FLAGS) {
-        return STATUS_INVALID_PARAMETER;
-    }
     let limit = qp.pd().adapter().limits().max_read_sge;
     let mut buf = [Sge::default(); MAX_SGE];
     // SAFETY: the consumer's SGE array per the NdkRead contract.
@@ -438,12 +453,9 @@ unsafe extern "system" fn invalidate(
     flags: u32,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the QP pointer.
-    let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
+    let Some(qp) = (unsafe { posting_qp(qp, flags, VALID_INVALIDATE_FLAGS) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if !op_flags_valid(flags, VALID_INVALIDATE_FLAGS) {
-        return STATUS_INVALID_PARAMETER;
-    }
     // SAFETY: NDK contract: `object` is NULL or a live MR or MW of this provider; `borrow`
     // checks the header's type before treating it as either.
     let mr = unsafe { borrow::<Mr>(object.cast()) };

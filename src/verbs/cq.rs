@@ -22,14 +22,14 @@ use crate::abi::{
     STATUS_SUCCESS,
 };
 use crate::engine::{Completion, OpType, Overrun, Status};
-use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
+use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked};
 use crate::platform::prelude::*;
-use crate::platform::{Dpc, PSlice, SpinLock, assert_no_provider_lock_held};
+use crate::platform::{Dpc, PSlice, SpinLock};
 use crate::sync::{Arc, AtomicBool, Ordering};
-use alloc::sync::Weak;
 
+use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
 use super::stats::ShardId;
-use super::{Adapter, Closer, Goodbye, lock_order};
+use super::{Adapter, Closer, lock_order};
 
 /// An `NDK_CQ_NOTIFY_*` arm type, ordered by strength (ANY > SOLICITED > ERRORS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,23 +89,26 @@ struct CqState {
     arrived_solicited: bool,
     overrun: bool,
     overrun_reported: bool,
-    /// A notification due, waiting for the DPC.
-    pending: Option<NTSTATUS>,
-    /// The DPC's unit while it is queued (taken by the DPC when it starts).
-    dpc_unit: Option<Unit<Cq>>,
-    /// A notification callback is running (serialisation, §3.4 rule 3).
-    running: bool,
+    /// Pending notification, queued DPC, running callback (serialisation, §3.4 rule 3).
+    delivery: Delivery<Cq>,
 }
 
-/// The work of the CQ's DPC.
-struct NotifyWork(Weak<Cq>);
+impl Notifying for CqState {
+    type Owner = Cq;
 
-impl DeferredWork for NotifyWork {
-    fn run(&self) {
-        // The queued unit keeps the CQ alive until `deliver` drops it.
-        if let Some(cq) = self.0.upgrade() {
-            cq.deliver();
-        }
+    fn delivery(&mut self) -> &mut Delivery<Cq> {
+        &mut self.delivery
+    }
+
+    fn handing_over(&mut self) {
+        self.arrived = false;
+        self.arrived_solicited = false;
+    }
+}
+
+impl Notified for Cq {
+    fn deliver(&self) {
+        deliver(self, &self.state, |status| self.notify.call(status));
     }
 }
 
@@ -137,17 +140,7 @@ impl core::fmt::Debug for Cq {
     }
 }
 
-impl Tracked for Cq {
-    type Farewell = Goodbye;
-
-    fn node(&self) -> &Node {
-        &self.node
-    }
-
-    fn finalize(&self) -> Goodbye {
-        self.closer.farewell()
-    }
-}
+tracked_by_closer!(Cq);
 
 impl Cq {
     /// `NdkCreateCq` with a validated depth and notification callback.
@@ -192,9 +185,7 @@ impl Cq {
                     arrived_solicited: false,
                     overrun: false,
                     overrun_reported: false,
-                    pending: None,
-                    dpc_unit: None,
-                    running: false,
+                    delivery: Delivery::new(),
                 },
             ),
         });
@@ -220,12 +211,12 @@ impl Cq {
             {
                 let mut s = c.state.lock();
                 s.arm = None;
-                s.pending = None;
+                s.delivery.forget();
             }
             if c.dpc.as_ref().is_some_and(DpcOps::cancel) {
                 // The DPC will not run: its unit is ours to release (BASE is still held, so this
                 // never finalises here).
-                let unit = c.state.lock().dpc_unit.take();
+                let unit = c.state.lock().delivery.take_unit();
                 drop(unit);
             }
         })
@@ -315,51 +306,7 @@ impl Cq {
     /// Records a due notification and queues the DPC unless it is already queued. Called under
     /// the CQ lock; never calls the consumer.
     fn schedule(self: &Arc<Self>, s: &mut CqState, status: NTSTATUS) {
-        // An overflow report wins over a plain notification that has not been delivered yet.
-        if s.pending != Some(STATUS_BUFFER_OVERFLOW) {
-            s.pending = Some(status);
-        }
-        if s.dpc_unit.is_some() {
-            return; // queued, not started: it will see `pending`
-        }
-        // Refused once closing: no notification after close (§3.4 rule 7).
-        let Some(unit) = Unit::try_new(self) else {
-            s.pending = None;
-            return;
-        };
-        s.dpc_unit = Some(unit);
-        if let Some(dpc) = &self.dpc {
-            dpc.queue();
-        }
-    }
-
-    /// The DPC: delivers due notifications one at a time, with no lock held, unless another run
-    /// is already delivering (then that run picks them up after its callback returns).
-    fn deliver(&self) {
-        let mut s = self.state.lock();
-        let unit = s.dpc_unit.take();
-        if s.running {
-            drop(s);
-            drop(unit);
-            return;
-        }
-        s.running = true;
-        loop {
-            let Some(status) = s.pending.take() else {
-                s.running = false;
-                break;
-            };
-            s.arrived = false;
-            s.arrived_solicited = false;
-            drop(s);
-            if !self.node.is_closing() {
-                assert_no_provider_lock_held();
-                self.notify.call(status);
-            }
-            s = self.state.lock();
-        }
-        drop(s);
-        drop(unit);
+        s.delivery.schedule(self, status, self.dpc.as_ref());
     }
 
     /// `NdkGetCqResults(Ex)`: removes up to `max` completions, oldest first, handing each to

@@ -11,6 +11,25 @@
 //! `platform::assert_no_provider_lock_held`), or wait.
 #![deny(unsafe_code)]
 
+/// [`Tracked`](crate::lifetime::Tracked) for an object whose farewell is only its close
+/// completion: `$t` has `node: Node` and `closer: Closer`; the expanding module imports
+/// `Tracked`.
+macro_rules! tracked_by_closer {
+    ($t:ty) => {
+        impl Tracked for $t {
+            type Farewell = $crate::verbs::Goodbye;
+
+            fn node(&self) -> &$crate::lifetime::Node {
+                &self.node
+            }
+
+            fn finalize(&self) -> $crate::verbs::Goodbye {
+                self.closer.farewell()
+            }
+        }
+    };
+}
+
 pub mod adapter;
 pub mod cq;
 pub mod lam;
@@ -19,6 +38,7 @@ pub mod memory;
 pub mod misuse;
 pub mod mr;
 pub mod mw;
+mod notify;
 pub mod pd;
 pub mod qp;
 mod qp_link;

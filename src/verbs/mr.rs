@@ -23,7 +23,7 @@ use crate::sync::{Arc, AtomicU32, Ordering};
 
 use super::memory::{Kind, Owner};
 pub use super::memory::{MemoryTable, Pin, PinList, Requester};
-use super::{Closer, Goodbye, Pd};
+use super::{Closer, Pd};
 
 /// A memory region.
 #[repr(C)]
@@ -48,17 +48,7 @@ impl core::fmt::Debug for Mr {
     }
 }
 
-impl Tracked for Mr {
-    type Farewell = Goodbye;
-
-    fn node(&self) -> &Node {
-        &self.node
-    }
-
-    fn finalize(&self) -> Goodbye {
-        self.closer.farewell()
-    }
-}
+tracked_by_closer!(Mr);
 
 impl Mr {
     /// `NdkCreateMr`: a normal (`fast` false) or fast-register MR, published with no mapping.

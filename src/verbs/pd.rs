@@ -11,7 +11,7 @@ use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked};
 use crate::platform::prelude::*;
 use crate::sync::Arc;
 
-use super::{Adapter, Closer, Goodbye};
+use super::{Adapter, Closer};
 
 /// A protection domain.
 #[repr(C)]
@@ -34,17 +34,7 @@ impl core::fmt::Debug for Pd {
     }
 }
 
-impl Tracked for Pd {
-    type Farewell = Goodbye;
-
-    fn node(&self) -> &Node {
-        &self.node
-    }
-
-    fn finalize(&self) -> Goodbye {
-        self.closer.farewell()
-    }
-}
+tracked_by_closer!(Pd);
 
 impl Pd {
     /// `NdkCreatePd`.

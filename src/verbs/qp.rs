@@ -34,7 +34,7 @@ use crate::sync::Arc;
 
 use super::memory::{MemoryTable, Requester};
 use super::mr::{Pin, PinList};
-use super::{Closer, Cq, Goodbye, Pd, Srq, lock_order};
+use super::{Closer, Cq, Pd, Srq, lock_order};
 
 /// Requests one execution pass may run before the connection lock is released.
 pub const PASS_BUDGET: u32 = 8;
@@ -242,17 +242,7 @@ impl core::fmt::Debug for Qp {
     }
 }
 
-impl Tracked for Qp {
-    type Farewell = Goodbye;
-
-    fn node(&self) -> &Node {
-        &self.node
-    }
-
-    fn finalize(&self) -> Goodbye {
-        self.closer.farewell()
-    }
-}
+tracked_by_closer!(Qp);
 
 /// The NTSTATUS of a refused post (`docs/engine.md`); nothing was queued.
 #[must_use]

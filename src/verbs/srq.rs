@@ -25,8 +25,6 @@
 //! It must never call the consumer with a lock held or from the thread that posted.
 #![deny(unsafe_code)]
 
-use alloc::sync::Weak;
-
 use crate::abi::upcall::{CloseCompletion, NdkCell, SrqNotification};
 use crate::abi::{
     NDK_SRQ, NTSTATUS, STATUS_CANCELLED, STATUS_DEVICE_NOT_READY, STATUS_INSUFFICIENT_RESOURCES,
@@ -35,11 +33,12 @@ use crate::abi::{
 use crate::engine::{MAX_RING_DEPTH, ReceiveQueue, Sge};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
-use crate::platform::{Dpc, PVec, SpinLock, assert_no_provider_lock_held};
+use crate::platform::{Dpc, PVec, SpinLock};
 use crate::sync::Arc;
 
+use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
 use super::qp::post_status;
-use super::{Closer, Goodbye, Pd, Qp, lock_order};
+use super::{Closer, Pd, Qp, lock_order};
 
 /// Everything behind the SRQ lock.
 #[derive(Debug)]
@@ -50,15 +49,19 @@ struct SrqState {
     depth: u32,
     threshold: u32,
     armed: bool,
-    /// A notification due, waiting for the DPC.
-    pending: Option<NTSTATUS>,
     /// `None` when the consumer gave no notification callback.
     dpc: Option<Dpc>,
-    /// The DPC's unit while it is queued (taken by the DPC when it starts).
-    dpc_unit: Option<Unit<Srq>>,
-    /// A notification callback is running (serialisation).
-    running: bool,
+    /// Pending notification, queued DPC, running callback (serialisation).
+    delivery: Delivery<Srq>,
     closed: bool,
+}
+
+impl Notifying for SrqState {
+    type Owner = Srq;
+
+    fn delivery(&mut self) -> &mut Delivery<Srq> {
+        &mut self.delivery
+    }
 }
 
 /// The QPs attached to the SRQ (units are taken under this lock; QPs leave in their close
@@ -67,18 +70,6 @@ struct SrqState {
 struct Users {
     qps: PVec<Arc<Qp>>,
     epoch: u64,
-}
-
-/// The work of the SRQ's DPC.
-struct NotifyWork(Weak<Srq>);
-
-impl DeferredWork for NotifyWork {
-    fn run(&self) {
-        // The queued unit keeps the SRQ alive until `deliver` drops it.
-        if let Some(srq) = self.0.upgrade() {
-            srq.deliver();
-        }
-    }
 }
 
 /// A shared receive queue.
@@ -105,15 +96,15 @@ impl core::fmt::Debug for Srq {
     }
 }
 
-impl Tracked for Srq {
-    type Farewell = Goodbye;
+tracked_by_closer!(Srq);
 
-    fn node(&self) -> &Node {
-        &self.node
-    }
-
-    fn finalize(&self) -> Goodbye {
-        self.closer.farewell()
+impl Notified for Srq {
+    fn deliver(&self) {
+        deliver(self, &self.state, |status| {
+            if let Some(notify) = self.notify {
+                notify.call(status);
+            }
+        });
     }
 }
 
@@ -169,10 +160,8 @@ impl Srq {
                         depth,
                         threshold,
                         armed: threshold > 0,
-                        pending: None,
                         dpc: None,
-                        dpc_unit: None,
-                        running: false,
+                        delivery: Delivery::new(),
                         closed: false,
                     },
                 ),
@@ -207,10 +196,14 @@ impl Srq {
                 let mut s = c.state.lock();
                 s.closed = true;
                 s.armed = false;
-                s.pending = None;
+                s.delivery.forget();
                 while s.queue.take_oldest().is_some() {}
                 let cancelled = s.dpc.as_ref().is_some_and(DpcOps::cancel);
-                if cancelled { s.dpc_unit.take() } else { None }
+                if cancelled {
+                    s.delivery.take_unit()
+                } else {
+                    None
+                }
             };
             // The cancelled DPC will not run: its unit is ours (BASE is still held, so this
             // never finalises here).
@@ -354,51 +347,10 @@ impl Srq {
     /// Records a due notification and queues the DPC unless it is already queued. Under the SRQ
     /// lock; never calls the consumer.
     fn schedule(self: &Arc<Self>, s: &mut SrqState, status: NTSTATUS) {
-        if s.dpc.is_none() {
+        let Some(dpc) = &s.dpc else {
             return; // no callback given: never notify
-        }
-        s.pending = Some(status);
-        if s.dpc_unit.is_some() {
-            return; // queued, not started: it will see `pending`
-        }
-        // Refused once closing: no notification after close.
-        let Some(unit) = Unit::try_new(self) else {
-            s.pending = None;
-            return;
         };
-        s.dpc_unit = Some(unit);
-        if let Some(dpc) = &s.dpc {
-            dpc.queue();
-        }
-    }
-
-    /// The DPC: delivers due notifications one at a time with no lock held, unless another run
-    /// is delivering (it picks them up after its callback returns).
-    fn deliver(&self) {
-        let mut s = self.state.lock();
-        let unit = s.dpc_unit.take();
-        if s.running {
-            drop(s);
-            drop(unit);
-            return;
-        }
-        s.running = true;
-        loop {
-            let Some(status) = s.pending.take() else {
-                s.running = false;
-                break;
-            };
-            drop(s);
-            if !self.node.is_closing()
-                && let Some(notify) = self.notify
-            {
-                assert_no_provider_lock_held();
-                notify.call(status);
-            }
-            s = self.state.lock();
-        }
-        drop(s);
-        drop(unit);
+        s.delivery.schedule(self, status, Some(dpc));
     }
 
     /// Attaches a QP created with this SRQ (so a post into an empty SRQ runs it).
