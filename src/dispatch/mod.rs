@@ -152,9 +152,11 @@ unsafe fn write_out<P>(out: *mut *mut P, value: *mut P) {
     unsafe { out.write(value) };
 }
 
-/// The connection manager's hook at the ABI level: connects two idle QPs as an RC pair
-/// ([`verbs::connect_pair`]) without a connection exchange. Used by tests and `softndk perf`;
-/// NDK consumers connect with NdkConnect/NdkAccept, which end in the same hook.
+/// Connects two idle QPs as an RC pair without a connection exchange.
+///
+/// The connection manager's hook ([`verbs::connect_pair`]) at the ABI level, used by tests and
+/// `softndk perf`; NDK consumers connect with `NdkConnect`/`NdkAccept`, which end in the same
+/// hook.
 ///
 /// # Safety
 ///
