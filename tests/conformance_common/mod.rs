@@ -331,50 +331,21 @@ pub trait Closeable {
     }
 }
 
-impl Closeable for Pd {
-    fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
-        self.raw().cast()
-    }
-    fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
-        self.dispatch().NdkClosePd
-    }
+/// `Closeable` for wrappers whose close needs no callback context kept alive.
+macro_rules! closeable {
+    ($($ty:ty => $slot:ident),* $(,)?) => {$(
+        impl Closeable for $ty {
+            fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
+                self.raw().cast()
+            }
+            fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
+                self.dispatch().$slot
+            }
+        }
+    )*};
 }
 
-impl Closeable for Qp {
-    fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
-        self.raw().cast()
-    }
-    fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
-        self.dispatch().NdkCloseQp
-    }
-}
-
-impl Closeable for Mr {
-    fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
-        self.raw().cast()
-    }
-    fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
-        self.dispatch().NdkCloseMr
-    }
-}
-
-impl Closeable for Mw {
-    fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
-        self.raw().cast()
-    }
-    fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
-        self.dispatch().NdkCloseMw
-    }
-}
-
-impl Closeable for Srq {
-    fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
-        self.raw().cast()
-    }
-    fn slot(&self) -> NDK_FN_CLOSE_OBJECT {
-        self.dispatch().NdkCloseSrq
-    }
-}
+closeable!(Pd => NdkClosePd, Qp => NdkCloseQp, Mr => NdkCloseMr, Mw => NdkCloseMw, Srq => NdkCloseSrq);
 
 impl Closeable for Cq {
     fn header_ptr(&self) -> *mut NDK_OBJECT_HEADER {
