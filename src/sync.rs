@@ -22,3 +22,9 @@ pub use alloc::sync::Arc;
 pub use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 #[cfg(loom)]
 pub use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+
+/// The processor's spin-wait hint (loom's, which yields to other model threads, under loom).
+#[cfg(not(loom))]
+pub use core::hint::spin_loop;
+#[cfg(loom)]
+pub use loom::hint::spin_loop;

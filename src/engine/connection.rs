@@ -132,7 +132,11 @@ where
         if budget == 0 {
             return (Blocked::Budget, 0);
         }
-        match step(local, local_memory, peer, copier) {
+        let step = step(local, local_memory, peer, copier);
+        // Before any completion of the step is delivered (a consumer polling on another
+        // processor may free invalidated memory as soon as it sees one).
+        copier.settle();
+        match step {
             Step::Blocked(why) => return (why, budget),
             Step::Executed(outcome) => {
                 budget -= 1;

@@ -167,6 +167,12 @@ pub trait Copier {
 
     /// Copy `from` (inline data held by the engine) into `to` (`to.length == from.len()`).
     fn copy_in(&mut self, from: &[u8], to: RegionSlice);
+
+    /// The current step is over and its completions are about to be delivered: its copies have
+    /// ended, and memory it invalidated ([`MemorySpace::invalidate`],
+    /// [`MemorySpace::invalidate_token`]) must no longer be touched by anyone once this returns
+    /// (the verbs layer waits here for other processors' copies into it).
+    fn settle(&mut self);
 }
 
 /// Where the bytes of a transfer come from.
@@ -276,6 +282,7 @@ mod tests {
             assert_eq!(from.len(), to.length as usize);
             self.1.push((from.len(), to));
         }
+        fn settle(&mut self) {}
     }
 
     const fn rs(region: u64, offset: u64, length: u32) -> RegionSlice {

@@ -20,6 +20,7 @@ use super::types::{Access, AccessError, Completion, CqId, MemoryHandle, Sge};
 #[derive(Debug, Default)]
 pub struct Arena {
     regions: Vec<Vec<u8>>,
+    settles: u64,
 }
 
 impl Arena {
@@ -27,6 +28,12 @@ impl Arena {
     pub fn add(&mut self, bytes: Vec<u8>) -> u64 {
         self.regions.push(bytes);
         self.regions.len() as u64 - 1
+    }
+
+    /// Steps settled so far ([`Copier::settle`]).
+    #[must_use]
+    pub const fn settles(&self) -> u64 {
+        self.settles
     }
 
     /// Number of regions.
@@ -85,6 +92,10 @@ impl Copier for Arena {
                 lo[ti][range(to)].copy_from_slice(&hi[0][range(from)]);
             }
         }
+    }
+
+    fn settle(&mut self) {
+        self.settles += 1;
     }
 
     fn copy_in(&mut self, from: &[u8], to: RegionSlice) {

@@ -39,37 +39,83 @@ use super::{Mr, Mw, lock_order};
 /// What keeps a resolved range's memory registered while the data path copies it.
 ///
 /// A unit on the MR or MW plus the region, or an old MR link a rebound window gave up. Dropped
-/// after the locks are released.
+/// after the locks are released. A pin made by [`MemoryTable::resolve`] also counts as an
+/// *in-flight copy* of the MR whose bytes it names (see [`Mr::fence`]) from the resolution,
+/// which happens under the table lock, until [`PinList::settle`] at the end of the engine step
+/// that made it: deregistration and invalidation wait for that count, never for the pin.
 pub struct Pin {
-    _held: Held,
+    held: Held,
     region: Option<Arc<Region>>,
+    /// Still counted in its MR's in-flight copies.
+    copying: bool,
 }
 
-/// The lifetime unit a pin holds (kept only for its drop, which releases the unit).
-#[allow(dead_code)]
+/// The lifetime unit a pin holds.
 enum Held {
     /// A LAM range (privileged token): LAMs are not tracked objects.
     Nothing,
     Mr(Unit<Mr>),
-    Mw(Unit<Mw>),
+    /// A window (held for its drop, which releases the unit), and the MR whose bytes it maps
+    /// (the one whose copies are counted).
+    Mw(
+        #[expect(dead_code, reason = "held only to be released when the pin drops")] Unit<Mw>,
+        Arc<Mr>,
+    ),
+}
+
+impl Pin {
+    /// The MR whose in-flight copies this pin counts.
+    fn counted(&self) -> Option<&Mr> {
+        match &self.held {
+            Held::Nothing => None,
+            Held::Mr(mr) => Some(mr),
+            Held::Mw(_, mr) => Some(mr),
+        }
+    }
+
+    /// Stops counting this pin as an in-flight copy (its copy is over).
+    fn settle(&mut self) {
+        if core::mem::take(&mut self.copying)
+            && let Some(mr) = self.counted()
+        {
+            mr.copy_ended();
+        }
+    }
 }
 
 impl core::fmt::Debug for Pin {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Pin").finish_non_exhaustive()
+        f.debug_struct("Pin")
+            .field("copying", &self.copying)
+            .finish_non_exhaustive()
     }
 }
 
-/// The pins of one execution pass, in a list reserved when the connection was built.
+/// Invalidations one engine step may make (a send-and-invalidate, a read's local invalidation
+/// or an `NdkInvalidate`: one each; the second slot is headroom).
+const FENCES_PER_STEP: usize = 2;
+
+/// The pins of one execution pass, in a list reserved when the connection was built, and the
+/// invalidations of the current step that still have to wait for other processors' copies.
 #[derive(Debug)]
 pub struct PinList<'a> {
     pins: &'a mut crate::platform::PVec<Pin>,
+    /// Pins below this index no longer count as in-flight copies.
+    settled: usize,
+    /// MRs invalidated by the current step, fenced by [`PinList::settle`].
+    fences: [Option<Arc<Mr>>; FENCES_PER_STEP],
 }
 
 impl<'a> PinList<'a> {
-    /// A view of `pins` for one pass.
-    pub const fn new(pins: &'a mut crate::platform::PVec<Pin>) -> Self {
-        Self { pins }
+    /// A view of `pins` for one pass. Pins already in the list (left by an earlier pass, not
+    /// yet dropped) were settled by that pass.
+    pub fn new(pins: &'a mut crate::platform::PVec<Pin>) -> Self {
+        let settled = pins.len();
+        Self {
+            pins,
+            settled,
+            fences: [None, None],
+        }
     }
 
     /// Whether another pin fits. The list is reserved for the worst case of one pass (see
@@ -87,8 +133,11 @@ impl<'a> PinList<'a> {
         let refused = self.pins.push(pin);
         debug_assert!(refused.is_ok(), "checked by has_room");
         // Unreachable: `has_room` was checked with no push in between (one pass runs under its
-        // connection lock).
-        drop(refused);
+        // connection lock). Should it happen, dropping the pin here settles nothing twice: the
+        // refused pin's count is released by its `settle` below.
+        if let Err(mut pin) = refused {
+            pin.settle();
+        }
         at
     }
 
@@ -99,6 +148,56 @@ impl<'a> PinList<'a> {
             .ok()
             .and_then(|i| self.pins.get(i))
             .and_then(|p| p.region.as_deref())
+    }
+
+    /// Remembers that the current step invalidated `mr`'s mapping: [`PinList::settle`] waits
+    /// for the copies other processors still make into or out of it.
+    pub fn fence_after_step(&mut self, mr: Arc<Mr>) {
+        if let Some(free) = self.fences.iter_mut().find(|f| f.is_none()) {
+            *free = Some(mr);
+        } else {
+            // Unreachable: the WQE kinds that invalidate (send-and-invalidate at the responder,
+            // a read's local invalidation, `NdkInvalidate`) are distinct, one per step. Should
+            // it happen, stop counting this step's copies and fence now: fencing while this
+            // thread still counts a copy could wait for itself.
+            debug_assert!(
+                false,
+                "more than {FENCES_PER_STEP} invalidations in one step"
+            );
+            self.settle_copies();
+            mr.fence();
+        }
+    }
+
+    /// Ends an engine step, before its completions are delivered: the step's copies are over,
+    /// so its pins stop counting as in-flight copies; then every invalidation the step made
+    /// waits until no other processor is still copying into or out of the invalidated memory.
+    ///
+    /// The wait is bounded by one step of another connection (a copy never waits for anything
+    /// and settles before it fences), and this thread counts no copy while it waits, so two
+    /// fencing steps never wait for each other.
+    pub fn settle(&mut self) {
+        self.settle_copies();
+        for fence in &mut self.fences {
+            if let Some(mr) = fence.take() {
+                mr.fence();
+            }
+        }
+    }
+
+    fn settle_copies(&mut self) {
+        for pin in self.pins.iter_mut().skip(self.settled) {
+            pin.settle();
+        }
+        self.settled = self.pins.len();
+    }
+}
+
+impl Drop for PinList<'_> {
+    /// A pass never ends with counted copies or unfenced invalidations (every step settles);
+    /// this keeps it so if a path ever forgets.
+    fn drop(&mut self) {
+        self.settle();
     }
 }
 
@@ -464,18 +563,29 @@ impl MemoryTable {
             return Err(AccessError::OutOfRange);
         }
         // I2: the unit is taken under the table lock; a closing object is already unpublished.
-        let held = match &entry.owner {
-            Owner::Mr(mr) => Unit::try_new(mr).map(Held::Mr),
-            Owner::Mw(mw) => Unit::try_new(mw).map(Held::Mw),
+        let held = match (&entry.owner, &entry.kind) {
+            (Owner::Mr(mr), _) => Unit::try_new(mr).map(Held::Mr),
+            (Owner::Mw(mw), Kind::Window { bound: Some(mr) }) => {
+                Unit::try_new(mw).map(|mw| Held::Mw(mw, Arc::clone(mr)))
+            }
+            // A window with a mapping is bound; nothing else is reachable.
+            (Owner::Mw(_), _) => None,
         }
         .ok_or(AccessError::StaleToken)?;
         let region = Arc::clone(&m.region);
         let offset = m.offset + start;
-        drop(t);
-        let at = pins.push(Pin {
-            _held: held,
+        let pin = Pin {
+            held,
             region: Some(region),
-        });
+            copying: true,
+        };
+        // Counted under the table lock: an invalidation or deregistration that takes the
+        // mapping out after this point sees the count (it takes the same lock first).
+        if let Some(mr) = pin.counted() {
+            mr.copy_started();
+        }
+        drop(t);
+        let at = pins.push(pin);
         Ok(RegionSlice {
             region: at,
             offset,
@@ -511,8 +621,9 @@ impl MemoryTable {
         let region = Arc::clone(&lam.region);
         drop(t);
         let at = pins.push(Pin {
-            _held: Held::Nothing,
+            held: Held::Nothing,
             region: Some(region),
+            copying: false,
         });
         Ok(RegionSlice {
             region: at,
@@ -619,8 +730,9 @@ impl MemoryTable {
         drop(t);
         if let Some(previous) = previous {
             pins.push(Pin {
-                _held: Held::Mr(previous),
+                held: Held::Mr(previous),
                 region: None,
+                copying: false,
             });
         }
         Ok(())
@@ -706,18 +818,21 @@ impl MemoryTable {
     }
 
     /// `NdkInvalidate` (local, by handle) or a remote / read-local invalidation (by token) of a
-    /// fast-registered MR or a bound MW of PD `pd`: the token goes stale at once.
+    /// fast-registered MR or a bound MW of PD `pd`: the token goes stale at once. Returns the MR
+    /// whose bytes the invalidated token named: the caller fences it ([`Mr::fence`], through
+    /// [`PinList::fence_after_step`]) before the invalidation's completion is delivered, so no
+    /// copy that resolved the token before it went stale is still running by then.
     ///
     /// # Errors
     ///
     /// `InvalidState` unless the token is current and names a valid fast-registered MR or bound
     /// window of `pd` (an MR registered with `NdkRegisterMr` never qualifies).
-    pub fn invalidate(&self, pd: usize, token: u32) -> Result<(), AccessError> {
+    pub fn invalidate(&self, pd: usize, token: u32) -> Result<Arc<Mr>, AccessError> {
         let (index, generation) =
             slot_of(self.codec, token).map_err(|_| AccessError::InvalidState)?;
         let mut t = self.table.lock();
         let mut out = Leftovers::default();
-        {
+        let fence = {
             let slot = t
                 .slots
                 .get_mut(index as usize)
@@ -727,18 +842,22 @@ impl MemoryTable {
             if e.pd != pd || e.mapping.is_none() {
                 return Err(AccessError::InvalidState);
             }
-            match &mut e.kind {
-                Kind::Normal { .. } => return Err(AccessError::InvalidState),
-                Kind::Fast { .. } => {}
-                Kind::Window { bound } => out.bound = bound.take(),
-            }
+            let fence = match (&mut e.kind, &e.owner) {
+                (Kind::Fast { .. }, Owner::Mr(mr)) => Arc::clone(mr),
+                (Kind::Window { bound }, _) => {
+                    out.bound = bound.take();
+                    out.bound.clone().ok_or(AccessError::InvalidState)?
+                }
+                _ => return Err(AccessError::InvalidState),
+            };
             out.mapping = e.mapping.take();
             slot.generation = slot.generation.wrapping_add(1);
-        }
+            fence
+        };
         unbind(&mut t, out.bound.as_ref());
         drop(t);
         drop(out);
-        Ok(())
+        Ok(fence)
     }
 
     /// Publishes a LAM; returns its slot index and generation.

@@ -35,6 +35,9 @@ pub struct Mr {
     pd: Arc<Pd>,
     fast: bool,
     slot: AtomicU32,
+    /// Copies into or out of this MR's bytes that are running now (resolved, not yet settled at
+    /// the end of their engine step), through its own token or a window bound to it.
+    copies: AtomicU32,
 }
 
 const _: () = assert!(core::mem::offset_of!(Mr, ndk) == 0);
@@ -70,6 +73,7 @@ impl Mr {
                 pd: Arc::clone(pd),
                 fast,
                 slot: AtomicU32::new(u32::MAX),
+                copies: AtomicU32::new(0),
             })
             .map(Base::from_arc)
             .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
@@ -176,10 +180,9 @@ impl Mr {
             .register(self.slot(), region, base_va, Access(flags))
     }
 
-    /// `NdkDeregisterMr`: the tokens go stale at once. Completes inline.
-    ///
-    /// In-flight data-path copies keep the region pinned until they finish, but the call does
-    /// not wait for them; the consumer deregisters only after its requests completed (NDK).
+    /// `NdkDeregisterMr`: the tokens go stale at once; completes inline once no copy that
+    /// resolved them earlier is still running ([`Mr::fence`]), so the consumer may free the
+    /// memory as soon as this returns, even while a peer was reading or writing it.
     ///
     /// # Errors
     ///
@@ -189,7 +192,37 @@ impl Mr {
         if self.fast {
             return Err(STATUS_INVALID_DEVICE_STATE);
         }
-        self.table().deregister(self.slot())
+        self.table().deregister(self.slot())?;
+        self.fence();
+        Ok(())
+    }
+
+    /// A copy into or out of this MR's bytes starts (called under the memory table lock, by
+    /// the resolution that found the mapping current).
+    pub(super) fn copy_started(&self) {
+        self.copies.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// That copy is over (its engine step settled).
+    pub(super) fn copy_ended(&self) {
+        let before = self.copies.fetch_sub(1, Ordering::Release);
+        debug_assert!(before > 0, "copy count underflow");
+    }
+
+    /// Waits until no copy into or out of this MR's bytes is running. Called after its mapping
+    /// left the memory table (deregistration, invalidation), so no new copy can start, and with
+    /// no copy counted by the calling thread; each running copy belongs to one engine step of
+    /// another processor, which never waits for anything while it counts a copy, so the wait is
+    /// bounded by one step's copy — the same bound as acquiring that connection's spin lock.
+    ///
+    /// Ordering: a copy's count is raised under the table lock before the mapping can be taken
+    /// out under the same lock, so this load sees it; the `Release` decrement after the copy
+    /// pairs with the `Acquire` load, so every byte the copy wrote is written before this
+    /// returns.
+    pub(super) fn fence(&self) {
+        while self.copies.load(Ordering::Acquire) != 0 {
+            crate::sync::spin_loop();
+        }
     }
 
     /// `NdkInitializeFastRegisterMr` for up to `pages` pages. Repeatable. Completes inline.

@@ -158,11 +158,15 @@ impl MemorySpace for PdMemory<'_, '_> {
 
     fn invalidate(&self, target: MemoryHandle) -> Result<(), AccessError> {
         #[allow(clippy::cast_possible_truncation)] // handles are u32 tokens (`MemoryTable::handle`)
-        self.table().invalidate(self.pd.identity(), target.0 as u32)
+        self.invalidate_token(target.0 as u32)
     }
 
+    /// The token goes stale now; the step's completions wait (in [`Copier::settle`]) for the
+    /// copies other processors still make into the memory it named.
     fn invalidate_token(&self, token: u32) -> Result<(), AccessError> {
-        self.table().invalidate(self.pd.identity(), token)
+        let fence = self.table().invalidate(self.pd.identity(), token)?;
+        self.pins.borrow_mut().fence_after_step(fence);
+        Ok(())
     }
 }
 
@@ -193,6 +197,10 @@ impl Copier for PinCopier<'_, '_> {
             let written = dst.write(off, from);
             debug_assert!(written.is_ok(), "{written:?}");
         }
+    }
+
+    fn settle(&mut self) {
+        self.pins.borrow_mut().settle();
     }
 }
 
