@@ -40,7 +40,7 @@ use super::{Mr, Mw, lock_order};
 ///
 /// A unit on the MR or MW plus the region, or an old MR link a rebound window gave up. Dropped
 /// after the locks are released. A pin made by [`MemoryTable::resolve`] also counts as an
-/// *in-flight copy* of the MR whose bytes it names (see [`Mr::fence`]) from the resolution,
+/// *in-flight copy* of the MR whose bytes it names (see `Mr::fence`) from the resolution,
 /// which happens under the table lock, until [`PinList::settle`] at the end of the engine step
 /// that made it: deregistration and invalidation wait for that count, never for the pin.
 pub struct Pin {
@@ -819,7 +819,7 @@ impl MemoryTable {
 
     /// `NdkInvalidate` (local, by handle) or a remote / read-local invalidation (by token) of a
     /// fast-registered MR or a bound MW of PD `pd`: the token goes stale at once. Returns the MR
-    /// whose bytes the invalidated token named: the caller fences it ([`Mr::fence`], through
+    /// whose bytes the invalidated token named: the caller fences it (`Mr::fence`, through
     /// [`PinList::fence_after_step`]) before the invalidation's completion is delivered, so no
     /// copy that resolved the token before it went stale is still running by then.
     ///

@@ -181,7 +181,7 @@ impl Mr {
     }
 
     /// `NdkDeregisterMr`: the tokens go stale at once; completes inline once no copy that
-    /// resolved them earlier is still running ([`Mr::fence`]), so the consumer may free the
+    /// resolved them earlier is still running (`Mr::fence`), so the consumer may free the
     /// memory as soon as this returns, even while a peer was reading or writing it.
     ///
     /// # Errors
