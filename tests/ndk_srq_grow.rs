@@ -16,6 +16,7 @@ use softndk::abi::{
 use softndk::consumer::{
     Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits, Srq, SrqEvents,
 };
+use softndk::engine::MAX_RING_DEPTH;
 use softndk::platform::host::{FaultPlan, Host};
 use softndk::verbs::AdapterConfig;
 use softndk::verbs::misuse::MisuseChecks;
@@ -384,6 +385,37 @@ fn growth_racing_posts_and_consumption_keeps_every_receive_once() {
     }
     pair.close();
     p.flush();
+    ad.close();
+    assert_eq!(p.alloc_stats().live, 0);
+}
+
+/// An adapter configured with `MaxSrqDepth` above what the engine's rings support: a grow
+/// beyond [`MAX_RING_DEPTH`] answers `STATUS_INSUFFICIENT_RESOURCES` (never a shallower queue
+/// than asked for), and the SRQ keeps its depth and receives.
+#[test]
+fn grow_beyond_the_engine_limit_is_refused_cleanly() {
+    let p = Host::deterministic();
+    let mut cfg = config();
+    cfg.limits.max_srq_depth = u32::MAX;
+    let ad = Adapter::open(&cfg, &p, NDK_VERSION::new(1, 0)).unwrap();
+    let pair = Pair::new(&ad, 4, 16, (2, 0, None));
+    assert_eq!(pair.post(0), STATUS_SUCCESS);
+    for depth in [MAX_RING_DEPTH + 1, u32::MAX] {
+        assert_eq!(
+            pair.srq.modify(depth, 0),
+            STATUS_INSUFFICIENT_RESOURCES,
+            "{depth}"
+        );
+    }
+    assert_eq!(pair.post(1), STATUS_SUCCESS);
+    assert_eq!(pair.post(2), STATUS_INSUFFICIENT_RESOURCES, "depth 2 kept");
+    assert_eq!(pair.srq.modify(4, 0), STATUS_SUCCESS);
+    for i in 2..4 {
+        assert_eq!(pair.post(i), STATUS_SUCCESS);
+    }
+    pair.send_all(0..4);
+    pair.expect_received(&[0, 1, 2, 3]);
+    pair.close();
     ad.close();
     assert_eq!(p.alloc_stats().live, 0);
 }

@@ -34,7 +34,7 @@ use crate::abi::{
     NDK_SRQ, NTSTATUS, STATUS_CANCELLED, STATUS_DEVICE_NOT_READY, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use crate::engine::{CreateError, MAX_RING_DEPTH, ReceiveQueue, ReceiveStorage, Sge};
+use crate::engine::{CreateError, ReceiveQueue, ReceiveStorage, Sge};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
 use crate::platform::{Dpc, PVec, Platform, SpinLock};
@@ -113,9 +113,11 @@ impl Notified for Srq {
 }
 
 /// Slots for `depth` receives: the next power of two, what the engine's ring reserves anyway,
-/// so `NdkModifySrq` can grow up to that without moving receives.
+/// so `NdkModifySrq` can grow up to that without moving receives. Never below `depth` (a depth
+/// beyond [`MAX_RING_DEPTH`](crate::engine::MAX_RING_DEPTH), possible only with configured limits above it, makes the engine
+/// refuse the allocation rather than hand out a shallower queue).
 fn allocated_depth(depth: u32) -> u32 {
-    depth.max(1).next_power_of_two().min(MAX_RING_DEPTH)
+    depth.max(1).checked_next_power_of_two().unwrap_or(u32::MAX)
 }
 
 /// A receive queue for `depth`; each of its allocations passes the platform's gate.
@@ -308,8 +310,8 @@ impl Srq {
             return Err(STATUS_INVALID_PARAMETER);
         }
         let mut spare: Option<ReceiveStorage> = None;
-        // At most two rounds: storage allocated for `depth` is always deep enough afterwards
-        // (the queue's allocation only ever grows).
+        // At most two rounds: storage allocated for `depth` holds at least `depth`
+        // ([`allocated_depth`]), and the queue's allocation only ever grows.
         loop {
             let mut s = self.state.lock();
             if depth != 0 && depth < s.queue.len() {
