@@ -7,6 +7,7 @@
 mod ndk_common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ndk_common::{config, summary};
 use softndk::abi::{
@@ -329,7 +330,8 @@ fn grow_under_allocation_failure_leaves_the_srq_unchanged() {
 }
 
 /// On worker threads: one thread posts receives (retrying while the SRQ is full), one grows
-/// the SRQ step by step past each allocation, one sends from the peer (retrying while its
+/// the SRQ step by step past each allocation, each time after the poster found it full (so the
+/// grow races posts into a queue holding receives), one sends from the peer (retrying while its
 /// initiator queue is full of sends waiting for receives). Every receive completes exactly
 /// once, in posting order, with its own message.
 #[test]
@@ -338,11 +340,16 @@ fn growth_racing_posts_and_consumption_keeps_every_receive_once() {
     let p = Host::threaded(2);
     let ad = adapter(&p);
     let pair = Pair::new(&ad, N, 1024, (1, 0, None));
-    let retry = |what: &str, i: usize, op: &dyn Fn() -> NTSTATUS| {
+    let refused = AtomicUsize::new(0);
+    let posted_all = AtomicBool::new(false);
+    let retry = |what: &str, i: usize, op: &dyn Fn() -> NTSTATUS, on_full: &dyn Fn()| {
         loop {
             match op() {
                 STATUS_SUCCESS => break,
-                STATUS_INSUFFICIENT_RESOURCES => std::thread::yield_now(),
+                STATUS_INSUFFICIENT_RESOURCES => {
+                    on_full();
+                    std::thread::yield_now();
+                }
                 other => panic!("{what} {i}: {other:?}"),
             }
         }
@@ -350,20 +357,29 @@ fn growth_racing_posts_and_consumption_keeps_every_receive_once() {
     std::thread::scope(|s| {
         s.spawn(|| {
             for i in 0..N {
-                retry("receive", i, &|| pair.post(i));
+                retry("receive", i, &|| pair.post(i), &|| {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                });
             }
+            posted_all.store(true, Ordering::Relaxed);
         });
         s.spawn(|| {
             let mut depth = 1;
+            let mut seen = 0;
             while depth < 1024 {
+                // Until the poster finds the SRQ full (or has nothing left to post).
+                while refused.load(Ordering::Relaxed) == seen && !posted_all.load(Ordering::Relaxed)
+                {
+                    std::thread::yield_now();
+                }
+                seen = refused.load(Ordering::Relaxed);
                 depth = depth * 2 + 1; // always past the current allocation
                 assert_eq!(pair.srq.modify(depth, 0), STATUS_SUCCESS, "grow to {depth}");
-                std::thread::yield_now();
             }
         });
         s.spawn(|| {
             for i in 0..N {
-                retry("send", i, &|| pair.send(i));
+                retry("send", i, &|| pair.send(i), &|| {});
             }
         });
     });
