@@ -5,8 +5,9 @@
 //!
 //! The scenario is one multi-step consumer run through the ABI (two adapters, PDs, CQs, an MR,
 //! two QPs, a connection, an armed notification, a send, a CQ resize, flushes, a memory
-//! window, a LAM, an SRQ shared by enough QPs to grow its user table); each step
-//! stops the run at its first failure, then everything built so far is torn down.
+//! window, a LAM, an SRQ shared by enough QPs to grow its user table and grown with receives
+//! posted); each step stops the run at its first failure, then everything built so far is torn
+//! down.
 //! `FAULTS_RANDOM_SEEDS=<n>` sets the number of random-plan seeds (default 64).
 
 mod conformance_common;
@@ -138,6 +139,11 @@ fn steps(env: &Env, b: &mut Built) -> Result<(), Stop> {
         });
         b.qps.push(made("create QP with SRQ", qp)?);
     }
+    // Growing the SRQ past its allocation with receives posted allocates new storage.
+    for context in 20..22 {
+        check("SRQ receive", env.at(|| b.srqs[0].receive(context, &[])))?;
+    }
+    check("grow SRQ", env.at(|| b.srqs[0].modify(64, 0)))?;
     Ok(())
 }
 

@@ -4,7 +4,8 @@
 //! The engine is pure, safe, single-threaded logic. Every entry point takes `&mut` to the state
 //! it changes; the verbs layer keeps that state under its own locks (one per connection, then
 //! the CQ's — see `docs/architecture.md`) and calls in. The engine never blocks, never calls
-//! the OS, never allocates after creation, never uses atomics, and never holds a pointer: it
+//! the OS, never allocates after creation (except [`ReceiveStorage::try_new`], an explicit
+//! request made with no lock held), never uses atomics, and never holds a pointer: it
 //! reaches memory only through the [`MemorySpace`] and [`Copier`] traits and reports through
 //! the [`CompletionSink`] trait, all implemented by the verbs layer.
 //!
@@ -23,6 +24,8 @@
 //!   [`ReceiveQueue::post`] (SRQ); then [`progress`] on the QP's connection.
 //! * `NdkFlush`: [`Endpoint::flush`]; disconnect / connector close: [`Endpoint::disconnect`];
 //!   then [`progress`] so the peer notices.
+//! * `NdkModifySrq` growing the SRQ: [`ReceiveStorage::try_new`] with no lock held, then
+//!   [`ReceiveQueue::grow`] under the SRQ lock (moves entries only).
 //!
 //! See `docs/engine.md` for the behaviour choices (DEFER, read limits, error propagation).
 #![forbid(unsafe_code)]
@@ -43,7 +46,7 @@ pub use endpoint::{
     Endpoint, EndpointConfig, ErrorCause, Payload, QpState, StateError, WorkRequest,
 };
 pub use memory::{BindRequest, Copier, FastRegisterRequest, MemorySpace, PAGE_SIZE, RegionSlice};
-pub use queue::ReceiveQueue;
+pub use queue::{GrowError, ReceiveQueue, ReceiveStorage};
 pub use requester::Blocked;
 pub use ring::{CreateError, MAX_RING_DEPTH, Ring};
 pub use types::{

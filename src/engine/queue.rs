@@ -2,7 +2,9 @@
 //! tables) and the receive queue (a QP's own, or a shared receive queue).
 //!
 //! A queue stores requests and hands them out in FIFO order; it never executes anything and
-//! never allocates after creation (every per-slot table is reserved fallibly up front).
+//! never allocates after creation (every per-slot table is reserved fallibly up front). The one
+//! exception is explicit: a receive queue grows (`NdkModifySrq`) into a [`ReceiveStorage`] its
+//! owner allocated beforehand, outside its locks; [`ReceiveQueue::grow`] only moves entries.
 
 use alloc::vec::Vec;
 
@@ -274,6 +276,59 @@ pub struct ReceiveQueue {
     scratch: Vec<RegionSlice>,
 }
 
+/// Slot storage (entry ring and per-slot SGE table) for a deeper [`ReceiveQueue`].
+///
+/// Allocated without any lock held and installed by [`ReceiveQueue::grow`], which then only
+/// moves entries. After a successful grow it holds the queue's old storage, for the caller to
+/// drop outside its locks.
+#[derive(Debug)]
+pub struct ReceiveStorage {
+    ring: Ring<Rqe>,
+    sges: Vec<Sge>,
+    max_sge: u32,
+}
+
+impl ReceiveStorage {
+    /// Storage for `depth` receives of at most `max_sge` SGEs. `admit` is asked before each of
+    /// the allocations (so the owner's allocation gate, and fault injection, see every one).
+    ///
+    /// # Errors
+    ///
+    /// [`CreateError`] when `admit` refuses, the storage cannot be reserved or the limits are
+    /// too large.
+    pub fn try_new(
+        depth: u32,
+        max_sge: u32,
+        mut admit: impl FnMut() -> Result<(), CreateError>,
+    ) -> Result<Self, CreateError> {
+        admit()?;
+        let ring = Ring::try_new(depth)?;
+        let len = table_len(depth, max_sge)?;
+        admit()?;
+        let sges = try_filled(len, Sge::default())?;
+        Ok(Self {
+            ring,
+            sges,
+            max_sge,
+        })
+    }
+
+    /// Receives this storage holds at most.
+    #[must_use]
+    pub const fn depth(&self) -> u32 {
+        self.ring.depth()
+    }
+}
+
+/// [`ReceiveQueue::grow`] refused; the queue and its receives are unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GrowError {
+    /// The storage is not deeper than the queue's (another grow got there first).
+    NotDeeper,
+    /// The storage was made for another SGE limit, or already holds entries.
+    Mismatch,
+}
+
 impl ReceiveQueue {
     /// A queue for at most `depth` receives of at most `max_sge` SGEs and
     /// `max_transfer_length` bytes each.
@@ -286,8 +341,24 @@ impl ReceiveQueue {
         max_sge: u32,
         max_transfer_length: u32,
     ) -> Result<Self, CreateError> {
-        let ring = Ring::try_new(depth)?;
-        let sges = try_filled(table_len(depth, max_sge)?, Sge::default())?;
+        Self::try_new_admitted(depth, max_sge, max_transfer_length, || Ok(()))
+    }
+
+    /// [`ReceiveQueue::try_new`], asking `admit` before each allocation.
+    ///
+    /// # Errors
+    ///
+    /// [`CreateError`] when `admit` refuses, the storage cannot be reserved or the limits are
+    /// too large.
+    pub fn try_new_admitted(
+        depth: u32,
+        max_sge: u32,
+        max_transfer_length: u32,
+        mut admit: impl FnMut() -> Result<(), CreateError>,
+    ) -> Result<Self, CreateError> {
+        let ReceiveStorage { ring, sges, .. } =
+            ReceiveStorage::try_new(depth, max_sge, &mut admit)?;
+        admit()?;
         let mut scratch = Vec::new();
         scratch
             .try_reserve_exact(max_sge as usize)
@@ -299,6 +370,35 @@ impl ReceiveQueue {
             max_transfer_length,
             scratch,
         })
+    }
+
+    /// Moves every posted receive, in posting order with its SGEs, into `spare` (made for this
+    /// queue's SGE limit, deeper than [`ReceiveQueue::depth`], empty) and makes it this queue's
+    /// storage; `spare` then holds the old storage. Never allocates and never frees, so it may
+    /// run under the owner's spin lock. The entries are copied before anything is committed:
+    /// on a refusal the queue is untouched.
+    ///
+    /// # Errors
+    ///
+    /// [`GrowError::NotDeeper`], [`GrowError::Mismatch`].
+    pub fn grow(&mut self, spare: &mut ReceiveStorage) -> Result<(), GrowError> {
+        if spare.max_sge != self.max_sge || !spare.ring.is_empty() {
+            return Err(GrowError::Mismatch);
+        }
+        if spare.ring.depth() <= self.ring.depth() {
+            return Err(GrowError::NotDeeper);
+        }
+        let stride = self.max_sge as usize;
+        for (from, rqe) in self.ring.entries() {
+            // Deeper than this queue, which holds at most its depth: the push fits.
+            let to = spare.ring.push(rqe).map_err(|_| GrowError::NotDeeper)?;
+            let n = rqe.sge_count as usize;
+            spare.sges[to * stride..to * stride + n]
+                .copy_from_slice(&self.sges[from * stride..from * stride + n]);
+        }
+        core::mem::swap(&mut self.ring, &mut spare.ring);
+        core::mem::swap(&mut self.sges, &mut spare.sges);
+        Ok(())
     }
 
     /// Post a receive (`NdkReceive` / `NdkSrqReceive`). For a QP's own queue call
@@ -388,7 +488,9 @@ impl ReceiveQueue {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ring::MAX_RING_DEPTH;
     use super::*;
+    use alloc::vec;
 
     const fn sge(length: u32) -> Sge {
         Sge {
@@ -420,6 +522,116 @@ mod tests {
         assert_eq!(q.take_oldest(), Some(1));
         assert_eq!(q.take_oldest(), Some(2));
         assert!(q.is_empty());
+    }
+
+    /// Contexts and SGE lengths of the posted receives, oldest first (consumes them).
+    fn drain(q: &mut ReceiveQueue) -> Vec<(usize, Vec<u32>)> {
+        let mut out = Vec::new();
+        while let Some((slot, rqe)) = q.head() {
+            let base = slot * q.max_sge as usize;
+            let lengths = q.sges[base..base + rqe.sge_count as usize]
+                .iter()
+                .map(|s| s.length)
+                .collect();
+            out.push((rqe.context, lengths));
+            q.pop();
+        }
+        out
+    }
+
+    #[test]
+    fn grow_moves_every_receive_in_order_with_its_sges() {
+        let mut q = ReceiveQueue::try_new(4, 3, 1000).unwrap();
+        // Wrap the ring first, so the move reads across the end of the old slots.
+        for i in 0..3 {
+            q.post(i, &[sge(1)]).unwrap();
+        }
+        for _ in 0..3 {
+            q.pop();
+        }
+        // Receive `c` carries `c % 3 + 1` SGEs of lengths 10c, 10c + 1, …
+        let posted: Vec<(usize, Vec<u32>)> = (10u32..14)
+            .map(|c| (c as usize, (0..=c % 3).map(|k| 10 * c + k).collect()))
+            .collect();
+        for (context, lengths) in &posted {
+            let sges: Vec<Sge> = lengths.iter().map(|&l| sge(l)).collect();
+            q.post(*context, &sges).unwrap();
+        }
+        assert_eq!(q.post(99, &[]), Err(PostError::QueueFull));
+        let mut spare = ReceiveStorage::try_new(16, 3, || Ok(())).unwrap();
+        q.grow(&mut spare).unwrap();
+        assert_eq!(q.depth(), 16);
+        assert_eq!(q.len(), 4, "every receive kept");
+        assert_eq!(spare.depth(), 4, "the spare now holds the old storage");
+        for i in 14..26 {
+            q.post(i, &[sge(7)]).unwrap();
+        }
+        assert_eq!(q.post(99, &[]), Err(PostError::QueueFull));
+        let got = drain(&mut q);
+        assert_eq!(
+            &got[..4],
+            &posted[..],
+            "moved receives first, with their SGEs"
+        );
+        let later: Vec<usize> = got[4..].iter().map(|g| g.0).collect();
+        assert_eq!(later, (14..26).collect::<Vec<_>>());
+        assert!(got[4..].iter().all(|g| g.1 == [7]));
+    }
+
+    #[test]
+    fn grow_refuses_unfit_storage_and_leaves_the_queue_alone() {
+        let mut q = ReceiveQueue::try_new(8, 2, 1000).unwrap();
+        q.post(1, &[sge(5), sge(6)]).unwrap();
+        q.post(2, &[]).unwrap();
+        let mut same = ReceiveStorage::try_new(8, 2, || Ok(())).unwrap();
+        assert_eq!(q.grow(&mut same), Err(GrowError::NotDeeper));
+        let mut shallow = ReceiveStorage::try_new(4, 2, || Ok(())).unwrap();
+        assert_eq!(q.grow(&mut shallow), Err(GrowError::NotDeeper));
+        let mut other_stride = ReceiveStorage::try_new(32, 1, || Ok(())).unwrap();
+        assert_eq!(q.grow(&mut other_stride), Err(GrowError::Mismatch));
+        let mut used = ReceiveStorage::try_new(32, 2, || Ok(())).unwrap();
+        let mut donor = ReceiveQueue::try_new(2, 2, 1000).unwrap();
+        donor.post(9, &[]).unwrap();
+        donor.grow(&mut used).unwrap(); // `used` now holds the donor's old, non-empty ring
+        let mut old = used;
+        assert_eq!(q.grow(&mut old), Err(GrowError::Mismatch));
+        assert_eq!(q.depth(), 8);
+        assert_eq!(drain(&mut q), [(1, vec![5, 6]), (2, vec![])]);
+    }
+
+    #[test]
+    fn storage_asks_admit_before_each_allocation() {
+        let mut asked = 0;
+        let spare = ReceiveStorage::try_new(8, 2, || {
+            asked += 1;
+            Ok(())
+        });
+        assert!(spare.is_ok());
+        assert_eq!(asked, 2, "ring and SGE table");
+        for refuse_at in 0..2 {
+            let mut n = 0;
+            let r = ReceiveStorage::try_new(8, 2, || {
+                n += 1;
+                if n > refuse_at {
+                    Err(CreateError::OutOfMemory)
+                } else {
+                    Ok(())
+                }
+            });
+            assert_eq!(r.err(), Some(CreateError::OutOfMemory));
+            assert_eq!(n, refuse_at + 1, "stops at the refusal");
+        }
+        let mut asked = 0;
+        let q = ReceiveQueue::try_new_admitted(8, 2, 100, || {
+            asked += 1;
+            Ok(())
+        });
+        assert!(q.is_ok());
+        assert_eq!(asked, 3, "ring, SGE table and scratch list");
+        assert_eq!(
+            ReceiveStorage::try_new(MAX_RING_DEPTH + 1, 1, || Ok(())).err(),
+            Some(CreateError::LimitTooLarge)
+        );
     }
 
     #[test]

@@ -146,6 +146,15 @@ impl<T: Copy + Default> Ring<T> {
         self.consumed = self.consumed.wrapping_add(1);
         Some(front)
     }
+
+    /// The outstanding entries, oldest first, with their slot numbers; the ring is unchanged
+    /// (a queue being moved into deeper storage copies them before it commits).
+    pub fn entries(&self) -> impl Iterator<Item = (usize, T)> + '_ {
+        (0..self.len()).map(move |i| {
+            let slot = (self.consumed.wrapping_add(i) & self.mask) as usize;
+            (slot, self.slots[slot])
+        })
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +206,22 @@ mod tests {
             assert_eq!(r.pop().map(|e| e.1), Some(i));
         }
         assert!(r.produced() < 10, "the producer index wrapped");
+    }
+
+    #[test]
+    fn entries_lists_the_outstanding_ones_oldest_first_across_the_wrap() {
+        let mut r: Ring<u32> = Ring::try_new(4).unwrap();
+        for i in 0..3 {
+            r.push(i).unwrap();
+        }
+        r.pop();
+        r.pop();
+        for i in 3..6 {
+            r.push(i).unwrap();
+        }
+        let got: alloc::vec::Vec<_> = r.entries().collect();
+        assert_eq!(got, [(2, 2), (3, 3), (0, 4), (1, 5)]);
+        assert_eq!(r.len(), 4, "listing consumes nothing");
     }
 
     #[test]

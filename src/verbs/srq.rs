@@ -22,18 +22,22 @@
 //! (no CQ is associated with an SRQ receive until a QP consumes it); `STATUS_INTERNAL_ERROR`
 //! is never reported (software has no catastrophic SRQ failure).
 //!
-//! It must never call the consumer with a lock held or from the thread that posted.
+//! Growth (`NdkModifySrq` past the queue's allocation) allocates the new storage with no lock
+//! held, then only moves the posted receives under the SRQ lock, re-checking everything there.
+//!
+//! It must never call the consumer with a lock held or from the thread that posted, and never
+//! allocate or free under its lock.
 #![deny(unsafe_code)]
 
 use crate::abi::upcall::{CloseCompletion, NdkCell, SrqNotification};
 use crate::abi::{
     NDK_SRQ, NTSTATUS, STATUS_CANCELLED, STATUS_DEVICE_NOT_READY, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use crate::engine::{MAX_RING_DEPTH, ReceiveQueue, Sge};
+use crate::engine::{CreateError, ReceiveQueue, ReceiveStorage, Sge};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
-use crate::platform::{Dpc, PVec, SpinLock};
+use crate::platform::{Dpc, PVec, Platform, SpinLock};
 use crate::sync::Arc;
 
 use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
@@ -108,14 +112,31 @@ impl Notified for Srq {
     }
 }
 
-/// A receive queue for `depth`, allocated for the next power of two (what the engine's ring
-/// reserves anyway), so `NdkModifySrq` can grow up to that without moving receives.
+/// Slots for `depth` receives: the next power of two, what the engine's ring reserves anyway,
+/// so `NdkModifySrq` can grow up to that without moving receives. Never below `depth` (a depth
+/// beyond [`MAX_RING_DEPTH`](crate::engine::MAX_RING_DEPTH), possible only with configured limits above it, makes the engine
+/// refuse the allocation rather than hand out a shallower queue).
+fn allocated_depth(depth: u32) -> u32 {
+    depth.max(1).checked_next_power_of_two().unwrap_or(u32::MAX)
+}
+
+/// A receive queue for `depth`; each of its allocations passes the platform's gate.
 fn new_queue(pd: &Pd, depth: u32, max_sge: u32) -> Result<ReceiveQueue, NTSTATUS> {
     let adapter = pd.adapter();
-    super::memory::admit(adapter.platform())?;
-    let allocated = depth.max(1).next_power_of_two().min(MAX_RING_DEPTH);
-    ReceiveQueue::try_new(allocated, max_sge, adapter.limits().max_transfer_length)
-        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+    let platform = adapter.platform();
+    ReceiveQueue::try_new_admitted(
+        allocated_depth(depth),
+        max_sge,
+        adapter.limits().max_transfer_length,
+        || admit_engine(platform),
+    )
+    .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+}
+
+/// One engine allocation admitted by the platform's gate (fault injection reaches it).
+#[track_caller]
+fn admit_engine(platform: &Platform) -> Result<(), CreateError> {
+    super::memory::admit(platform).map_err(|_| CreateError::OutOfMemory)
 }
 
 impl Srq {
@@ -274,46 +295,68 @@ impl Srq {
     /// posted); `threshold` 0 keeps threshold and arming, > 0 arms and notifies at once if the
     /// queue already holds fewer receives. Validates completely before changing anything.
     ///
+    /// Growing past the queue's allocation moves the posted receives, in posting order, into
+    /// storage allocated first with no lock held; only the move runs under the SRQ lock. If the
+    /// queue changed while allocating (another modify grew it, posts arrived), everything is
+    /// checked again under the lock, and storage that is no longer needed is dropped.
+    ///
     /// # Errors
     ///
     /// `STATUS_INVALID_PARAMETER` for a depth above `MaxSrqDepth` or below the receives posted;
-    /// `STATUS_INVALID_DEVICE_STATE` for growing beyond the queue's allocation while receives
-    /// are posted (the engine's queue cannot move them); `STATUS_INSUFFICIENT_RESOURCES`.
+    /// `STATUS_INSUFFICIENT_RESOURCES` when the larger storage cannot be allocated. The SRQ is
+    /// unchanged then.
     pub fn modify(self: &Arc<Self>, depth: u32, threshold: u32) -> Result<(), NTSTATUS> {
         if depth > self.pd.adapter().limits().max_srq_depth {
             return Err(STATUS_INVALID_PARAMETER);
         }
-        let grow = {
-            let s = self.state.lock();
+        let mut spare: Option<ReceiveStorage> = None;
+        // At most two rounds: storage allocated for `depth` holds at least `depth`
+        // ([`allocated_depth`]), and the queue's allocation only ever grows.
+        loop {
+            let mut s = self.state.lock();
             if depth != 0 && depth < s.queue.len() {
+                drop(s);
+                drop(spare);
                 return Err(STATUS_INVALID_PARAMETER);
             }
-            depth > s.queue.depth()
-        };
-        let mut fresh = if grow {
-            Some(new_queue(&self.pd, depth, self.max_sge)?)
-        } else {
-            None
-        };
-        let mut s = self.state.lock();
-        if let Some(queue) = fresh.as_mut() {
-            if !s.queue.is_empty() {
-                drop(s);
-                return Err(STATUS_INVALID_DEVICE_STATE);
+            if depth > s.queue.depth() {
+                let Some(storage) = spare.as_mut().filter(|st| st.depth() >= depth) else {
+                    drop(s);
+                    drop(spare.take());
+                    spare = Some(self.storage_for(depth)?);
+                    continue;
+                };
+                if s.queue.grow(storage).is_err() {
+                    // Made for this SRQ's SGE limit and deeper than its queue: grow cannot
+                    // refuse it; if it ever did, the queue is untouched.
+                    drop(s);
+                    drop(spare);
+                    return Err(STATUS_INSUFFICIENT_RESOURCES);
+                }
             }
-            core::mem::swap(&mut s.queue, queue);
+            if depth != 0 {
+                s.depth = depth;
+            }
+            if threshold != 0 {
+                s.threshold = threshold;
+                s.armed = true;
+                self.check_threshold(&mut s);
+            }
+            drop(s);
+            // The queue's old storage (after a grow) or storage another modify made needless.
+            drop(spare);
+            return Ok(());
         }
-        if depth != 0 {
-            s.depth = depth;
-        }
-        if threshold != 0 {
-            s.threshold = threshold;
-            s.armed = true;
-            self.check_threshold(&mut s);
-        }
-        drop(s);
-        drop(fresh);
-        Ok(())
+    }
+
+    /// Slot storage for a queue of `depth`, each allocation admitted by the platform's gate.
+    /// Called with no lock held.
+    fn storage_for(&self, depth: u32) -> Result<ReceiveStorage, NTSTATUS> {
+        let platform = self.pd.adapter().platform();
+        ReceiveStorage::try_new(allocated_depth(depth), self.max_sge, || {
+            admit_engine(platform)
+        })
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
     }
 
     /// Runs `f` on the queue under the SRQ lock (a QP's execution pass, with its connection
