@@ -37,9 +37,9 @@ use crate::sys::{
 };
 
 use super::adapter::Adapter;
-use super::hub::{self, MacAddress};
-use super::hubport;
+use super::hub::{self, MacAddress, SlotSet};
 use super::state::Leave;
+use super::{hubport, rx_indicate};
 
 impl Adapter {
     /// Releases `units` data-path units; completes a pending pause if they were the last.
@@ -127,22 +127,27 @@ impl Adapter {
         self.release_units(1);
     }
 
-    /// The indication DPC: indicates every ready slot while running, drops them otherwise.
+    /// The indication DPC: one [`rx_indicate::indicate_ready`] pass — indicates every ready
+    /// slot while running, drops them otherwise — then completes a pause if the pass released
+    /// the last unit.
     fn indicate_ready(&self) {
-        let ready = self.rx.slots.drain();
-        if ready.is_empty() {
-            return;
+        let handle = self.handle;
+        let (_, leave) = rx_indicate::indicate_ready(
+            &self.run,
+            &self.rx.slots,
+            |dropped| self.counters.receive_dropped(dropped as u64),
+            |ready| self.indicate(ready),
+        );
+        if leave == Leave::CompletePause {
+            // SAFETY: <= DISPATCH (a DPC); the pause returned PENDING and the gate picked this
+            // pass, alone, to complete it; the adapter is not touched afterwards.
+            unsafe { NdisMPauseComplete(handle) };
         }
-        if self.run.state() != super::state::RunState::Running {
-            let mut dropped = 0;
-            for slot in ready {
-                let _ = self.rx.slots.give(slot);
-                dropped += 1;
-            }
-            self.counters.receive_dropped(dropped as u64);
-            self.release_units(dropped);
-            return;
-        }
+    }
+
+    /// Chains the NBLs of `ready` (drained slots, owned by the caller) and indicates them in
+    /// one call.
+    fn indicate(&self, ready: SlotSet) {
         let mut head: *mut NET_BUFFER_LIST = null_mut();
         let mut count: u32 = 0;
         for slot in ready {

@@ -26,6 +26,7 @@ pub mod ndk_lists;
 pub mod ndk_state;
 pub mod netaddr;
 pub mod oid;
+pub mod rx_indicate;
 pub mod state;
 pub mod tick;
 

@@ -3,8 +3,10 @@
 //!
 //! The gate counts *units* of outstanding data-path work: a send between entering the send
 //! handler and completing its NBLs; a frame another adapter is copying into this adapter
-//! (a delivery); and a receive buffer from then until NDIS returns it (filled, waiting for the
-//! indication DPC, or indicated). A pause completes when the count is zero, without timers or
+//! (a delivery); a receive buffer from then until NDIS returns it (filled, waiting for the
+//! indication DPC, or indicated); and an indication pass of the DPC from before it checks the
+//! state until its `NdisMIndicateReceiveNetBufferLists` call has returned
+//! (`super::rx_indicate`). A pause completes when the count is zero, without timers or
 //! polling: whoever removes the last unit while Pausing reports the pause complete.
 //!
 //! Owns: which NDIS-driven transitions are legal, whether data-path work may start, and who
@@ -206,6 +208,21 @@ impl AdapterRun {
     #[must_use]
     pub fn begin_delivery(&self) -> bool {
         self.enter()
+    }
+
+    /// Enters an indication pass of the receive DPC (`super::rx_indicate`). True when the
+    /// adapter is running and the ready frames may be indicated; false when they must be
+    /// dropped. Either way the pass holds a unit until [`Self::end_indication`], i.e. across
+    /// the NDIS indication call, so a pause cannot complete while that call is in progress.
+    #[must_use]
+    pub fn begin_indication(&self) -> bool {
+        self.enter()
+    }
+
+    /// Leaves an indication pass entered with [`Self::begin_indication`].
+    #[must_use]
+    pub fn end_indication(&self) -> Leave {
+        self.leave(1)
     }
 
     /// Adds one unit while the caller already holds one (so the count cannot reach zero

@@ -26,6 +26,9 @@ pub mod ndis;
 pub mod oid;
 pub mod pnp;
 pub mod pool;
+// Compile-time layout comparison with the WDK's headers (Windows WDK build only).
+#[cfg(all(windows, feature = "wdk"))]
+mod wdk_layout;
 
 // One definition per C type and number: the NDK slice of NDIS (and the status type it shares
 // with the rest of NDIS) is owned by `abi`; `sys` re-exports what the NDIS FFI needs.

@@ -51,6 +51,9 @@ pub fn driver_link_args(map: &Path) -> Vec<String> {
         "/OPT:ICF",
         "/MANIFEST:NO",
         "/Brepro",
+        // Control Flow Guard: the function table and flags that fill the load-config
+        // directory (`src/kernel_rt/guard.rs`); sets DllCharacteristics GUARD_CF.
+        "/guard:cf",
     ]
     .into_iter()
     .map(String::from)
@@ -58,12 +61,23 @@ pub fn driver_link_args(map: &Path) -> Vec<String> {
     .collect()
 }
 
-/// Rust flags of the kernel build: the driver link arguments, and warnings as errors so the
-/// Windows-only code (which host clippy never sees) stays warning-free.
+/// Codegen flags of every crate in the kernel build: Control Flow Guard.
+///
+/// They reach `core`, `alloc` and `compiler_builtins` too (through `-Zbuild-std`): CFG checks
+/// on every indirect call and `.gfids` tables naming every address-taken function.
+pub const CODEGEN_FLAGS: [&str; 1] = ["-C control-flow-guard=checks"];
+
+/// Rust flags of the kernel build: CFG codegen, the driver link arguments, and warnings as
+/// errors so the Windows-only code (which host clippy never sees) stays warning-free.
 fn rustflags(map: &Path) -> String {
-    driver_link_args(map)
+    CODEGEN_FLAGS
         .iter()
-        .map(|arg| format!("-C link-arg={arg}"))
+        .map(|flag| (*flag).to_string())
+        .chain(
+            driver_link_args(map)
+                .iter()
+                .map(|arg| format!("-C link-arg={arg}")),
+        )
         .chain([String::from("-D warnings")])
         .collect::<Vec<_>>()
         .join(" ")

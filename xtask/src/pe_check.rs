@@ -17,7 +17,9 @@
 //!   IAT the loader would have to write inside code);
 //! - base relocations present and non-empty and not stripped — the kernel relocates drivers;
 //! - `DllCharacteristics` has `NX_COMPAT` and `DYNAMIC_BASE`;
-//! - the PE checksum is non-zero and correct.
+//! - the PE checksum is non-zero and correct;
+//! - Control Flow Guard: instrumented, with a load-config directory and a guard function table
+//!   that holds every handler the driver hands out (the rules are in [`crate::pe_guard`]).
 
 use std::fmt;
 use std::path::Path;
@@ -25,6 +27,7 @@ use std::path::Path;
 use goblin::pe::PE;
 
 use crate::pe_checksum;
+use crate::pe_guard;
 use crate::sys_decls::{self, Declared};
 
 /// The kernel modules a `SoftNDK` image may import from.
@@ -70,6 +73,8 @@ pub enum Rule {
     DllCharacteristics,
     /// Checksum zero or wrong.
     Checksum,
+    /// Control Flow Guard missing or incomplete ([`crate::pe_guard`]).
+    ControlFlowGuard,
 }
 
 /// One broken rule with a human explanation.
@@ -98,13 +103,19 @@ pub struct Report {
     pub sections: Vec<(String, u32, u32)>,
     /// Imports: module and function.
     pub imports: Vec<(String, String)>,
+    /// Entries in the guard function table.
+    pub guard_targets: usize,
     /// Everything wrong with it.
     pub violations: Vec<Violation>,
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "image: {} bytes, entry RVA {:#x}", self.size, self.entry)?;
+        writeln!(
+            f,
+            "image: {} bytes, entry RVA {:#x}, {} CFG guard targets",
+            self.size, self.entry, self.guard_targets
+        )?;
         for (name, characteristics, size) in &self.sections {
             writeln!(
                 f,
@@ -125,14 +136,20 @@ impl fmt::Display for Report {
     }
 }
 
+/// The preferred load address an `lld-link`/`link.exe` `/MAP` file records.
+#[must_use]
+pub fn preferred_base(map: &str) -> Option<u64> {
+    map.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("Preferred load address is ")?;
+        u64::from_str_radix(rest.trim(), 16).ok()
+    })
+}
+
 /// The RVA of `DriverEntry` in an `lld-link`/`link.exe` `/MAP` file: its `Rva+Base` column
 /// minus the preferred load address.
 #[must_use]
 pub fn driver_entry_rva(map: &str) -> Option<u32> {
-    let base = map.lines().find_map(|line| {
-        let rest = line.trim().strip_prefix("Preferred load address is ")?;
-        u64::from_str_radix(rest.trim(), 16).ok()
-    })?;
+    let base = preferred_base(map)?;
     map.lines().find_map(|line| {
         let mut fields = line.split_whitespace();
         let _section_offset = fields.next()?;
@@ -308,11 +325,19 @@ fn check_checksum(image: &[u8], v: &mut Vec<Violation>) {
     }
 }
 
-/// Checks `image` against every rule. `map` is the linker map text (`None`: the entry point
+/// Checks `image` against every rule.
+///
+/// `map` is the linker map text (`None`: the entry point
 /// cannot be verified, which is itself a violation); `declared` lists the imports `src/sys`
-/// declares.
+/// declares; `guard_targets` names the functions (module paths under `softndk`) that must be
+/// CFG guard targets ([`pe_guard::REQUIRED_TARGETS`] for the real image).
 #[must_use]
-pub fn check(image: &[u8], map: Option<&str>, declared: &Declared) -> Report {
+pub fn check(
+    image: &[u8],
+    map: Option<&str>,
+    declared: &Declared,
+    guard_targets: &[&[&str]],
+) -> Report {
     let mut report = Report {
         size: image.len(),
         ..Report::default()
@@ -340,6 +365,14 @@ pub fn check(image: &[u8], map: Option<&str>, declared: &Declared) -> Report {
         }
         report.imports.push((dll, name));
     }
+    report.guard_targets = pe_guard::check(
+        &pe,
+        image,
+        map,
+        guard_targets,
+        entry,
+        &mut report.violations,
+    );
     check_checksum(image, &mut report.violations);
     report
 }
@@ -352,7 +385,12 @@ pub fn check_files(image: &Path, map: &Path, sys_dir: &Path) -> Result<Report, S
     let bytes = std::fs::read(image).map_err(|e| format!("reading {}: {e}", image.display()))?;
     let map_text = std::fs::read_to_string(map).ok();
     let declared = sys_decls::read_dir(sys_dir)?;
-    Ok(check(&bytes, map_text.as_deref(), &declared))
+    Ok(check(
+        &bytes,
+        map_text.as_deref(),
+        &declared,
+        pe_guard::REQUIRED_TARGETS,
+    ))
 }
 
 #[cfg(test)]

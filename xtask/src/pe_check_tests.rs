@@ -4,15 +4,30 @@ const MAP: &str = "\
  softndk\n\n Preferred load address is 0000000180000000\n\n\
   Address         Publics by Value              Rva+Base               Lib:Object\n\n\
  0001:00000000       DriverEntry                0000000180001000     softndk.o\n\
+ 0001:00000010       _RNvNtNtCs1a_7softndk8miniport6driver11set_options 0000000180001010     softndk.o\n\
  0001:00000120       helper                     0000000180001120     softndk.o\n";
+
+/// The functions the synthetic image must have as CFG guard targets.
+const GUARDED: &[&[&str]] = &[&["miniport", "driver", "set_options"]];
 
 const SECTIONS_AT: usize = 0x40 + 4 + 20 + 240;
 const TEXT: usize = SECTIONS_AT;
 const RELOC: usize = SECTIONS_AT + 40;
+const RDATA: usize = SECTIONS_AT + 80;
 const DLL_CHARACTERISTICS: usize = 0x40 + 4 + 20 + 70;
 const SUBSYSTEM: usize = 0x40 + 4 + 20 + 68;
 const ENTRY: usize = 0x40 + 4 + 20 + 16;
 const RELOC_DIR_SIZE: usize = 0x40 + 4 + 20 + 112 + 5 * 8 + 4;
+const LOAD_CONFIG_DIR: usize = 0x40 + 4 + 20 + 112 + 10 * 8;
+const BASE: u64 = 0x1_8000_0000;
+/// File offset of `.rdata` (RVA 0x3000): the load config, then at +0x140 the two guard
+/// slots, at +0x150 the guard function table (0x1000, 0x1010), at +0x158 a relocated code
+/// pointer to 0x1000 (as a dispatch table entry would be).
+const RDATA_RAW: usize = 0x600;
+const GUARD_FLAGS: usize = RDATA_RAW + 144;
+const TABLE_COUNT: usize = RDATA_RAW + 136;
+const TABLE: usize = RDATA_RAW + 0x150;
+const CODE_POINTER: usize = RDATA_RAW + 0x158;
 
 fn put(image: &mut [u8], at: usize, bytes: &[u8]) {
     image[at..at + bytes.len()].copy_from_slice(bytes);
@@ -22,23 +37,23 @@ fn section(image: &mut [u8], at: usize, name: &[u8], rva: u32, raw: u32, flags: 
     let mut name8 = [0_u8; 8];
     name8[..name.len()].copy_from_slice(name);
     put(image, at, &name8);
-    put(image, at + 8, &0x10_u32.to_le_bytes());
+    put(image, at + 8, &0x200_u32.to_le_bytes());
     put(image, at + 12, &rva.to_le_bytes());
     put(image, at + 16, &0x200_u32.to_le_bytes());
     put(image, at + 20, &raw.to_le_bytes());
     put(image, at + 36, &flags.to_le_bytes());
 }
 
-/// A minimal, valid driver-shaped PE32+: `.text` with the entry point, `.reloc` with one
-/// block, no imports, correct checksum.
+/// A minimal, valid driver-shaped PE32+: `.text` with the entry point, `.reloc` with two
+/// blocks, `.rdata` with a CFG load config, no imports, correct checksum.
 fn synthetic() -> Vec<u8> {
-    let mut image = vec![0_u8; 0x600];
+    let mut image = vec![0_u8; 0x800];
     put(&mut image, 0, b"MZ");
     put(&mut image, 0x3C, &0x40_u32.to_le_bytes());
     put(&mut image, 0x40, b"PE\0\0");
     let coff = 0x44;
     put(&mut image, coff, &0x8664_u16.to_le_bytes());
-    put(&mut image, coff + 2, &2_u16.to_le_bytes());
+    put(&mut image, coff + 2, &3_u16.to_le_bytes());
     put(&mut image, coff + 16, &240_u16.to_le_bytes());
     put(&mut image, coff + 18, &0x2022_u16.to_le_bytes());
     let opt = coff + 20;
@@ -51,25 +66,52 @@ fn synthetic() -> Vec<u8> {
     put(&mut image, opt + 36, &0x200_u32.to_le_bytes());
     put(&mut image, opt + 40, &10_u16.to_le_bytes());
     put(&mut image, opt + 48, &10_u16.to_le_bytes());
-    put(&mut image, opt + 56, &0x3000_u32.to_le_bytes());
+    put(&mut image, opt + 56, &0x4000_u32.to_le_bytes());
     put(&mut image, opt + 60, &0x200_u32.to_le_bytes());
     put(&mut image, opt + 68, &1_u16.to_le_bytes());
-    put(&mut image, opt + 70, &0x160_u16.to_le_bytes());
+    put(&mut image, opt + 70, &0x4160_u16.to_le_bytes());
     put(&mut image, opt + 108, &16_u32.to_le_bytes());
     put(&mut image, opt + 112 + 5 * 8, &0x2000_u32.to_le_bytes());
-    put(&mut image, opt + 112 + 5 * 8 + 4, &0xC_u32.to_le_bytes());
+    put(&mut image, opt + 112 + 5 * 8 + 4, &0x1C_u32.to_le_bytes());
+    put(&mut image, LOAD_CONFIG_DIR, &0x3000_u32.to_le_bytes());
+    put(&mut image, LOAD_CONFIG_DIR + 4, &320_u32.to_le_bytes());
     section(&mut image, TEXT, b".text", 0x1000, 0x200, 0x6000_0020);
     section(&mut image, RELOC, b".reloc", 0x2000, 0x400, 0x4200_0040);
+    section(&mut image, RDATA, b".rdata", 0x3000, 0x600, 0x4000_0040);
     put(&mut image, 0x200, &[0xC3]);
     put(&mut image, 0x400, &0x1000_u32.to_le_bytes());
     put(&mut image, 0x404, &0xC_u32.to_le_bytes());
     put(&mut image, 0x408, &0xA000_u16.to_le_bytes());
+    put(&mut image, 0x40C, &0x3000_u32.to_le_bytes());
+    put(&mut image, 0x410, &0x10_u32.to_le_bytes());
+    for (i, word) in [0xA140_u16, 0xA148, 0xA158].iter().enumerate() {
+        put(&mut image, 0x414 + 2 * i, &word.to_le_bytes());
+    }
+    put(&mut image, RDATA_RAW, &320_u32.to_le_bytes());
+    put(&mut image, RDATA_RAW + 112, &(BASE + 0x3140).to_le_bytes());
+    put(&mut image, RDATA_RAW + 120, &(BASE + 0x3148).to_le_bytes());
+    put(&mut image, RDATA_RAW + 128, &(BASE + 0x3150).to_le_bytes());
+    put(&mut image, TABLE_COUNT, &2_u64.to_le_bytes());
+    put(&mut image, GUARD_FLAGS, &0x500_u32.to_le_bytes());
+    put(
+        &mut image,
+        RDATA_RAW + 0x140,
+        &(BASE + 0x1001).to_le_bytes(),
+    );
+    put(
+        &mut image,
+        RDATA_RAW + 0x148,
+        &(BASE + 0x1002).to_le_bytes(),
+    );
+    put(&mut image, TABLE, &0x1000_u32.to_le_bytes());
+    put(&mut image, TABLE + 4, &0x1010_u32.to_le_bytes());
+    put(&mut image, CODE_POINTER, &(BASE + 0x1000).to_le_bytes());
     pe_checksum::update(&mut image).unwrap();
     image
 }
 
 fn rules(image: &[u8], map: Option<&str>) -> Vec<Rule> {
-    let mut rules: Vec<Rule> = check(image, map, &Declared::new())
+    let mut rules: Vec<Rule> = check(image, map, &Declared::new(), GUARDED)
         .violations
         .iter()
         .map(|v| v.rule)
@@ -87,10 +129,11 @@ fn mutated(edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 
 #[test]
 fn the_synthetic_image_passes() {
-    let report = check(&synthetic(), Some(MAP), &Declared::new());
+    let report = check(&synthetic(), Some(MAP), &Declared::new(), GUARDED);
     assert!(report.violations.is_empty(), "{report}");
     assert_eq!(report.entry, 0x1000);
-    assert_eq!(report.sections.len(), 2);
+    assert_eq!(report.sections.len(), 3);
+    assert_eq!(report.guard_targets, 2);
 }
 
 #[test]
@@ -116,8 +159,8 @@ fn entry_point_must_be_driver_entry() {
     let map = MAP.replace("0000000180001000", "0000000180002000");
     assert_eq!(
         rules(&moved, Some(&map)),
-        [Rule::EntryPoint],
-        "entry outside code"
+        [Rule::EntryPoint, Rule::ControlFlowGuard],
+        "entry outside code (and so not a guard target)"
     );
 }
 
@@ -127,9 +170,9 @@ fn header_mutations_are_caught() {
     assert_eq!(rules(&arm, Some(MAP)), [Rule::Machine]);
     let gui = mutated(|i| put(i, SUBSYSTEM, &2_u16.to_le_bytes()));
     assert_eq!(rules(&gui, Some(MAP)), [Rule::Subsystem]);
-    let no_nx = mutated(|i| put(i, DLL_CHARACTERISTICS, &0x60_u16.to_le_bytes()));
+    let no_nx = mutated(|i| put(i, DLL_CHARACTERISTICS, &0x4060_u16.to_le_bytes()));
     assert_eq!(rules(&no_nx, Some(MAP)), [Rule::DllCharacteristics]);
-    let fixed = mutated(|i| put(i, DLL_CHARACTERISTICS, &0x120_u16.to_le_bytes()));
+    let fixed = mutated(|i| put(i, DLL_CHARACTERISTICS, &0x4120_u16.to_le_bytes()));
     assert_eq!(rules(&fixed, Some(MAP)), [Rule::DllCharacteristics]);
     let no_relocs = mutated(|i| put(i, RELOC_DIR_SIZE, &0_u32.to_le_bytes()));
     assert_eq!(rules(&no_relocs, Some(MAP)), [Rule::Relocations]);
@@ -225,3 +268,6 @@ fn import_rules() {
         Some(Rule::ImportName)
     );
 }
+
+#[path = "pe_guard_tests.rs"]
+mod guard;

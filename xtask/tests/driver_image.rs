@@ -2,7 +2,7 @@
 //! driver-image rules. Without the image the test is skipped, unless
 //! `SOFTNDK_REQUIRE_SYS=1` (CI sets it after building), in which case it fails.
 
-use xtask::{cross, pe_check};
+use xtask::{cross, pe_check, pe_guard};
 
 #[test]
 fn built_driver_image_obeys_the_rules() {
@@ -33,4 +33,9 @@ fn built_driver_image_obeys_the_rules() {
         "SetOptions registers the NDK handlers"
     );
     assert!(imported("ExAllocatePool2"), "the allocator is linked");
+    assert!(
+        report.guard_targets >= pe_guard::REQUIRED_TARGETS.len(),
+        "CFG: {} guard targets",
+        report.guard_targets
+    );
 }
