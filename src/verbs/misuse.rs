@@ -42,8 +42,6 @@ pub enum MisuseChecks {
 impl MisuseChecks {
     /// The default quarantine capacity.
     pub const QUARANTINE: u32 = 1024;
-    /// The largest quarantine capacity [`MisuseChecks::from_registry`] accepts.
-    pub const MAX_QUARANTINE: u32 = 65_536;
     /// Checks on with the default quarantine.
     pub const ON: Self = Self::On {
         quarantine: Self::QUARANTINE,
@@ -59,18 +57,15 @@ impl MisuseChecks {
         Self::ON
     };
 
-    /// The setting for the `SoftNdkVerifier` registry keyword (`REG_DWORD`): 0 off, 1 on with
-    /// the default quarantine, any larger value on with that many quarantined objects (at most
-    /// [`MisuseChecks::MAX_QUARANTINE`]).
+    /// The setting a `SoftNdkVerifier` registry value (`REG_DWORD`) asks for: 0 off, 1 on with
+    /// the default quarantine; `None` for any other number (the caller then keeps
+    /// [`MisuseChecks::DEFAULT`], see `miniport::config::verifier_checks`).
     #[must_use]
-    pub const fn from_registry(value: u32) -> Self {
+    pub const fn from_registry(value: u32) -> Option<Self> {
         match value {
-            0 => Self::Off,
-            1 => Self::ON,
-            n if n > Self::MAX_QUARANTINE => Self::On {
-                quarantine: Self::MAX_QUARANTINE,
-            },
-            n => Self::On { quarantine: n },
+            0 => Some(Self::Off),
+            1 => Some(Self::ON),
+            _ => None,
         }
     }
 
@@ -614,18 +609,11 @@ mod tests {
 
     #[test]
     fn registry_values() {
-        assert_eq!(MisuseChecks::from_registry(0), MisuseChecks::Off);
-        assert_eq!(MisuseChecks::from_registry(1), MisuseChecks::ON);
-        assert_eq!(
-            MisuseChecks::from_registry(8),
-            MisuseChecks::On { quarantine: 8 }
-        );
-        assert_eq!(
-            MisuseChecks::from_registry(u32::MAX),
-            MisuseChecks::On {
-                quarantine: MisuseChecks::MAX_QUARANTINE
-            }
-        );
+        assert_eq!(MisuseChecks::from_registry(0), Some(MisuseChecks::Off));
+        assert_eq!(MisuseChecks::from_registry(1), Some(MisuseChecks::ON));
+        for out_of_range in [2, 8, u32::MAX] {
+            assert_eq!(MisuseChecks::from_registry(out_of_range), None);
+        }
         assert!(MisuseChecks::DEFAULT.is_on(), "host builds check");
     }
 }

@@ -59,7 +59,9 @@ pub struct Watch<'a> {
 }
 
 /// An object type the provider verifier watches: its adapter's monitor and its poison table.
-/// Every type `report_closed` recognises implements it, and its `handle!` line says `watched`.
+///
+/// Every type `report_closed` recognises implements it, and its `Handle::watch` answers with
+/// it (`handle!(…, watched)` for the verbs objects, `connection.rs` for the CM objects).
 pub trait Watched: Handle {
     /// The poison dispatch table of this type.
     const POISON: &'static <Self::Ndk as NdkObject>::Dispatch;
