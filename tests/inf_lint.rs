@@ -1,10 +1,11 @@
 //! Lints `inf/softndk.inx` against `spec/ndis-miniport.md` §3 (what `InfVerif` cannot check
 //! here, since it ships only with the WDK), and checks that the INF agrees with the driver:
-//! service binary `softndk.sys`, the RDMA technology the adapter reports.
+//! service binary `softndk.sys`, the RDMA technology the adapter reports, the provider verifier's
+//! keyword the adapter reads.
 
 use std::collections::BTreeMap;
 
-use softndk::miniport::config::RDMA_TECHNOLOGY_IWARP;
+use softndk::miniport::config::{RDMA_TECHNOLOGY_IWARP, VERIFIER_KEYWORD};
 
 /// Section name (lower case) → its lines, comments and blank lines removed.
 type Inf = BTreeMap<String, Vec<String>>;
@@ -211,6 +212,23 @@ fn lint(text: &str) -> Vec<String> {
             enum_values(&reg, "*NetworkDirect") == ["0", "1"],
             "*NetworkDirect 0/1",
         );
+        let verifier = format!("Ndi\\Params\\{VERIFIER_KEYWORD}");
+        expect(
+            reg_value(&reg, &verifier, "ParamDesc").is_some(),
+            "SoftNdkVerifier offered as an advanced property",
+        );
+        expect(
+            reg_value(&reg, &verifier, "Type").as_deref() == Some("enum"),
+            "SoftNdkVerifier enum",
+        );
+        expect(
+            reg_value(&reg, &verifier, "Default").as_deref() == Some("0"),
+            "SoftNdkVerifier default off",
+        );
+        expect(
+            enum_values(&reg, VERIFIER_KEYWORD) == ["0", "1"],
+            "SoftNdkVerifier 0/1",
+        );
         let tech = "Ndi\\Params\\*NetworkDirectTechnology";
         let techs = enum_values(&reg, "*NetworkDirectTechnology");
         let default = reg_value(&reg, tech, "Default").unwrap_or_default();
@@ -329,6 +347,21 @@ fn lint_catches_broken_infs() {
             "enum, \"1\",       0, %iWARP%",
             "enum, \"3\",       0, %iWARP%",
             "only the technology the driver reports (iWARP)",
+        ),
+        (
+            "Default,   0, \"0\"\nHKR, Ndi\\Params\\SoftNdkVerifier\\enum",
+            "Default,   0, \"1\"\nHKR, Ndi\\Params\\SoftNdkVerifier\\enum",
+            "SoftNdkVerifier default off",
+        ),
+        (
+            "SoftNdkVerifier\\enum, \"1\",       0, %Enabled%",
+            "SoftNdkVerifier\\enum, \"2\",       0, %Enabled%",
+            "SoftNdkVerifier 0/1",
+        ),
+        (
+            "HKR, Ndi\\Params\\SoftNdkVerifier,      Type,      0, \"enum\"",
+            "HKR, Ndi\\Params\\SoftNdkVerifier,      Type,      0, \"dword\"",
+            "SoftNdkVerifier enum",
         ),
         (
             "HKR, Ndi,            Service",

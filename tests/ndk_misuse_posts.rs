@@ -1,7 +1,9 @@
-//! The provider-side verifier's post guard (`docs/provider-verifier.md`): a post while another
-//! thread is inside a post on the same queue is reported and refused; a post on a full queue is
-//! reported with the queue and its depth; posts on different queues never conflict; with the
-//! checks off nothing is reported.
+//! The provider-side verifier's post guard (`docs/provider-verifier.md`) on `NdkSend` and
+//! `NdkReceive`: a post that begins while another post on the same queue has not returned is
+//! reported and still executed, exactly once; a post on a full queue is reported with the queue
+//! and its depth; posts on different queues never conflict; with the checks off nothing is
+//! reported. (`tests/ndk_misuse_memory_posts.rs` covers bind, fast-register, invalidate and SRQ
+//! receives.)
 //!
 //! The race is made deterministic through the report sink: the sink runs on the posting thread
 //! while it is still inside the guarded post (reporting the overflow), and from there starts a
@@ -19,7 +21,7 @@ use softndk::abi::{
 };
 use softndk::consumer::{Adapter, QpLimits};
 use softndk::dispatch::misuse::{
-    self, Detail, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue, STATUS_CONCURRENT_POST,
+    self, Detail, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue,
 };
 use softndk::platform::host::Host;
 use softndk::verbs::AdapterConfig;
@@ -40,11 +42,11 @@ fn table(qp: *mut NDK_QP) -> &'static NDK_QP_DISPATCH {
     unsafe { &*dispatch }
 }
 
-/// An empty send on `qp` (it waits for the peer's receive).
-fn send(qp: usize) -> NTSTATUS {
+/// An empty send on `qp` with request context `ctx` (it waits for the peer's receive).
+fn send(qp: usize, ctx: usize) -> NTSTATUS {
     let qp = ptr::with_exposed_provenance_mut::<NDK_QP>(qp);
-    // SAFETY: an open QP, no SGEs.
-    unsafe { (table(qp).NdkSend)(qp, ptr::null_mut(), ptr::null(), 0, 0) }
+    // SAFETY: an open QP, no SGEs; the context is only handed back.
+    unsafe { (table(qp).NdkSend)(qp, ptr::without_provenance_mut(ctx), ptr::null(), 0, 0) }
 }
 
 /// An empty receive on `qp`.
@@ -54,10 +56,12 @@ fn receive(qp: usize) -> NTSTATUS {
     unsafe { (table(qp).NdkReceive)(qp, ptr::null_mut(), ptr::null(), 0) }
 }
 
-/// A sink that, on the first overflow report, posts on the armed QP from another thread while
-/// the reporting post is still inside the guard.
+/// A sink that, on the first overflow report, posts from another thread while the reporting
+/// post is still inside the guard: a receive on the peer (which lets one waiting send finish),
+/// then a send with context 3 on the armed QP, then a receive on it.
 struct Racer {
-    armed: Mutex<Option<usize>>,
+    /// (armed QP, its peer).
+    armed: Mutex<Option<(usize, usize)>>,
     seen: Mutex<Vec<Misuse>>,
     /// (send, receive) status of the second thread.
     second: Mutex<Option<(NTSTATUS, NTSTATUS)>>,
@@ -70,10 +74,13 @@ impl MisuseSink for Racer {
             return;
         }
         let armed = self.armed.lock().unwrap().take();
-        if let Some(qp) = armed {
-            let statuses = std::thread::spawn(move || (send(qp), receive(qp)))
-                .join()
-                .unwrap();
+        if let Some((qp, peer)) = armed {
+            let statuses = std::thread::spawn(move || {
+                assert_eq!(receive(peer), STATUS_SUCCESS);
+                (send(qp, 3), receive(qp))
+            })
+            .join()
+            .unwrap();
             *self.second.lock().unwrap() = Some(statuses);
         }
     }
@@ -95,22 +102,27 @@ const fn queue(kind: MisuseKind, qp: usize, queue: Queue, depth: u32) -> Misuse 
 }
 
 #[test]
-fn a_second_thread_posting_on_the_same_queue_is_reported_and_refused() {
+fn a_second_thread_posting_on_the_same_queue_is_reported_and_executed_once() {
     let p = Host::deterministic();
     let pair = Pair::new(&p, 16, SMALL);
     let qp = pair.a.qp.raw().expose_provenance();
-    // Two sends wait for receives the peer never posts: the initiator queue is full.
-    assert_eq!(send(qp), STATUS_SUCCESS);
-    assert_eq!(send(qp), STATUS_SUCCESS);
+    let peer = pair.b.qp.raw().expose_provenance();
+    // Two sends wait for receives the peer has not posted: the initiator queue is full.
+    assert_eq!(send(qp, 1), STATUS_SUCCESS);
+    assert_eq!(send(qp, 2), STATUS_SUCCESS);
     // SAFETY: an open adapter.
     unsafe { misuse::set_sink(pair.adapter.raw(), Some(&RACER)) };
-    *RACER.armed.lock().unwrap() = Some(qp);
+    *RACER.armed.lock().unwrap() = Some((qp, peer));
 
-    assert_eq!(send(qp), STATUS_INSUFFICIENT_RESOURCES, "the queue is full");
+    assert_eq!(
+        send(qp, 9),
+        STATUS_INSUFFICIENT_RESOURCES,
+        "the queue is full"
+    );
     let (second_send, second_receive) = RACER.second.lock().unwrap().take().unwrap();
     assert_eq!(
-        second_send, STATUS_CONCURRENT_POST,
-        "refused while the first thread was inside a send"
+        second_send, STATUS_SUCCESS,
+        "reported, then executed: the peer's receive had made room"
     );
     assert_eq!(
         second_receive, STATUS_SUCCESS,
@@ -123,17 +135,36 @@ fn a_second_thread_posting_on_the_same_queue_is_reported_and_refused() {
     assert_eq!(*RACER.seen.lock().unwrap(), expected, "the sink saw both");
     // SAFETY: an open adapter.
     assert_eq!(unsafe { misuse::reports(pair.adapter.raw()) }, expected);
+    // SAFETY: an open adapter.
+    unsafe { misuse::set_sink(pair.adapter.raw(), None) };
 
-    // The guard was left: another thread's post now only overflows.
-    let later = std::thread::spawn(move || send(qp)).join().unwrap();
+    // The marker was given back: another thread's post now only overflows.
+    let later = std::thread::spawn(move || send(qp, 10)).join().unwrap();
     assert_eq!(later, STATUS_INSUFFICIENT_RESOURCES);
     // SAFETY: an open adapter.
     let reports = unsafe { misuse::reports(pair.adapter.raw()) };
     assert_eq!(reports.len(), 3);
     assert_eq!(reports[2].kind, MisuseKind::QueueOverflow);
-    // SAFETY: an open adapter.
-    unsafe { misuse::set_sink(pair.adapter.raw(), None) };
+
+    // Every accepted send completes exactly once, the refused ones never.
+    assert_eq!(receive(peer), STATUS_SUCCESS);
+    assert_eq!(receive(peer), STATUS_SUCCESS);
+    let mut done: Vec<(usize, u32)> = pair
+        .a
+        .icq
+        .results_ex(16)
+        .iter()
+        .map(|r| (r.RequestContext.addr(), r.Status.as_u32()))
+        .collect();
+    done.sort_unstable();
+    let ok = STATUS_SUCCESS.as_u32();
+    assert_eq!(done, [(1, ok), (2, ok), (3, ok)]);
+    assert!(
+        pair.a.icq.results_ex(16).is_empty(),
+        "nothing completes twice"
+    );
     pair.close();
+    assert_eq!(p.alloc_stats().live, 0, "nothing leaked");
 }
 
 #[test]

@@ -21,6 +21,7 @@ use crate::fabric::{AdapterId, Fabric, FabricConfig, IpAddr};
 use crate::lifetime::Base;
 use crate::platform::{Platform, assert_no_provider_lock_held};
 use crate::sync::Arc;
+use crate::verbs::misuse::Monitor;
 use crate::verbs::{Adapter, Closer, Goodbye, Qp};
 
 use super::{
@@ -51,23 +52,36 @@ pub type NdkListener = Listener<Ndk>;
 /// A shared endpoint handed to NDK consumers.
 pub type NdkSharedEndpoint = SharedEndpoint<Ndk>;
 
-/// `NDK_CONNECTOR` + its stored close completion.
+/// `NDK_CONNECTOR` + its stored close completion and its adapter's provider verifier.
 #[repr(C)]
 pub struct NdkConnectorShell {
     ndk: NdkCell<NDK_CONNECTOR>,
     closer: Closer,
+    monitor: Monitor,
 }
 
 const _: () = assert!(core::mem::offset_of!(NdkConnectorShell, ndk) == 0);
 
 impl NdkConnectorShell {
-    /// A shell whose header carries `version` and whose `Dispatch` is `table`.
+    /// A shell whose header carries `version` and whose `Dispatch` is `table`, watched by
+    /// `monitor` (its adapter's).
     #[must_use]
-    pub fn new(version: NDK_VERSION, table: &'static NDK_CONNECTOR_DISPATCH) -> Self {
+    pub fn new(
+        version: NDK_VERSION,
+        table: &'static NDK_CONNECTOR_DISPATCH,
+        monitor: &Monitor,
+    ) -> Self {
         Self {
             ndk: NdkCell::new(NDK_CONNECTOR::new(version, table)),
             closer: Closer::new(),
+            monitor: monitor.clone(),
         }
+    }
+
+    /// The provider verifier of the adapter the connector was created on.
+    #[must_use]
+    pub const fn monitor(&self) -> &Monitor {
+        &self.monitor
     }
 
     /// The consumer's pointer.
@@ -90,7 +104,10 @@ impl Shell for NdkConnectorShell {
 }
 
 /// `NDK_LISTENER`, its close completion, the connect event and what new connectors are built
-/// with (the adapter's negotiated version and the connector table).
+/// with.
+///
+/// New connectors get the adapter's negotiated version, the connector table and the adapter's
+/// provider verifier, which watches the listener too.
 #[repr(C)]
 pub struct NdkListenerShell {
     ndk: NdkCell<NDK_LISTENER>,
@@ -98,6 +115,7 @@ pub struct NdkListenerShell {
     event: ConnectEvent,
     version: NDK_VERSION,
     connectors: &'static NDK_CONNECTOR_DISPATCH,
+    monitor: Monitor,
 }
 
 const _: () = assert!(core::mem::offset_of!(NdkListenerShell, ndk) == 0);
@@ -110,6 +128,7 @@ impl NdkListenerShell {
         table: &'static NDK_LISTENER_DISPATCH,
         connectors: &'static NDK_CONNECTOR_DISPATCH,
         event: ConnectEvent,
+        monitor: &Monitor,
     ) -> Self {
         Self {
             ndk: NdkCell::new(NDK_LISTENER::new(version, table)),
@@ -117,7 +136,14 @@ impl NdkListenerShell {
             event,
             version,
             connectors,
+            monitor: monitor.clone(),
         }
+    }
+
+    /// The provider verifier of the adapter the listener was created on.
+    #[must_use]
+    pub const fn monitor(&self) -> &Monitor {
+        &self.monitor
     }
 
     /// The consumer's pointer.
@@ -141,7 +167,7 @@ impl Shell for NdkListenerShell {
 
 impl ListenerShell<Ndk> for NdkListenerShell {
     fn incoming_shell(&self) -> NdkConnectorShell {
-        NdkConnectorShell::new(self.version, self.connectors)
+        NdkConnectorShell::new(self.version, self.connectors, &self.monitor)
     }
 
     fn connect_event(&self, connector: Base<NdkConnector>) {
@@ -155,23 +181,36 @@ impl ListenerShell<Ndk> for NdkListenerShell {
     }
 }
 
-/// `NDK_SHARED_ENDPOINT` + its close completion.
+/// `NDK_SHARED_ENDPOINT` + its close completion and its adapter's provider verifier.
 #[repr(C)]
 pub struct NdkEndpointShell {
     ndk: NdkCell<NDK_SHARED_ENDPOINT>,
     closer: Closer,
+    monitor: Monitor,
 }
 
 const _: () = assert!(core::mem::offset_of!(NdkEndpointShell, ndk) == 0);
 
 impl NdkEndpointShell {
-    /// A shell whose header carries `version` and whose `Dispatch` is `table`.
+    /// A shell whose header carries `version` and whose `Dispatch` is `table`, watched by
+    /// `monitor` (its adapter's).
     #[must_use]
-    pub fn new(version: NDK_VERSION, table: &'static NDK_SHARED_ENDPOINT_DISPATCH) -> Self {
+    pub fn new(
+        version: NDK_VERSION,
+        table: &'static NDK_SHARED_ENDPOINT_DISPATCH,
+        monitor: &Monitor,
+    ) -> Self {
         Self {
             ndk: NdkCell::new(NDK_SHARED_ENDPOINT::new(version, table)),
             closer: Closer::new(),
+            monitor: monitor.clone(),
         }
+    }
+
+    /// The provider verifier of the adapter the endpoint was created on.
+    #[must_use]
+    pub const fn monitor(&self) -> &Monitor {
+        &self.monitor
     }
 
     /// The consumer's pointer.

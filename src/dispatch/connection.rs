@@ -36,6 +36,7 @@ use crate::lifetime::{AlreadyClosing, Base, Closed};
 use crate::verbs::Adapter;
 
 use super::handle::{Embedded, Handle, borrow, hand_out};
+use super::misuse;
 use super::{close_object, query_extension, read_size, write_out};
 
 pub use super::connector::CONNECTOR_TABLE;
@@ -52,6 +53,9 @@ impl Handle for NdkConnector {
     ) -> Result<Closed, AlreadyClosing> {
         Self::close(base, |c| c.shell().store_close(completion))
     }
+    fn watch(&self) -> Option<misuse::Watch<'_>> {
+        Some(misuse::watch(self))
+    }
 }
 
 impl Embedded for NdkListener {
@@ -65,6 +69,9 @@ impl Handle for NdkListener {
     ) -> Result<Closed, AlreadyClosing> {
         Self::close(base, |c| c.shell().store_close(completion))
     }
+    fn watch(&self) -> Option<misuse::Watch<'_>> {
+        Some(misuse::watch(self))
+    }
 }
 
 impl Embedded for NdkSharedEndpoint {
@@ -77,6 +84,9 @@ impl Handle for NdkSharedEndpoint {
         completion: Option<CloseCompletion>,
     ) -> Result<Closed, AlreadyClosing> {
         Self::close(base, |c| c.shell().store_close(completion))
+    }
+    fn watch(&self) -> Option<misuse::Watch<'_>> {
+        Some(misuse::watch(self))
     }
 }
 
@@ -225,7 +235,11 @@ pub(super) unsafe extern "system" fn create_connector(
         Ok(link) => link,
         Err(status) => return status,
     };
-    let shell = NdkConnectorShell::new(adapter.version(), adapter.tables().connector);
+    let shell = NdkConnectorShell::new(
+        adapter.version(),
+        adapter.tables().connector,
+        adapter.misuse(),
+    );
     match Connector::new(adapter.cm().fabric(), link, shell) {
         Ok(connector) => {
             // SAFETY: `out` checked non-null; writable per the contract.
@@ -261,7 +275,13 @@ pub(super) unsafe extern "system" fn create_listener(
     // close completes (NdkCreateListener contract); the CM calls it only before then.
     let event = unsafe { ConnectEvent::new(event, Context::new(event_context)) };
     let tables = adapter.tables();
-    let shell = NdkListenerShell::new(adapter.version(), tables.listener, tables.connector, event);
+    let shell = NdkListenerShell::new(
+        adapter.version(),
+        tables.listener,
+        tables.connector,
+        event,
+        adapter.misuse(),
+    );
     match Listener::new(adapter.cm().fabric(), link, shell) {
         Ok(listener) => {
             // SAFETY: `out` checked non-null; writable per the contract.
@@ -299,7 +319,11 @@ pub(super) unsafe extern "system" fn create_shared_endpoint(
         Ok(link) => link,
         Err(status) => return status,
     };
-    let shell = NdkEndpointShell::new(adapter.version(), adapter.tables().shared_endpoint);
+    let shell = NdkEndpointShell::new(
+        adapter.version(),
+        adapter.tables().shared_endpoint,
+        adapter.misuse(),
+    );
     match SharedEndpoint::new(adapter.cm().fabric(), link, shell, address) {
         Ok(endpoint) => {
             // SAFETY: `out` checked non-null; writable per the contract.

@@ -94,8 +94,8 @@ handle!(Cq, NDK_CQ, watched);
 handle!(Pd, NDK_PD, watched);
 handle!(Mr, NDK_MR, watched);
 handle!(Qp, NDK_QP, watched);
-handle!(Mw, NDK_MW);
-handle!(Srq, NDK_SRQ);
+handle!(Mw, NDK_MW, watched);
+handle!(Srq, NDK_SRQ, watched);
 
 /// The consumer's pointer to a new object: gives up BASE as the pointer.
 #[must_use]

@@ -4,17 +4,17 @@
 //! NULL QP, NULL `pSgl` with `nSge` > 0, flag bits outside the call's mask, `nSge` above the
 //! QP's (or, for reads, the adapter's) limit, inline bytes above the QP's inline size; the engine
 //! checks the total length against `MaxTransferLength`, the queue depth and the QP state. Every
-//! refusal answers a status and queues nothing. Each post runs inside [`misuse::post`], the
-//! provider verifier's guard (concurrent posters on one queue, queue overflow); new post slots
-//! (bind, fast-register, invalidate) should use it too, on `Queue::Initiator`.
+//! refusal answers a status and queues nothing. Each post (bind, fast-register and invalidate
+//! included, on `Queue::Initiator`) runs inside [`misuse::post`], the provider verifier's guard
+//! (overlapping posts on one queue, queue overflow).
 #![allow(unsafe_code)]
 
 use core::ffi::c_void;
 
 use crate::abi::{
-    NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER, NDK_OP_FLAG_INLINE, NDK_QP,
-    NDK_QP_DISPATCH, NDK_SGE, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS, VALID_BIND_FLAGS,
-    VALID_FAST_REGISTER_FLAGS, VALID_INVALIDATE_FLAGS, VALID_READ_FLAGS,
+    NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MW, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_OP_FLAG_INLINE,
+    NDK_QP, NDK_QP_DISPATCH, NDK_SGE, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    VALID_BIND_FLAGS, VALID_FAST_REGISTER_FLAGS, VALID_INVALIDATE_FLAGS, VALID_READ_FLAGS,
     VALID_SEND_AND_INVALIDATE_FLAGS, VALID_SEND_FLAGS, VALID_WRITE_FLAGS, has_flag, op_flags_valid,
 };
 use crate::engine::{Access, BindRequest, FastRegisterRequest, OpFlags, Payload, Sge, WorkRequest};
@@ -22,7 +22,7 @@ use crate::sync::Arc;
 use crate::verbs::mr::MemoryTable;
 use crate::verbs::{Mr, Mw, Qp};
 
-use super::handle::{Borrowed, borrow};
+use super::handle::{Borrowed, borrow, type_of};
 use super::misuse::{self, Queue};
 use super::{close_object, query_extension};
 
@@ -375,7 +375,9 @@ unsafe extern "system" fn bind(
         length: length as u64,
         access: Access::LOCAL_READ,
     });
-    status(qp.post(context(ctx), request, OpFlags(flags)))
+    misuse::post(&**qp, Queue::Initiator, || {
+        status(qp.post(context(ctx), request, OpFlags(flags)))
+    })
 }
 
 /// Most pages one `NdkFastRegister` may carry (stack storage); `FRMRPageCount` never exceeds it.
@@ -437,7 +439,9 @@ unsafe extern "system" fn fast_register(
         base_virtual_address: base.addr() as u64,
         access: Access::LOCAL_READ,
     });
-    status(qp.post(context(ctx), request, OpFlags(flags)))
+    misuse::post(&**qp, Queue::Initiator, || {
+        status(qp.post(context(ctx), request, OpFlags(flags)))
+    })
 }
 
 /// `NdkInvalidate` of a fast-register MR or a window, given by its header. Refused before
@@ -456,18 +460,25 @@ unsafe extern "system" fn invalidate(
     let Some(qp) = (unsafe { posting_qp(qp, flags, VALID_INVALIDATE_FLAGS) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    // SAFETY: NDK contract: `object` is NULL or a live MR or MW of this provider; `borrow`
-    // checks the header's type before treating it as either.
-    let mr = unsafe { borrow::<Mr>(object.cast()) };
-    // SAFETY: as above.
-    let mw = unsafe { borrow::<Mw>(object.cast()) };
-    let token = match (mr, mw) {
-        (Some(mr), _) if mr.is_fast() => mr.token(),
-        (None, Some(mw)) => mw.token(),
-        _ => return STATUS_INVALID_PARAMETER,
+    // One borrow only, chosen by the header's type, so that a closed object is refused (and,
+    // with the provider verifier on, reported) exactly once.
+    // SAFETY: NDK contract: `object` is NULL or an MR or MW this provider handed out.
+    let token = if unsafe { type_of(object) } == Some(NDK_OBJECT_TYPE::MW) {
+        // SAFETY: as above; `borrow` checks the type again.
+        unsafe { borrow::<Mw>(object.cast()) }.map(|mw| mw.token())
+    } else {
+        // SAFETY: as above; anything but an MR is refused by `borrow`.
+        unsafe { borrow::<Mr>(object.cast()) }
+            .filter(|mr| mr.is_fast())
+            .map(|mr| mr.token())
+    };
+    let Some(token) = token else {
+        return STATUS_INVALID_PARAMETER;
     };
     let request = WorkRequest::Invalidate {
         target: MemoryTable::handle(token),
     };
-    status(qp.post(context(ctx), request, OpFlags(flags)))
+    misuse::post(&**qp, Queue::Initiator, || {
+        status(qp.post(context(ctx), request, OpFlags(flags)))
+    })
 }

@@ -1,4 +1,5 @@
-//! `NDK_SRQ_DISPATCH`: close, modify and receive posting of a shared receive queue.
+//! `NDK_SRQ_DISPATCH`: close, modify and receive posting of a shared receive queue. Receives
+//! are posted inside the provider verifier's post guard ([`misuse::post`]).
 #![allow(unsafe_code)]
 
 use core::ffi::c_void;
@@ -11,6 +12,7 @@ use crate::engine::Sge;
 use crate::verbs::Srq;
 
 use super::handle::borrow;
+use super::misuse::{self, Queue};
 use super::qp::{MAX_SGE, read_sges};
 use super::{close_object, query_extension};
 
@@ -65,5 +67,7 @@ unsafe extern "system" fn srq_receive(
         Ok(s) => s,
         Err(s) => return s,
     };
-    status(srq.post(ctx.expose_provenance(), sges))
+    misuse::post(&**srq, Queue::Srq, || {
+        status(srq.post(ctx.expose_provenance(), sges))
+    })
 }

@@ -48,6 +48,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::platform::prelude::*;
 use crate::platform::{Dpc, LockLevel, Platform, SpinLock};
+use crate::verbs::misuse::MisuseChecks;
 
 use super::config;
 use super::counters::AdapterCounters;
@@ -68,6 +69,8 @@ use super::state::{AdapterRun, PauseOutcome, Transition};
 static SUPPORTED_OID_LIST: [u32; oid::SUPPORTED_OIDS.len()] = oid::SUPPORTED_OIDS;
 
 static NETWORK_DIRECT_KEYWORD: [u16; 14] = ascii_utf16("*NetworkDirect");
+static SOFTNDK_VERIFIER_KEYWORD: [u16; config::VERIFIER_KEYWORD.len()] =
+    ascii_utf16(config::VERIFIER_KEYWORD);
 
 /// One SoftNDK miniport adapter.
 ///
@@ -102,6 +105,9 @@ pub(super) struct Adapter {
     pub(super) rx_dpc: Dpc,
     /// Index in the hub's port table, `NO_PORT` while detached.
     port: AtomicUsize,
+    /// The provider verifier of every `NDK_ADAPTER` opened on this adapter: the
+    /// `SoftNdkVerifier` keyword, read once in initialize (`config::verifier_checks`).
+    pub(super) verifier: MisuseChecks,
 }
 
 /// `Adapter::port` while the adapter is not attached to the hub.
@@ -187,6 +193,7 @@ impl Adapter {
                 rx_dpc: parts.rx_dpc,
                 port: AtomicUsize::new(NO_PORT),
                 platform: parts.platform,
+                verifier: MisuseChecks::DEFAULT,
             });
         }
         // SAFETY: `raw` was allocated with the global allocator for `Self`'s layout and now
@@ -222,11 +229,13 @@ impl Adapter {
     }
 }
 
-/// Reads `*NetworkDirect` (`None` when absent or unreadable, meaning the INF default).
+/// Reads the integer keyword `name` of the adapter's registry parameters (absent, unreadable or
+/// not convertible: [`config::Keyword::Missing`]; another parameter type:
+/// [`config::Keyword::WrongType`]).
 ///
 /// # Safety
 /// `PASSIVE_LEVEL`, inside `MiniportInitializeEx`, with `handle` the miniport adapter handle.
-unsafe fn read_network_direct(handle: NDIS_HANDLE) -> Option<u32> {
+unsafe fn read_keyword(handle: NDIS_HANDLE, name: &'static [u16]) -> config::Keyword {
     let mut object = NDIS_CONFIGURATION_OBJECT {
         Header: object_header(
             NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT,
@@ -240,12 +249,12 @@ unsafe fn read_network_direct(handle: NDIS_HANDLE) -> Option<u32> {
     // SAFETY: PASSIVE_LEVEL per the contract; both pointers are live locals.
     let status = unsafe { NdisOpenConfigurationEx(&raw mut object, &raw mut configuration) };
     if status != NDIS_STATUS_SUCCESS {
-        return None;
+        return config::Keyword::Missing;
     }
     let mut keyword = NDIS_STRING {
-        Length: u16::try_from(NETWORK_DIRECT_KEYWORD.len() * 2).unwrap_or(0),
-        MaximumLength: u16::try_from(NETWORK_DIRECT_KEYWORD.len() * 2).unwrap_or(0),
-        Buffer: NETWORK_DIRECT_KEYWORD.as_ptr(),
+        Length: u16::try_from(name.len() * 2).unwrap_or(0),
+        MaximumLength: u16::try_from(name.len() * 2).unwrap_or(0),
+        Buffer: name.as_ptr(),
     };
     let mut read_status = NDIS_STATUS_FAILURE;
     let mut parameter: *mut NDIS_CONFIGURATION_PARAMETER = null_mut();
@@ -262,10 +271,15 @@ unsafe fn read_network_direct(handle: NDIS_HANDLE) -> Option<u32> {
     }
     let value = if read_status == NDIS_STATUS_SUCCESS && !parameter.is_null() {
         // SAFETY: on success NDIS returns a parameter that lives until the configuration is
-        // closed below; an integer read fills `IntegerData`.
-        Some(unsafe { (*parameter).IntegerData })
+        // closed below.
+        let parameter = unsafe { &*parameter };
+        if parameter.ParameterType == NDIS_PARAMETER_INTEGER {
+            config::Keyword::Integer(parameter.IntegerData)
+        } else {
+            config::Keyword::WrongType
+        }
     } else {
-        None
+        config::Keyword::Missing
     };
     // SAFETY: PASSIVE_LEVEL; closes the handle opened above, after the last use of `parameter`.
     unsafe { NdisCloseConfiguration(configuration) };
@@ -399,7 +413,13 @@ pub(super) unsafe extern "system" fn initialize(
     let mut status = unsafe { set_attributes(handle, (&raw mut registration).cast()) };
     if status == NDIS_STATUS_SUCCESS {
         // SAFETY: PASSIVE inside initialize with the adapter handle NDIS passed.
-        let keyword = unsafe { read_network_direct(handle) };
+        let keyword = unsafe { read_keyword(handle, &NETWORK_DIRECT_KEYWORD) }.integer();
+        // SAFETY: as above.
+        let verifier = unsafe { read_keyword(handle, &SOFTNDK_VERIFIER_KEYWORD) };
+        // SAFETY: `context` is the adapter allocated above; NDIS calls none of its handlers
+        // with this context before initialize returns and nothing else has been given it yet
+        // (the hub attach comes last), so this write is the only access.
+        unsafe { (*context).verifier = config::verifier_checks(verifier) };
         // SAFETY: `context` is the adapter allocated above, live until freed below or in halt.
         let enabled = unsafe {
             (*context)

@@ -1,5 +1,8 @@
-//! What a `SoftNDK` adapter tells NDIS about itself: Ethernet parameters, its MAC address, the
-//! NDKPI version it reports before any open, and whether NDK may be enabled.
+//! What a `SoftNDK` adapter tells NDIS about itself, and what its registry keywords mean.
+//!
+//! Ethernet parameters, its MAC address, the NDKPI version it reports before any open, whether
+//! NDK may be enabled (`*NetworkDirect`) and whether the provider verifier is on
+//! (`SoftNdkVerifier`).
 //!
 //! Owns: the Ethernet numbers in the general attributes and the OID answers derived from
 //! them. Must never: touch NDIS (pure values, host-tested), or define an NDK limit or flag —
@@ -8,6 +11,7 @@
 #![deny(unsafe_code)]
 
 use crate::abi::{NDK_RDMA_TECHNOLOGY, NDK_VERSION, NDK_VERSION_1_2};
+use crate::verbs::misuse::MisuseChecks;
 
 /// Ethernet payload MTU.
 pub const MTU: u32 = 1500;
@@ -86,9 +90,69 @@ pub const fn ndk_enabled(network_direct_keyword: Option<u32>, provider_ready: bo
 /// `*NetworkDirect` allows it.
 pub const NDK_PROVIDER_READY: bool = true;
 
+/// The registry keyword of the provider verifier (the INF offers it as an advanced property).
+pub const VERIFIER_KEYWORD: &str = "SoftNdkVerifier";
+
+/// What reading an integer keyword from the adapter's registry parameters gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keyword {
+    /// Absent, or unreadable (NDIS could not open the parameters or convert the value).
+    Missing,
+    /// A number (`REG_DWORD`, or a string NDIS read as a number).
+    Integer(u32),
+    /// Present with another type (NDIS returned a non-integer parameter).
+    WrongType,
+}
+
+impl Keyword {
+    /// The number, if the keyword held one.
+    #[must_use]
+    pub const fn integer(self) -> Option<u32> {
+        match self {
+            Self::Integer(value) => Some(value),
+            Self::Missing | Self::WrongType => None,
+        }
+    }
+}
+
+/// The provider verifier's setting from the `SoftNdkVerifier` keyword (`REG_DWORD`, offered by
+/// the INF as an advanced property, enum 0/1, default 0): 0 off, 1 on.
+///
+/// Missing, of another type, or any other number: [`MisuseChecks::DEFAULT`], which is off in
+/// release kernel builds (and on in debug and host builds). A bad value never turns the checks on
+/// in a release driver.
+#[must_use]
+pub const fn verifier_checks(keyword: Keyword) -> MisuseChecks {
+    match keyword {
+        Keyword::Integer(value) => match MisuseChecks::from_registry(value) {
+            Some(checks) => checks,
+            None => MisuseChecks::DEFAULT,
+        },
+        Keyword::Missing | Keyword::WrongType => MisuseChecks::DEFAULT,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verifier_keyword_values_and_every_bad_one() {
+        assert_eq!(verifier_checks(Keyword::Integer(0)), MisuseChecks::Off);
+        assert_eq!(verifier_checks(Keyword::Integer(1)), MisuseChecks::ON);
+        for bad in [
+            Keyword::Missing,
+            Keyword::WrongType,
+            Keyword::Integer(2),
+            Keyword::Integer(0x8000_0000),
+            Keyword::Integer(u32::MAX),
+        ] {
+            assert_eq!(verifier_checks(bad), MisuseChecks::DEFAULT, "{bad:?}");
+        }
+        assert_eq!(Keyword::Integer(7).integer(), Some(7));
+        assert_eq!(Keyword::WrongType.integer(), None);
+        assert_eq!(Keyword::Missing.integer(), None);
+    }
 
     #[test]
     fn mac_is_locally_administered_unicast_and_distinct() {

@@ -21,6 +21,7 @@ use crate::fabric::IpAddr;
 use crate::verbs::AdapterConfig;
 use crate::verbs::limits::MAX_ADAPTER_ADDRESSES;
 use crate::verbs::limits::{SOFTNDK_TECHNOLOGY, SOFTNDK_VENDOR_ID};
+use crate::verbs::misuse::MisuseChecks;
 use crate::verbs::stats::CONNECTIONS_COUNTED;
 
 use super::config::{NDKPI_VERSION, RDMA_TECHNOLOGY, VENDOR_ID};
@@ -47,16 +48,21 @@ pub struct NdkAdapterState {
     /// the fabric registration belongs to the adapter's id and follows
     /// `OID_GEN_NETWORK_LAYER_ADDRESSES`).
     pub addresses: AddressSet,
+    /// The provider verifier, as the adapter's `SoftNdkVerifier` keyword set it at
+    /// initialization (`config::verifier_checks`).
+    pub misuse: MisuseChecks,
 }
 
 impl NdkAdapterState {
-    /// State with `token_secret` and no fabric (private loopback fabric per instance).
+    /// State with `token_secret`, no fabric (private loopback fabric per instance) and the
+    /// build's default verifier setting.
     #[must_use]
     pub const fn detached(token_secret: u32) -> Self {
         Self {
             token_secret,
             fabric: None,
             addresses: AddressSet::EMPTY,
+            misuse: MisuseChecks::DEFAULT,
         }
     }
 }
@@ -64,13 +70,16 @@ impl NdkAdapterState {
 /// The provider configuration of one `NDK_ADAPTER` opened on an adapter.
 ///
 /// SoftNDK's identity and limits ([`AdapterConfig::softndk`]) with the adapter's per-open
-/// state: the token secret, and the fabric (bound to the adapter's id) with the adapter's
+/// state: the token secret, the provider verifier setting, and the fabric (bound to the adapter's id) with the adapter's
 /// addresses ([`AdapterConfig::on_fabric`]). The only place the miniport builds an
 /// [`AdapterConfig`]; the NDK attributes are derived from its result too, so NDIS and
 /// `NdkQueryAdapterInfo` report the same numbers.
 #[must_use]
 pub fn ndk_adapter_config(state: &NdkAdapterState) -> AdapterConfig {
-    let config = AdapterConfig::softndk(state.token_secret);
+    let config = AdapterConfig {
+        misuse: state.misuse,
+        ..AdapterConfig::softndk(state.token_secret)
+    };
     match &state.fabric {
         Some(fabric) => {
             // The provider takes at most `MAX_ADAPTER_ADDRESSES`; the first ones are kept.
@@ -209,6 +218,21 @@ mod tests {
             ndk_adapter_info(&config).AdapterFlags,
             crate::verbs::ADAPTER_FLAGS
         );
+    }
+
+    #[test]
+    fn the_configuration_carries_the_verifier_setting() {
+        assert_eq!(
+            ndk_adapter_config(&NdkAdapterState::detached(1)).misuse,
+            MisuseChecks::DEFAULT
+        );
+        for checks in [MisuseChecks::Off, MisuseChecks::ON] {
+            let state = NdkAdapterState {
+                misuse: checks,
+                ..NdkAdapterState::detached(1)
+            };
+            assert_eq!(ndk_adapter_config(&state).misuse, checks);
+        }
     }
 
     #[test]

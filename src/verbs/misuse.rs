@@ -1,5 +1,5 @@
-//! The provider-side verifier's per-adapter state: the switch, the record of consumer misuse,
-//! the quarantine of closed objects and the "poster inside" table of the post guard.
+//! The provider-side verifier's state: the per-adapter switch, record of consumer misuse and
+//! quarantine of closed objects, and the per-queue "poster inside" markers of the post guard.
 //!
 //! Owns the data only; the checks themselves (poisoning a closed object's header, refusing a
 //! call through a poisoned object, guarding the post entries) are the dispatch layer's, in
@@ -7,7 +7,8 @@
 //! `docs/provider-verifier.md`.
 //!
 //! Everything here is bounded and allocated when the adapter opens (only when the checks are
-//! on): reporting, parking and guarding never allocate, never block and never panic, so they may
+//! on; a queue's markers live in its QP or SRQ): reporting, parking and guarding never allocate,
+//! never block and never panic, so they may
 //! run at `DISPATCH_LEVEL`. The locks are leaves: nothing is called while one is held — objects
 //! evicted from the quarantine and the report sink run after the lock is released.
 //!
@@ -20,8 +21,8 @@ use core::fmt;
 
 use crate::abi::NDK_OBJECT_TYPE;
 use crate::platform::prelude::*;
-use crate::platform::{AllocError, PBox, PSlice, Platform, SpinLock};
-use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::platform::{AllocError, PSlice, Platform, SpinLock};
+use crate::sync::{Arc, AtomicBool, Ordering};
 
 use super::lock_order;
 
@@ -41,8 +42,6 @@ pub enum MisuseChecks {
 impl MisuseChecks {
     /// The default quarantine capacity.
     pub const QUARANTINE: u32 = 1024;
-    /// The largest quarantine capacity [`MisuseChecks::from_registry`] accepts.
-    pub const MAX_QUARANTINE: u32 = 65_536;
     /// Checks on with the default quarantine.
     pub const ON: Self = Self::On {
         quarantine: Self::QUARANTINE,
@@ -58,18 +57,15 @@ impl MisuseChecks {
         Self::ON
     };
 
-    /// The setting for the `SoftNdkVerifier` registry keyword (`REG_DWORD`): 0 off, 1 on with
-    /// the default quarantine, any larger value on with that many quarantined objects (at most
-    /// [`MisuseChecks::MAX_QUARANTINE`]).
+    /// The setting a `SoftNdkVerifier` registry value (`REG_DWORD`) asks for: 0 off, 1 on with
+    /// the default quarantine; `None` for any other number (the caller then keeps
+    /// [`MisuseChecks::DEFAULT`], see `miniport::config::verifier_checks`).
     #[must_use]
-    pub const fn from_registry(value: u32) -> Self {
+    pub const fn from_registry(value: u32) -> Option<Self> {
         match value {
-            0 => Self::Off,
-            1 => Self::ON,
-            n if n > Self::MAX_QUARANTINE => Self::On {
-                quarantine: Self::MAX_QUARANTINE,
-            },
-            n => Self::On { quarantine: n },
+            0 => Some(Self::Off),
+            1 => Some(Self::ON),
+            _ => None,
         }
     }
 
@@ -87,7 +83,7 @@ pub enum MisuseKind {
     CallOnClosedObject,
     /// `NdkCloseObject` on an object whose close already started.
     CloseTwice,
-    /// A post while another thread is inside a post on the same queue (§6.1).
+    /// A post that began while another post on the same queue had not returned (§6.1).
     ConcurrentPost,
     /// A post on a queue already holding its depth of outstanding requests (§6.2).
     QueueOverflow,
@@ -102,18 +98,6 @@ pub enum Queue {
     Receive,
     /// A shared receive queue.
     Srq,
-}
-
-impl Queue {
-    /// Distinguishes the queues of one object in the poster table (objects are at least
-    /// 8-aligned, so the low bits of their address are free).
-    const fn tag(self) -> usize {
-        match self {
-            Self::Initiator => 0,
-            Self::Receive => 1,
-            Self::Srq => 2,
-        }
-    }
 }
 
 /// More about one misuse.
@@ -217,9 +201,6 @@ pub trait MisuseSink: Send + Sync {
 
 /// Reports kept per adapter (older ones are overwritten; [`Monitor::count`] counts them all).
 pub const REPORTS_KEPT: usize = 64;
-/// Queues the post guard can watch at the same moment per adapter (a direct-mapped table:
-/// two queues colliding in it at the same moment leave the later one unchecked).
-pub const POSTER_SLOTS: usize = 64;
 
 /// A closed object kept alive (its memory only) by the quarantine.
 pub type Parked = Arc<dyn Any + Send + Sync>;
@@ -241,22 +222,21 @@ struct Quarantine {
     drained: bool,
 }
 
-/// One slot of the poster table: the queue being posted to and the posting thread.
-struct Poster {
-    queue: AtomicUsize,
-    owner: AtomicUsize,
-}
-
 struct Inner {
     reports: SpinLock<Reports>,
     quarantine: SpinLock<Quarantine>,
-    posters: PSlice<Poster>,
 }
 
 /// An adapter's misuse state (`verbs::Adapter::misuse`). Empty, and free, when the checks are
 /// off.
+///
+/// Cloning shares the state: the connection manager's objects keep a clone, because their link
+/// to the adapter is gone once they are finalised while a quarantined one must still report on
+/// its adapter. The clones a quarantined object holds form a cycle with the quarantine, which
+/// [`Monitor::release_quarantine`] (the adapter's finaliser) breaks.
+#[derive(Clone)]
 pub struct Monitor {
-    inner: Option<PBox<Inner>>,
+    inner: Option<Arc<Inner>>,
 }
 
 impl fmt::Debug for Monitor {
@@ -266,36 +246,6 @@ impl fmt::Debug for Monitor {
             .field("reported", &self.count())
             .finish_non_exhaustive()
     }
-}
-
-/// How a post entered the guard.
-#[derive(Debug)]
-#[must_use]
-pub enum PostEntry {
-    /// Not watched (checks off, this thread is already inside a post on the queue, or the
-    /// table slot is taken by another queue): nothing to release.
-    Unwatched,
-    /// This post holds the queue's slot; release it with [`Monitor::exit_post`].
-    Held(usize),
-    /// Another thread is inside a post on this queue.
-    Concurrent,
-}
-
-/// An identity of the current thread for the post guard, `None` where the platform offers none
-/// yet (the kernel build: it then never reports concurrent posts rather than risk reporting a
-/// re-entrant post from inside a callback the provider made).
-#[cfg(feature = "std")]
-#[allow(clippy::unnecessary_wraps)] // the kernel build's signature
-fn thread_token() -> Option<usize> {
-    std::thread_local! {
-        static TOKEN: u8 = const { 0 };
-    }
-    Some(TOKEN.with(|t| core::ptr::from_ref(t).addr()))
-}
-
-#[cfg(not(feature = "std"))]
-const fn thread_token() -> Option<usize> {
-    None
 }
 
 impl Monitor {
@@ -328,13 +278,9 @@ impl Monitor {
                     drained: false,
                 },
             ),
-            posters: platform.try_slice(POSTER_SLOTS, |_| Poster {
-                queue: AtomicUsize::new(0),
-                owner: AtomicUsize::new(0),
-            })?,
         };
         Ok(Self {
-            inner: Some(platform.try_box(inner)?),
+            inner: Some(platform.try_arc(inner)?),
         })
     }
 
@@ -342,6 +288,13 @@ impl Monitor {
     #[must_use]
     pub const fn is_on(&self) -> bool {
         self.inner.is_some()
+    }
+
+    /// The post markers of a new QP or SRQ of this adapter (watched when the checks are on).
+    #[must_use]
+    #[allow(clippy::missing_const_for_fn)] // loom's atomics (under `--cfg loom`) are not const
+    pub fn post_markers(&self) -> PostMarkers {
+        PostMarkers::new(self.is_on())
     }
 
     /// Records `misuse` and hands it to the sink. Nothing when the checks are off.
@@ -450,58 +403,94 @@ impl Monitor {
             .map(|o| Arc::as_ptr(o).cast::<()>().addr())
             .collect()
     }
+}
 
-    /// Enters a post on `queue` of the object at `object`.
-    pub fn enter_post(&self, object: usize, queue: Queue) -> PostEntry {
-        let (Some(inner), Some(me)) = (&self.inner, thread_token()) else {
+/// How a post entered its queue's marker ([`PostMarkers::enter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum PostEntry {
+    /// The checks are off for this queue: nothing was taken, nothing to release.
+    Unwatched,
+    /// This post took the marker; [`PostMarkers::exit`] releases it.
+    Held,
+    /// Another post on this queue had not returned yet: the marker stays with that post.
+    Overlap,
+}
+
+/// The "poster inside" markers of one object's queues: a QP's initiator and receive queues, or
+/// the one queue of an SRQ (which uses the receive marker).
+///
+/// A post takes its queue's marker with one compare-exchange and gives it back with one store;
+/// a post that finds the marker taken overlaps another post on the same queue. No thread
+/// identity is involved, so the kernel and host builds detect the same overlaps. Whether the
+/// markers are used is fixed when the object is created (its adapter's checks): with the checks
+/// off, a post reads that one flag and touches nothing else.
+pub struct PostMarkers {
+    on: bool,
+    initiator: AtomicBool,
+    receive: AtomicBool,
+}
+
+impl fmt::Debug for PostMarkers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostMarkers")
+            .field("on", &self.on)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostMarkers {
+    /// Markers that are used only when `on`.
+    #[must_use]
+    #[allow(clippy::missing_const_for_fn)] // loom's atomics (under `--cfg loom`) are not const
+    pub fn new(on: bool) -> Self {
+        Self {
+            on,
+            initiator: AtomicBool::new(false),
+            receive: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether posts on these queues are guarded (the adapter's checks were on at creation).
+    #[must_use]
+    pub const fn is_on(&self) -> bool {
+        self.on
+    }
+
+    const fn marker(&self, queue: Queue) -> &AtomicBool {
+        match queue {
+            Queue::Initiator => &self.initiator,
+            Queue::Receive | Queue::Srq => &self.receive,
+        }
+    }
+
+    /// Enters a post on `queue`.
+    pub fn enter(&self, queue: Queue) -> PostEntry {
+        if !self.on {
             return PostEntry::Unwatched;
-        };
-        let key = object | queue.tag();
-        let index = slot_of(key);
-        let slot = &inner.posters[index];
-        match slot
-            .queue
-            .compare_exchange(0, key, Ordering::Acquire, Ordering::Relaxed)
+        }
+        match self
+            .marker(queue)
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
         {
-            Ok(_) => {
-                slot.owner.store(me, Ordering::Relaxed);
-                PostEntry::Held(index)
-            }
-            // Held for this queue: by this thread (a post from inside a callback the provider
-            // made from a post) or by another one. The owner is written right after the
-            // queue, so a holder that is not us may still show 0: that is another thread too.
-            Err(held) if held == key => {
-                if slot.owner.load(Ordering::Relaxed) == me {
-                    PostEntry::Unwatched
-                } else {
-                    PostEntry::Concurrent
-                }
-            }
-            Err(_) => PostEntry::Unwatched,
+            Ok(_) => PostEntry::Held,
+            Err(_) => PostEntry::Overlap,
         }
     }
 
-    /// Leaves a post entered with [`Monitor::enter_post`].
-    pub fn exit_post(&self, entry: &PostEntry) {
-        if let (Some(inner), PostEntry::Held(index)) = (&self.inner, entry) {
-            let slot = &inner.posters[*index];
-            slot.owner.store(0, Ordering::Relaxed);
-            slot.queue.store(0, Ordering::Release);
+    /// Leaves a post entered with [`PostMarkers::enter`] (releases the marker if it took it).
+    pub fn exit(&self, queue: Queue, entry: PostEntry) {
+        if entry == PostEntry::Held {
+            self.marker(queue).store(false, Ordering::Release);
         }
     }
+
+    /// Whether a post on `queue` is inside its marker now (diagnostics and tests).
+    #[must_use]
+    pub fn is_inside(&self, queue: Queue) -> bool {
+        self.marker(queue).load(Ordering::Acquire)
+    }
 }
-
-/// The poster-table slot of a queue key (Fibonacci hashing of the address).
-const fn slot_of(key: usize) -> usize {
-    let h = (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    // The top bits index a power-of-two table, so the shifted value is below `POSTER_SLOTS`.
-    #[allow(clippy::cast_possible_truncation)]
-    let index = (h >> (64 - POSTER_SLOTS.trailing_zeros())) as usize;
-    index
-}
-
-const _: () = assert!(POSTER_SLOTS.is_power_of_two());
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,10 +517,15 @@ mod tests {
         let obj: Parked = Arc::new(5_u32);
         assert!(m.park(Arc::clone(&obj)).is_some(), "handed straight back");
         assert!(m.quarantined().is_empty());
-        assert!(matches!(
-            m.enter_post(64, Queue::Receive),
-            PostEntry::Unwatched
-        ));
+        let markers = m.post_markers();
+        assert!(!markers.is_on());
+        assert_eq!(markers.enter(Queue::Receive), PostEntry::Unwatched);
+        assert_eq!(
+            markers.enter(Queue::Receive),
+            PostEntry::Unwatched,
+            "nothing was taken"
+        );
+        assert!(!markers.is_inside(Queue::Receive));
     }
 
     #[test]
@@ -573,53 +567,53 @@ mod tests {
     }
 
     #[test]
-    fn post_guard_tells_nested_from_concurrent() {
-        let m = on(0);
-        let outer = m.enter_post(0x1000, Queue::Initiator);
-        assert!(matches!(outer, PostEntry::Held(_)));
-        assert!(
-            matches!(m.enter_post(0x1000, Queue::Initiator), PostEntry::Unwatched),
-            "the same thread again: a re-entrant post"
+    fn a_post_marker_is_held_by_one_post_per_queue() {
+        let markers = on(0).post_markers();
+        let outer = markers.enter(Queue::Initiator);
+        assert_eq!(outer, PostEntry::Held);
+        assert!(markers.is_inside(Queue::Initiator));
+        let inner = markers.enter(Queue::Initiator);
+        assert_eq!(
+            inner,
+            PostEntry::Overlap,
+            "a second post before the first returned"
         );
+        markers.exit(Queue::Initiator, inner);
         assert!(
-            matches!(
-                m.enter_post(0x1000, Queue::Receive),
-                PostEntry::Held(_) | PostEntry::Unwatched
-            ),
-            "another queue of the same QP is never a conflict"
+            markers.is_inside(Queue::Initiator),
+            "the overlapping post does not release the first one's marker"
         );
+        let receive = markers.enter(Queue::Receive);
+        assert_eq!(
+            receive,
+            PostEntry::Held,
+            "another queue is never a conflict"
+        );
+        assert_eq!(
+            markers.enter(Queue::Srq),
+            PostEntry::Overlap,
+            "an SRQ uses the receive marker"
+        );
+        markers.exit(Queue::Receive, receive);
         std::thread::scope(|s| {
             s.spawn(|| {
-                assert!(matches!(
-                    m.enter_post(0x1000, Queue::Initiator),
-                    PostEntry::Concurrent
-                ));
+                assert_eq!(markers.enter(Queue::Initiator), PostEntry::Overlap);
             });
         });
-        m.exit_post(&outer);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let e = m.enter_post(0x1000, Queue::Initiator);
-                assert!(matches!(e, PostEntry::Held(_)), "free again");
-                m.exit_post(&e);
-            });
-        });
+        markers.exit(Queue::Initiator, outer);
+        assert!(!markers.is_inside(Queue::Initiator));
+        let again = markers.enter(Queue::Initiator);
+        assert_eq!(again, PostEntry::Held, "free again");
+        markers.exit(Queue::Initiator, again);
     }
 
     #[test]
     fn registry_values() {
-        assert_eq!(MisuseChecks::from_registry(0), MisuseChecks::Off);
-        assert_eq!(MisuseChecks::from_registry(1), MisuseChecks::ON);
-        assert_eq!(
-            MisuseChecks::from_registry(8),
-            MisuseChecks::On { quarantine: 8 }
-        );
-        assert_eq!(
-            MisuseChecks::from_registry(u32::MAX),
-            MisuseChecks::On {
-                quarantine: MisuseChecks::MAX_QUARANTINE
-            }
-        );
+        assert_eq!(MisuseChecks::from_registry(0), Some(MisuseChecks::Off));
+        assert_eq!(MisuseChecks::from_registry(1), Some(MisuseChecks::ON));
+        for out_of_range in [2, 8, u32::MAX] {
+            assert_eq!(MisuseChecks::from_registry(out_of_range), None);
+        }
         assert!(MisuseChecks::DEFAULT.is_on(), "host builds check");
     }
 }

@@ -33,6 +33,7 @@ use crate::platform::{PVec, Region, SpinLock};
 use crate::sync::Arc;
 
 use super::memory::{MemoryTable, Requester};
+use super::misuse::PostMarkers;
 use super::mr::{Pin, PinList};
 use super::{Closer, Cq, Pd, Srq, lock_order};
 
@@ -237,6 +238,8 @@ pub struct Qp {
     srq: Option<Arc<Srq>>,
     config: QpConfig,
     link: SpinLock<Arc<Connection>>,
+    /// The provider verifier's "poster inside" markers of both queues (`dispatch::misuse`).
+    posting: PostMarkers,
 }
 
 const _: () = assert!(core::mem::offset_of!(Qp, ndk) == 0);
@@ -412,6 +415,7 @@ impl Qp {
                 srq: srq.cloned(),
                 config,
                 link: SpinLock::new(lock_order::QP_LINK, Arc::clone(&connection)),
+                posting: adapter.misuse().post_markers(),
             })
             .map(Base::from_arc)
             .map_err(no_memory)?;
@@ -465,6 +469,12 @@ impl Qp {
     #[must_use]
     pub const fn pd(&self) -> &Arc<Pd> {
         &self.pd
+    }
+
+    /// The provider verifier's post markers of the initiator and receive queues.
+    #[must_use]
+    pub const fn post_markers(&self) -> &PostMarkers {
+        &self.posting
     }
 
     fn identity(&self) -> usize {

@@ -40,6 +40,7 @@ use crate::platform::prelude::*;
 use crate::platform::{Dpc, PVec, Platform, SpinLock};
 use crate::sync::Arc;
 
+use super::misuse::PostMarkers;
 use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
 use super::qp::post_status;
 use super::{Closer, Pd, Qp, lock_order};
@@ -88,6 +89,8 @@ pub struct Srq {
     max_sge: u32,
     state: SpinLock<SrqState>,
     users: SpinLock<Users>,
+    /// The provider verifier's "poster inside" marker (`dispatch::misuse`).
+    posting: PostMarkers,
 }
 
 const _: () = assert!(core::mem::offset_of!(Srq, ndk) == 0);
@@ -187,6 +190,7 @@ impl Srq {
                     },
                 ),
                 users: SpinLock::new(lock_order::LEAF, Users { qps, epoch: 0 }),
+                posting: adapter.misuse().post_markers(),
             })
             .map(Base::from_arc)
             .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
@@ -242,6 +246,18 @@ impl Srq {
     #[must_use]
     pub const fn pd(&self) -> &Arc<Pd> {
         &self.pd
+    }
+
+    /// The consumer's depth: receives it may hold (create, then `NdkModifySrq`).
+    #[must_use]
+    pub fn depth(&self) -> u32 {
+        self.state.lock().depth
+    }
+
+    /// The provider verifier's post marker.
+    #[must_use]
+    pub const fn post_markers(&self) -> &PostMarkers {
+        &self.posting
     }
 
     /// The SGE limit given at create (`NdkSrqReceive` is checked against it).

@@ -7,11 +7,18 @@
 //!   slot, through a cached real table it reaches `handle::borrow`, which sees the poisoned
 //!   `ObjectType`. Either way the call is reported and fails.
 //! * **A second close** is reported as [`MisuseKind::CloseTwice`] (`STATUS_INVALID_HANDLE`).
-//! * **Concurrent posts on one queue** ([`post`]): a per-adapter table of "poster inside" slots;
-//!   a second thread entering a post on a queue another thread is posting to is reported and
-//!   refused with [`STATUS_CONCURRENT_POST`]. A re-entrant post by the same thread (from a
-//!   callback the provider made inside the post) is not misuse and is let through.
+//! * **Concurrent posts on one queue** ([`post`]): each QP queue and each SRQ has a "poster
+//!   inside" marker, taken by compare-exchange for the length of a post; a post that finds it
+//!   taken overlaps another post on the same queue and is reported. It is still executed: the
+//!   provider's queues are serialised by their own locks, so the overlap cannot corrupt
+//!   anything here, and without thread identity an overlap may also be a post made from inside a
+//!   callback the provider ran inline during a post, which must not fail.
 //! * **Queue overflow**: a post refused because the queue is full is reported with the depth.
+//!
+//! Watched: every object type a consumer closes — CQ, PD, MR, MW, SRQ, QP, connector, listener
+//! and shared endpoint — and every post: `NdkSend`, `NdkSendAndInvalidate`, `NdkWrite`,
+//! `NdkRead`, `NdkBind`, `NdkFastRegister`, `NdkInvalidate` (initiator queue), `NdkReceive`
+//! (receive queue) and `NdkSrqReceive`.
 //!
 //! Reports go to the adapter's ring ([`reports`], [`report_count`]) and to an optional
 //! [`MisuseSink`] ([`set_sink`]). See `docs/provider-verifier.md`.
@@ -21,6 +28,7 @@
 #![allow(unsafe_code)]
 
 pub mod poison;
+mod poison_cm;
 
 use alloc::vec::Vec;
 use core::ffi::c_void;
@@ -28,21 +36,19 @@ use core::ptr;
 
 use crate::abi::{
     NDK_ADAPTER, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NTSTATUS, NdkObject,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE,
+    STATUS_INSUFFICIENT_RESOURCES,
 };
+use crate::cm::ndk::{NdkConnector, NdkListener, NdkSharedEndpoint};
 use crate::lifetime::Base;
 use crate::sync::Arc;
-use crate::verbs::misuse::{Monitor, Parked, PostEntry};
-use crate::verbs::{Adapter, Cq, Mr, Pd, Qp};
+use crate::verbs::misuse::{Monitor, Parked, PostEntry, PostMarkers};
+use crate::verbs::{Adapter, Cq, Mr, Mw, Pd, Qp, Srq};
 
 use super::handle::{self, Embedded, Handle};
 
 pub use crate::verbs::misuse::{
-    Detail, Misuse, MisuseChecks, MisuseKind, MisuseSink, POSTER_SLOTS, Queue, REPORTS_KEPT,
+    Detail, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue, REPORTS_KEPT,
 };
-
-/// The status of a post refused because another thread is posting to the same queue.
-pub const STATUS_CONCURRENT_POST: NTSTATUS = STATUS_INVALID_DEVICE_STATE;
 
 /// What [`handle::Handle::watch`] gives for a watched type: the adapter's monitor and the
 /// type's poison table.
@@ -53,7 +59,9 @@ pub struct Watch<'a> {
 }
 
 /// An object type the provider verifier watches: its adapter's monitor and its poison table.
-/// Every type `report_closed` recognises implements it, and its `handle!` line says `watched`.
+///
+/// Every type `report_closed` recognises implements it, and its `Handle::watch` answers with
+/// it (`handle!(…, watched)` for the verbs objects, `connection.rs` for the CM objects).
 pub trait Watched: Handle {
     /// The poison dispatch table of this type.
     const POISON: &'static <Self::Ndk as NdkObject>::Dispatch;
@@ -69,32 +77,33 @@ pub fn watch<T: Watched>(object: &T) -> Watch<'_> {
     }
 }
 
-impl Watched for Cq {
-    const POISON: &'static crate::abi::NDK_CQ_DISPATCH = &poison::CQ;
-    fn monitor(&self) -> &Monitor {
-        self.adapter().misuse()
-    }
+/// Implements [`Watched`]: the poison table and how the object reaches its adapter's monitor.
+macro_rules! watched {
+    ($($ty:ty: $table:path, |$o:ident| $monitor:expr;)+) => {
+        $(
+            impl Watched for $ty {
+                const POISON: &'static <<Self as Embedded>::Ndk as NdkObject>::Dispatch = &$table;
+                fn monitor(&self) -> &Monitor {
+                    let $o = self;
+                    $monitor
+                }
+            }
+        )+
+    };
 }
 
-impl Watched for Pd {
-    const POISON: &'static crate::abi::NDK_PD_DISPATCH = &poison::PD;
-    fn monitor(&self) -> &Monitor {
-        self.adapter().misuse()
-    }
-}
-
-impl Watched for Mr {
-    const POISON: &'static crate::abi::NDK_MR_DISPATCH = &poison::MR;
-    fn monitor(&self) -> &Monitor {
-        self.pd().adapter().misuse()
-    }
-}
-
-impl Watched for Qp {
-    const POISON: &'static crate::abi::NDK_QP_DISPATCH = &poison::QP;
-    fn monitor(&self) -> &Monitor {
-        self.pd().adapter().misuse()
-    }
+watched! {
+    Cq: poison::CQ, |o| o.adapter().misuse();
+    Pd: poison::PD, |o| o.adapter().misuse();
+    Mr: poison::MR, |o| o.pd().adapter().misuse();
+    Mw: poison::MW, |o| o.pd().adapter().misuse();
+    Srq: poison::SRQ, |o| o.pd().adapter().misuse();
+    Qp: poison::QP, |o| o.pd().adapter().misuse();
+    // The CM objects' links to their adapter are gone once finalised; their shells keep the
+    // monitor.
+    NdkConnector: poison_cm::CONNECTOR, |o| o.shell().monitor();
+    NdkListener: poison_cm::LISTENER, |o| o.shell().monitor();
+    NdkSharedEndpoint: poison_cm::SHARED_ENDPOINT, |o| o.shell().monitor();
 }
 
 /// Close hook of `NdkCloseObject`: poisons the header and quarantines the object.
@@ -188,7 +197,12 @@ pub(super) unsafe fn report_closed(
         NDK_OBJECT_TYPE::CQ => report_on::<Cq>,
         NDK_OBJECT_TYPE::PD => report_on::<Pd>,
         NDK_OBJECT_TYPE::MR => report_on::<Mr>,
+        NDK_OBJECT_TYPE::MW => report_on::<Mw>,
+        NDK_OBJECT_TYPE::SRQ => report_on::<Srq>,
         NDK_OBJECT_TYPE::QP => report_on::<Qp>,
+        NDK_OBJECT_TYPE::CONNECTOR => report_on::<NdkConnector>,
+        NDK_OBJECT_TYPE::LISTENER => report_on::<NdkListener>,
+        NDK_OBJECT_TYPE::SHARED_ENDPOINT => report_on::<NdkSharedEndpoint>,
         _ => return,
     };
     // SAFETY: `header` starts a quarantined object of the type `report` expects (above).
@@ -216,69 +230,108 @@ unsafe fn report_on<T: Watched>(
     });
 }
 
-/// A queue owner whose posts are guarded.
+/// A queue owner whose posts are guarded: a QP (initiator and receive queue) or an SRQ.
 pub trait Poster: Embedded {
+    /// Its queues' markers (which also say whether the checks are on).
+    fn markers(&self) -> &PostMarkers;
     /// The adapter's monitor.
     fn monitor(&self) -> &Monitor;
-    /// The depth of `queue`.
+    /// The depth of `queue` (report path only).
     fn depth(&self, queue: Queue) -> u32;
 }
 
 impl Poster for Qp {
+    fn markers(&self) -> &PostMarkers {
+        self.post_markers()
+    }
+
     fn monitor(&self) -> &Monitor {
         self.pd().adapter().misuse()
     }
 
     fn depth(&self, queue: Queue) -> u32 {
         match queue {
-            Queue::Receive => self.config().receive_depth,
-            Queue::Initiator | Queue::Srq => self.config().initiator_depth,
+            Queue::Receive | Queue::Srq => self.config().receive_depth,
+            Queue::Initiator => self.config().initiator_depth,
         }
     }
 }
 
-/// Leaves the guard even if the post unwinds.
+impl Poster for Srq {
+    fn markers(&self) -> &PostMarkers {
+        self.post_markers()
+    }
+
+    fn monitor(&self) -> &Monitor {
+        self.pd().adapter().misuse()
+    }
+
+    fn depth(&self, _: Queue) -> u32 {
+        Self::depth(self)
+    }
+}
+
+/// Gives the marker back even if the post unwinds.
 struct Inside<'a> {
-    monitor: &'a Monitor,
+    markers: &'a PostMarkers,
+    queue: Queue,
     entry: PostEntry,
 }
 
 impl Drop for Inside<'_> {
     fn drop(&mut self) {
-        self.monitor.exit_post(&self.entry);
+        self.markers.exit(self.queue, self.entry);
     }
 }
 
 /// Runs one post entry's work (`post`, which returns the entry's status) under the post guard
-/// of `queue` of `object`. With checks off it only runs `post`.
+/// of `queue` of `object`.
 ///
-/// With checks on: a post while another thread is inside a post on the same queue is reported
-/// ([`MisuseKind::ConcurrentPost`]) and refused with [`STATUS_CONCURRENT_POST`] without running
-/// `post`; a post refused for a full queue (`STATUS_INSUFFICIENT_RESOURCES`) is reported
-/// ([`MisuseKind::QueueOverflow`], before the guard is left).
+/// With checks off it reads one flag of `object` and runs `post`: no atomic read-modify-write,
+/// no report.
+///
+/// With checks on, the post takes the queue's marker by compare-exchange. A post that finds it
+/// taken (another post on this queue has not returned) is reported
+/// ([`MisuseKind::ConcurrentPost`]) and then **executed** like any post: the queue's own lock
+/// makes that safe, and without thread identity the overlap may be a legal post from inside a
+/// callback the provider ran inline during the other post. A post refused for a full queue
+/// (`STATUS_INSUFFICIENT_RESOURCES`) is reported ([`MisuseKind::QueueOverflow`]) before the
+/// marker is given back.
 pub fn post<P: Poster>(object: &P, queue: Queue, post: impl FnOnce() -> NTSTATUS) -> NTSTATUS {
-    let monitor = object.monitor();
-    if !monitor.is_on() {
+    let markers = object.markers();
+    if !markers.is_on() {
         return post();
     }
-    let address = ptr::from_ref(object).addr();
+    guarded(object, markers, queue, post)
+}
+
+/// [`post`] with the checks on (kept out of line so the off path stays one branch).
+#[inline(never)]
+fn guarded<P: Poster>(
+    object: &P,
+    markers: &PostMarkers,
+    queue: Queue,
+    post: impl FnOnce() -> NTSTATUS,
+) -> NTSTATUS {
     let report = |kind| {
-        monitor.report(Misuse {
+        object.monitor().report(Misuse {
             kind,
             object_type: P::Ndk::OBJECT_TYPE,
-            object: address,
+            object: ptr::from_ref(object).addr(),
             detail: Detail::Queue {
                 queue,
                 depth: object.depth(queue),
             },
         });
     };
-    let entry = monitor.enter_post(address, queue);
-    if matches!(entry, PostEntry::Concurrent) {
+    let inside = Inside {
+        markers,
+        queue,
+        entry: markers.enter(queue),
+    };
+    if inside.entry == PostEntry::Overlap {
         report(MisuseKind::ConcurrentPost);
-        return STATUS_CONCURRENT_POST;
     }
-    let inside = Inside { monitor, entry };
     let status = post();
     if status == STATUS_INSUFFICIENT_RESOURCES {
         report(MisuseKind::QueueOverflow);

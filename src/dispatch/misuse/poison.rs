@@ -1,5 +1,6 @@
 //! Poisoning a closed object's consumer-visible header, and the poison dispatch tables a
-//! poisoned object points to.
+//! poisoned object points to (here those of the verbs objects; the connection manager's are in
+//! `poison_cm`).
 //!
 //! At close (checks on) the provider overwrites `Header.ObjectType` with [`POISON_TAG`] | the
 //! real type and `Dispatch` with this module's table of that type. Every slot of a poison table
@@ -19,8 +20,9 @@ use crate::abi::{
     BOOLEAN, GROUP_AFFINITY, GUID, MDL, NDK_CQ, NDK_CQ_DISPATCH, NDK_EXTENSION_INTERFACE,
     NDK_FN_CLOSE_COMPLETION, NDK_FN_CREATE_COMPLETION, NDK_FN_REQUEST_COMPLETION,
     NDK_FN_SRQ_NOTIFICATION_CALLBACK, NDK_LOGICAL_ADDRESS, NDK_MR, NDK_MR_DISPATCH, NDK_MW,
-    NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD, NDK_PD_DISPATCH, NDK_QP, NDK_QP_DISPATCH,
-    NDK_RESULT, NDK_RESULT_EX, NDK_SGE, NDK_SRQ, NDK_VERSION, NTSTATUS, STATUS_INVALID_HANDLE,
+    NDK_MW_DISPATCH, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD, NDK_PD_DISPATCH, NDK_QP,
+    NDK_QP_DISPATCH, NDK_RESULT, NDK_RESULT_EX, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NDK_VERSION,
+    NTSTATUS, STATUS_INVALID_HANDLE,
 };
 use crate::verbs::misuse::{Detail, MisuseKind};
 
@@ -108,7 +110,11 @@ pub unsafe fn poison_header(
 ///
 /// `object` is NULL or a pointer this provider handed out whose object is poisoned and still
 /// quarantined (the only way to reach a poison table is through such an object's `Dispatch`).
-unsafe fn closed_call(object: *const NDK_OBJECT_HEADER, kind: MisuseKind, slot: &'static str) {
+pub(super) unsafe fn closed_call(
+    object: *const NDK_OBJECT_HEADER,
+    kind: MisuseKind,
+    slot: &'static str,
+) {
     if !object.is_null() {
         // SAFETY: forwarded.
         unsafe { report_closed(object, kind, Detail::Slot(slot)) };
@@ -116,7 +122,7 @@ unsafe fn closed_call(object: *const NDK_OBJECT_HEADER, kind: MisuseKind, slot: 
 }
 
 /// `NdkCloseObject` on a closed object: a second close.
-unsafe extern "system" fn close(
+pub(super) unsafe extern "system" fn close(
     object: *mut NDK_OBJECT_HEADER,
     _: Option<NDK_FN_CLOSE_COMPLETION>,
     _: *mut c_void,
@@ -127,7 +133,7 @@ unsafe extern "system" fn close(
 }
 
 /// `NdkQueryExtension` on a closed object.
-unsafe extern "system" fn query_extension(
+pub(super) unsafe extern "system" fn query_extension(
     object: *mut NDK_OBJECT_HEADER,
     _: *const GUID,
     _: NDK_VERSION,
@@ -153,6 +159,7 @@ macro_rules! poison_slots {
         )+
     };
 }
+pub(super) use poison_slots;
 
 poison_slots! { NDK_CQ;
     resize_cq = "NdkResizeCq" (u32, Option<NDK_FN_REQUEST_COMPLETION>, *mut c_void)
@@ -195,6 +202,17 @@ poison_slots! { NDK_MR;
         -> NTSTATUS = STATUS_INVALID_HANDLE;
     remote_token = "NdkGetRemoteTokenFromMr" () -> u32 = 0;
     local_token = "NdkGetLocalTokenFromMr" () -> u32 = 0;
+}
+
+poison_slots! { NDK_MW;
+    mw_remote_token = "NdkGetRemoteTokenFromMw" () -> u32 = 0;
+}
+
+poison_slots! { NDK_SRQ;
+    modify_srq = "NdkModifySrq" (u32, u32, Option<NDK_FN_REQUEST_COMPLETION>, *mut c_void)
+        -> NTSTATUS = STATUS_INVALID_HANDLE;
+    srq_receive = "NdkSrqReceive" (*mut c_void, *const NDK_SGE, u32)
+        -> NTSTATUS = STATUS_INVALID_HANDLE;
 }
 
 poison_slots! { NDK_QP;
@@ -248,6 +266,21 @@ pub static MR: NDK_MR_DISPATCH = NDK_MR_DISPATCH {
     NdkInitializeFastRegisterMr: initialize_fast_register,
     NdkGetRemoteTokenFromMr: remote_token,
     NdkGetLocalTokenFromMr: local_token,
+};
+
+/// The poison `NDK_MW_DISPATCH`.
+pub static MW: NDK_MW_DISPATCH = NDK_MW_DISPATCH {
+    NdkCloseMw: close,
+    NdkQueryExtension: query_extension,
+    NdkGetRemoteTokenFromMw: mw_remote_token,
+};
+
+/// The poison `NDK_SRQ_DISPATCH`.
+pub static SRQ: NDK_SRQ_DISPATCH = NDK_SRQ_DISPATCH {
+    NdkCloseSrq: close,
+    NdkQueryExtension: query_extension,
+    NdkModifySrq: modify_srq,
+    NdkSrqReceive: srq_receive,
 };
 
 /// The poison `NDK_QP_DISPATCH`.
