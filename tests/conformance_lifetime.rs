@@ -72,6 +72,8 @@ fn failed_create_creates_nothing() {
         let pd = env.at(|| adapter.create_pd()).expect("PD");
         let cq = env.at(|| Hooked::create(&adapter, 8)).expect("CQ");
         let foreign = env.at(|| Hooked::create(&other, 8)).expect("foreign CQ");
+        // A pending create's deferred item may still be returning from its completion.
+        env.settle();
         let live = env.host.alloc_stats().live;
         let open = env.v.open_objects().len();
         let max = env.at(|| adapter.query_info()).map_or(0, |i| i.MaxCqDepth);

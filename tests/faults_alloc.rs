@@ -191,18 +191,28 @@ fn run(cell: Cell, plan: FaultPlan) -> (Option<Stop>, u64, u64) {
     (stop, stats.attempts, stats.injected_failures)
 }
 
-const CELLS: [Cell; 3] = [
+const CELLS: [Cell; 4] = [
     Cell {
         delivery: Delivery::Fifo,
         irql: Irql::Passive,
+        pend: false,
     },
     Cell {
         delivery: Delivery::Seeded(0xFA_0175),
         irql: Irql::Dispatch,
+        pend: false,
     },
     Cell {
         delivery: Delivery::Inline,
         irql: Irql::Dispatch,
+        pend: false,
+    },
+    // Pending creates: every object is built by deferred work and a failure arrives through
+    // the create completion.
+    Cell {
+        delivery: Delivery::Fifo,
+        irql: Irql::Passive,
+        pend: true,
     },
 ];
 
@@ -234,7 +244,7 @@ fn random_allocation_failures_are_clean() {
         .unwrap_or(64_u64);
     let mut failed_runs = 0;
     for seed in 0..seeds {
-        let cell = CELLS[usize::try_from(seed % 3).unwrap_or(0)];
+        let cell = CELLS[usize::try_from(seed % 4).unwrap_or(0)];
         let (stop, _, injected) = run(cell, FaultPlan::Random { seed, one_in: 3 });
         assert_eq!(
             stop.is_some(),
@@ -255,6 +265,7 @@ fn reordered_deferred_work_is_clean() {
             let cell = Cell {
                 delivery: Delivery::Seeded(seed),
                 irql,
+                pend: false,
             };
             assert_eq!(run(cell, FaultPlan::Off).0, None, "{cell:?}");
         }

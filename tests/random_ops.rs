@@ -705,6 +705,7 @@ fn cell() -> impl Strategy<Value = Cell> {
         } else {
             Irql::Passive
         },
+        pend: false,
     })
 }
 

@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// Worker threads of the platform's deferred work (modelled processors).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub dpc_workers: u16,
+    /// Make every create pend and deliver its object through the create completion from
+    /// deferred work (exercises consumers' pending-create paths).
+    #[arg(long)]
+    pub pend_creates: bool,
     /// Output options.
     #[command(flatten)]
     pub output: Output,

@@ -171,6 +171,30 @@ fn aggressive_churn_closes_everything() {
 }
 
 #[test]
+fn pending_creates_run_clean_with_churn() {
+    // Every create pends and arrives through its completion; churn creates and closes
+    // connectors, QPs and MRs all the time.
+    let out = softndk(&[
+        "run",
+        "--duration",
+        "500ms",
+        "--seed",
+        "5",
+        "--json",
+        "--churn",
+        "20ms",
+        "--pend-creates",
+    ]);
+    let r = json(&out);
+    assert!(out.status.success(), "{r:#}");
+    assert_eq!(r["config"]["pend_creates"], true, "{r:#}");
+    for row in r["objects"].as_array().expect("objects") {
+        assert!(u(&row["created"]) > 0, "{row}");
+        assert_eq!(row["created"], row["closed"], "{row}");
+    }
+}
+
+#[test]
 fn run_table_on_a_pipe_has_no_progress_bar() {
     let out = softndk(&[
         "run",

@@ -15,7 +15,7 @@ use super::cm_events::{
 };
 use super::events::{self, Closed, Keep};
 use super::listener::SharedEndpoint;
-use super::{Adapter, Qp, create_completion};
+use super::{Adapter, Qp};
 use crate::abi::{
     NDK_CONNECTOR, NDK_CONNECTOR_DISPATCH, NDK_FN_DISCONNECT_EVENT_CALLBACK,
     NDK_FN_DISCONNECT_EVENT_CALLBACK_EX, NDK_FN_GET_LOCAL_ADDRESS, NTSTATUS, SOCKADDR,
@@ -99,16 +99,20 @@ impl Connector {
     ///
     /// The provider's failure status.
     pub fn create(adapter: &Adapter) -> Result<Self, NTSTATUS> {
-        let mut out: *mut NDK_CONNECTOR = ptr::null_mut();
-        // SAFETY: live adapter, a valid create completion, a writable out pointer.
-        let status = unsafe {
-            (adapter.dispatch().NdkCreateConnector)(
-                adapter.raw(),
-                Some(create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) = super::pending::issue(
+            adapter.platform(),
+            |done, done_context, out: *mut *mut NDK_CONNECTOR| {
+                // SAFETY: live adapter, a valid create completion, a writable out pointer.
+                unsafe {
+                    (adapter.dispatch().NdkCreateConnector)(
+                        adapter.raw(),
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            },
+        );
         super::succeeded(status).map(|()| Self::from_raw(out))
     }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed, CqEvents};
-use super::{Adapter, create_completion, request_completion, table};
+use super::{Adapter, request_completion, table};
 use crate::abi::{NDK_CQ, NDK_CQ_DISPATCH, NDK_RESULT, NDK_RESULT_EX, NTSTATUS};
 
 /// The CQ notification callback: `context` is the `CqEvents` the CQ was created with.
@@ -55,21 +55,25 @@ impl Cq {
         depth: u32,
         events: &Arc<CqEvents>,
     ) -> Result<Self, NTSTATUS> {
-        let mut out: *mut NDK_CQ = ptr::null_mut();
-        // SAFETY: live adapter; callback and context valid until the CQ's close completes (the
-        // `Cq` and then its close signal hold `events`); writable out pointer.
-        let status = unsafe {
-            (adapter.dispatch().NdkCreateCq)(
-                adapter.raw(),
-                depth,
-                Some(notification),
-                Arc::as_ptr(events).cast_mut().cast(),
-                ptr::null(),
-                Some(create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) = super::pending::issue(
+            adapter.platform(),
+            |done, done_context, out: *mut *mut NDK_CQ| {
+                // SAFETY: live adapter; callback and context valid until the CQ's close completes (the
+                // `Cq` and then its close signal hold `events`); writable out pointer.
+                unsafe {
+                    (adapter.dispatch().NdkCreateCq)(
+                        adapter.raw(),
+                        depth,
+                        Some(notification),
+                        Arc::as_ptr(events).cast_mut().cast(),
+                        ptr::null(),
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            },
+        );
         super::succeeded(status).map(|()| Self {
             raw: out,
             events: Arc::clone(events),

@@ -1,13 +1,12 @@
 //! The consumer's listener (`NdkCreateListener` and its 5 slots) and shared endpoint
 //! (`NdkCreateSharedEndpoint` and its 3 slots).
 
-use core::ptr;
 use std::sync::Arc;
 
+use super::Adapter;
 use super::cm_events::{ConnectEvents, Request, connect_event};
 use super::connector::{query_address, query_address_raw, sockaddr};
 use super::events::{self, Closed};
-use super::{Adapter, create_completion};
 use crate::abi::{
     NDK_LISTENER, NDK_LISTENER_DISPATCH, NDK_SHARED_ENDPOINT, NDK_SHARED_ENDPOINT_DISPATCH,
     NTSTATUS, STATUS_PENDING,
@@ -34,19 +33,23 @@ impl Listener {
     ///
     /// The provider's failure status.
     pub fn create(adapter: &Adapter, events: &Arc<ConnectEvents>) -> Result<Self, NTSTATUS> {
-        let mut out: *mut NDK_LISTENER = ptr::null_mut();
-        // SAFETY: live adapter; the event and its context stay valid until the listener's
-        // close completes (held by the `Listener`, then by its close signal); writable out.
-        let status = unsafe {
-            (adapter.dispatch().NdkCreateListener)(
-                adapter.raw(),
-                Some(connect_event),
-                Arc::as_ptr(events).cast_mut().cast(),
-                Some(create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) = super::pending::issue(
+            adapter.platform(),
+            |done, done_context, out: *mut *mut NDK_LISTENER| {
+                // SAFETY: live adapter; the event and its context stay valid until the listener's
+                // close completes (held by the `Listener`, then by its close signal); writable out.
+                unsafe {
+                    (adapter.dispatch().NdkCreateListener)(
+                        adapter.raw(),
+                        Some(connect_event),
+                        Arc::as_ptr(events).cast_mut().cast(),
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            },
+        );
         super::succeeded(status).map(|()| Self {
             raw: out,
             events: Arc::clone(events),
@@ -159,19 +162,23 @@ impl SharedEndpoint {
     ///
     /// The provider's failure status.
     pub fn create_raw(adapter: &Adapter, address: &[u8]) -> Result<Self, NTSTATUS> {
-        let mut out: *mut NDK_SHARED_ENDPOINT = ptr::null_mut();
-        // SAFETY: live adapter; an address buffer of the stated length; valid completion and
-        // out pointer.
-        let status = unsafe {
-            (adapter.dispatch().NdkCreateSharedEndpoint)(
-                adapter.raw(),
-                address.as_ptr().cast(),
-                u32::try_from(address.len()).unwrap_or(u32::MAX),
-                Some(create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) = super::pending::issue(
+            adapter.platform(),
+            |done, done_context, out: *mut *mut NDK_SHARED_ENDPOINT| {
+                // SAFETY: live adapter; an address buffer of the stated length; valid completion and
+                // out pointer.
+                unsafe {
+                    (adapter.dispatch().NdkCreateSharedEndpoint)(
+                        adapter.raw(),
+                        address.as_ptr().cast(),
+                        u32::try_from(address.len()).unwrap_or(u32::MAX),
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            },
+        );
         super::succeeded(status).map(|()| Self { raw: out })
     }
 

@@ -56,6 +56,7 @@ mod lam;
 mod listener;
 mod memory;
 mod mw;
+mod pending;
 mod qp;
 mod srq;
 
@@ -80,6 +81,7 @@ pub use lam::Lam;
 pub use listener::{Listener, SharedEndpoint};
 pub use memory::{Buffer, MdlChain, Mr};
 pub use mw::Mw;
+pub use pending::{CreateWait, Delivered, create_object, pending_create_completion};
 pub use qp::{Qp, ctx};
 pub use srq::{Srq, SrqEvents};
 
@@ -87,6 +89,8 @@ pub use srq::{Srq, SrqEvents};
 #[derive(Debug)]
 pub struct Adapter {
     raw: *mut NDK_ADAPTER,
+    /// The platform pending creates are waited on (`None`: a condition variable).
+    platform: Option<Platform>,
 }
 
 // SAFETY: the NDK contract lets a consumer call an adapter's functions from any thread; the raw
@@ -106,7 +110,10 @@ impl Adapter {
         platform: &Platform,
         version: NDK_VERSION,
     ) -> Result<Self, NDIS_STATUS> {
-        crate::dispatch::open_adapter(config, platform.clone(), version).map(|raw| Self { raw })
+        crate::dispatch::open_adapter(config, platform.clone(), version).map(|raw| Self {
+            raw,
+            platform: Some(platform.clone()),
+        })
     }
 
     /// Wraps an adapter the caller opened some other way, e.g. a verifier's shadow
@@ -119,7 +126,25 @@ impl Adapter {
     /// open while this value or any object created through it is used.
     #[must_use]
     pub const unsafe fn from_raw(raw: *mut NDK_ADAPTER) -> Self {
-        Self { raw }
+        Self {
+            raw,
+            platform: None,
+        }
+    }
+
+    /// This adapter, waiting for pending creates (of its objects and their PDs' objects) with
+    /// `platform`'s event, which runs a deterministic host's queue while it waits
+    /// (`pending::create_object`). [`Adapter::open`] does this already.
+    #[must_use]
+    pub fn with_platform(mut self, platform: &Platform) -> Self {
+        self.platform = Some(platform.clone());
+        self
+    }
+
+    /// The platform pending creates are waited on, if any.
+    #[must_use]
+    pub const fn platform(&self) -> Option<&Platform> {
+        self.platform.as_ref()
     }
 
     object_accessors!(NDK_ADAPTER, NDK_ADAPTER_DISPATCH);
@@ -165,17 +190,17 @@ impl Adapter {
     ///
     /// The provider's failure status.
     pub fn create_pd(&self) -> Result<Pd, NTSTATUS> {
-        let mut out: *mut NDK_PD = ptr::null_mut();
-        // SAFETY: live adapter, a valid create completion, a writable out pointer.
-        let status = unsafe {
-            (self.dispatch().NdkCreatePd)(
-                self.raw,
-                Some(create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
-        succeeded(status).map(|()| Pd { raw: out })
+        let (status, out) = pending::issue(
+            self.platform.as_ref(),
+            |done, done_context, out: *mut *mut NDK_PD| {
+                // SAFETY: live adapter, a valid create completion, a writable out pointer.
+                unsafe { (self.dispatch().NdkCreatePd)(self.raw, Some(done), done_context, out) }
+            },
+        );
+        succeeded(status).map(|()| Pd {
+            raw: out,
+            platform: self.platform.clone(),
+        })
     }
 
     /// `CloseNDKAdapterHandler`: blocks until everything below the adapter is closed.
@@ -243,6 +268,8 @@ fn query_extension_of(
 #[derive(Debug)]
 pub struct Pd {
     raw: *mut NDK_PD,
+    /// The adapter's platform, for waiting on pending creates.
+    platform: Option<Platform>,
 }
 
 // SAFETY: NDK objects may be used from any thread; the pointer is only passed back.
@@ -252,6 +279,12 @@ unsafe impl Sync for Pd {}
 
 impl Pd {
     object_accessors!(NDK_PD, NDK_PD_DISPATCH);
+
+    /// The platform pending creates of this PD's children are waited on, if any.
+    #[must_use]
+    pub const fn platform(&self) -> Option<&Platform> {
+        self.platform.as_ref()
+    }
 
     /// `NdkGetPrivilegedMemoryRegionToken`.
     #[must_use]
@@ -268,17 +301,18 @@ impl Pd {
     ///
     /// The provider's failure status.
     pub fn create_mr(&self, fast_register: bool) -> Result<Mr, NTSTATUS> {
-        let mut out = ptr::null_mut();
-        // SAFETY: live PD, valid completion, writable out pointer.
-        let status = unsafe {
-            (self.dispatch().NdkCreateMr)(
-                self.raw,
-                u8::from(fast_register),
-                Some(create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) = pending::issue(self.platform.as_ref(), |done, done_context, out| {
+            // SAFETY: live PD, valid completion, writable out pointer.
+            unsafe {
+                (self.dispatch().NdkCreateMr)(
+                    self.raw,
+                    u8::from(fast_register),
+                    Some(done),
+                    done_context,
+                    out,
+                )
+            }
+        });
         if status == STATUS_SUCCESS {
             // SAFETY: an MR the provider just created; only this value uses it.
             Ok(unsafe { Mr::from_raw(out) })
@@ -299,24 +333,25 @@ impl Pd {
         context: usize,
         limits: QpLimits,
     ) -> Result<Qp, NTSTATUS> {
-        let mut out = ptr::null_mut();
-        // SAFETY: live PD and CQs, valid completion, writable out pointer.
-        let status = unsafe {
-            (self.dispatch().NdkCreateQp)(
-                self.raw,
-                receive_cq.raw(),
-                initiator_cq.raw(),
-                ctx(context),
-                limits.receive_depth,
-                limits.initiator_depth,
-                limits.max_receive_sge,
-                limits.max_initiator_sge,
-                limits.inline_data_size,
-                Some(create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) = pending::issue(self.platform.as_ref(), |done, done_context, out| {
+            // SAFETY: live PD and CQs, valid completion, writable out pointer.
+            unsafe {
+                (self.dispatch().NdkCreateQp)(
+                    self.raw,
+                    receive_cq.raw(),
+                    initiator_cq.raw(),
+                    ctx(context),
+                    limits.receive_depth,
+                    limits.initiator_depth,
+                    limits.max_receive_sge,
+                    limits.max_initiator_sge,
+                    limits.inline_data_size,
+                    Some(done),
+                    done_context,
+                    out,
+                )
+            }
+        });
         if status == STATUS_SUCCESS {
             // SAFETY: a QP the provider just created; only this value uses it.
             Ok(unsafe { Qp::from_raw(out) })

@@ -44,16 +44,11 @@ impl Pd {
     ///
     /// The provider's failure status.
     pub fn create_mw(&self) -> Result<Mw, NTSTATUS> {
-        let mut out = ptr::null_mut();
-        // SAFETY: live PD, valid completion, writable out pointer.
-        let status = unsafe {
-            (self.dispatch().NdkCreateMw)(
-                self.raw(),
-                Some(events::create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) =
+            super::pending::issue(self.platform.as_ref(), |done, done_context, out| {
+                // SAFETY: live PD, valid completion, writable out pointer.
+                unsafe { (self.dispatch().NdkCreateMw)(self.raw(), Some(done), done_context, out) }
+            });
         super::succeeded(status).map(|()| Mw { raw: out })
     }
 }

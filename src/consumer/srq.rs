@@ -156,24 +156,27 @@ impl Pd {
         threshold: u32,
         events: Option<&Arc<SrqEvents>>,
     ) -> Result<Srq, NTSTATUS> {
-        let mut out = ptr::null_mut();
         let context = events.map_or(ptr::null_mut(), |e| Arc::as_ptr(e).cast_mut().cast());
-        // SAFETY: live PD; the callback and its context stay valid until the SRQ's close
-        // completes (the `Srq` and then its close signal hold `events`); writable out pointer.
-        let status = unsafe {
-            (self.dispatch().NdkCreateSrq)(
-                self.raw(),
-                depth,
-                max_sge,
-                threshold,
-                events.map(|_| notification as crate::abi::NDK_FN_SRQ_NOTIFICATION_CALLBACK),
-                context,
-                ptr::null(),
-                Some(events::create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) =
+            super::pending::issue(self.platform.as_ref(), |done, done_context, out| {
+                // SAFETY: live PD; the callback and its context stay valid until the SRQ's close
+                // completes (the `Srq` and then its close signal hold `events`); writable out pointer.
+                unsafe {
+                    (self.dispatch().NdkCreateSrq)(
+                        self.raw(),
+                        depth,
+                        max_sge,
+                        threshold,
+                        events
+                            .map(|_| notification as crate::abi::NDK_FN_SRQ_NOTIFICATION_CALLBACK),
+                        context,
+                        ptr::null(),
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            });
         super::succeeded(status).map(|()| Srq {
             raw: out,
             events: events.cloned(),
@@ -193,23 +196,25 @@ impl Pd {
         context: usize,
         limits: QpLimits,
     ) -> Result<Qp, NTSTATUS> {
-        let mut out = ptr::null_mut();
-        // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
-        let status = unsafe {
-            (self.dispatch().NdkCreateQpWithSrq)(
-                self.raw(),
-                receive_cq.raw(),
-                initiator_cq.raw(),
-                srq.raw,
-                ctx(context),
-                limits.initiator_depth,
-                limits.max_initiator_sge,
-                limits.inline_data_size,
-                Some(events::create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
+        let (status, out) =
+            super::pending::issue(self.platform.as_ref(), |done, done_context, out| {
+                // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
+                unsafe {
+                    (self.dispatch().NdkCreateQpWithSrq)(
+                        self.raw(),
+                        receive_cq.raw(),
+                        initiator_cq.raw(),
+                        srq.raw,
+                        ctx(context),
+                        limits.initiator_depth,
+                        limits.max_initiator_sge,
+                        limits.inline_data_size,
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            });
         if status == STATUS_SUCCESS {
             // SAFETY: a QP the provider just created; only this value uses it.
             Ok(unsafe { Qp::from_raw(out) })

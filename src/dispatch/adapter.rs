@@ -11,10 +11,12 @@ use crate::abi::{
     NDK_FN_CREATE_COMPLETION, NDK_PD, NTSTATUS, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER,
     STATUS_SUCCESS,
 };
+use crate::sync::Arc;
 use crate::verbs::{Adapter, Cq, Pd};
 
-use super::handle::{borrow, hand_out};
-use super::{query_extension, read_size, write_out};
+use super::create::answer;
+use super::handle::borrow;
+use super::{query_extension, read_size};
 
 /// `NDK_ADAPTER_DISPATCH`.
 pub static TABLE: NDK_ADAPTER_DISPATCH = NDK_ADAPTER_DISPATCH {
@@ -73,7 +75,7 @@ unsafe extern "system" fn query_adapter_info(
 }
 
 /// `NdkCreateCq`. Mandatory: adapter, `CqNotification`, `CreateCompletion`, `ppNdkCq`.
-/// `Affinity` is a hint SoftNDK does not use. Completes inline.
+/// `Affinity` is a hint SoftNDK does not use. Completes inline, or pends ([`super::create`]).
 unsafe extern "system" fn create_cq(
     adapter: *mut NDK_ADAPTER,
     depth: u32,
@@ -81,49 +83,59 @@ unsafe extern "system" fn create_cq(
     notification_context: *mut c_void,
     _affinity: *const GROUP_AFFINITY,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_CQ,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
     let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    let (Some(notification), Some(_), false) = (notification, completion, out.is_null()) else {
+    let (Some(notification), Some(completion), false) = (notification, completion, out.is_null())
+    else {
         return STATUS_INVALID_PARAMETER;
     };
     // SAFETY: the consumer's notification callback, valid with its context until the CQ's close
     // completes (NdkCreateCq contract).
     let notify = unsafe { CqNotification::new(notification, Context::new(notification_context)) };
-    match Cq::create(&adapter, depth, notify) {
-        Ok(cq) => {
-            // SAFETY: `out` checked non-null; writable per the contract.
-            unsafe { write_out(out, hand_out(cq)) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
+    let owner = Arc::clone(&*adapter);
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            &adapter,
+            completion,
+            context,
+            out,
+            || Some(()),
+            move || Cq::create(&owner, depth, notify),
+        )
     }
 }
 
-/// `NdkCreatePd`. Mandatory: adapter, `CreateCompletion`, `ppNdkPd`. Completes inline.
+/// `NdkCreatePd`. Mandatory: adapter, `CreateCompletion`, `ppNdkPd`. Completes inline, or
+/// pends ([`super::create`]).
 unsafe extern "system" fn create_pd(
     adapter: *mut NDK_ADAPTER,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_PD,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
     let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() || out.is_null() {
+    let (Some(completion), false) = (completion, out.is_null()) else {
         return STATUS_INVALID_PARAMETER;
-    }
-    match Pd::create(&adapter) {
-        Ok(pd) => {
-            // SAFETY: `out` checked non-null; writable per the contract.
-            unsafe { write_out(out, hand_out(pd)) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
+    };
+    let owner = Arc::clone(&*adapter);
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            &adapter,
+            completion,
+            context,
+            out,
+            || Some(()),
+            move || Pd::create(&owner),
+        )
     }
 }

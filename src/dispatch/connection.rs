@@ -33,11 +33,13 @@ use crate::cm::ndk::{
 use crate::cm::{Connector, Listener, MAX_PRIVATE_DATA, SharedEndpoint};
 use crate::fabric::Address;
 use crate::lifetime::{AlreadyClosing, Base, Closed};
+use crate::sync::Arc;
 use crate::verbs::Adapter;
 
-use super::handle::{Embedded, Handle, borrow, hand_out};
+use super::create::answer;
+use super::handle::{Embedded, Handle, borrow};
 use super::misuse;
-use super::{close_object, query_extension, read_size, write_out};
+use super::{close_object, query_extension, read_size};
 
 pub use super::connector::CONNECTOR_TABLE;
 pub use super::listener::LISTENER_TABLE;
@@ -217,120 +219,130 @@ pub(super) unsafe fn answer_address(
 }
 
 /// `NdkCreateConnector` (adapter table). Mandatory: adapter, `CreateCompletion`,
-/// `ppNdkConnector`. Completes inline.
+/// `ppNdkConnector`. Completes inline, or pends ([`super::create`]).
 pub(super) unsafe extern "system" fn create_connector(
     adapter: *mut NDK_ADAPTER,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_CONNECTOR,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
     let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() || out.is_null() {
+    let (Some(completion), false) = (completion, out.is_null()) else {
         return STATUS_INVALID_PARAMETER;
-    }
-    let link = match adapter.link() {
-        Ok(link) => link,
-        Err(status) => return status,
     };
-    let shell = NdkConnectorShell::new(
-        adapter.version(),
-        adapter.tables().connector,
-        adapter.misuse(),
-    );
-    match Connector::new(adapter.cm().fabric(), link, shell) {
-        Ok(connector) => {
-            // SAFETY: `out` checked non-null; writable per the contract.
-            unsafe { write_out(out, hand_out(connector)) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
+    let owner = Arc::clone(&*adapter);
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            &adapter,
+            completion,
+            context,
+            out,
+            || Some(()),
+            move || {
+                let link = owner.link()?;
+                let shell = NdkConnectorShell::new(
+                    owner.version(),
+                    owner.tables().connector,
+                    owner.misuse(),
+                );
+                Connector::new(owner.cm().fabric(), link, shell)
+            },
+        )
     }
 }
 
 /// `NdkCreateListener` (adapter table). Mandatory: adapter, `ConnectEvent`,
-/// `CreateCompletion`, `ppNdkListener`. Completes inline.
+/// `CreateCompletion`, `ppNdkListener`. Completes inline, or pends ([`super::create`]).
 pub(super) unsafe extern "system" fn create_listener(
     adapter: *mut NDK_ADAPTER,
     event: Option<NDK_FN_CONNECT_EVENT_CALLBACK>,
     event_context: *mut c_void,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_LISTENER,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
     let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    let (Some(event), Some(_), false) = (event, completion, out.is_null()) else {
+    let (Some(event), Some(completion), false) = (event, completion, out.is_null()) else {
         return STATUS_INVALID_PARAMETER;
-    };
-    let link = match adapter.link() {
-        Ok(link) => link,
-        Err(status) => return status,
     };
     // SAFETY: the consumer's connect event, callable with its context until the listener's
     // close completes (NdkCreateListener contract); the CM calls it only before then.
     let event = unsafe { ConnectEvent::new(event, Context::new(event_context)) };
-    let tables = adapter.tables();
-    let shell = NdkListenerShell::new(
-        adapter.version(),
-        tables.listener,
-        tables.connector,
-        event,
-        adapter.misuse(),
-    );
-    match Listener::new(adapter.cm().fabric(), link, shell) {
-        Ok(listener) => {
-            // SAFETY: `out` checked non-null; writable per the contract.
-            unsafe { write_out(out, hand_out(listener)) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
+    let owner = Arc::clone(&*adapter);
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            &adapter,
+            completion,
+            context,
+            out,
+            || Some(()),
+            move || {
+                let link = owner.link()?;
+                let tables = owner.tables();
+                let shell = NdkListenerShell::new(
+                    owner.version(),
+                    tables.listener,
+                    tables.connector,
+                    event,
+                    owner.misuse(),
+                );
+                Listener::new(owner.cm().fabric(), link, shell)
+            },
+        )
     }
 }
 
 /// `NdkCreateSharedEndpoint` (adapter table). Mandatory: adapter, `pAddress`,
-/// `CreateCompletion`, `ppNdkSharedEndpoint`. Completes inline; the address is reserved (port
-/// 0: an ephemeral port) before it returns.
+/// `CreateCompletion`, `ppNdkSharedEndpoint`. The address is reserved (port 0: an ephemeral
+/// port) when the object is built: before the call returns inline, or before a pending
+/// create's completion ([`super::create`]). The address is copied before the call returns.
 pub(super) unsafe extern "system" fn create_shared_endpoint(
     adapter: *mut NDK_ADAPTER,
     address: *const SOCKADDR,
     length: u32,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_SHARED_ENDPOINT,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
     let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() || out.is_null() {
+    let (Some(completion), false) = (completion, out.is_null()) else {
         return STATUS_INVALID_PARAMETER;
-    }
+    };
     // SAFETY: `address` is NULL or readable for `length` bytes (contract).
     let address = match unsafe { read_address(address, length) } {
         Ok(a) => a,
         Err(status) => return status,
     };
-    let link = match adapter.link() {
-        Ok(link) => link,
-        Err(status) => return status,
-    };
-    let shell = NdkEndpointShell::new(
-        adapter.version(),
-        adapter.tables().shared_endpoint,
-        adapter.misuse(),
-    );
-    match SharedEndpoint::new(adapter.cm().fabric(), link, shell, address) {
-        Ok(endpoint) => {
-            // SAFETY: `out` checked non-null; writable per the contract.
-            unsafe { write_out(out, hand_out(endpoint)) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
+    let owner = Arc::clone(&*adapter);
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            &adapter,
+            completion,
+            context,
+            out,
+            || Some(()),
+            move || {
+                let link = owner.link()?;
+                let shell = NdkEndpointShell::new(
+                    owner.version(),
+                    owner.tables().shared_endpoint,
+                    owner.misuse(),
+                );
+                SharedEndpoint::new(owner.cm().fabric(), link, shell, address)
+            },
+        )
     }
 }
 

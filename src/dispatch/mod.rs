@@ -20,6 +20,7 @@ mod adapter;
 mod connection;
 mod connector;
 mod cq;
+mod create;
 pub mod handle;
 mod lam;
 mod listener;

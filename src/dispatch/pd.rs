@@ -7,15 +7,13 @@ use crate::abi::upcall::{Context, SrqNotification};
 use crate::abi::{
     BOOLEAN, GROUP_AFFINITY, NDK_CQ, NDK_FN_CREATE_COMPLETION, NDK_FN_SRQ_NOTIFICATION_CALLBACK,
     NDK_MR, NDK_MW, NDK_PD, NDK_PD_DISPATCH, NDK_QP, NDK_SRQ, NTSTATUS, STATUS_INVALID_PARAMETER,
-    STATUS_SUCCESS,
 };
-use crate::lifetime::Base;
+use crate::sync::Arc;
 use crate::verbs::{Cq, Mr, Mw, Pd, Qp, QpConfig, Srq};
 
-use super::handle::Embedded;
-
-use super::handle::{Borrowed, borrow, hand_out};
-use super::{close_object, query_extension, write_out};
+use super::create::{answer, hold};
+use super::handle::{Borrowed, borrow};
+use super::{close_object, query_extension};
 
 /// `NDK_PD_DISPATCH`.
 pub static TABLE: NDK_PD_DISPATCH = NDK_PD_DISPATCH {
@@ -29,25 +27,6 @@ pub static TABLE: NDK_PD_DISPATCH = NDK_PD_DISPATCH {
     NdkGetPrivilegedMemoryRegionToken: get_privileged_token,
 };
 
-/// Writes a new object to the consumer's out-parameter, or answers the create's failure.
-///
-/// # Safety
-///
-/// `out` is non-null and writable (checked by the caller).
-unsafe fn created<T: crate::lifetime::Tracked + Embedded>(
-    out: *mut *mut T::Ndk,
-    result: Result<Base<T>, NTSTATUS>,
-) -> NTSTATUS {
-    match result {
-        Ok(object) => {
-            // SAFETY: per the caller's contract.
-            unsafe { write_out(out, hand_out(object)) };
-            STATUS_SUCCESS
-        }
-        Err(status) => status,
-    }
-}
-
 /// The PD of a create whose mandatory `CreateCompletion` and out-parameter are given; `None`
 /// (the create answers `STATUS_INVALID_PARAMETER`) for a NULL PD, completion or `out`.
 ///
@@ -58,48 +37,73 @@ unsafe fn creating_pd<'a, O>(
     pd: *mut NDK_PD,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
     out: *mut O,
-) -> Option<Borrowed<'a, Pd>> {
+) -> Option<(Borrowed<'a, Pd>, NDK_FN_CREATE_COMPLETION)> {
     // SAFETY: forwarded contract.
     let pd = unsafe { borrow::<Pd>(pd) }?;
-    (completion.is_some() && !out.is_null()).then_some(pd)
+    match (completion, out.is_null()) {
+        (Some(completion), false) => Some((pd, completion)),
+        _ => None,
+    }
 }
 
-/// `NdkCreateMr`. Mandatory: PD, `CreateCompletion`, `ppNdkMr`. Completes inline. A
-/// fast-register MR (`FastRegister` TRUE) refuses `NdkRegisterMr`; a normal one refuses
-/// `NdkInitializeFastRegisterMr`, `NdkFastRegister` and `NdkInvalidate`.
+/// `NdkCreateMr`. Mandatory: PD, `CreateCompletion`, `ppNdkMr`. Completes inline, or pends
+/// ([`super::create`]). A fast-register MR (`FastRegister` TRUE) refuses `NdkRegisterMr`; a
+/// normal one refuses `NdkInitializeFastRegisterMr`, `NdkFastRegister` and `NdkInvalidate`.
 unsafe extern "system" fn create_mr(
     pd: *mut NDK_PD,
     fast_register: BOOLEAN,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_MR,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some(pd) = (unsafe { creating_pd(pd, completion, out) }) else {
+    let Some((pd, completion)) = (unsafe { creating_pd(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    // SAFETY: `out` checked non-null; writable per the contract.
-    unsafe { created(out, Mr::create(&pd, fast_register != 0)) }
+    let owner = Arc::clone(&*pd);
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            pd.adapter(),
+            completion,
+            context,
+            out,
+            || hold(&*pd),
+            move || Mr::create(&owner, fast_register != 0),
+        )
+    }
 }
 
-/// `NdkCreateMw`. Mandatory: PD, `CreateCompletion`, `ppNdkMw`. Completes inline.
+/// `NdkCreateMw`. Mandatory: PD, `CreateCompletion`, `ppNdkMw`. Completes inline, or pends
+/// ([`super::create`]).
 unsafe extern "system" fn create_mw(
     pd: *mut NDK_PD,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_MW,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some(pd) = (unsafe { creating_pd(pd, completion, out) }) else {
+    let Some((pd, completion)) = (unsafe { creating_pd(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    // SAFETY: `out` checked non-null; writable per the contract.
-    unsafe { created(out, Mw::create(&pd)) }
+    let owner = Arc::clone(&*pd);
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            pd.adapter(),
+            completion,
+            context,
+            out,
+            || hold(&*pd),
+            move || Mw::create(&owner),
+        )
+    }
 }
 
 /// `NdkCreateSrq`. Mandatory: PD, `CreateCompletion`, `ppNdkSrq`; `SrqDepth` in
 /// 1..=`MaxSrqDepth`, `MaxReceiveRequestSge` ≤ the adapter's. `SrqNotification` is optional
-/// (NULL: never notified); `Affinity` is a hint SoftNDK does not use. Completes inline.
+/// (NULL: never notified); `Affinity` is a hint SoftNDK does not use. Completes inline, or
+/// pends ([`super::create`]).
 unsafe extern "system" fn create_srq(
     pd: *mut NDK_PD,
     depth: u32,
@@ -109,11 +113,11 @@ unsafe extern "system" fn create_srq(
     notification_context: *mut c_void,
     _affinity: *const GROUP_AFFINITY,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_SRQ,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some(pd) = (unsafe { creating_pd(pd, completion, out) }) else {
+    let Some((pd, completion)) = (unsafe { creating_pd(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let notify = notification.map(|f| {
@@ -121,12 +125,23 @@ unsafe extern "system" fn create_srq(
         // close completes (NdkCreateSrq contract).
         unsafe { SrqNotification::new(f, Context::new(notification_context)) }
     });
-    // SAFETY: `out` checked non-null; writable per the contract.
-    unsafe { created(out, Srq::create(&pd, depth, max_sge, threshold, notify)) }
+    let owner = Arc::clone(&*pd);
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            pd.adapter(),
+            completion,
+            context,
+            out,
+            || hold(&*pd),
+            move || Srq::create(&owner, depth, max_sge, threshold, notify),
+        )
+    }
 }
 
 /// `NdkCreateQp`. Mandatory: PD, both CQs (of the PD's adapter), `CreateCompletion`,
-/// `ppNdkQp`; every limit at most the adapter's. Completes inline.
+/// `ppNdkQp`; every limit at most the adapter's. Completes inline, or pends
+/// ([`super::create`]).
 unsafe extern "system" fn create_qp(
     pd: *mut NDK_PD,
     receive_cq: *mut NDK_CQ,
@@ -138,7 +153,7 @@ unsafe extern "system" fn create_qp(
     max_initiator_sge: u32,
     inline_data_size: u32,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_QP,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD and CQ pointers.
@@ -149,9 +164,9 @@ unsafe extern "system" fn create_qp(
     ) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() || out.is_null() {
+    let (Some(completion), false) = (completion, out.is_null()) else {
         return STATUS_INVALID_PARAMETER;
-    }
+    };
     let config = QpConfig {
         context: qp_context.expose_provenance(),
         receive_depth,
@@ -160,13 +175,24 @@ unsafe extern "system" fn create_qp(
         max_initiator_sge,
         inline_data_size,
     };
-    // SAFETY: `out` checked non-null; writable per the contract.
-    unsafe { created(out, Qp::create(&pd, &rcq, &icq, config)) }
+    let (p, r, i) = (Arc::clone(&*pd), Arc::clone(&*rcq), Arc::clone(&*icq));
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            pd.adapter(),
+            completion,
+            context,
+            out,
+            || Some((hold(&*pd)?, hold(&*rcq)?, hold(&*icq)?)),
+            move || Qp::create(&p, &r, &i, config),
+        )
+    }
 }
 
 /// `NdkCreateQpWithSrq`. Mandatory: PD, both CQs, the SRQ (of the same PD), `CreateCompletion`,
-/// `ppNdkQp`; initiator limits at most the adapter's. Completes inline. `NdkReceive` on the
-/// new QP is refused (`STATUS_INVALID_PARAMETER`): its receives come from the SRQ.
+/// `ppNdkQp`; initiator limits at most the adapter's. Completes inline, or pends
+/// ([`super::create`]). `NdkReceive` on the new QP is refused (`STATUS_INVALID_PARAMETER`):
+/// its receives come from the SRQ.
 unsafe extern "system" fn create_qp_with_srq(
     pd: *mut NDK_PD,
     receive_cq: *mut NDK_CQ,
@@ -177,7 +203,7 @@ unsafe extern "system" fn create_qp_with_srq(
     max_initiator_sge: u32,
     inline_size: u32,
     completion: Option<NDK_FN_CREATE_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
     out: *mut *mut NDK_QP,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD, CQ and SRQ pointers.
@@ -189,9 +215,9 @@ unsafe extern "system" fn create_qp_with_srq(
     ) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() || out.is_null() {
+    let (Some(completion), false) = (completion, out.is_null()) else {
         return STATUS_INVALID_PARAMETER;
-    }
+    };
     let config = QpConfig {
         context: qp_context.expose_provenance(),
         receive_depth: 0,
@@ -200,8 +226,23 @@ unsafe extern "system" fn create_qp_with_srq(
         max_initiator_sge,
         inline_data_size: inline_size,
     };
-    // SAFETY: `out` checked non-null; writable per the contract.
-    unsafe { created(out, Qp::create_with_srq(&pd, &rcq, &icq, &srq, config)) }
+    let (p, r, i, q) = (
+        Arc::clone(&*pd),
+        Arc::clone(&*rcq),
+        Arc::clone(&*icq),
+        Arc::clone(&*srq),
+    );
+    // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
+    unsafe {
+        answer(
+            pd.adapter(),
+            completion,
+            context,
+            out,
+            || Some((hold(&*pd)?, hold(&*rcq)?, hold(&*icq)?, hold(&*srq)?)),
+            move || Qp::create_with_srq(&p, &r, &i, &q, config),
+        )
+    }
 }
 
 /// `NdkGetPrivilegedMemoryRegionToken`: `VOID`; a NULL PD or `pToken` is ignored.

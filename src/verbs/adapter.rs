@@ -153,6 +153,12 @@ impl Adapter {
         &self.platform
     }
 
+    /// Whether creates pend ([`AdapterConfig::pend_creates`]).
+    #[must_use]
+    pub const fn pends_creates(&self) -> bool {
+        self.config.pend_creates
+    }
+
     /// The dispatch tables children are built with.
     #[must_use]
     pub const fn tables(&self) -> &DispatchTables {

@@ -127,6 +127,11 @@ pub struct AdapterConfig {
     pub fabric: Option<crate::cm::ndk::NdkFabric>,
     /// The adapter's IP addresses on that fabric.
     pub addresses: [Option<crate::fabric::IpAddr>; MAX_ADAPTER_ADDRESSES],
+    /// Whether every `NdkCreateXxx` answers `STATUS_PENDING` and delivers its object (or its
+    /// failure) through the create completion from deferred work, instead of completing inline
+    /// (`docs/objects.md`, "Pending creates"). Off by default and in the miniport; tests and
+    /// `softndk run --pend-creates` turn it on to exercise consumers' pending paths.
+    pub pend_creates: bool,
 }
 
 /// The vendor id SoftNDK reports in `NDK_ADAPTER_INFO` (no PCI vendor: a software adapter).
@@ -148,7 +153,15 @@ impl AdapterConfig {
             misuse: MisuseChecks::DEFAULT,
             fabric: None,
             addresses: [None; MAX_ADAPTER_ADDRESSES],
+            pend_creates: false,
         }
+    }
+
+    /// This configuration with [`AdapterConfig::pend_creates`] set to `pend`.
+    #[must_use]
+    pub const fn with_pending_creates(mut self, pend: bool) -> Self {
+        self.pend_creates = pend;
+        self
     }
 
     /// This configuration on `fabric` with the addresses `ips` (at most

@@ -25,7 +25,7 @@ use softndk::abi::{
     NDK_ADAPTER, NDK_CQ, NDK_CQ_DISPATCH, NDK_FN_CLOSE_OBJECT, NDK_OBJECT_HEADER, NDK_QP,
     NDK_RESULT, NDK_RESULT_EX, NDK_VERSION, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Cq, Mr, Mw, Pd, Qp, QpLimits, Srq, create_completion};
+use softndk::consumer::{Adapter, Cq, Mr, Mw, Pd, Qp, QpLimits, Srq, create_object};
 use softndk::platform::Irql;
 use softndk::platform::host::{Host, current_irql, with_irql};
 use softndk::platform::prelude::*;
@@ -52,6 +52,9 @@ pub struct Cell {
     pub delivery: Delivery,
     /// IRQL of the consumer's calls (adapter open/close are always PASSIVE).
     pub irql: Irql,
+    /// Whether the adapters pend every create (`AdapterConfig::pend_creates`): the objects
+    /// arrive through the create completion from deferred work.
+    pub pend: bool,
 }
 
 /// Seed of the seeded-reordered cells; `CONFORMANCE_SEED` overrides it (to explore or to
@@ -64,19 +67,36 @@ pub fn seed() -> u64 {
         .unwrap_or(0x5EED_0007)
 }
 
-/// The eight cells: {inline, FIFO, seeded, threaded} × {PASSIVE, DISPATCH}.
+/// The four deliveries.
 #[must_use]
-pub fn cells() -> Vec<Cell> {
-    let deliveries = [
+pub fn deliveries() -> [Delivery; 4] {
+    [
         Delivery::Inline,
         Delivery::Fifo,
         Delivery::Seeded(seed()),
         Delivery::Threaded,
-    ];
-    deliveries
-        .into_iter()
-        .flat_map(|delivery| [Irql::Passive, Irql::Dispatch].map(|irql| Cell { delivery, irql }))
-        .collect()
+    ]
+}
+
+/// The twelve cells: {inline, FIFO, seeded, threaded} × {PASSIVE, DISPATCH} with inline
+/// creates, plus {inline, FIFO, seeded, threaded} × PASSIVE with pending creates (a consumer
+/// waits for a pending create only at PASSIVE; the DISPATCH side of pending creates, where the
+/// consumer continues in the completion, is `tests/conformance_pending.rs`).
+#[must_use]
+pub fn cells() -> Vec<Cell> {
+    let inline_creates = deliveries().into_iter().flat_map(|delivery| {
+        [Irql::Passive, Irql::Dispatch].map(|irql| Cell {
+            delivery,
+            irql,
+            pend: false,
+        })
+    });
+    let pending_creates = deliveries().into_iter().map(|delivery| Cell {
+        delivery,
+        irql: Irql::Passive,
+        pend: true,
+    });
+    inline_creates.chain(pending_creates).collect()
 }
 
 /// Runs `scenario` once per cell, each time in a fresh [`Env`] that is finished (verifier clean,
@@ -123,6 +143,12 @@ impl Env {
         matches!(self.cell.delivery, Delivery::Fifo | Delivery::Seeded(_))
     }
 
+    /// The configuration of this cell's adapters.
+    #[must_use]
+    pub const fn config(&self) -> AdapterConfig {
+        AdapterConfig::softndk(0x0C0F_0007).with_pending_creates(self.cell.pend)
+    }
+
     /// Opens a SoftNDK adapter (PASSIVE) and returns the verifier's shadow as a consumer
     /// adapter. Close it with [`Env::close_adapter`].
     ///
@@ -131,14 +157,7 @@ impl Env {
     /// If the open fails.
     #[must_use]
     pub fn open(&self) -> Adapter {
-        let config = AdapterConfig::softndk(0x0C0F_0007);
-        let real =
-            softndk::dispatch::open_adapter(&config, self.host.clone(), NDK_VERSION::new(1, 2))
-                .expect("open adapter");
-        // SAFETY: `real` was just opened and stays open until `close_adapter`.
-        let shadow = unsafe { self.v.wrap_adapter(real) };
-        // SAFETY: the shadow is open until `close_adapter`; it is closed through the verifier.
-        unsafe { Adapter::from_raw(shadow) }
+        self.try_open().expect("open adapter")
     }
 
     /// [`Env::open`] that reports a failed open (fault injection) instead of panicking.
@@ -147,13 +166,25 @@ impl Env {
     ///
     /// The open's `NDIS_STATUS`.
     pub fn try_open(&self) -> Result<Adapter, softndk::abi::NDIS_STATUS> {
-        let config = AdapterConfig::softndk(0x0C0F_0007);
+        self.try_open_with(&self.config())
+    }
+
+    /// [`Env::try_open`] with another configuration (e.g. on a fabric).
+    ///
+    /// # Errors
+    ///
+    /// The open's `NDIS_STATUS`.
+    pub fn try_open_with(
+        &self,
+        config: &AdapterConfig,
+    ) -> Result<Adapter, softndk::abi::NDIS_STATUS> {
         let real =
-            softndk::dispatch::open_adapter(&config, self.host.clone(), NDK_VERSION::new(1, 2))?;
-        // SAFETY: as in `open`.
+            softndk::dispatch::open_adapter(config, self.host.clone(), NDK_VERSION::new(1, 2))?;
+        // SAFETY: `real` was just opened and stays open until `close_adapter`.
         let shadow = unsafe { self.v.wrap_adapter(real) };
-        // SAFETY: as in `open`.
-        Ok(unsafe { Adapter::from_raw(shadow) })
+        // SAFETY: the shadow is open until `close_adapter`; it is closed through the verifier.
+        // Pending creates are waited for on this cell's platform.
+        Ok(unsafe { Adapter::from_raw(shadow) }.with_platform(&self.host))
     }
 
     /// Closes an adapter from [`Env::open`] through the verifier (blocking, PASSIVE).
@@ -174,6 +205,15 @@ impl Env {
     /// for the workers of a threaded one.
     pub fn settle(&self) {
         self.host.flush();
+    }
+
+    /// After pending creates: lets their deferred items finish returning from the completions
+    /// (which still hold the create's units on the PD and CQs, so a close right now would
+    /// legally pend). Nothing to do with inline creates.
+    pub fn created(&self) {
+        if self.cell.pend {
+            self.settle();
+        }
     }
 
     /// Connects two QPs (shadows) as an RC pair through the connection manager's hook, on the
@@ -530,26 +570,27 @@ impl Hooked {
     /// The provider's failure status.
     pub fn create(adapter: &Adapter, depth: u32) -> Result<Self, NTSTATUS> {
         let notes = Arc::new(Notes::default());
-        let mut out: *mut NDK_CQ = ptr::null_mut();
-        // SAFETY: live adapter; the notification context (`notes`) outlives the CQ's close
-        // completion (held by this value, then by its close ticket); writable out pointer.
-        let status = unsafe {
-            (adapter.dispatch().NdkCreateCq)(
-                adapter.raw(),
-                depth,
-                Some(notify),
-                Arc::as_ptr(&notes).cast_mut().cast(),
-                ptr::null(),
-                Some(create_completion),
-                ptr::null_mut(),
-                &raw mut out,
-            )
-        };
-        if status == STATUS_SUCCESS {
-            Ok(Self { raw: out, notes })
-        } else {
-            Err(status)
-        }
+        let context = Arc::as_ptr(&notes).cast_mut().cast();
+        let raw = create_object(
+            adapter.platform(),
+            |done, done_context, out: *mut *mut NDK_CQ| {
+                // SAFETY: live adapter; the notification context (`notes`) outlives the CQ's close
+                // completion (held by this value, then by its close ticket); writable out pointer.
+                unsafe {
+                    (adapter.dispatch().NdkCreateCq)(
+                        adapter.raw(),
+                        depth,
+                        Some(notify),
+                        context,
+                        ptr::null(),
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            },
+        )?;
+        Ok(Self { raw, notes })
     }
 
     /// The raw CQ.
@@ -673,30 +714,27 @@ pub fn create_qp(
     context: usize,
     limits: QpLimits,
 ) -> Result<Qp, NTSTATUS> {
-    let mut out: *mut NDK_QP = ptr::null_mut();
-    // SAFETY: live PD and CQs, valid completion, writable out pointer.
-    let status = unsafe {
-        (pd.dispatch().NdkCreateQp)(
-            pd.raw(),
-            receive.raw(),
-            initiator.raw(),
-            softndk::consumer::ctx(context),
-            limits.receive_depth,
-            limits.initiator_depth,
-            limits.max_receive_sge,
-            limits.max_initiator_sge,
-            limits.inline_data_size,
-            Some(create_completion),
-            ptr::null_mut(),
-            &raw mut out,
-        )
-    };
-    if status == STATUS_SUCCESS {
-        // SAFETY: a QP the provider just created; only the returned value uses it.
-        Ok(unsafe { Qp::from_raw(out) })
-    } else {
-        Err(status)
-    }
+    let raw = create_object(pd.platform(), |done, done_context, out| {
+        // SAFETY: live PD and CQs, valid completion, writable out pointer.
+        unsafe {
+            (pd.dispatch().NdkCreateQp)(
+                pd.raw(),
+                receive.raw(),
+                initiator.raw(),
+                softndk::consumer::ctx(context),
+                limits.receive_depth,
+                limits.initiator_depth,
+                limits.max_receive_sge,
+                limits.max_initiator_sge,
+                limits.inline_data_size,
+                Some(done),
+                done_context,
+                out,
+            )
+        }
+    })?;
+    // SAFETY: a QP the provider just created; only the returned value uses it.
+    Ok(unsafe { Qp::from_raw(raw) })
 }
 
 /// `NdkCreateQpWithSrq` over hooked CQs (`limits`' receive fields unused).
@@ -709,29 +747,26 @@ pub fn create_qp_with_srq(
     context: usize,
     limits: QpLimits,
 ) -> Result<Qp, NTSTATUS> {
-    let mut out: *mut NDK_QP = ptr::null_mut();
-    // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
-    let status = unsafe {
-        (pd.dispatch().NdkCreateQpWithSrq)(
-            pd.raw(),
-            receive.raw(),
-            initiator.raw(),
-            srq.raw(),
-            softndk::consumer::ctx(context),
-            limits.initiator_depth,
-            limits.max_initiator_sge,
-            limits.inline_data_size,
-            Some(create_completion),
-            ptr::null_mut(),
-            &raw mut out,
-        )
-    };
-    if status == STATUS_SUCCESS {
-        // SAFETY: a QP the provider just created; only the returned value uses it.
-        Ok(unsafe { Qp::from_raw(out) })
-    } else {
-        Err(status)
-    }
+    let raw = create_object(pd.platform(), |done, done_context, out| {
+        // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
+        unsafe {
+            (pd.dispatch().NdkCreateQpWithSrq)(
+                pd.raw(),
+                receive.raw(),
+                initiator.raw(),
+                srq.raw(),
+                softndk::consumer::ctx(context),
+                limits.initiator_depth,
+                limits.max_initiator_sge,
+                limits.inline_data_size,
+                Some(done),
+                done_context,
+                out,
+            )
+        }
+    })?;
+    // SAFETY: a QP the provider just created; only the returned value uses it.
+    Ok(unsafe { Qp::from_raw(raw) })
 }
 
 /// One consumer's objects: PD, receive and initiator CQ (hooked), QP.
@@ -754,13 +789,15 @@ impl Side {
     /// If a create fails.
     #[must_use]
     pub fn new(env: &Env, adapter: &Adapter, qp_context: usize, cq_depth: u32) -> Self {
-        env.at(|| {
+        let side = env.at(|| {
             let pd = adapter.create_pd().expect("PD");
             let rcq = Hooked::create(adapter, cq_depth).expect("receive CQ");
             let icq = Hooked::create(adapter, cq_depth).expect("initiator CQ");
             let qp = create_qp(&pd, &rcq, &icq, qp_context, QpLimits::default()).expect("QP");
             Self { pd, rcq, icq, qp }
-        })
+        });
+        env.created();
+        side
     }
 
     /// Closes everything in the sample consumer's order (flush, QP, CQs, PD); every close must

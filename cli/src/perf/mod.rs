@@ -47,7 +47,7 @@ fn perf(args: &PerfArgs) -> PerfReport {
         rows: Vec::new(),
         errors: Vec::new(),
     };
-    let fabric = match crate::run::Fabric::open(1, 0x5EED, false) {
+    let fabric = match crate::run::Fabric::open(1, 0x5EED, false, false) {
         Ok(f) => f,
         Err(e) => {
             report.errors.push(e);

@@ -48,18 +48,27 @@ impl Fabric {
     /// Opens two SoftNDK adapters on a platform with `workers` deferred-work threads. With
     /// `interpose`, each real adapter (`dispatch::open_adapter`) is wrapped by one
     /// [`Verifier`] and the workload gets the shadows, so every NDK call and callback goes
-    /// through the verifier's checks.
+    /// through the verifier's checks. With `pend_creates`, every create pends and delivers its
+    /// object through the create completion (`AdapterConfig::pend_creates`); the workload's
+    /// consumer wrapper waits for it on the platform.
     ///
     /// # Errors
     ///
     /// An adapter refused to open.
-    pub fn open(workers: usize, secret: u32, interpose: bool) -> Result<Self, String> {
+    pub fn open(
+        workers: usize,
+        secret: u32,
+        interpose: bool,
+        pend_creates: bool,
+    ) -> Result<Self, String> {
         let platform = Platform::threaded(workers);
         let network = NetFabric::new(platform.clone(), FabricConfig::default())
             .map_err(|s| format!("the fabric did not open: {s:?}"))?;
         let verifier = interpose.then(Verifier::new);
         let open = |n: u32| {
-            let config = AdapterConfig::softndk(secret ^ n).on_fabric(&network, &[cm::ip_of(n)]);
+            let config = AdapterConfig::softndk(secret ^ n)
+                .on_fabric(&network, &[cm::ip_of(n)])
+                .with_pending_creates(pend_creates);
             let version = NDK_VERSION::new(2, 1);
             let failed = |s| format!("adapter {n} did not open: {s:?}");
             match &verifier {
@@ -72,7 +81,7 @@ impl Fabric {
                     let shadow = unsafe { v.wrap_adapter(real) };
                     // SAFETY: the shadow's table is the verifier's full table; it stays open
                     // until `Fabric::close`, after every object made through it is closed.
-                    Ok(unsafe { Adapter::from_raw(shadow) })
+                    Ok(unsafe { Adapter::from_raw(shadow) }.with_platform(&platform))
                 }
             }
         };

@@ -82,11 +82,17 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         "churn_mean_seconds": args.churn_mean().map(|d| d.as_secs_f64()),
         "storm_mean_seconds": args.storm_mean().map(|d| d.as_secs_f64()),
         "dpc_workers": args.dpc_workers,
+        "pend_creates": args.pend_creates,
         "fast_register": ndk::FAST_REGISTER,
         "connections_via": "NdkConnect/NdkListen/NdkAccept",
     });
     let mut errors = Vec::new();
-    let fabric = match fabric::Fabric::open(usize::from(args.dpc_workers), low32(seed), true) {
+    let fabric = match fabric::Fabric::open(
+        usize::from(args.dpc_workers),
+        low32(seed),
+        true,
+        args.pend_creates,
+    ) {
         Ok(f) => f,
         Err(e) => {
             errors.push(e);
