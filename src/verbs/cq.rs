@@ -28,7 +28,7 @@ use crate::platform::{Dpc, PSlice, SpinLock};
 use crate::sync::{Arc, AtomicBool, Ordering};
 
 use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
-use super::stats::ShardId;
+use super::stats::{CqSlot, Traffic};
 use super::{Adapter, Closer, lock_order};
 
 /// An `NDK_CQ_NOTIFY_*` arm type, ordered by strength (ANY > SOLICITED > ERRORS).
@@ -89,6 +89,9 @@ struct CqState {
     arrived_solicited: bool,
     overrun: bool,
     overrun_reported: bool,
+    /// What entered the ring, for the adapter's statistics (counted under this lock, so the
+    /// data path pays no atomic for it).
+    traffic: Traffic,
     /// Pending notification, queued DPC, running callback (serialisation, §3.4 rule 3).
     delivery: Delivery<Cq>,
 }
@@ -125,8 +128,9 @@ pub struct Cq {
     dpc: Option<Dpc>,
     /// Mirror of `CqState::overrun` readable without the lock (QPs check it when posting).
     overrun: AtomicBool,
-    /// Where this CQ counts its completions in the adapter's statistics.
-    shard: ShardId,
+    /// This CQ's entry in the adapter's statistics registry (`None` only while a failed create
+    /// unwinds).
+    registered: Option<CqSlot>,
     state: SpinLock<CqState>,
 }
 
@@ -140,7 +144,21 @@ impl core::fmt::Debug for Cq {
     }
 }
 
-tracked_by_closer!(Cq);
+impl Tracked for Cq {
+    type Farewell = super::Goodbye;
+
+    fn node(&self) -> &Node {
+        &self.node
+    }
+
+    fn finalize(&self) -> super::Goodbye {
+        // No QP holds the CQ any more, so nothing pushes: its counts are final.
+        if let Some(slot) = self.registered {
+            self.adapter.stats_sink().retire_cq(slot, || self.traffic());
+        }
+        self.closer.farewell()
+    }
+}
 
 impl Cq {
     /// `NdkCreateCq` with a validated depth and notification callback.
@@ -165,32 +183,41 @@ impl Cq {
         let mut links = Links::new();
         let _ = links.push(adapter.link()?);
         let platform = adapter.platform().clone();
-        let cq = Arc::new_cyclic(|weak| Self {
-            ndk: NdkCell::new(NDK_CQ::new(adapter.version(), adapter.tables().cq)),
-            node: Node::new(links),
-            closer: Closer::new(),
-            adapter: Arc::clone(adapter),
-            notify,
-            dpc: platform.new_dpc(NotifyWork(weak.clone())).ok(),
-            overrun: AtomicBool::new(false),
-            shard: adapter.stats_sink().assign_shard(),
-            state: SpinLock::new(
-                lock_order::CQ,
-                CqState {
-                    ring,
-                    head: 0,
-                    len: 0,
-                    arm: None,
-                    arrived: false,
-                    arrived_solicited: false,
-                    overrun: false,
-                    overrun_reported: false,
-                    delivery: Delivery::new(),
-                },
-            ),
+        let cq = Arc::new_cyclic(|weak| {
+            let dpc = platform.new_dpc(NotifyWork(weak.clone())).ok();
+            // Registered last, and only when nothing else failed.
+            let registered = dpc
+                .as_ref()
+                .and_then(|_| adapter.stats_sink().register_cq(weak.clone()));
+            Self {
+                ndk: NdkCell::new(NDK_CQ::new(adapter.version(), adapter.tables().cq)),
+                node: Node::new(links),
+                closer: Closer::new(),
+                adapter: Arc::clone(adapter),
+                notify,
+                dpc,
+                overrun: AtomicBool::new(false),
+                registered,
+                state: SpinLock::new(
+                    lock_order::CQ,
+                    CqState {
+                        ring,
+                        head: 0,
+                        len: 0,
+                        arm: None,
+                        arrived: false,
+                        arrived_solicited: false,
+                        overrun: false,
+                        overrun_reported: false,
+                        traffic: Traffic::default(),
+                        delivery: Delivery::new(),
+                    },
+                ),
+            }
         });
-        if cq.dpc.is_none() {
-            // Never published: dropping the node releases the adapter link.
+        if cq.registered.is_none() {
+            // Never published: dropping the node releases the adapter link (a registry entry
+            // exists only if everything else succeeded).
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         }
         Ok(Base::from_arc(cq))
@@ -268,7 +295,7 @@ impl Cq {
         s.len += 1;
         s.arrived = true;
         s.arrived_solicited |= completion.satisfies_solicited_arm();
-        self.adapter.stats_sink().completed(self.shard, &completion);
+        s.traffic.count(&completion);
         if s.arm.is_some_and(|arm| arm.satisfied_by(&completion)) {
             s.arm = None;
             self.schedule(&mut s, STATUS_SUCCESS);
@@ -327,6 +354,12 @@ impl Cq {
         n
     }
 
+    /// What entered this CQ so far (for the adapter's statistics).
+    #[must_use]
+    pub fn traffic(&self) -> Traffic {
+        self.state.lock().traffic
+    }
+
     /// Completions waiting to be reaped.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -377,7 +410,7 @@ mod tests {
     use super::*;
     use crate::abi::upcall::Context;
     use crate::abi::{NDK_VERSION, STATUS_BUFFER_OVERFLOW};
-    use crate::lifetime::Closed;
+    use crate::lifetime::{Closed, Unit};
     use crate::platform::Platform;
     use crate::platform::host::Host;
     use crate::verbs::AdapterConfig;
@@ -562,6 +595,104 @@ mod tests {
             "the DPC's unit was released"
         );
         assert!(f.seen().is_empty(), "no notification after close");
+    }
+
+    fn sent(bytes: u32) -> Completion {
+        Completion { bytes, ..OK }
+    }
+
+    fn received(bytes: u32) -> Completion {
+        Completion {
+            bytes,
+            op: OpType::Receive,
+            ..OK
+        }
+    }
+
+    #[test]
+    fn adapter_traffic_sums_every_cq_and_survives_their_close() {
+        let f = Fixture::new();
+        let (first, second, third) = (f.cq(8), f.cq(8), f.cq(8));
+        first.push(sent(100)).unwrap();
+        second.push(sent(20)).unwrap();
+        second.push(received(7)).unwrap();
+        third.push(received(3)).unwrap();
+        third.push(completion(Status::Cancelled, false)).unwrap();
+        let before = f.adapter.arc().stats();
+        assert_eq!((before.out_octets, before.out_messages), (120, 2));
+        assert_eq!((before.in_octets, before.in_messages), (10, 2));
+        assert_eq!(second.traffic().out_octets, 20, "each CQ keeps its own counts");
+        assert!(matches!(Fixture::close(second), Closed::Finished));
+        assert_eq!(
+            f.adapter.arc().stats(),
+            before,
+            "a closed CQ's counts stay in the adapter's totals"
+        );
+        first.push(sent(1)).unwrap();
+        let _ = Fixture::close(first);
+        let _ = Fixture::close(third);
+        let after = f.adapter.arc().stats();
+        assert_eq!((after.out_octets, after.out_messages), (121, 3));
+        assert_eq!((after.in_octets, after.in_messages), (10, 2));
+        let late = f.cq(4);
+        late.push(received(5)).unwrap();
+        assert_eq!(f.adapter.arc().stats().in_octets, 15, "retired + live");
+        let _ = Fixture::close(late);
+        assert_eq!(f.adapter.arc().stats().in_octets, 15);
+    }
+
+    #[test]
+    fn a_cq_whose_close_pends_counts_until_it_is_finalised() {
+        let f = Fixture::new();
+        let cq = f.cq(4);
+        cq.arm(ArmType::Any);
+        cq.push(sent(10)).unwrap();
+        // The notification DPC holds a unit: the close pends until it ran.
+        let held = Unit::try_new(&cq).unwrap();
+        assert!(matches!(Fixture::close(Arc::clone(&cq)), Closed::Pending));
+        cq.push(sent(5)).unwrap();
+        assert_eq!(f.adapter.arc().stats().out_octets, 15);
+        drop(held);
+        f.p.run_until_idle();
+        drop(cq);
+        assert_eq!(
+            f.adapter.arc().stats().out_octets,
+            15,
+            "folded exactly once"
+        );
+    }
+
+    #[test]
+    fn cqs_counted_on_several_threads_add_up() {
+        let f = Fixture::new();
+        let cqs: Vec<Arc<Cq>> = (0..4).map(|_| f.cq(256)).collect();
+        std::thread::scope(|scope| {
+            for cq in &cqs {
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        cq.push(sent(i)).unwrap();
+                        if i % 50 == 0 {
+                            cq.poll(256, |_, _| {});
+                        }
+                    }
+                });
+            }
+            scope.spawn(|| {
+                let mut last = 0;
+                for _ in 0..100 {
+                    let now = f.adapter.arc().stats().out_messages;
+                    assert!(now >= last, "counters never go backwards");
+                    last = now;
+                }
+            });
+        });
+        let s = f.adapter.arc().stats();
+        assert_eq!(s.out_messages, 4 * 200);
+        assert_eq!(s.out_octets, 4 * (0..200).sum::<u64>());
+        for cq in cqs {
+            let _ = Fixture::close(cq);
+        }
+        assert_eq!(f.adapter.arc().stats().out_messages, 800);
     }
 
     #[test]

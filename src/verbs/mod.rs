@@ -65,7 +65,7 @@ pub use mw::Mw;
 pub use pd::Pd;
 pub use qp::{Qp, QpConfig, connect_pair};
 pub use srq::Srq;
-pub use stats::{Stats, StatsSnapshot};
+pub use stats::{Stats, StatsSnapshot, Traffic};
 
 /// The ten dispatch tables, provided by the `dispatch` layer as `'static` data and stored by
 /// the adapter so the core can build each new object's `NDK_xxx` (it only copies the references).
