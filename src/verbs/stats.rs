@@ -91,7 +91,7 @@ struct CqRegistry {
     retired: Traffic,
 }
 
-/// A CQ's place in its adapter's registry ([`Stats::register_cq`]).
+/// A CQ's place in its adapter's statistics registry (given at the CQ's creation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CqSlot(Key);
 
