@@ -16,52 +16,18 @@
 #![deny(unsafe_code)]
 
 use crate::abi::upcall::{CloseCompletion, CqNotification, NdkCell};
-use crate::abi::{
-    NDK_CQ, NDK_CQ_NOTIFY_ANY, NDK_CQ_NOTIFY_ERRORS, NDK_CQ_NOTIFY_SOLICITED, NTSTATUS,
-    STATUS_BUFFER_OVERFLOW, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER,
-    STATUS_SUCCESS,
-};
+use crate::abi::{NDK_CQ, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
 use crate::engine::{Completion, OpType, Overrun, Status};
-use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked};
+use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
 use crate::platform::{Dpc, PSlice, SpinLock};
 use crate::sync::{Arc, AtomicBool, Ordering};
 
-use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
+pub use super::arming::ArmType;
+use super::arming::{CqArming, Pushed};
+use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver_to};
 use super::stats::{CqSlot, Traffic};
 use super::{Adapter, Closer, lock_order};
-
-/// An `NDK_CQ_NOTIFY_*` arm type, ordered by strength (ANY > SOLICITED > ERRORS).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ArmType {
-    /// `NDK_CQ_NOTIFY_ERRORS`: only CQ errors (overrun).
-    Errors,
-    /// `NDK_CQ_NOTIFY_SOLICITED`: a solicited receive or any error completion.
-    Solicited,
-    /// `NDK_CQ_NOTIFY_ANY`: the next completion.
-    Any,
-}
-
-impl ArmType {
-    /// The arm type of an `NdkArmCq` `Type` value; `None` for values outside the three defined.
-    #[must_use]
-    pub const fn from_raw(raw: u32) -> Option<Self> {
-        match raw {
-            NDK_CQ_NOTIFY_ERRORS => Some(Self::Errors),
-            NDK_CQ_NOTIFY_ANY => Some(Self::Any),
-            NDK_CQ_NOTIFY_SOLICITED => Some(Self::Solicited),
-            _ => None,
-        }
-    }
-
-    const fn satisfied_by(self, c: &Completion) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Solicited => c.satisfies_solicited_arm(),
-            Self::Errors => false,
-        }
-    }
-}
 
 /// The ring slot filler for never-written slots.
 const EMPTY: Completion = Completion {
@@ -74,44 +40,36 @@ const EMPTY: Completion = Completion {
     solicited: false,
 };
 
-/// Everything behind the CQ lock. (The flags are independent facts the arming rules combine,
-/// not states of one machine.)
+/// Everything behind the CQ lock.
 #[derive(Debug)]
-#[allow(clippy::struct_excessive_bools)]
 struct CqState {
     ring: PSlice<Completion>,
     head: usize,
     len: usize,
-    arm: Option<ArmType>,
-    /// A completion arrived since the last notification was handed to the consumer.
-    arrived: bool,
-    /// ... and one of them satisfies a SOLICITED arm.
-    arrived_solicited: bool,
-    overrun: bool,
-    overrun_reported: bool,
+    /// When a notification is due (§3.4).
+    arming: CqArming,
     /// What entered the ring, for the adapter's statistics (counted under this lock, so the
     /// data path pays no atomic for it).
     traffic: Traffic,
     /// Pending notification, queued DPC, running callback (serialisation, §3.4 rule 3).
-    delivery: Delivery<Cq>,
+    delivery: Delivery<Unit<Cq>>,
 }
 
 impl Notifying for CqState {
-    type Owner = Cq;
+    type Unit = Unit<Cq>;
 
-    fn delivery(&mut self) -> &mut Delivery<Cq> {
+    fn delivery(&mut self) -> &mut Delivery<Unit<Cq>> {
         &mut self.delivery
     }
 
     fn handing_over(&mut self) {
-        self.arrived = false;
-        self.arrived_solicited = false;
+        self.arming.handing_over();
     }
 }
 
 impl Notified for Cq {
     fn deliver(&self) {
-        deliver(self, &self.state, |status| self.notify.call(status));
+        deliver_to(self, &self.state, |status| self.notify.call(status));
     }
 }
 
@@ -204,11 +162,7 @@ impl Cq {
                         ring,
                         head: 0,
                         len: 0,
-                        arm: None,
-                        arrived: false,
-                        arrived_solicited: false,
-                        overrun: false,
-                        overrun_reported: false,
+                        arming: CqArming::new(),
                         traffic: Traffic::default(),
                         delivery: Delivery::new(),
                     },
@@ -237,7 +191,7 @@ impl Cq {
             c.closer.store(completion);
             {
                 let mut s = c.state.lock();
-                s.arm = None;
+                s.arming.disarm();
                 s.delivery.forget();
             }
             if c.dpc.as_ref().is_some_and(DpcOps::cancel) {
@@ -274,73 +228,55 @@ impl Cq {
     /// [`Overrun`] when the ring is full, and forever after.
     pub fn push(self: &Arc<Self>, completion: Completion) -> Result<(), Overrun> {
         let mut s = self.state.lock();
-        if s.overrun {
-            drop(s);
-            return Err(Overrun);
-        }
         let depth = s.ring.len();
-        if s.len == depth {
-            s.overrun = true;
-            self.overrun.store(true, Ordering::Release);
-            self.adapter.stats_sink().cq_error();
-            if s.arm.take().is_some() {
-                s.overrun_reported = true;
-                self.schedule(&mut s, STATUS_BUFFER_OVERFLOW);
+        let full = s.len == depth;
+        let pushed = match s.arming.push(full, completion.satisfies_solicited_arm()) {
+            Pushed::Refused => Err(Overrun),
+            Pushed::Overran(due) => {
+                self.overrun.store(true, Ordering::Release);
+                self.adapter.stats_sink().cq_error();
+                self.schedule(&mut s, due);
+                Err(Overrun)
             }
-            drop(s);
-            return Err(Overrun);
-        }
-        let at = (s.head + s.len) % depth;
-        s.ring[at] = completion;
-        s.len += 1;
-        s.arrived = true;
-        s.arrived_solicited |= completion.satisfies_solicited_arm();
-        s.traffic.count(&completion);
-        if s.arm.is_some_and(|arm| arm.satisfied_by(&completion)) {
-            s.arm = None;
-            self.schedule(&mut s, STATUS_SUCCESS);
-        }
+            Pushed::Entered(due) => {
+                let at = (s.head + s.len) % depth;
+                s.ring[at] = completion;
+                s.len += 1;
+                s.traffic.count(&completion);
+                self.schedule(&mut s, due);
+                Ok(())
+            }
+        };
         drop(s);
-        Ok(())
+        pushed
     }
 
     /// `NdkArmCq` with a decoded type. Never calls back synchronously: a satisfied arm is
     /// delivered by the DPC (after the running callback, if called from inside one).
     pub fn arm(self: &Arc<Self>, arm: ArmType) {
         let mut s = self.state.lock();
-        if s.overrun {
-            if !s.overrun_reported {
-                s.overrun_reported = true;
-                self.schedule(&mut s, STATUS_BUFFER_OVERFLOW);
-            }
-            return;
-        }
-        let arm = s.arm.map_or(arm, |old| old.max(arm));
-        let due = s.len > 0
-            && match arm {
-                ArmType::Any => s.arrived,
-                ArmType::Solicited => s.arrived_solicited,
-                ArmType::Errors => false,
-            };
-        if due {
-            s.arm = None;
-            self.schedule(&mut s, STATUS_SUCCESS);
-        } else {
-            s.arm = Some(arm);
-        }
+        let waiting = s.len > 0;
+        let due = s.arming.arm(arm, waiting);
+        self.schedule(&mut s, due);
+        drop(s);
     }
 
     /// Records a due notification and queues the DPC unless it is already queued. Called under
     /// the CQ lock; never calls the consumer.
-    fn schedule(self: &Arc<Self>, s: &mut CqState, status: NTSTATUS) {
-        s.delivery.schedule(self, status, self.dpc.as_ref());
+    fn schedule(self: &Arc<Self>, s: &mut CqState, due: Option<NTSTATUS>) {
+        let Some(status) = due else { return };
+        if s.delivery.schedule(status, || Unit::try_new(self))
+            && let Some(dpc) = &self.dpc
+        {
+            dpc.queue();
+        }
     }
 
     /// `NdkGetCqResults(Ex)`: removes up to `max` completions, oldest first, handing each to
     /// `write` with its index. An overrun CQ reports nothing (it is unusable, §6.7).
     pub fn poll(&self, max: usize, mut write: impl FnMut(usize, &Completion)) -> usize {
         let mut s = self.state.lock();
-        if s.overrun {
+        if s.arming.is_overrun() {
             return 0;
         }
         let n = max.min(s.len);
@@ -409,7 +345,7 @@ impl Cq {
 mod tests {
     use super::*;
     use crate::abi::upcall::Context;
-    use crate::abi::{NDK_VERSION, STATUS_BUFFER_OVERFLOW};
+    use crate::abi::{NDK_VERSION, STATUS_BUFFER_OVERFLOW, STATUS_SUCCESS};
     use crate::lifetime::{Closed, Unit};
     use crate::platform::Platform;
     use crate::platform::host::Host;
@@ -621,7 +557,11 @@ mod tests {
         let before = f.adapter.arc().stats();
         assert_eq!((before.out_octets, before.out_messages), (120, 2));
         assert_eq!((before.in_octets, before.in_messages), (10, 2));
-        assert_eq!(second.traffic().out_octets, 20, "each CQ keeps its own counts");
+        assert_eq!(
+            second.traffic().out_octets,
+            20,
+            "each CQ keeps its own counts"
+        );
         assert!(matches!(Fixture::close(second), Closed::Finished));
         assert_eq!(
             f.adapter.arc().stats(),

@@ -31,6 +31,7 @@ macro_rules! tracked_by_closer {
 }
 
 pub mod adapter;
+pub mod arming;
 pub mod cq;
 pub mod lam;
 pub mod limits;
@@ -38,7 +39,7 @@ pub mod memory;
 pub mod misuse;
 pub mod mr;
 pub mod mw;
-mod notify;
+pub mod notify;
 pub mod pd;
 pub mod qp;
 mod qp_link;
