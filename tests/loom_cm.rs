@@ -138,16 +138,14 @@ impl Connection {
     fn event_on_peer(&self, me: usize) -> bool {
         let mut sides = self.sides.lock().unwrap();
         let peer = &mut sides[1 - me];
-        if peer.ready_event.is_some() {
-            return false; // at most one disconnect event
-        }
-        match peer.obj.unit() {
-            Some(unit) => {
+        // At most one disconnect event.
+        let raised = peer.ready_event.is_none()
+            && peer.obj.unit().is_some_and(|unit| {
                 peer.ready_event = Some(unit);
                 true
-            }
-            None => false,
-        }
+            });
+        drop(sides);
+        raised
     }
 
     /// The close stage of `me`'s connector (`Connection::close`): abort the peer (an event on
@@ -167,11 +165,12 @@ impl Connection {
     /// unpublished side is suppressed; a delivered one is skipped once its connector is
     /// closing; the unit goes after the call, outside the lock.
     fn deliver(&self, side: usize) {
-        let (unit, published) = {
-            let mut sides = self.sides.lock().unwrap();
-            let s = &mut sides[side];
-            (s.ready_event.take(), s.obj.is_published())
-        };
+        let mut sides = self.sides.lock().unwrap();
+        let (unit, published) = (
+            sides[side].ready_event.take(),
+            sides[side].obj.is_published(),
+        );
+        drop(sides);
         let Some(unit) = unit else { return };
         if published && !unit.node().is_closing() {
             let probe = &unit.probe;
