@@ -296,6 +296,27 @@ fn armed_completion_notifies_exactly_once() {
     });
 }
 
+/// Completions racing a poll with no arm: never a notification.
+#[test]
+fn completions_without_an_arm_never_notify() {
+    model(|| {
+        let cq = ModelCq::new(4, OnNotify::Count);
+        let pusher = {
+            let cq = Arc::clone(&cq);
+            thread::spawn(move || {
+                assert!(cq.push(true));
+                assert!(cq.push(false));
+            })
+        };
+        let reaped = cq.poll();
+        pusher.join().unwrap();
+        cq.seen.settle();
+        assert_eq!(reaped + cq.poll(), 2, "every completion reaped once");
+        assert_eq!(cq.seen.notifications.load(SeqCst), 0);
+        cq.check_arms_accounted();
+    });
+}
+
 /// Two completions against an arm that the callback renews (after reaping) from inside
 /// itself: the re-arm never calls back synchronously, callbacks never overlap although each
 /// queue may start a run on another processor, and the second arm is notified iff a
