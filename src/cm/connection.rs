@@ -13,10 +13,9 @@
 // after it drops; tightening the guard further would split steps.
 #![allow(clippy::significant_drop_tightening)]
 
-use alloc::sync::Weak;
-
 use super::connector::Connector;
 use super::negotiate::{PrivateData, ReadLimits};
+use super::publication::Published;
 use super::state::{self, Phase, Request, Step};
 use super::{CmOutcome, Complete, Family, Notify, QpLink, lock_level};
 use crate::abi::NTSTATUS;
@@ -72,7 +71,7 @@ impl<F: Family> Ready<F> {
 pub struct Side<F: Family> {
     pub phase: Phase,
     /// The connector, while published (attachment until its close stage).
-    obj: Option<Weak<Connector<F>>>,
+    obj: Published<Connector<F>>,
     /// The QP associated by connect/accept (the connector's late link; taken by its finaliser).
     pub qp: Option<Unit<F::Qp>>,
     establish: Option<Pending<F>>,
@@ -102,7 +101,7 @@ impl<F: Family> Side<F> {
     pub const fn new(phase: Phase, local: Address, remote: Address) -> Self {
         Self {
             phase,
-            obj: None,
+            obj: Published::none(),
             qp: None,
             establish: None,
             disconnect: None,
@@ -133,7 +132,7 @@ impl<F: Family> Side<F> {
         pending: Pending<F>,
     ) -> Self {
         let mut side = Self::new(Phase::Connecting, local, remote);
-        side.obj = Some(Arc::downgrade(obj));
+        side.obj.publish(obj);
         side.qp = Some(qp);
         side.establish = Some(pending);
         (side.requested, side.max) = limits;
@@ -142,7 +141,7 @@ impl<F: Family> Side<F> {
     }
 
     fn published(&self) -> Option<Arc<Connector<F>>> {
-        self.obj.as_ref().and_then(Weak::upgrade)
+        self.obj.get()
     }
 
     fn qp_arc(&self) -> Option<Arc<F::Qp>> {
@@ -235,7 +234,7 @@ impl<F: Family> Connection<F> {
 
     /// Publishes the passive connector (listener hand-up path).
     pub fn publish(&self, side: usize, obj: &Arc<Connector<F>>) {
-        self.lock.lock().sides[side].obj = Some(Arc::downgrade(obj));
+        self.lock.lock().sides[side].obj.publish(obj);
     }
 
     /// Takes back what the active side stored when routing failed (to drop outside the lock).
@@ -243,7 +242,7 @@ impl<F: Family> Connection<F> {
         let mut pair = self.lock.lock();
         let side = &mut pair.sides[ACTIVE];
         side.phase = Phase::Aborted;
-        side.obj = None;
+        let _ = side.obj.unpublish();
         side.deadline = None;
         (side.establish.take(), side.qp.take())
     }
@@ -252,7 +251,7 @@ impl<F: Family> Connection<F> {
     pub fn detach(&self, side: usize) -> Option<Unit<F::Qp>> {
         let mut pair = self.lock.lock();
         let s = &mut pair.sides[side];
-        s.obj = None;
+        let _ = s.obj.unpublish();
         debug_assert!(s.establish.is_none() && s.disconnect.is_none());
         s.qp.take()
     }
@@ -263,7 +262,7 @@ impl<F: Family> Connection<F> {
         let s = &mut pair.sides[side];
         let event = s.ready_event.take().map(|(unit, event, reason)| {
             // The local consumer disconnected (or closed) since: no event any more.
-            if s.disconnect_called || s.obj.is_none() {
+            if s.disconnect_called || !s.obj.is_published() {
                 Ready::Suppressed(unit)
             } else {
                 Ready::Event(unit, event, reason)
@@ -432,7 +431,7 @@ impl<F: Family> Connection<F> {
         let step = state::close(pair.sides[me].phase, pair.sides[p].phase);
         let mut effects = self.apply(&mut pair, me, &step);
         let s = &mut pair.sides[me];
-        s.obj = None;
+        let _ = s.obj.unpublish();
         s.deadline = None;
         s.disconnect_called = true;
         // Cancelled requests are delivered by the connector's own deferred work, which the
@@ -514,11 +513,9 @@ impl<F: Family> Connection<F> {
         }
         if let Some(reason) = step.event_peer {
             let s = &mut pair.sides[p];
-            if let (Some(event), false, Some(obj)) =
-                (s.event.clone(), s.disconnect_called, s.published())
-            {
+            if let (Some(event), false) = (s.event.clone(), s.disconnect_called) {
                 // Published under this lock, so its BASE is held: the unit is legal (I2).
-                if let Some(unit) = Unit::try_new(&obj) {
+                if let Some(unit) = s.obj.unit() {
                     debug_assert!(s.ready_event.is_none(), "at most one disconnect event");
                     s.ready_event = Some((unit, event, reason));
                     s.event = None;

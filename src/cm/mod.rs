@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 pub mod negotiate;
+pub mod publication;
 pub mod state;
 
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]

@@ -16,52 +16,18 @@
 #![deny(unsafe_code)]
 
 use crate::abi::upcall::{CloseCompletion, CqNotification, NdkCell};
-use crate::abi::{
-    NDK_CQ, NDK_CQ_NOTIFY_ANY, NDK_CQ_NOTIFY_ERRORS, NDK_CQ_NOTIFY_SOLICITED, NTSTATUS,
-    STATUS_BUFFER_OVERFLOW, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER,
-    STATUS_SUCCESS,
-};
+use crate::abi::{NDK_CQ, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER};
 use crate::engine::{Completion, OpType, Overrun, Status};
-use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked};
+use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
 use crate::platform::{Dpc, PSlice, SpinLock};
 use crate::sync::{Arc, AtomicBool, Ordering};
 
-use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
-use super::stats::ShardId;
+pub use super::arming::ArmType;
+use super::arming::{CqArming, Pushed};
+use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver_to};
+use super::stats::{CqSlot, Traffic};
 use super::{Adapter, Closer, lock_order};
-
-/// An `NDK_CQ_NOTIFY_*` arm type, ordered by strength (ANY > SOLICITED > ERRORS).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ArmType {
-    /// `NDK_CQ_NOTIFY_ERRORS`: only CQ errors (overrun).
-    Errors,
-    /// `NDK_CQ_NOTIFY_SOLICITED`: a solicited receive or any error completion.
-    Solicited,
-    /// `NDK_CQ_NOTIFY_ANY`: the next completion.
-    Any,
-}
-
-impl ArmType {
-    /// The arm type of an `NdkArmCq` `Type` value; `None` for values outside the three defined.
-    #[must_use]
-    pub const fn from_raw(raw: u32) -> Option<Self> {
-        match raw {
-            NDK_CQ_NOTIFY_ERRORS => Some(Self::Errors),
-            NDK_CQ_NOTIFY_ANY => Some(Self::Any),
-            NDK_CQ_NOTIFY_SOLICITED => Some(Self::Solicited),
-            _ => None,
-        }
-    }
-
-    const fn satisfied_by(self, c: &Completion) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Solicited => c.satisfies_solicited_arm(),
-            Self::Errors => false,
-        }
-    }
-}
 
 /// The ring slot filler for never-written slots.
 const EMPTY: Completion = Completion {
@@ -74,41 +40,36 @@ const EMPTY: Completion = Completion {
     solicited: false,
 };
 
-/// Everything behind the CQ lock. (The flags are independent facts the arming rules combine,
-/// not states of one machine.)
+/// Everything behind the CQ lock.
 #[derive(Debug)]
-#[allow(clippy::struct_excessive_bools)]
 struct CqState {
     ring: PSlice<Completion>,
     head: usize,
     len: usize,
-    arm: Option<ArmType>,
-    /// A completion arrived since the last notification was handed to the consumer.
-    arrived: bool,
-    /// ... and one of them satisfies a SOLICITED arm.
-    arrived_solicited: bool,
-    overrun: bool,
-    overrun_reported: bool,
+    /// When a notification is due (§3.4).
+    arming: CqArming,
+    /// What entered the ring, for the adapter's statistics (counted under this lock, so the
+    /// data path pays no atomic for it).
+    traffic: Traffic,
     /// Pending notification, queued DPC, running callback (serialisation, §3.4 rule 3).
-    delivery: Delivery<Cq>,
+    delivery: Delivery<Unit<Cq>>,
 }
 
 impl Notifying for CqState {
-    type Owner = Cq;
+    type Unit = Unit<Cq>;
 
-    fn delivery(&mut self) -> &mut Delivery<Cq> {
+    fn delivery(&mut self) -> &mut Delivery<Unit<Cq>> {
         &mut self.delivery
     }
 
     fn handing_over(&mut self) {
-        self.arrived = false;
-        self.arrived_solicited = false;
+        self.arming.handing_over();
     }
 }
 
 impl Notified for Cq {
     fn deliver(&self) {
-        deliver(self, &self.state, |status| self.notify.call(status));
+        deliver_to(self, &self.state, |status| self.notify.call(status));
     }
 }
 
@@ -125,8 +86,9 @@ pub struct Cq {
     dpc: Option<Dpc>,
     /// Mirror of `CqState::overrun` readable without the lock (QPs check it when posting).
     overrun: AtomicBool,
-    /// Where this CQ counts its completions in the adapter's statistics.
-    shard: ShardId,
+    /// This CQ's entry in the adapter's statistics registry (`None` only while a failed create
+    /// unwinds).
+    registered: Option<CqSlot>,
     state: SpinLock<CqState>,
 }
 
@@ -140,7 +102,21 @@ impl core::fmt::Debug for Cq {
     }
 }
 
-tracked_by_closer!(Cq);
+impl Tracked for Cq {
+    type Farewell = super::Goodbye;
+
+    fn node(&self) -> &Node {
+        &self.node
+    }
+
+    fn finalize(&self) -> super::Goodbye {
+        // No QP holds the CQ any more, so nothing pushes: its counts are final.
+        if let Some(slot) = self.registered {
+            self.adapter.stats_sink().retire_cq(slot, || self.traffic());
+        }
+        self.closer.farewell()
+    }
+}
 
 impl Cq {
     /// `NdkCreateCq` with a validated depth and notification callback.
@@ -165,32 +141,37 @@ impl Cq {
         let mut links = Links::new();
         let _ = links.push(adapter.link()?);
         let platform = adapter.platform().clone();
-        let cq = Arc::new_cyclic(|weak| Self {
-            ndk: NdkCell::new(NDK_CQ::new(adapter.version(), adapter.tables().cq)),
-            node: Node::new(links),
-            closer: Closer::new(),
-            adapter: Arc::clone(adapter),
-            notify,
-            dpc: platform.new_dpc(NotifyWork(weak.clone())).ok(),
-            overrun: AtomicBool::new(false),
-            shard: adapter.stats_sink().assign_shard(),
-            state: SpinLock::new(
-                lock_order::CQ,
-                CqState {
-                    ring,
-                    head: 0,
-                    len: 0,
-                    arm: None,
-                    arrived: false,
-                    arrived_solicited: false,
-                    overrun: false,
-                    overrun_reported: false,
-                    delivery: Delivery::new(),
-                },
-            ),
+        let cq = Arc::new_cyclic(|weak| {
+            let dpc = platform.new_dpc(NotifyWork(weak.clone())).ok();
+            // Registered last, and only when nothing else failed.
+            let registered = dpc
+                .as_ref()
+                .and_then(|_| adapter.stats_sink().register_cq(weak.clone()));
+            Self {
+                ndk: NdkCell::new(NDK_CQ::new(adapter.version(), adapter.tables().cq)),
+                node: Node::new(links),
+                closer: Closer::new(),
+                adapter: Arc::clone(adapter),
+                notify,
+                dpc,
+                overrun: AtomicBool::new(false),
+                registered,
+                state: SpinLock::new(
+                    lock_order::CQ,
+                    CqState {
+                        ring,
+                        head: 0,
+                        len: 0,
+                        arming: CqArming::new(),
+                        traffic: Traffic::default(),
+                        delivery: Delivery::new(),
+                    },
+                ),
+            }
         });
-        if cq.dpc.is_none() {
-            // Never published: dropping the node releases the adapter link.
+        if cq.registered.is_none() {
+            // Never published: dropping the node releases the adapter link (a registry entry
+            // exists only if everything else succeeded).
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         }
         Ok(Base::from_arc(cq))
@@ -210,7 +191,7 @@ impl Cq {
             c.closer.store(completion);
             {
                 let mut s = c.state.lock();
-                s.arm = None;
+                s.arming.disarm();
                 s.delivery.forget();
             }
             if c.dpc.as_ref().is_some_and(DpcOps::cancel) {
@@ -247,73 +228,55 @@ impl Cq {
     /// [`Overrun`] when the ring is full, and forever after.
     pub fn push(self: &Arc<Self>, completion: Completion) -> Result<(), Overrun> {
         let mut s = self.state.lock();
-        if s.overrun {
-            drop(s);
-            return Err(Overrun);
-        }
         let depth = s.ring.len();
-        if s.len == depth {
-            s.overrun = true;
-            self.overrun.store(true, Ordering::Release);
-            self.adapter.stats_sink().cq_error();
-            if s.arm.take().is_some() {
-                s.overrun_reported = true;
-                self.schedule(&mut s, STATUS_BUFFER_OVERFLOW);
+        let full = s.len == depth;
+        let pushed = match s.arming.push(full, completion.satisfies_solicited_arm()) {
+            Pushed::Refused => Err(Overrun),
+            Pushed::Overran(due) => {
+                self.overrun.store(true, Ordering::Release);
+                self.adapter.stats_sink().cq_error();
+                self.schedule(&mut s, due);
+                Err(Overrun)
             }
-            drop(s);
-            return Err(Overrun);
-        }
-        let at = (s.head + s.len) % depth;
-        s.ring[at] = completion;
-        s.len += 1;
-        s.arrived = true;
-        s.arrived_solicited |= completion.satisfies_solicited_arm();
-        self.adapter.stats_sink().completed(self.shard, &completion);
-        if s.arm.is_some_and(|arm| arm.satisfied_by(&completion)) {
-            s.arm = None;
-            self.schedule(&mut s, STATUS_SUCCESS);
-        }
+            Pushed::Entered(due) => {
+                let at = (s.head + s.len) % depth;
+                s.ring[at] = completion;
+                s.len += 1;
+                s.traffic.count(&completion);
+                self.schedule(&mut s, due);
+                Ok(())
+            }
+        };
         drop(s);
-        Ok(())
+        pushed
     }
 
     /// `NdkArmCq` with a decoded type. Never calls back synchronously: a satisfied arm is
     /// delivered by the DPC (after the running callback, if called from inside one).
     pub fn arm(self: &Arc<Self>, arm: ArmType) {
         let mut s = self.state.lock();
-        if s.overrun {
-            if !s.overrun_reported {
-                s.overrun_reported = true;
-                self.schedule(&mut s, STATUS_BUFFER_OVERFLOW);
-            }
-            return;
-        }
-        let arm = s.arm.map_or(arm, |old| old.max(arm));
-        let due = s.len > 0
-            && match arm {
-                ArmType::Any => s.arrived,
-                ArmType::Solicited => s.arrived_solicited,
-                ArmType::Errors => false,
-            };
-        if due {
-            s.arm = None;
-            self.schedule(&mut s, STATUS_SUCCESS);
-        } else {
-            s.arm = Some(arm);
-        }
+        let waiting = s.len > 0;
+        let due = s.arming.arm(arm, waiting);
+        self.schedule(&mut s, due);
+        drop(s);
     }
 
     /// Records a due notification and queues the DPC unless it is already queued. Called under
     /// the CQ lock; never calls the consumer.
-    fn schedule(self: &Arc<Self>, s: &mut CqState, status: NTSTATUS) {
-        s.delivery.schedule(self, status, self.dpc.as_ref());
+    fn schedule(self: &Arc<Self>, s: &mut CqState, due: Option<NTSTATUS>) {
+        let Some(status) = due else { return };
+        if s.delivery.schedule(status, || Unit::try_new(self))
+            && let Some(dpc) = &self.dpc
+        {
+            dpc.queue();
+        }
     }
 
     /// `NdkGetCqResults(Ex)`: removes up to `max` completions, oldest first, handing each to
     /// `write` with its index. An overrun CQ reports nothing (it is unusable, §6.7).
     pub fn poll(&self, max: usize, mut write: impl FnMut(usize, &Completion)) -> usize {
         let mut s = self.state.lock();
-        if s.overrun {
+        if s.arming.is_overrun() {
             return 0;
         }
         let n = max.min(s.len);
@@ -325,6 +288,12 @@ impl Cq {
         s.head = (s.head + n) % depth;
         s.len -= n;
         n
+    }
+
+    /// What entered this CQ so far (for the adapter's statistics).
+    #[must_use]
+    pub fn traffic(&self) -> Traffic {
+        self.state.lock().traffic
     }
 
     /// Completions waiting to be reaped.
@@ -372,220 +341,5 @@ impl Cq {
 }
 
 #[cfg(test)]
-#[allow(unsafe_code)]
-mod tests {
-    use super::*;
-    use crate::abi::upcall::Context;
-    use crate::abi::{NDK_VERSION, STATUS_BUFFER_OVERFLOW};
-    use crate::lifetime::Closed;
-    use crate::platform::Platform;
-    use crate::platform::host::Host;
-    use crate::verbs::AdapterConfig;
-    use std::boxed::Box;
-    use std::sync::Mutex;
-    use std::vec::Vec;
-
-    #[derive(Default)]
-    struct Seen(Mutex<Vec<NTSTATUS>>);
-
-    unsafe extern "system" fn on_notify(context: *mut core::ffi::c_void, status: NTSTATUS) {
-        // SAFETY: the tests pass a `Seen` that outlives the CQ.
-        let seen = unsafe { &*context.cast_const().cast::<Seen>() };
-        seen.0.lock().unwrap().push(status);
-    }
-
-    struct Fixture {
-        p: Platform,
-        adapter: Base<Adapter>,
-        seen: Box<Seen>,
-    }
-
-    impl Fixture {
-        fn new() -> Self {
-            let p = Host::deterministic();
-            let adapter = Adapter::open(
-                AdapterConfig::softndk(1),
-                p.clone(),
-                crate::dispatch::TABLES,
-                NDK_VERSION::new(1, 0),
-            )
-            .unwrap();
-            Self {
-                p,
-                adapter,
-                seen: Box::default(),
-            }
-        }
-
-        fn cq(&self, depth: u32) -> Arc<Cq> {
-            let ctx = Context::new(core::ptr::from_ref(&*self.seen).cast_mut().cast());
-            // SAFETY: `on_notify` with a `Seen` that outlives the CQ (the fixture owns it).
-            let notify = unsafe { CqNotification::new(on_notify, ctx) };
-            Cq::create(self.adapter.arc(), depth, notify)
-                .unwrap()
-                .into_arc()
-        }
-
-        fn seen(&self) -> Vec<NTSTATUS> {
-            self.p.run_until_idle();
-            self.seen.0.lock().unwrap().clone()
-        }
-
-        fn close(cq: Arc<Cq>) -> Closed {
-            Cq::close(Base::from_arc(cq), None).unwrap()
-        }
-    }
-
-    fn completion(status: Status, solicited: bool) -> Completion {
-        Completion {
-            status,
-            solicited,
-            ..EMPTY
-        }
-    }
-
-    const OK: Completion = EMPTY;
-
-    #[test]
-    fn notifies_once_per_arm_and_never_synchronously() {
-        let f = Fixture::new();
-        let cq = f.cq(8);
-        cq.push(OK).unwrap();
-        assert!(f.seen().is_empty(), "never without an arm");
-        cq.arm(ArmType::Any);
-        assert!(
-            f.seen.0.lock().unwrap().is_empty(),
-            "not from inside NdkArmCq"
-        );
-        assert_eq!(
-            f.seen(),
-            [STATUS_SUCCESS],
-            "queued completion arrived since last notify"
-        );
-        cq.push(OK).unwrap();
-        assert_eq!(f.seen().len(), 1, "one-shot");
-        cq.arm(ArmType::Any);
-        assert_eq!(
-            f.seen().len(),
-            2,
-            "new completion since the last notification"
-        );
-        cq.arm(ArmType::Any);
-        assert_eq!(
-            f.seen().len(),
-            2,
-            "nothing new: the provider may wait, and does"
-        );
-        cq.push(OK).unwrap();
-        assert_eq!(f.seen().len(), 3);
-        assert_eq!(cq.poll(10, |_, _| {}), 3);
-        assert!(matches!(Fixture::close(cq), Closed::Finished));
-    }
-
-    #[test]
-    fn solicited_and_errors_arms_and_their_combination() {
-        let f = Fixture::new();
-        let cq = f.cq(8);
-        cq.arm(ArmType::Solicited);
-        cq.push(OK).unwrap();
-        assert!(
-            f.seen().is_empty(),
-            "plain success does not satisfy SOLICITED"
-        );
-        cq.push(completion(Status::Success, true)).unwrap();
-        assert_eq!(f.seen().len(), 1);
-        cq.arm(ArmType::Solicited);
-        assert_eq!(
-            f.seen().len(),
-            1,
-            "it was already notified: the provider waits"
-        );
-        cq.push(completion(Status::Cancelled, false)).unwrap();
-        assert_eq!(f.seen().len(), 2, "an error completion satisfies SOLICITED");
-        cq.arm(ArmType::Errors);
-        cq.push(completion(Status::Cancelled, false)).unwrap();
-        assert_eq!(f.seen().len(), 2, "ERRORS ignores error completions");
-        cq.arm(ArmType::Solicited); // ERRORS + SOLICITED = SOLICITED: the new error satisfies it
-        assert_eq!(f.seen().len(), 3);
-        cq.arm(ArmType::Errors);
-        cq.arm(ArmType::Any); // ERRORS + ANY = ANY
-        cq.push(OK).unwrap();
-        assert_eq!(f.seen().len(), 4);
-        let _ = Fixture::close(cq);
-    }
-
-    #[test]
-    fn overrun_reports_buffer_overflow_and_the_cq_stays_unusable() {
-        let f = Fixture::new();
-        let cq = f.cq(2);
-        cq.arm(ArmType::Errors);
-        cq.push(OK).unwrap();
-        cq.push(OK).unwrap();
-        assert!(!cq.is_overrun());
-        assert_eq!(cq.push(OK), Err(Overrun));
-        assert!(cq.is_overrun());
-        assert_eq!(f.seen(), [STATUS_BUFFER_OVERFLOW]);
-        assert_eq!(cq.push(OK), Err(Overrun), "refuses forever");
-        assert_eq!(cq.poll(10, |_, _| {}), 0, "unusable");
-        cq.arm(ArmType::Any);
-        assert_eq!(f.seen().len(), 1, "reported once");
-        let stats = f.adapter.arc().stats();
-        assert_eq!(stats.cq_errors, 1, "one overrun, counted once");
-        assert_eq!(
-            stats.out_messages, 2,
-            "only the completions that entered the ring"
-        );
-        let _ = Fixture::close(cq);
-    }
-
-    #[test]
-    fn an_unarmed_overrun_is_reported_by_the_next_arm_of_any_type() {
-        let f = Fixture::new();
-        let cq = f.cq(1);
-        cq.push(OK).unwrap();
-        assert_eq!(cq.push(OK), Err(Overrun));
-        assert!(f.seen().is_empty());
-        cq.arm(ArmType::Solicited);
-        assert_eq!(f.seen(), [STATUS_BUFFER_OVERFLOW]);
-        let _ = Fixture::close(cq);
-    }
-
-    #[test]
-    fn close_cancels_a_queued_notification() {
-        let f = Fixture::new();
-        let cq = f.cq(4);
-        cq.arm(ArmType::Any);
-        cq.push(OK).unwrap();
-        assert_eq!(f.p.pending(), 1);
-        assert!(
-            matches!(Fixture::close(cq), Closed::Finished),
-            "the DPC's unit was released"
-        );
-        assert!(f.seen().is_empty(), "no notification after close");
-    }
-
-    #[test]
-    fn resize_keeps_waiting_completions_in_order() {
-        let f = Fixture::new();
-        let cq = f.cq(4);
-        for i in 0..3 {
-            cq.push(Completion {
-                request_context: i,
-                ..OK
-            })
-            .unwrap();
-        }
-        cq.poll(1, |_, _| {});
-        cq.push(Completion {
-            request_context: 3,
-            ..OK
-        })
-        .unwrap();
-        assert_eq!(cq.resize(1), Err(STATUS_INVALID_PARAMETER), "3 waiting");
-        cq.resize(3).unwrap();
-        let mut got = Vec::new();
-        cq.poll(8, |_, c| got.push(c.request_context));
-        assert_eq!(got, [1, 2, 3]);
-        let _ = Fixture::close(cq);
-    }
-}
+#[path = "cq_tests.rs"]
+mod tests;

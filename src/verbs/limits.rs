@@ -237,6 +237,8 @@ pub mod lock_order {
     pub const CONNECTION: LockLevel = LockLevel::new(20);
     /// An SRQ.
     pub const SRQ: LockLevel = LockLevel::new(30);
+    /// An adapter's CQ registry for statistics (a reader then takes each CQ's lock).
+    pub const STATS: LockLevel = LockLevel::new(35);
     /// A CQ.
     pub const CQ: LockLevel = LockLevel::new(40);
     /// Token and LAM tables.

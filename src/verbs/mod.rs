@@ -31,6 +31,7 @@ macro_rules! tracked_by_closer {
 }
 
 pub mod adapter;
+pub mod arming;
 pub mod cq;
 pub mod lam;
 pub mod limits;
@@ -38,7 +39,7 @@ pub mod memory;
 pub mod misuse;
 pub mod mr;
 pub mod mw;
-mod notify;
+pub mod notify;
 pub mod pd;
 pub mod qp;
 mod qp_link;
@@ -65,7 +66,7 @@ pub use mw::Mw;
 pub use pd::Pd;
 pub use qp::{Qp, QpConfig, connect_pair};
 pub use srq::Srq;
-pub use stats::{Stats, StatsSnapshot};
+pub use stats::{Stats, StatsSnapshot, Traffic};
 
 /// The ten dispatch tables, provided by the `dispatch` layer as `'static` data and stored by
 /// the adapter so the core can build each new object's `NDK_xxx` (it only copies the references).

@@ -1,35 +1,43 @@
-//! The notification-DPC protocol shared by the CQ and the SRQ: a due status waits in the
-//! object's locked state, one DPC run delivers it with no lock held, runs never overlap, and the
-//! DPC holds a lifetime unit while it is queued or running.
+//! The notification-DPC protocol shared by the CQ and the SRQ.
 //!
-//! Owns only the bookkeeping (the pending status, the queued DPC's unit, the "a callback is
-//! running" flag) and the delivery loop; *when* a notification is due stays with each object.
-//! It must never call the consumer with a lock held, queue the DPC once the object is closing,
-//! or call back after close has begun.
+//! A due status waits in the object's locked state, one DPC run delivers it with no lock held,
+//! runs never overlap, and the DPC holds a lifetime unit while it is queued or running. Owns only the bookkeeping ([`Delivery`]: the pending status, the queued DPC's unit, the "a
+//! callback is running" flag) and the delivery loop ([`deliver`]); *when* a notification is due
+//! stays with each object ([`super::arming`]). Both are generic over the unit and the lock so
+//! that the loom models in `tests/loom_notify.rs` run this very code. It must never call the
+//! consumer with a lock held, queue the DPC once the object is closing, or call back after
+//! close has begun.
 #![deny(unsafe_code)]
 
 use alloc::sync::Weak;
 
 use crate::abi::{NTSTATUS, STATUS_BUFFER_OVERFLOW};
-use crate::lifetime::{Tracked, Unit};
+use crate::lifetime::Tracked;
 use crate::platform::prelude::*;
-use crate::platform::{Dpc, SpinLock, assert_no_provider_lock_held};
-use crate::sync::Arc;
+use crate::platform::{SpinLock, assert_no_provider_lock_held};
 
-/// The delivery bookkeeping kept behind an object's lock.
+/// The delivery bookkeeping kept behind an object's lock. `U` is what keeps the object's close
+/// pending while its DPC is queued or running (a [`crate::lifetime::Unit`] in the provider).
 #[derive(Debug)]
-pub(super) struct Delivery<T: Tracked> {
+pub struct Delivery<U> {
     /// A notification due, waiting for the DPC.
     pending: Option<NTSTATUS>,
     /// The DPC's unit while it is queued (taken by the DPC when it starts).
-    unit: Option<Unit<T>>,
+    unit: Option<U>,
     /// A notification callback is running (serialisation).
     running: bool,
 }
 
-impl<T: Tracked> Delivery<T> {
+impl<U> Default for Delivery<U> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<U> Delivery<U> {
     /// Nothing due, no DPC queued, no callback running.
-    pub(super) const fn new() -> Self {
+    #[must_use]
+    pub const fn new() -> Self {
         Self {
             pending: None,
             unit: None,
@@ -38,77 +46,129 @@ impl<T: Tracked> Delivery<T> {
     }
 
     /// Forgets a notification not delivered yet (close).
-    pub(super) const fn forget(&mut self) {
+    pub const fn forget(&mut self) {
         self.pending = None;
     }
 
     /// The queued DPC's unit, taken by a close that cancelled the DPC (it will not run, so the
     /// unit is the caller's to release).
-    pub(super) const fn take_unit(&mut self) -> Option<Unit<T>> {
+    pub const fn take_unit(&mut self) -> Option<U> {
         self.unit.take()
     }
 
-    /// Records a due `status` and queues `dpc` unless it is already queued. Under the owner's
-    /// lock; never calls the consumer. An overflow report wins over a plain notification that
-    /// has not been delivered yet; once `owner` is closing nothing is queued (no notification
-    /// after close).
-    pub(super) fn schedule(&mut self, owner: &Arc<T>, status: NTSTATUS, dpc: Option<&Dpc>) {
+    /// Records a due `status`; returns whether the caller must queue the DPC (it is not queued
+    /// yet, and `unit` gave the unit it holds while queued). Under the owner's lock; never calls
+    /// the consumer. An overflow report wins over a plain notification that has not been
+    /// delivered yet; once the owner is closing `unit` gives none and nothing is queued (no
+    /// notification after close).
+    #[must_use]
+    pub fn schedule(&mut self, status: NTSTATUS, unit: impl FnOnce() -> Option<U>) -> bool {
         if self.pending != Some(STATUS_BUFFER_OVERFLOW) {
             self.pending = Some(status);
         }
         if self.unit.is_some() {
-            return; // queued, not started: it will see `pending`
+            return false; // queued, not started: it will see `pending`
         }
-        let Some(unit) = Unit::try_new(owner) else {
+        let Some(unit) = unit() else {
             self.pending = None;
-            return;
+            return false;
         };
         self.unit = Some(unit);
-        if let Some(dpc) = dpc {
-            dpc.queue();
+        true
+    }
+
+    /// A DPC run starts: takes the queued unit (to drop after the run, outside the lock) and
+    /// returns whether this run delivers (`false`: another run is delivering and will pick up
+    /// what is pending after its callback returns).
+    const fn start(&mut self) -> (Option<U>, bool) {
+        let unit = self.unit.take();
+        if self.running {
+            return (unit, false);
         }
+        self.running = true;
+        (unit, true)
+    }
+
+    /// The next due status of a delivering run; `None` ends the run.
+    const fn next(&mut self) -> Option<NTSTATUS> {
+        let next = self.pending.take();
+        if next.is_none() {
+            self.running = false;
+        }
+        next
     }
 }
 
-/// An object's state that carries a [`Delivery`].
-pub(super) trait Notifying: Send {
-    /// The object the notifications are about.
-    type Owner: Tracked;
+/// An object's locked state that carries a [`Delivery`].
+pub trait Notifying: Send {
+    /// What the queued DPC holds.
+    type Unit;
 
     /// The delivery bookkeeping.
-    fn delivery(&mut self) -> &mut Delivery<Self::Owner>;
+    fn delivery(&mut self) -> &mut Delivery<Self::Unit>;
 
     /// Called under the lock as a due notification is taken for delivery.
     fn handing_over(&mut self) {}
 }
 
-/// The DPC body: delivers due notifications one at a time with no lock held, unless another run
-/// is delivering (it picks them up after its callback returns). `call` is skipped once `owner`
-/// is closing; the queued unit is released last.
-pub(super) fn deliver<S: Notifying>(owner: &S::Owner, lock: &SpinLock<S>, call: impl Fn(NTSTATUS)) {
-    let mut s = lock.lock();
-    let unit = s.delivery().unit.take();
-    if s.delivery().running {
-        drop(s);
-        drop(unit);
-        return;
+/// The lock around a [`Notifying`] state ([`SpinLock`] in the provider).
+pub trait StateLock {
+    /// The state behind the lock.
+    type State: Notifying;
+
+    /// Runs `f` with the lock held.
+    fn with<R>(&self, f: impl FnOnce(&mut Self::State) -> R) -> R;
+}
+
+impl<S: Notifying> StateLock for SpinLock<S> {
+    type State = S;
+
+    fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        f(&mut self.lock())
     }
-    s.delivery().running = true;
-    loop {
-        let Some(status) = s.delivery().pending.take() else {
-            s.delivery().running = false;
-            break;
-        };
-        s.handing_over();
-        drop(s);
-        if !owner.node().is_closing() {
-            assert_no_provider_lock_held();
+}
+
+/// The DPC body: delivers due notifications one at a time with no lock held.
+///
+/// A run that finds another one delivering leaves at once (the running one picks up what is
+/// pending after its callback returns). `call` is skipped once `closing()`; the queued unit is
+/// released last, outside the lock.
+pub fn deliver<L: StateLock>(lock: &L, closing: impl Fn() -> bool, mut call: impl FnMut(NTSTATUS)) {
+    let take_next = |s: &mut L::State| {
+        let next = s.delivery().next();
+        if next.is_some() {
+            s.handing_over();
+        }
+        next
+    };
+    let (unit, mut next) = lock.with(|s| match s.delivery().start() {
+        (unit, true) => (unit, take_next(s)),
+        (unit, false) => (unit, None),
+    });
+    while let Some(status) = next {
+        if !closing() {
             call(status);
         }
-        s = lock.lock();
+        next = lock.with(take_next);
     }
-    drop(s);
     drop(unit);
+}
+
+/// [`deliver`] for a provider object: skipped once `owner` is closing, and asserting that no
+/// provider lock is held at the call.
+pub(super) fn deliver_to<T: Tracked, S: Notifying>(
+    owner: &T,
+    lock: &SpinLock<S>,
+    call: impl Fn(NTSTATUS),
+) {
+    deliver(
+        lock,
+        || owner.node().is_closing(),
+        |status| {
+            assert_no_provider_lock_held();
+            call(status);
+        },
+    );
 }
 
 /// An object whose DPC runs [`deliver`].

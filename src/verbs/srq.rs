@@ -32,7 +32,7 @@
 use crate::abi::upcall::{CloseCompletion, NdkCell, SrqNotification};
 use crate::abi::{
     NDK_SRQ, NTSTATUS, STATUS_CANCELLED, STATUS_DEVICE_NOT_READY, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    STATUS_INVALID_PARAMETER,
 };
 use crate::engine::{CreateError, ReceiveQueue, ReceiveStorage, Sge};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
@@ -40,31 +40,31 @@ use crate::platform::prelude::*;
 use crate::platform::{Dpc, PVec, Platform, SpinLock};
 use crate::sync::Arc;
 
+use super::arming::SrqThreshold;
 use super::misuse::PostMarkers;
-use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver};
+use super::notify::{Delivery, Notified, NotifyWork, Notifying, deliver_to};
 use super::qp::post_status;
 use super::{Closer, Pd, Qp, lock_order};
 
 /// Everything behind the SRQ lock.
 #[derive(Debug)]
-#[allow(clippy::struct_excessive_bools)] // independent facts, not states of one machine
 struct SrqState {
     queue: ReceiveQueue,
     /// The consumer's depth (≤ the queue's allocated depth).
     depth: u32,
-    threshold: u32,
-    armed: bool,
+    /// When the low-water notification is due (§3.5).
+    threshold: SrqThreshold,
     /// `None` when the consumer gave no notification callback.
     dpc: Option<Dpc>,
     /// Pending notification, queued DPC, running callback (serialisation).
-    delivery: Delivery<Srq>,
+    delivery: Delivery<Unit<Srq>>,
     closed: bool,
 }
 
 impl Notifying for SrqState {
-    type Owner = Srq;
+    type Unit = Unit<Srq>;
 
-    fn delivery(&mut self) -> &mut Delivery<Srq> {
+    fn delivery(&mut self) -> &mut Delivery<Unit<Srq>> {
         &mut self.delivery
     }
 }
@@ -107,7 +107,7 @@ tracked_by_closer!(Srq);
 
 impl Notified for Srq {
     fn deliver(&self) {
-        deliver(self, &self.state, |status| {
+        deliver_to(self, &self.state, |status| {
             if let Some(notify) = self.notify {
                 notify.call(status);
             }
@@ -182,8 +182,7 @@ impl Srq {
                     SrqState {
                         queue,
                         depth,
-                        threshold,
-                        armed: threshold > 0,
+                        threshold: SrqThreshold::new(threshold),
                         dpc: None,
                         delivery: Delivery::new(),
                         closed: false,
@@ -220,7 +219,7 @@ impl Srq {
             let unit = {
                 let mut s = c.state.lock();
                 s.closed = true;
-                s.armed = false;
+                s.threshold.disarm();
                 s.delivery.forget();
                 while s.queue.take_oldest().is_some() {}
                 let cancelled = s.dpc.as_ref().is_some_and(DpcOps::cancel);
@@ -353,11 +352,9 @@ impl Srq {
             if depth != 0 {
                 s.depth = depth;
             }
-            if threshold != 0 {
-                s.threshold = threshold;
-                s.armed = true;
-                self.check_threshold(&mut s);
-            }
+            let queued = s.queue.len();
+            let due = s.threshold.modify(threshold, queued);
+            self.schedule(&mut s, due);
             drop(s);
             // The queue's old storage (after a grow) or storage another modify made needless.
             drop(spare);
@@ -390,26 +387,24 @@ impl Srq {
         let r = f(Some(&mut s.queue));
         if s.queue.len() < before {
             // Only consumption can make the queue "drop below" the threshold.
-            self.check_threshold(&mut s);
+            let queued = s.queue.len();
+            let due = s.threshold.consumed(queued);
+            self.schedule(&mut s, due);
         }
         drop(s);
         r
     }
 
-    fn check_threshold(self: &Arc<Self>, s: &mut SrqState) {
-        if s.armed && s.queue.len() < s.threshold {
-            s.armed = false;
-            self.schedule(s, STATUS_SUCCESS);
-        }
-    }
-
     /// Records a due notification and queues the DPC unless it is already queued. Under the SRQ
     /// lock; never calls the consumer.
-    fn schedule(self: &Arc<Self>, s: &mut SrqState, status: NTSTATUS) {
+    fn schedule(self: &Arc<Self>, s: &mut SrqState, due: Option<NTSTATUS>) {
+        let Some(status) = due else { return };
         let Some(dpc) = &s.dpc else {
             return; // no callback given: never notify
         };
-        s.delivery.schedule(self, status, Some(dpc));
+        if s.delivery.schedule(status, || Unit::try_new(self)) {
+            dpc.queue();
+        }
     }
 
     /// Attaches a QP created with this SRQ (so a post into an empty SRQ runs it).

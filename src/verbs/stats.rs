@@ -1,26 +1,34 @@
 //! Statistics one adapter instance keeps for `OID_NDK_STATISTICS`: RDMA traffic seen by its
 //! CQs, CQ errors, and the connection counts the connection manager reports.
 //!
-//! Owns the counters and their snapshot. Traffic is counted where a completion enters a CQ
-//! ([`Cq::push`](super::Cq::push), already under that CQ's lock), into one of [`SHARDS`]
-//! cache-line-sized shards chosen per CQ at creation: a CQ's completions touch only its own
-//! shard line, so the counting adds two relaxed atomic adds per completion and no shared
-//! cache line between CQs of different shards, and nothing at all to the engine's copy loop.
-//! Readers sum the shards; the result is not a consistent cut (no NDIS statistic is).
+//! Owns the adapter-wide counters, the registry of the adapter's CQs and the snapshot. Traffic
+//! is counted where a completion enters a CQ ([`Cq::push`](super::Cq::push)) in that CQ's
+//! [`Traffic`]: plain integers behind the CQ lock that `push` holds anyway, so the data path
+//! pays no atomic for statistics. Each CQ registers in the adapter's [`Stats`] at creation; a
+//! reader sums the counters of the registered CQs plus what closed CQs left behind, and a CQ's
+//! finaliser moves its counters into that "retired" total and leaves the registry in one step
+//! under the registry lock, so a count is never lost or seen twice. The result is not a
+//! consistent cut across CQs (no NDIS statistic is), but no counter ever goes backwards.
 //!
 //! SoftNDK has no wire, so a "frame" is one message: a send, a receive, an RDMA read or an
 //! RDMA write, counted at its completion with its byte count. Incoming traffic is what
 //! completes on this adapter as a receive or a read; outgoing is a send or a write. The target
 //! side of an RDMA read or write has no completion and is not counted.
 //!
-//! Must never: take a lock, allocate, or be read for anything but statistics.
+//! Must never: be touched per completion outside the CQ lock, allocate anywhere but CQ
+//! registration, hold the registry lock while calling anything but a CQ's counter read, or be
+//! read for anything but statistics.
 #![deny(unsafe_code)]
 
-use crate::engine::{Completion, OpType};
-use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use alloc::sync::Weak;
 
-/// Counter shards per adapter instance.
-pub const SHARDS: usize = 16;
+use crate::engine::{Completion, OpType};
+use crate::lifetime::{Key, Table};
+use crate::platform::SpinLock;
+use crate::platform::prelude::*;
+use crate::sync::{AtomicU64, Ordering};
+
+use super::{Cq, lock_order};
 
 /// Whether the connection counters (`connects` … `active_connections`) are maintained.
 ///
@@ -31,21 +39,66 @@ pub const SHARDS: usize = 16;
 /// active attempt ending rejected or aborted ([`Stats::connect_failed`]).
 pub const CONNECTIONS_COUNTED: bool = true;
 
-/// One shard: the traffic counters of the CQs assigned to it, alone on its cache line.
-#[derive(Debug, Default)]
-#[repr(align(64))]
-struct Shard {
-    in_octets: AtomicU64,
-    in_messages: AtomicU64,
-    out_octets: AtomicU64,
-    out_messages: AtomicU64,
+/// The traffic counters of one CQ (or a sum of them). Plain integers: a CQ keeps its own behind
+/// its lock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes of successful receive and read completions.
+    pub in_octets: u64,
+    /// Successful receive and read completions.
+    pub in_messages: u64,
+    /// Bytes of successful send and write completions.
+    pub out_octets: u64,
+    /// Successful send and write completions.
+    pub out_messages: u64,
 }
 
+impl Traffic {
+    /// Counts a completion. Failures and memory operations carry no traffic and are not
+    /// counted.
+    pub fn count(&mut self, completion: &Completion) {
+        if !completion.status.is_success() {
+            return;
+        }
+        let bytes = u64::from(completion.bytes);
+        let (octets, messages) = match completion.op {
+            OpType::Receive | OpType::ReceiveAndInvalidate | OpType::Read => {
+                (&mut self.in_octets, &mut self.in_messages)
+            }
+            OpType::Send | OpType::Write => (&mut self.out_octets, &mut self.out_messages),
+            OpType::FastRegister | OpType::Bind | OpType::Invalidate => return,
+        };
+        *octets = octets.wrapping_add(bytes);
+        *messages = messages.wrapping_add(1);
+    }
+
+    /// The field-wise sum (wrapping, as 64-bit NDIS counters do).
+    #[must_use]
+    pub const fn plus(self, other: Self) -> Self {
+        Self {
+            in_octets: self.in_octets.wrapping_add(other.in_octets),
+            in_messages: self.in_messages.wrapping_add(other.in_messages),
+            out_octets: self.out_octets.wrapping_add(other.out_octets),
+            out_messages: self.out_messages.wrapping_add(other.out_messages),
+        }
+    }
+}
+
+/// The adapter's CQs and what closed ones counted, behind [`lock_order::STATS`].
+#[derive(Debug)]
+struct CqRegistry {
+    live: Table<Weak<Cq>>,
+    retired: Traffic,
+}
+
+/// A CQ's place in its adapter's statistics registry (given at the CQ's creation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CqSlot(Key);
+
 /// The live statistics of one adapter instance.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
-    shards: [Shard; SHARDS],
-    next_shard: AtomicUsize,
+    cqs: SpinLock<CqRegistry>,
     cq_errors: AtomicU64,
     connects: AtomicU64,
     accepts: AtomicU64,
@@ -54,9 +107,11 @@ pub struct Stats {
     active_connections: AtomicU64,
 }
 
-/// A CQ's shard, chosen once at creation ([`Stats::assign_shard`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShardId(usize);
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// A copy of an adapter's statistics (or the sum over several adapters).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,37 +170,45 @@ impl StatsSnapshot {
 }
 
 impl Stats {
-    /// All zero.
+    /// All zero, no CQ registered.
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The shard for a new CQ (round robin).
-    pub fn assign_shard(&self) -> ShardId {
-        ShardId(self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS)
-    }
-
-    /// Counts a completion that entered a CQ of `shard`. Failures and memory operations carry
-    /// no traffic and are not counted.
-    pub fn completed(&self, shard: ShardId, completion: &Completion) {
-        if !completion.status.is_success() {
-            return;
+        Self {
+            cqs: SpinLock::new(
+                lock_order::STATS,
+                CqRegistry {
+                    live: Table::new(),
+                    retired: Traffic::default(),
+                },
+            ),
+            cq_errors: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            accepts: AtomicU64::new(0),
+            connect_failures: AtomicU64::new(0),
+            connection_errors: AtomicU64::new(0),
+            active_connections: AtomicU64::new(0),
         }
-        let s = &self.shards[shard.0 % SHARDS];
-        let bytes = u64::from(completion.bytes);
-        let (octets, messages) = match completion.op {
-            OpType::Receive | OpType::ReceiveAndInvalidate | OpType::Read => {
-                (&s.in_octets, &s.in_messages)
-            }
-            OpType::Send | OpType::Write => (&s.out_octets, &s.out_messages),
-            OpType::FastRegister | OpType::Bind | OpType::Invalidate => return,
-        };
-        octets.fetch_add(bytes, Ordering::Relaxed);
-        messages.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a CQ overrun.
+    /// Registers a new CQ (from its constructor) so that readers include its [`Traffic`].
+    /// `None` when the registry cannot grow (the CQ create fails).
+    pub(super) fn register_cq(&self, cq: Weak<Cq>) -> Option<CqSlot> {
+        self.cqs.lock().live.insert(cq).ok().map(CqSlot)
+    }
+
+    /// A CQ's finaliser: leaves the registry and adds its final counts (read by `traffic`,
+    /// which takes the CQ lock: [`lock_order::STATS`] comes before [`lock_order::CQ`]) to the
+    /// retired total, in one step under the registry lock.
+    pub(super) fn retire_cq(&self, slot: CqSlot, traffic: impl FnOnce() -> Traffic) {
+        let mut cqs = self.cqs.lock();
+        let gone = cqs.live.remove(slot.0);
+        cqs.retired = cqs.retired.plus(traffic());
+        drop(cqs);
+        // The `Weak` is freed outside the lock.
+        drop(gone);
+    }
+
+    /// Counts a CQ overrun (once per CQ, not on the data path).
     pub fn cq_error(&self) {
         self.cq_errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -180,26 +243,37 @@ impl Stats {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
+    /// The traffic of every CQ of the adapter, open or closed. Holds the registry lock while it
+    /// takes each open CQ's lock in turn (a few instructions each); a CQ being finalised is
+    /// either still registered (its finaliser waits for this lock) or already retired.
+    #[must_use]
+    pub fn traffic(&self) -> Traffic {
+        let cqs = self.cqs.lock();
+        cqs.live.iter().fold(cqs.retired, |sum, (_, cq)| {
+            // A registered CQ that can no longer be upgraded was never finalised (a failed
+            // create) and counted nothing. One that can is not released here: its finaliser,
+            // which holds an `Arc` until it retired the CQ, is waiting for this lock.
+            cq.upgrade().map_or(sum, |cq| sum.plus(cq.traffic()))
+        })
+    }
+
     /// The current values.
     #[must_use]
     pub fn snapshot(&self) -> StatsSnapshot {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut out = StatsSnapshot {
+        let traffic = self.traffic();
+        StatsSnapshot {
             connects: load(&self.connects),
             accepts: load(&self.accepts),
             connect_failures: load(&self.connect_failures),
             connection_errors: load(&self.connection_errors),
             active_connections: load(&self.active_connections),
             cq_errors: load(&self.cq_errors),
-            ..StatsSnapshot::default()
-        };
-        for s in &self.shards {
-            out.in_octets = out.in_octets.wrapping_add(load(&s.in_octets));
-            out.in_messages = out.in_messages.wrapping_add(load(&s.in_messages));
-            out.out_octets = out.out_octets.wrapping_add(load(&s.out_octets));
-            out.out_messages = out.out_messages.wrapping_add(load(&s.out_messages));
+            in_octets: traffic.in_octets,
+            in_messages: traffic.in_messages,
+            out_octets: traffic.out_octets,
+            out_messages: traffic.out_messages,
         }
-        out
     }
 }
 
@@ -221,43 +295,41 @@ mod tests {
     }
 
     #[test]
-    fn traffic_is_split_by_direction_and_summed_over_shards() {
-        let stats = Stats::new();
-        let a = stats.assign_shard();
-        let b = stats.assign_shard();
-        assert_ne!(a, b, "consecutive CQs get different shards");
-        stats.completed(a, &completion(OpType::Send, 100, Status::Success));
-        stats.completed(b, &completion(OpType::Write, 50, Status::Success));
-        stats.completed(a, &completion(OpType::Receive, 7, Status::Success));
-        stats.completed(
-            b,
-            &completion(OpType::ReceiveAndInvalidate, 3, Status::Success),
-        );
-        stats.completed(b, &completion(OpType::Read, 4096, Status::Success));
-        let s = stats.snapshot();
-        assert_eq!((s.out_octets, s.out_messages), (150, 2));
-        assert_eq!((s.in_octets, s.in_messages), (7 + 3 + 4096, 3));
+    fn traffic_is_split_by_direction() {
+        let mut t = Traffic::default();
+        t.count(&completion(OpType::Send, 100, Status::Success));
+        t.count(&completion(OpType::Write, 50, Status::Success));
+        t.count(&completion(OpType::Receive, 7, Status::Success));
+        t.count(&completion(
+            OpType::ReceiveAndInvalidate,
+            3,
+            Status::Success,
+        ));
+        t.count(&completion(OpType::Read, 4096, Status::Success));
+        assert_eq!((t.out_octets, t.out_messages), (150, 2));
+        assert_eq!((t.in_octets, t.in_messages), (7 + 3 + 4096, 3));
+        let twice = t.plus(t);
+        assert_eq!((twice.in_octets, twice.out_messages), (2 * 4106, 4));
     }
 
     #[test]
     fn failures_and_memory_operations_carry_no_traffic() {
-        let stats = Stats::new();
-        let shard = stats.assign_shard();
-        stats.completed(shard, &completion(OpType::Send, 100, Status::Cancelled));
-        stats.completed(shard, &completion(OpType::FastRegister, 0, Status::Success));
-        stats.completed(shard, &completion(OpType::Bind, 0, Status::Success));
-        stats.completed(shard, &completion(OpType::Invalidate, 0, Status::Success));
-        assert_eq!(stats.snapshot(), StatsSnapshot::default());
+        let mut t = Traffic::default();
+        t.count(&completion(OpType::Send, 100, Status::Cancelled));
+        t.count(&completion(OpType::FastRegister, 0, Status::Success));
+        t.count(&completion(OpType::Bind, 0, Status::Success));
+        t.count(&completion(OpType::Invalidate, 0, Status::Success));
+        assert_eq!(t, Traffic::default());
     }
 
     #[test]
-    fn shards_wrap_around() {
-        let stats = Stats::new();
-        let first = stats.assign_shard();
-        for _ in 1..SHARDS {
-            let _ = stats.assign_shard();
-        }
-        assert_eq!(stats.assign_shard(), first);
+    fn counters_wrap_like_ndis_counters() {
+        let mut t = Traffic {
+            out_octets: u64::MAX,
+            ..Traffic::default()
+        };
+        t.count(&completion(OpType::Send, 2, Status::Success));
+        assert_eq!((t.out_octets, t.out_messages), (1, 1));
     }
 
     #[test]
@@ -289,9 +361,10 @@ mod tests {
     fn retired_snapshots_add_up_without_active_connections() {
         let stats = Stats::new();
         stats.connected();
-        let shard = stats.assign_shard();
-        stats.completed(shard, &completion(OpType::Send, 10, Status::Success));
-        let live = stats.snapshot();
+        let live = StatsSnapshot {
+            out_octets: 10,
+            ..stats.snapshot()
+        };
         let total = live.retired().plus(live);
         assert_eq!(total.connects, 2);
         assert_eq!(total.active_connections, 1, "only the live one is active");
