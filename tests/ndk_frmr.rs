@@ -234,7 +234,7 @@ fn fast_register_validation() {
             qp.fast_register(1, &mr, &pages, 4096, 8, 0x7000_1000, 0),
             STATUS_INVALID_PARAMETER,
         ),
-        // No pages, more pages than initialised, pages that are not one LAM's consecutive pages.
+        // No pages.
         (
             qp.fast_register(1, &mr, &[], fbo, 8, va, 0),
             STATUS_INVALID_PARAMETER,
@@ -244,12 +244,9 @@ fn fast_register_validation() {
             qp.fast_register(1, &mr, &pages, fbo, span, va, 0),
             STATUS_INVALID_PARAMETER,
         ),
+        // Other lists (`tests/ndk_frmr_lams.rs`): here page 2 holds one byte of the buffer.
         (
-            qp.fast_register(1, &mr, &[pages[0], pages[2]], fbo, 8, va, 0),
-            STATUS_INVALID_PARAMETER,
-        ),
-        (
-            qp.fast_register(1, &mr, &[pages[1], pages[0]], fbo, 8, va, 0),
+            qp.fast_register(1, &mr, &[pages[2], pages[0]], fbo, 4096, va, 0),
             STATUS_INVALID_PARAMETER,
         ),
         (

@@ -112,7 +112,9 @@ enum Invalidation {
     Remote,
 }
 
-fn invalidation_waits_for_copies_of_another_connection(how: Invalidation) {
+/// `two_lams`: the registration lists the pages of two LAMs over the two halves of the target
+/// (a composite region), so the fence must cover that mapping too.
+fn invalidation_waits_for_copies_of_another_connection(how: Invalidation, two_lams: bool) {
     const PAGES: usize = 256;
     // One page of headroom: the buffer need not start on a page boundary.
     const LEN: usize = (PAGES - 1) * 4096;
@@ -132,7 +134,22 @@ fn invalidation_waits_for_copies_of_another_connection(how: Invalidation) {
         assert_eq!(c.qp.connect_to(&d, 4, 4), STATUS_SUCCESS);
         let (src, src_mr) = c.buffer(&vec![PATTERN; LEN], 0);
         let target = Buffer::from_bytes(&vec![0; LEN]);
-        let lam = pair.adapter.build_lam(&target, 0, LEN).unwrap();
+        // The second LAM starts on a page boundary, so the first one's pages are all whole
+        // but its first, and the two lists concatenate into the target's bytes in order.
+        let half = 128 * 4096 - (target.va() % 4096) as usize;
+        let lams = if two_lams {
+            vec![
+                pair.adapter.build_lam(&target, 0, half).unwrap(),
+                pair.adapter.build_lam(&target, half, LEN - half).unwrap(),
+            ]
+        } else {
+            vec![pair.adapter.build_lam(&target, 0, LEN).unwrap()]
+        };
+        let pages: Vec<_> = lams
+            .iter()
+            .flat_map(softndk::consumer::Lam::pages)
+            .collect();
+        let lam = &lams[0];
         let fr = pair.b.pd.create_mr(true).unwrap();
         assert_eq!(
             fr.initialize_fast_register(PAGES as u32, true),
@@ -143,7 +160,7 @@ fn invalidation_waits_for_copies_of_another_connection(how: Invalidation) {
         assert_eq!(
             pair.b
                 .qp
-                .fast_register(1, &fr, &lam.pages(), lam.fbo(), LEN, va, flags),
+                .fast_register(1, &fr, &pages, lam.fbo(), LEN, va, flags),
             STATUS_SUCCESS
         );
         let token = fr.remote_token();
@@ -184,7 +201,9 @@ fn invalidation_waits_for_copies_of_another_connection(how: Invalidation) {
             stray, 0,
             "round {round}: {stray} bytes written after the invalidation completed"
         );
-        pair.adapter.release_lam(lam);
+        for lam in lams {
+            pair.adapter.release_lam(lam);
+        }
         c.qp.flush();
         d.flush();
         let _ = c.icq.results(64);
@@ -200,10 +219,20 @@ fn invalidation_waits_for_copies_of_another_connection(how: Invalidation) {
 
 #[test]
 fn local_invalidation_completes_only_after_every_peer_copy_into_the_pages_ended() {
-    invalidation_waits_for_copies_of_another_connection(Invalidation::Local);
+    invalidation_waits_for_copies_of_another_connection(Invalidation::Local, false);
 }
 
 #[test]
 fn remote_invalidation_completes_only_after_every_copy_of_another_peer_ended() {
-    invalidation_waits_for_copies_of_another_connection(Invalidation::Remote);
+    invalidation_waits_for_copies_of_another_connection(Invalidation::Remote, false);
+}
+
+#[test]
+fn local_invalidation_of_pages_of_two_lams_waits_for_every_peer_copy() {
+    invalidation_waits_for_copies_of_another_connection(Invalidation::Local, true);
+}
+
+#[test]
+fn remote_invalidation_of_pages_of_two_lams_waits_for_every_peer_copy() {
+    invalidation_waits_for_copies_of_another_connection(Invalidation::Remote, true);
 }

@@ -309,4 +309,7 @@ pub enum AccessError {
     /// The memory object is in the wrong state for this operation (e.g. invalidating an MR
     /// registered with `NdkRegisterMr`, binding an unbound window twice).
     InvalidState,
+    /// The provider could not allocate what the operation needs (a fast registration over
+    /// pages of several LAMs builds a composite region); nothing changed.
+    NoResources,
 }

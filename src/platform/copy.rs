@@ -169,7 +169,7 @@ impl Iterator for Pieces<'_> {
 }
 
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
-pub(super) use segmented::{SegmentedMemory, copy_between, read, write};
+pub(super) use segmented::{SegmentedMemory, copy_between, read, sub_ranges, write};
 
 /// The shared `Region` copy; compiled only where a `Region` implementation uses it.
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
@@ -196,6 +196,19 @@ mod segmented {
         fn total_len(&self) -> usize;
         /// Start of segment `index` (no dereference happens here).
         fn segment_base(&self, index: usize) -> *mut u8;
+    }
+
+    /// The segment-contiguous ranges `(segment, offset inside it, bytes)` holding bytes
+    /// `[offset, offset + len)` of a region whose segment lengths are `segments`, in order and
+    /// never empty: what a composite region (`Region::try_concat`) takes of each part. Stops
+    /// early if the range runs past the region, so callers bounds-check first.
+    pub(in crate::platform) fn sub_ranges(
+        segments: &[usize],
+        offset: usize,
+        len: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        super::pieces(segments, offset, segments, offset, len)
+            .map(|p| (p.src_segment, p.src_offset, p.len))
     }
 
     fn addr<M: SegmentedMemory + ?Sized>(memory: &M, index: usize, offset: usize) -> *mut u8 {

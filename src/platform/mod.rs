@@ -148,6 +148,22 @@ impl fmt::Display for RegionError {
     }
 }
 
+/// Why `Region::try_concat` could not build a composite region; nothing was built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConcatError {
+    /// A part's range is not inside its region, or the total length overflows `usize`
+    /// ([`RegionError::Overflow`] with the running total as `offset`).
+    Range(RegionError),
+    /// The segment table could not be allocated.
+    NoMemory,
+}
+
+impl From<RegionError> for ConcatError {
+    fn from(e: RegionError) -> Self {
+        Self::Range(e)
+    }
+}
+
 /// A point on the platform's monotonic clock, in nanoseconds since an arbitrary origin.
 ///
 /// Host: `std::time::Instant` since the platform was created, or a virtual clock the test

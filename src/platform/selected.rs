@@ -18,6 +18,18 @@ pub type PVec<T> = PoolVec<T, <Platform as PlatformOps>::AllocToken>;
 /// A fixed-length slice from [`PlatformOps::try_slice`].
 pub type PSlice<T> = PoolSlice<T, <Platform as PlatformOps>::AllocToken>;
 
+/// `len` bytes of `region` from byte `offset`: one piece of a composite region
+/// (`Region::try_concat`), which holds `region` so the part outlives every use of the composite.
+#[derive(Clone, Debug)]
+pub struct RegionPart {
+    /// The region the bytes belong to.
+    pub region: crate::sync::Arc<Region>,
+    /// First byte of the piece inside `region`.
+    pub offset: usize,
+    /// Bytes in the piece.
+    pub len: usize,
+}
+
 /// The current IRQL ([`PlatformOps::current_irql`]).
 #[must_use]
 pub fn current_irql() -> Irql {

@@ -26,7 +26,7 @@ use crate::abi::{
     NTSTATUS, STATUS_DEVICE_BUSY, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE,
 };
 use crate::engine::MemoryHandle;
-use crate::engine::{Access, AccessError, BindRequest, FastRegisterRequest, RegionSlice};
+use crate::engine::{Access, AccessError, BindRequest, RegionSlice};
 use crate::lifetime::Unit;
 use crate::platform::prelude::*;
 use crate::platform::{Platform, Region, SpinLock};
@@ -35,6 +35,8 @@ use crate::sync::Arc;
 use super::lam::{LamEntry, Logical, MAX_LAMS};
 use super::token::{Decoded, INDEX_BITS, TokenCodec};
 use super::{Mr, Mw, lock_order};
+
+mod fast_register;
 
 /// What keeps a resolved range's memory registered while the data path copies it.
 ///
@@ -735,85 +737,6 @@ impl MemoryTable {
                 copying: false,
             });
         }
-        Ok(())
-    }
-
-    /// `NdkFastRegister`, applied at post time: maps the pages (consecutive pages of one LAM)
-    /// onto fast-register MR `request.mr`.
-    ///
-    /// # Errors
-    ///
-    /// `StaleToken` for a handle that is not current, `InvalidState` for a normal MR, one not
-    /// initialised or one still valid, `OutOfRange` for more pages than initialised or pages
-    /// that are not consecutive pages of one live LAM covering the range, `AccessDenied` for
-    /// remote rights on an MR initialised without `RemoteAccess`.
-    pub fn fast_register(
-        &self,
-        pd: usize,
-        request: &FastRegisterRequest<'_>,
-    ) -> Result<(), AccessError> {
-        let (index, generation) = slot_of(self.codec, token_of(request.mr))?;
-        let first = request.pages.first().ok_or(AccessError::OutOfRange)?;
-        let first = Logical::decode(*first)
-            .filter(|l| l.offset == 0)
-            .ok_or(AccessError::OutOfRange)?;
-        let consecutive = request.pages.iter().enumerate().all(|(k, &p)| {
-            u32::try_from(k).is_ok_and(|k| {
-                first
-                    .page
-                    .checked_add(k)
-                    .is_some_and(|n| Logical::page_address(first.index, first.generation, n) == p)
-            })
-        });
-        if !consecutive {
-            return Err(AccessError::OutOfRange);
-        }
-        let mut t = self.table.lock();
-        let lam = t
-            .lams
-            .get(first.index as usize)
-            .filter(|s| s.generation == first.generation)
-            .and_then(|s| s.entry.as_ref())
-            .ok_or(AccessError::OutOfRange)?;
-        let at = Logical {
-            offset: request.first_byte_offset,
-            ..first
-        };
-        let offset = lam
-            .range(at, request.length)
-            .ok_or(AccessError::OutOfRange)?;
-        let region = Arc::clone(&lam.region);
-        let slot = t
-            .slots
-            .get_mut(index as usize)
-            .filter(|s| s.generation == generation)
-            .ok_or(AccessError::StaleToken)?;
-        let e = slot.entry.as_mut().ok_or(AccessError::StaleToken)?;
-        if e.pd != pd {
-            return Err(AccessError::WrongProtectionDomain);
-        }
-        let Kind::Fast { pages, remote } = e.kind else {
-            return Err(AccessError::InvalidState);
-        };
-        if pages == 0 || e.mapping.is_some() {
-            return Err(AccessError::InvalidState);
-        }
-        if request.pages.len() > pages as usize {
-            return Err(AccessError::OutOfRange);
-        }
-        let wants_remote = request.access.0 & (Access::REMOTE_READ.0 | Access::REMOTE_WRITE.0);
-        if wants_remote != 0 && !remote {
-            return Err(AccessError::AccessDenied);
-        }
-        e.mapping = Some(Mapping {
-            region,
-            offset,
-            base_va: request.base_virtual_address,
-            length: request.length,
-            access: request.access,
-        });
-        slot.generation = slot.generation.wrapping_add(1);
-        drop(t);
         Ok(())
     }
 

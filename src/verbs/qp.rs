@@ -154,7 +154,8 @@ impl MemorySpace for PdMemory<'_, '_> {
     }
 
     fn fast_register(&self, request: &FastRegisterRequest<'_>) -> Result<(), AccessError> {
-        self.table().fast_register(self.pd.identity(), request)
+        self.table()
+            .fast_register(self.pd.adapter().platform(), self.pd.identity(), request)
     }
 
     fn invalidate(&self, target: MemoryHandle) -> Result<(), AccessError> {
@@ -278,13 +279,15 @@ pub const fn post_status(e: PostError) -> NTSTATUS {
 /// `NdkBind`/`NdkFastRegister` document); an object in the wrong state (MR not registered,
 /// window already bound, fast-register MR not initialised or still valid, handle gone stale) →
 /// `STATUS_INVALID_DEVICE_STATE`; a range, page list or page count that does not fit →
-/// `STATUS_INVALID_PARAMETER`.
+/// `STATUS_INVALID_PARAMETER`; what the provider could not allocate (a fast registration's
+/// composite region) → `STATUS_INSUFFICIENT_RESOURCES`.
 #[must_use]
 pub const fn memory_post_status(e: AccessError) -> NTSTATUS {
     match e {
         AccessError::AccessDenied | AccessError::WrongProtectionDomain => STATUS_ACCESS_VIOLATION,
         AccessError::InvalidState | AccessError::StaleToken => STATUS_INVALID_DEVICE_STATE,
         AccessError::OutOfRange | AccessError::UnknownToken => STATUS_INVALID_PARAMETER,
+        AccessError::NoResources => STATUS_INSUFFICIENT_RESOURCES,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Host registered memory: byte ranges a consumer described by pointer and length (what an NDK
-//! consumer describes with an MDL), or memory the region owns (tests).
+//! consumer describes with an MDL), memory the region owns (tests), or a composite of byte
+//! ranges of other regions ([`Region::try_concat`], a fast registration over pages of several
+//! LAMs).
 //!
 //! This is the only host module with `unsafe`: the constructors over consumer memory, the free
 //! of owned memory, and the `SegmentedMemory` promise on which the shared copy code in
@@ -16,8 +18,9 @@ use std::boxed::Box;
 use std::ptr::{self, NonNull};
 use std::vec::Vec;
 
+use super::AllocToken;
 use crate::platform::copy::{self, SegmentedMemory};
-use crate::platform::{RegionError, RegionOps};
+use crate::platform::{ConcatError, PVec, RegionError, RegionOps, RegionPart};
 
 /// One contiguous range.
 #[derive(Clone, Copy, Debug)]
@@ -32,14 +35,18 @@ struct Segment {
 ///
 /// Every segment's `ptr` is valid for reads and writes of `len` bytes for as long as the
 /// `Region` exists, and no Rust reference to those bytes exists meanwhile (established by the
-/// constructors: by the caller's contract for borrowed memory, by ownership for owned memory).
-/// `lens[i] == segments[i].len` and `len` is their sum (no overflow).
+/// constructors: by the caller's contract for borrowed memory, by ownership for owned memory,
+/// and for a composite by the parts it holds in `parts`, whose segments its own are sub-ranges
+/// of). `lens[i] == segments[i].len` and `len` is their sum (no overflow).
 #[derive(Debug)]
 pub struct Region {
     segments: Box<[Segment]>,
     lens: Box<[usize]>,
     len: usize,
     owned: bool,
+    /// A composite's parts (kept alive as long as the composite) and the admission of its
+    /// tables; `None` for every other region.
+    parts: Option<(PVec<RegionPart>, AllocToken)>,
 }
 
 #[expect(
@@ -65,6 +72,7 @@ impl Region {
             lens,
             len,
             owned,
+            parts: None,
         })
     }
 
@@ -103,6 +111,51 @@ impl Region {
             .map(|&(ptr, len)| Self::segment(ptr, len))
             .collect::<Option<Vec<_>>>()?;
         Self::build(segments, false)
+    }
+
+    /// A composite region: the bytes of `parts` one after the other (byte 0 is byte
+    /// `parts[0].offset` of `parts[0].region`). It holds `parts` (and with them every part's
+    /// region) for as long as it exists, so it never outlives the memory descriptions it points
+    /// into; `token` is the platform's admission of its tables, kept as long too. Parts of zero
+    /// bytes add nothing; no parts make an empty region.
+    ///
+    /// # Errors
+    ///
+    /// [`ConcatError::Range`] if a part's range is not inside its region or the total length
+    /// overflows `usize`. (The host allocates its tables with `std`; [`ConcatError::NoMemory`]
+    /// is the kernel's.)
+    pub fn try_concat(parts: PVec<RegionPart>, token: AllocToken) -> Result<Self, ConcatError> {
+        let mut count = 0_usize;
+        let mut total = 0_usize;
+        for part in parts.iter() {
+            RegionError::check(part.offset, part.len, part.region.len)?;
+            total = total.checked_add(part.len).ok_or(RegionError::Overflow {
+                offset: total,
+                len: part.len,
+            })?;
+            count += copy::sub_ranges(&part.region.lens, part.offset, part.len).count();
+        }
+        let mut segments = Vec::with_capacity(count);
+        for part in parts.iter() {
+            for (index, skip, len) in copy::sub_ranges(&part.region.lens, part.offset, part.len) {
+                let base = part.region.segments[index].ptr;
+                // SAFETY: `sub_ranges` yields `skip + len <= segment length` with `len > 0`, so
+                // `skip` is inside the part's segment, one allocation by the part's invariant,
+                // and the offset pointer stays in it (hence non-null, and `skip <= isize::MAX`).
+                let ptr = unsafe { base.add(skip) };
+                segments.push(Segment { ptr, len });
+            }
+        }
+        // Invariant: every segment is a sub-range of a segment of a part, which is valid while
+        // the part's region exists (its own invariant); `parts` holds every part's region for
+        // as long as this one exists, and the parts' constructor contracts (no references, no
+        // concurrent overlapping accesses) cover the same bytes here.
+        let mut region = Self::build(segments, false).ok_or(RegionError::Overflow {
+            offset: total,
+            len: 0,
+        })?;
+        region.parts = Some((parts, token));
+        Ok(region)
     }
 
     /// A region owning zeroed memory, one segment per entry of `lens` (tests).
@@ -229,6 +282,8 @@ mod tests {
     //! The one-segment fast path of the shared copy (`copy::copy_between`, `read`, `write`)
     //! against the general segment walk: same results, same errors, `memmove` overlap.
     use super::*;
+    use crate::platform::PlatformOps;
+    use std::sync::Arc;
 
     fn pattern(len: usize, salt: u8) -> Vec<u8> {
         (0..len)
@@ -312,5 +367,109 @@ mod tests {
         let empty = unsafe { Region::from_raw_segments(&[]) }.unwrap();
         assert!(empty.write(0, &[]).is_ok());
         assert!(empty.write(0, &[1]).is_err());
+    }
+
+    fn parts(
+        host: &super::super::Host,
+        parts: &[(&Arc<Region>, usize, usize)],
+    ) -> PVec<RegionPart> {
+        let mut v = host.try_vec_with_capacity(parts.len()).unwrap();
+        for &(region, offset, len) in parts {
+            let part = RegionPart {
+                region: Arc::clone(region),
+                offset,
+                len,
+            };
+            v.push(part).unwrap();
+        }
+        v
+    }
+
+    fn admitted(host: &super::super::Host) -> AllocToken {
+        host.alloc_gate(std::panic::Location::caller()).unwrap()
+    }
+
+    #[test]
+    fn a_composite_is_its_parts_in_order_and_keeps_them_alive() {
+        let host = super::super::Host::deterministic();
+        let a = Arc::new(Region::from_bytes(&pattern(300, 1)));
+        let b = Arc::new(Region::zeroed_segments(&[100, 0, 100]));
+        b.write(0, &pattern(200, 2)).unwrap();
+        // Crosses b's segment boundary; an empty part adds nothing.
+        let list = parts(
+            &host,
+            &[(&a, 250, 50), (&a, 0, 0), (&b, 50, 100), (&a, 0, 10)],
+        );
+        let c = Region::try_concat(list, admitted(&host)).unwrap();
+        assert_eq!(c.len(), 160);
+        assert_eq!(
+            c.segment_lens(),
+            [50, 50, 50, 10],
+            "one segment per part piece"
+        );
+        let mut expect = pattern(300, 1)[250..].to_vec();
+        expect.extend_from_slice(&pattern(200, 2)[50..150]);
+        expect.extend_from_slice(&pattern(300, 1)[..10]);
+        drop((a, b));
+        assert_eq!(c.to_vec(), expect, "the parts outlive their other holders");
+        // Writes land in the parts' bytes; the composite copies like any region.
+        c.write(45, &[0xEE; 10]).unwrap();
+        let mut got = [0; 12];
+        c.read(44, &mut got).unwrap();
+        assert_eq!(got[1..11], [0xEE; 10]);
+        assert!(c.write(155, &[0; 6]).is_err(), "bounds are the composite's");
+        assert_eq!(
+            host.alloc_stats().live,
+            2,
+            "the parts list and the tables' admission"
+        );
+        drop(c);
+        assert_eq!(host.alloc_stats().live, 0);
+    }
+
+    #[test]
+    fn concat_refuses_ranges_outside_a_part_and_overflowing_totals() {
+        let host = super::super::Host::deterministic();
+        let a = Arc::new(Region::zeroed(100));
+        let empty = Region::try_concat(parts(&host, &[]), admitted(&host)).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(empty.segment_lens(), [] as [usize; 0]);
+        assert_eq!(
+            Region::try_concat(parts(&host, &[(&a, 60, 41)]), admitted(&host)).err(),
+            Some(ConcatError::Range(RegionError::OutOfBounds {
+                offset: 60,
+                len: 41,
+                region_len: 100
+            }))
+        );
+        assert_eq!(
+            Region::try_concat(parts(&host, &[(&a, usize::MAX, 1)]), admitted(&host)).err(),
+            Some(ConcatError::Range(RegionError::Overflow {
+                offset: usize::MAX,
+                len: 1
+            }))
+        );
+        // SAFETY: the region is never read or written (only its length is used), so the
+        // dangling pointer is never dereferenced.
+        let huge = Arc::new(
+            unsafe { Region::from_raw_parts(NonNull::dangling().as_ptr(), usize::MAX) }.unwrap(),
+        );
+        assert_eq!(
+            Region::try_concat(
+                parts(&host, &[(&huge, 0, usize::MAX), (&huge, 0, 1)]),
+                admitted(&host)
+            )
+            .err(),
+            Some(ConcatError::Range(RegionError::Overflow {
+                offset: usize::MAX,
+                len: 1
+            }))
+        );
+        drop(empty);
+        assert_eq!(
+            host.alloc_stats().live,
+            0,
+            "refused lists and admissions are released"
+        );
     }
 }

@@ -10,6 +10,10 @@
 //! copies are then the shared bounds-checked raw copies of `platform/copy.rs`, which this
 //! module enables by implementing its `SegmentedMemory` contract.
 //!
+//! [`Region::try_concat`] builds a composite from byte ranges of other regions (a fast
+//! registration over pages of several LAMs): its segments are sub-ranges of the parts' mapped
+//! segments, nothing new is mapped, and it holds the parts' regions as long as it exists.
+//!
 //! Soundness rests on the constructor contract, which is the NDK contract for registered
 //! memory: the pages stay locked and the MDLs unchanged while the region exists, and
 //! overlapping accesses are not made concurrently. No Rust reference to the memory is ever
@@ -21,7 +25,7 @@ use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 
 use crate::platform::copy::{self, SegmentedMemory};
-use crate::platform::{RegionError, RegionOps};
+use crate::platform::{ConcatError, PVec, RegionError, RegionOps, RegionPart};
 use crate::sys::ffi::MmMapLockedPagesSpecifyCache;
 use crate::sys::ke::KERNEL_MODE;
 use crate::sys::mm::{
@@ -56,12 +60,15 @@ struct Segment {
 /// # Invariants
 /// Every segment's `ptr` is valid for reads and writes of `len` bytes for as long as the
 /// `Region` exists, and no Rust reference to those bytes exists meanwhile (the constructors'
-/// contract). `lens[i] == segments[i].len` and `len` is their sum (no overflow).
+/// contract; for a composite, the parts it holds in `parts`, whose segments its own are
+/// sub-ranges of). `lens[i] == segments[i].len` and `len` is their sum (no overflow).
 #[derive(Debug)]
 pub struct Region {
     segments: Box<[Segment]>,
     lens: Box<[usize]>,
     len: usize,
+    /// A composite's parts, kept alive as long as the composite; `None` for other regions.
+    parts: Option<PVec<RegionPart>>,
 }
 
 #[expect(
@@ -117,6 +124,7 @@ impl Region {
             segments: segments.into_boxed_slice(),
             lens: lens.into_boxed_slice(),
             len,
+            parts: None,
         })
     }
 
@@ -206,6 +214,46 @@ impl Region {
             segments.push(Self::segment(ptr, len)?);
         }
         Self::build(segments)
+    }
+
+    /// A composite region: the bytes of `parts` one after the other (byte 0 is byte
+    /// `parts[0].offset` of `parts[0].region`), holding `parts` (and every part's region) for as
+    /// long as it exists. Maps nothing; callable at IRQL <= `DISPATCH_LEVEL` (non-paged pool).
+    /// `token` is the platform's admission (nothing on the kernel). Parts of zero bytes add
+    /// nothing; no parts make an empty region.
+    ///
+    /// # Errors
+    ///
+    /// [`ConcatError::Range`] if a part's range is not inside its region or the total length
+    /// overflows `usize`; [`ConcatError::NoMemory`] if the tables cannot be allocated.
+    pub fn try_concat(parts: PVec<RegionPart>, _token: ()) -> Result<Self, ConcatError> {
+        let mut count = 0_usize;
+        let mut total = 0_usize;
+        for part in parts.iter() {
+            RegionError::check(part.offset, part.len, part.region.len)?;
+            total = total.checked_add(part.len).ok_or(RegionError::Overflow {
+                offset: total,
+                len: part.len,
+            })?;
+            count += copy::sub_ranges(&part.region.lens, part.offset, part.len).count();
+        }
+        let mut segments = try_vec(count).ok_or(ConcatError::NoMemory)?;
+        for part in parts.iter() {
+            for (index, skip, len) in copy::sub_ranges(&part.region.lens, part.offset, part.len) {
+                let base = part.region.segments[index].ptr;
+                // SAFETY: `sub_ranges` yields `skip + len <= segment length` with `len > 0`, so
+                // `skip` is inside the part's mapped segment (one mapping, by the part's
+                // invariant) and the offset pointer stays in it (hence non-null).
+                let ptr = unsafe { base.add(skip) };
+                segments.push(Segment { ptr, len });
+            }
+        }
+        // Invariant: every segment is a sub-range of a part's segment, valid while the part's
+        // region exists (its invariant); `parts` holds every part's region as long as this one
+        // exists, and the parts' constructor contracts cover the same bytes here.
+        let mut region = Self::build(segments).ok_or(ConcatError::NoMemory)?;
+        region.parts = Some(parts);
+        Ok(region)
     }
 
     /// Segment lengths, in order.
