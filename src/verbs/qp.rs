@@ -91,11 +91,17 @@ impl core::fmt::Debug for Connection {
 /// costs two locked instructions plus the platform's release work.
 const PIN_BATCH: usize = 8;
 
-/// Takes up to [`PIN_BATCH`] pins, last first (the order `pop` would drop them in), and
-/// answers whether any are left.
-fn take_pins(pins: &mut PVec<Pin>) -> ([Option<Pin>; PIN_BATCH], bool) {
-    let batch = core::array::from_fn(|_| pins.pop());
-    (batch, !pins.is_empty())
+/// Moves up to [`PIN_BATCH`] pins into `batch` (which is empty), last first (the order `pop`
+/// would drop them in), and answers whether any are left. Filled in place: returning the
+/// array by value made the compiler copy it twice per pass.
+fn take_pins(pins: &mut PVec<Pin>, batch: &mut [Option<Pin>; PIN_BATCH]) -> bool {
+    for slot in batch {
+        *slot = pins.pop();
+        if slot.is_none() {
+            return false;
+        }
+    }
+    !pins.is_empty()
 }
 
 impl Connection {
@@ -103,7 +109,8 @@ impl Connection {
     /// while dropping (the last pin of a closing MR completes its close).
     fn drain_pins(&self) {
         loop {
-            let (batch, more) = take_pins(&mut self.state.lock().pins);
+            let mut batch = [const { None }; PIN_BATCH];
+            let more = take_pins(&mut self.state.lock().pins, &mut batch);
             drop(batch);
             if !more {
                 return;
@@ -492,16 +499,17 @@ impl Qp {
         let mut op = Some(op);
         let mut result = None;
         loop {
-            let (more, batch, pins_left) = {
+            let mut batch = [const { None }; PIN_BATCH];
+            let (more, pins_left) = {
                 let mut pair = connection.state.lock();
                 let (r, more) = pass(&mut pair, self.identity(), op.take());
                 if r.is_some() {
                     result = r;
                 }
                 // The pass's pins leave in this acquisition; they are dropped after it.
-                let (batch, pins_left) = take_pins(&mut pair.pins);
+                let pins_left = take_pins(&mut pair.pins, &mut batch);
                 drop(pair);
-                (more, batch, pins_left)
+                (more, pins_left)
             };
             drop(batch);
             if pins_left {
