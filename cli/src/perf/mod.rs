@@ -71,7 +71,7 @@ fn perf(args: &PerfArgs) -> PerfReport {
     }
     measure_baselines(&mut report, &pairs[0].target.buf, &args.sizes, time);
     let points = matrix(args);
-    if points.iter().any(|p| p.placement == Placement::Cross) {
+    if !args.no_pin && points.iter().any(|p| p.placement == Placement::Cross) {
         report.cross_cores = bench::pin_main_thread();
     }
     let bar = crate::progress::bar(args.output, points.len() as u64, "perf");
