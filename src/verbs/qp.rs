@@ -96,9 +96,13 @@ const PIN_BATCH: usize = 8;
 /// array by value made the compiler copy it twice per pass.
 fn take_pins(pins: &mut PVec<Pin>, batch: &mut [Option<Pin>; PIN_BATCH]) -> bool {
     for slot in batch {
-        *slot = pins.pop();
-        if slot.is_none() {
+        let Some(pin) = pins.pop() else {
             return false;
+        };
+        // `batch` starts empty, so this replaces nothing; matching on the old value (rather
+        // than assigning over it) keeps a call to the pin's drop glue off the path.
+        if let Some(stale) = slot.replace(pin) {
+            drop(stale);
         }
     }
     !pins.is_empty()
