@@ -88,17 +88,21 @@ pub fn live() -> i64 {
 mod tests {
     use super::*;
 
+    const BIG: usize = 64 << 20;
+
     #[test]
     fn counts_what_is_allocated_and_freed_while_on() {
         start();
         let before = live();
-        let v: Vec<u8> = Vec::with_capacity(1 << 20);
+        let v: Vec<u8> = Vec::with_capacity(BIG);
         let with = live();
         drop(v);
         let after = live();
         stop();
-        // Other test threads may allocate concurrently; a 1 MiB step stands out of that noise.
-        assert!(with - before >= 1 << 20, "{before} → {with}");
-        assert!(with - after >= 1 << 20, "{with} → {after}");
+        // Other test threads allocate and free concurrently (the counter is process-wide);
+        // a 64 MiB step (address space only: the pages are never touched) dwarfs that noise.
+        let step = i64::try_from(BIG).unwrap();
+        assert!((with - before - step).abs() < step / 4, "{before} → {with}");
+        assert!((with - after - step).abs() < step / 4, "{with} → {after}");
     }
 }
