@@ -112,6 +112,16 @@ pub struct PerfArgs {
     /// Short points (20 ms) and only depth 1 and 1 QP unless given: a smoke run.
     #[arg(long)]
     pub quick: bool,
+    /// Leave `cross` points' threads to the scheduler instead of pinning the poster to the
+    /// first core and the reaper to the second (pinning is repeatable on an idle machine; on
+    /// a loaded one a pinned thread waits for its core while another is free).
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Instead of the bandwidth matrix: memory per object and create/close time with this
+    /// many PDs, CQs, QPs and registered MRs open at once (e.g. `1000,10000,100000`; MRs are
+    /// capped at the adapter's memory-object limit).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub objects: Vec<u64>,
     /// Output options.
     #[command(flatten)]
     pub output: Output,
@@ -227,6 +237,19 @@ mod tests {
         assert_eq!(perf.sizes, vec![64, 4096]);
         assert_eq!(perf.ops, vec![PerfOp::Write, PerfOp::Read, PerfOp::Send]);
         assert!(perf.quick);
+        assert!(
+            perf.objects.is_empty(),
+            "the object sweep runs only when asked for"
+        );
+
+        let cli = Cli::try_parse_from(["softndk", "perf", "--objects", "1000,100000", "--no-pin"])
+            .expect("parses");
+        let Command::Perf(perf) = cli.command else {
+            panic!("perf expected")
+        };
+        assert_eq!(perf.objects, vec![1000, 100_000]);
+        assert!(perf.no_pin);
+        assert!(Cli::try_parse_from(["softndk", "perf", "--objects", "0"]).is_err());
     }
 
     #[test]

@@ -15,6 +15,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Counts live heap bytes for `perf --objects` (off, one relaxed load per allocation, otherwise).
+#[global_allocator]
+static ALLOCATOR: perf::alloc::Counting = perf::alloc::Counting;
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let ok = match cli.command {

@@ -96,8 +96,9 @@ pub(crate) struct InitiatorQueue {
     stride: u32,
     inline: Vec<u8>,
     inline_size: u32,
-    /// Resolved local ranges of the head request (capacity `stride`).
+    /// Resolved local ranges of the head request: `stride` slots, the first `resolved` valid.
     scratch: Vec<RegionSlice>,
+    resolved: usize,
     /// Doorbell: entries with index before `rung` may execute. A DEFER post leaves it behind;
     /// the next post without DEFER (or a failed post, ndkpi §6.3) moves it to `produced`.
     rung: u32,
@@ -112,10 +113,7 @@ impl InitiatorQueue {
         let ring = Ring::try_new(depth)?;
         let sges = try_filled(table_len(depth, sge_stride)?, Sge::default())?;
         let inline = try_filled(table_len(depth, inline_size)?, 0u8)?;
-        let mut scratch = Vec::new();
-        scratch
-            .try_reserve_exact(sge_stride as usize)
-            .map_err(|_| CreateError::OutOfMemory)?;
+        let scratch = try_filled(sge_stride as usize, RegionSlice::default())?;
         Ok(Self {
             ring,
             sges,
@@ -123,6 +121,7 @@ impl InitiatorQueue {
             inline,
             inline_size,
             scratch,
+            resolved: 0,
             rung: 0,
         })
     }
@@ -154,7 +153,7 @@ impl InitiatorQueue {
             wqe.sge_count = u32::try_from(sges.len()).map_err(|_| PostError::TooManySges)?;
         }
         let deferred = wqe.flags.contains(OpFlags::DEFER);
-        self.ring.push(wqe).map_err(|_| PostError::QueueFull)?;
+        self.ring.commit(slot, wqe);
         if !deferred {
             self.ring_doorbell();
         }
@@ -199,6 +198,16 @@ impl InitiatorQueue {
         e
     }
 
+    /// Remove the head entry the requester has finished with (it works on the copy
+    /// [`InitiatorQueue::head`] gave it, so the entry is not read again).
+    #[inline]
+    pub(crate) const fn retire_head(&mut self) {
+        self.ring.discard_front();
+        if self.held_by_defer() > self.ring.len() {
+            self.rung = self.ring.consumed();
+        }
+    }
+
     #[inline]
     pub(crate) fn sges(&self, slot: usize, wqe: &Wqe) -> &[Sge] {
         let base = slot * self.stride as usize;
@@ -214,7 +223,7 @@ impl InitiatorQueue {
     /// The list the last successful [`InitiatorQueue::resolve`] produced.
     #[inline]
     pub(crate) fn resolved(&self) -> &[RegionSlice] {
-        &self.scratch
+        &self.scratch[..self.resolved]
     }
 
     /// Resolve every SGE of the entry in `slot` with rights `need`, into the scratch list.
@@ -229,6 +238,7 @@ impl InitiatorQueue {
         let base = slot * self.stride as usize;
         resolve_into(
             &mut self.scratch,
+            &mut self.resolved,
             &self.sges[base..base + wqe.sge_count as usize],
             memory,
             need,
@@ -236,25 +246,33 @@ impl InitiatorQueue {
     }
 }
 
+/// Resolve `sges` into the first slots of `scratch` (one slot per SGE the queue allows, filled
+/// at creation) and record how many are valid in `resolved`. Indexed stores rather than
+/// `Vec::push`: no capacity test and no growth path on a per-request path.
 #[inline]
 fn resolve_into<'s, M: MemorySpace + ?Sized>(
-    scratch: &'s mut Vec<RegionSlice>,
+    scratch: &'s mut [RegionSlice],
+    resolved: &mut usize,
     sges: &[Sge],
     memory: &M,
     need: Access,
 ) -> Result<&'s [RegionSlice], AccessError> {
-    scratch.clear();
-    for sge in sges {
+    *resolved = 0;
+    // Posts are checked against the queue's SGE limit, which sized `scratch`.
+    let out = scratch
+        .get_mut(..sges.len())
+        .ok_or(AccessError::OutOfRange)?;
+    for (slot, sge) in out.iter_mut().zip(sges) {
         let slice = memory.resolve_local(sge, need)?;
         if slice.length != sge.length {
             // A memory space that returns a different length broke its contract; refuse
             // rather than copy a wrong amount.
             return Err(AccessError::OutOfRange);
         }
-        // Capacity was reserved for the queue's SGE limit, so this never reallocates.
-        scratch.push(slice);
+        *slot = slice;
     }
-    Ok(scratch)
+    *resolved = sges.len();
+    Ok(out)
 }
 
 /// One receive entry.
@@ -273,7 +291,9 @@ pub struct ReceiveQueue {
     sges: Vec<Sge>,
     max_sge: u32,
     max_transfer_length: u32,
+    /// Resolved ranges of the head receive: `max_sge` slots, the first `resolved` valid.
     scratch: Vec<RegionSlice>,
+    resolved: usize,
 }
 
 /// Slot storage (entry ring and per-slot SGE table) for a deeper [`ReceiveQueue`].
@@ -359,16 +379,14 @@ impl ReceiveQueue {
         let ReceiveStorage { ring, sges, .. } =
             ReceiveStorage::try_new(depth, max_sge, &mut admit)?;
         admit()?;
-        let mut scratch = Vec::new();
-        scratch
-            .try_reserve_exact(max_sge as usize)
-            .map_err(|_| CreateError::OutOfMemory)?;
+        let scratch = try_filled(max_sge as usize, RegionSlice::default())?;
         Ok(Self {
             ring,
             sges,
             max_sge,
             max_transfer_length,
             scratch,
+            resolved: 0,
         })
     }
 
@@ -422,7 +440,7 @@ impl ReceiveQueue {
             sge_count: sges.len() as u32,
             length,
         };
-        self.ring.push(rqe).map_err(|_| PostError::QueueFull)?;
+        self.ring.commit(slot, rqe);
         Ok(())
     }
 
@@ -462,10 +480,17 @@ impl ReceiveQueue {
         self.ring.pop().map(|(_, r)| r)
     }
 
+    /// Remove the head receive the responder has finished with (see
+    /// [`InitiatorQueue::retire_head`]).
+    #[inline]
+    pub(crate) const fn retire_head(&mut self) {
+        self.ring.discard_front();
+    }
+
     /// The list the last successful [`ReceiveQueue::resolve`] produced.
     #[inline]
     pub(crate) fn resolved(&self) -> &[RegionSlice] {
-        &self.scratch
+        &self.scratch[..self.resolved]
     }
 
     /// Resolve the SGEs of the receive in `slot` (rights: local write) into the scratch list.
@@ -479,6 +504,7 @@ impl ReceiveQueue {
         let base = slot * self.max_sge as usize;
         resolve_into(
             &mut self.scratch,
+            &mut self.resolved,
             &self.sges[base..base + rqe.sge_count as usize],
             memory,
             Access::LOCAL_WRITE,

@@ -115,12 +115,12 @@ const fn touches_peer(kind: WqeKind) -> bool {
 /// Gate: whether the head may execute now. `None` hands it on to execution; `Some` ends the
 /// step (the request waits, or it failed against a peer in error and was removed).
 #[inline]
-fn gate(local: &mut Endpoint, peer: &Endpoint, wqe: &Wqe) -> Option<Step> {
+const fn gate(local: &mut Endpoint, peer: &Endpoint, wqe: &Wqe) -> Option<Step> {
     if touches_peer(wqe.kind) {
         match peer.state {
             QpState::Idle => return Some(Step::Blocked(Blocked::PeerNotReady)),
             QpState::Error(_) => {
-                local.sq.pop();
+                local.sq.retire_head();
                 return Some(Step::Executed(local_only(
                     local,
                     wqe,
@@ -195,11 +195,11 @@ where
         }
         WqeKind::Bind | WqeKind::FastRegister => {
             // Validated and applied at post time; only the in-order completion remains.
-            local.sq.pop();
+            local.sq.retire_head();
             Step::Executed(local_only(local, &wqe, Status::Success, 0))
         }
         WqeKind::Invalidate(target) => {
-            local.sq.pop();
+            local.sq.retire_head();
             let status = if local_memory.invalidate(target).is_ok() {
                 Status::Success
             } else {
@@ -258,7 +258,7 @@ where
     let peer_qp_context = peer.endpoint.config.qp_context;
     let Some(source) = local_source(local, local_memory, slot, &wqe) else {
         // Local fault: the send never left; the peer's receive stays posted.
-        local.sq.pop();
+        local.sq.retire_head();
         return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
     };
     let receive = |context, status, bytes| Completion {
@@ -284,7 +284,7 @@ where
             receive_context,
             receive_status,
         }) => {
-            local.sq.pop();
+            local.sq.retire_head();
             let mut outcome = local_only(local, &wqe, Status::RemoteOperationError, 0);
             outcome.remote = Some(receive(receive_context, receive_status, 0));
             outcome.remote_fails = true;
@@ -292,8 +292,8 @@ where
         }
         Ok((rqe, destination)) => {
             scatter_gather(copier, source, destination, wqe.length);
-            rq.pop();
-            local.sq.pop();
+            rq.retire_head();
+            local.sq.retire_head();
             let mut outcome = local_only(local, &wqe, Status::Success, wqe.length);
             outcome.remote = Some(receive(rqe.context, Status::Success, wqe.length));
             Step::Executed(outcome)
@@ -302,6 +302,7 @@ where
 }
 
 #[allow(clippy::too_many_arguments)] // one per piece of the request; a struct would only rename them
+#[inline]
 fn write<ML, MP, C>(
     local: &mut Endpoint,
     local_memory: &ML,
@@ -318,20 +319,20 @@ where
     C: Copier + ?Sized,
 {
     let Some(source) = local_source(local, local_memory, slot, &wqe) else {
-        local.sq.pop();
+        local.sq.retire_head();
         return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
     };
     let target = responder::accept_write(peer.endpoint, peer.memory, token, address, wqe.length);
     match target {
         Err(status) => {
-            local.sq.pop();
+            local.sq.retire_head();
             let mut outcome = local_only(local, &wqe, status, 0);
             outcome.remote_fails = true;
             Step::Executed(outcome)
         }
         Ok(target) => {
             scatter_gather(copier, source, &[target], wqe.length);
-            local.sq.pop();
+            local.sq.retire_head();
             Step::Executed(local_only(local, &wqe, Status::Success, wqe.length))
         }
     }
@@ -360,7 +361,7 @@ where
         .resolve(slot, &wqe, local_memory, sink_rights)
         .is_err()
     {
-        local.sq.pop();
+        local.sq.retire_head();
         return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
     }
     local.reads_in_flight += 1;
@@ -369,7 +370,7 @@ where
         Ok(s) => s,
         Err(status) => {
             local.reads_in_flight -= 1;
-            local.sq.pop();
+            local.sq.retire_head();
             let mut outcome = local_only(local, &wqe, status, 0);
             outcome.remote_fails = true;
             return Step::Executed(outcome);
@@ -384,7 +385,7 @@ where
     responder::end_read(peer.endpoint);
     local.reads_in_flight -= 1;
     let first_token = local.sq.sges(slot, &wqe).first().map(|s| s.token);
-    local.sq.pop();
+    local.sq.retire_head();
     let invalidate_first = wqe.flags.contains(OpFlags::RDMA_READ_LOCAL_INVALIDATE)
         && local.config.read_local_invalidate_supported;
     let status = match first_token {

@@ -39,7 +39,7 @@ pub(crate) fn accept_send<'q, M: MemorySpace + ?Sized>(
         return Err(SendRefusal::NoReceive);
     };
     let refuse = |rq: &mut ReceiveQueue, receive_status| {
-        rq.pop();
+        rq.retire_head();
         Err(SendRefusal::Rejected {
             receive_context: rqe.context,
             receive_status,

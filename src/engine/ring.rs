@@ -116,6 +116,16 @@ impl<T: Copy + Default> Ring<T> {
         }
     }
 
+    /// Store `entry` in `slot` and produce it; `slot` must be what [`Ring::next_slot`] just
+    /// answered (callers that filled side tables for that slot first): the fullness test is
+    /// not repeated.
+    #[inline]
+    pub(crate) fn commit(&mut self, slot: usize, entry: T) {
+        debug_assert_eq!(Some(slot), self.next_slot(), "commit must follow next_slot");
+        self.slots[slot] = entry;
+        self.produced = self.produced.wrapping_add(1);
+    }
+
     /// Append `entry`, returning its slot number.
     ///
     /// # Errors
@@ -138,6 +148,15 @@ impl<T: Copy + Default> Ring<T> {
         }
         let slot = (self.consumed & self.mask) as usize;
         Some((slot, self.slots[slot]))
+    }
+
+    /// Remove the oldest entry without reading it (the caller already has its copy from
+    /// [`Ring::front`]); nothing happens on an empty ring.
+    #[inline]
+    pub const fn discard_front(&mut self) {
+        if !self.is_empty() {
+            self.consumed = self.consumed.wrapping_add(1);
+        }
     }
 
     /// Remove and return the oldest entry and its slot number.
@@ -185,6 +204,18 @@ mod tests {
         assert_eq!(r.pop().map(|e| e.1), Some(3));
         assert_eq!(r.pop().map(|e| e.1), Some(4));
         assert_eq!(r.pop(), None);
+    }
+
+    #[test]
+    fn discard_front_drops_the_oldest_and_ignores_an_empty_ring() {
+        let mut r: Ring<u32> = Ring::try_new(2).unwrap();
+        r.discard_front();
+        assert_eq!((r.len(), r.consumed()), (0, 0), "empty: nothing to discard");
+        r.push(1).unwrap();
+        r.push(2).unwrap();
+        r.discard_front();
+        assert_eq!(r.front(), Some((1, 2)));
+        assert_eq!(r.len(), 1);
     }
 
     #[test]

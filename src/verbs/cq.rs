@@ -281,11 +281,16 @@ impl Cq {
         }
         let n = max.min(s.len);
         let depth = s.ring.len();
+        // `head < depth` always, so wrapping is one compare per entry, not a division.
+        let mut at = s.head;
         for i in 0..n {
-            let at = (s.head + i) % depth;
             write(i, &s.ring[at]);
+            at += 1;
+            if at == depth {
+                at = 0;
+            }
         }
-        s.head = (s.head + n) % depth;
+        s.head = at;
         s.len -= n;
         n
     }

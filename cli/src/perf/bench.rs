@@ -1,6 +1,6 @@
 //! The measurement loops: keep `depth` requests in flight on each QP for a fixed time, reap
-//! completions on the posting thread (`same`) or on a second thread (`cross`), and record
-//! post-to-completion latency.
+//! completions on the posting thread (`same`) or on a second thread pinned to another core
+//! (`cross`, the poster pinned to the first core), and record post-to-completion latency.
 //!
 //! Owns timing only; every NDK call goes through `softndk::consumer` (via [`Pair`]).
 
@@ -149,12 +149,29 @@ fn top_up(pairs: &[Pair], tracks: &[Track], p: Point, base: Instant) -> Result<u
     Ok(made)
 }
 
-/// Measures one point for about `time` on the first `p.qps` pairs.
+/// Pins the calling (posting) thread to the first core the OS reports and answers the
+/// `[poster, reaper]` cores for `cross` points; `None` with fewer than two cores or when the
+/// OS refuses (the threads are then left to the scheduler).
+pub fn pin_main_thread() -> Option<[usize; 2]> {
+    let ids = core_affinity::get_core_ids()?;
+    let [poster, reaper, ..] = ids[..] else {
+        return None;
+    };
+    core_affinity::set_for_current(poster).then_some([poster.id, reaper.id])
+}
+
+/// Measures one point for about `time` on the first `p.qps` pairs; a `cross` point's reaper
+/// runs pinned to `cores[1]` when given (the caller pinned itself to `cores[0]`).
 ///
 /// # Errors
 ///
 /// A refused post or a failed completion.
-pub fn measure(pairs: &[Pair], p: Point, time: Duration) -> Result<Measured, String> {
+pub fn measure(
+    pairs: &[Pair],
+    p: Point,
+    time: Duration,
+    cores: Option<[usize; 2]>,
+) -> Result<Measured, String> {
     let pairs = &pairs[..p.qps];
     let tracks: Vec<Track> = pairs.iter().map(|_| Track::new(p.depth)).collect();
     let base = Instant::now();
@@ -164,6 +181,10 @@ pub fn measure(pairs: &[Pair], p: Point, time: Duration) -> Result<Measured, Str
         let reaper = (p.placement == Placement::Cross).then(|| {
             let (tracks, stop) = (&tracks, &stop);
             s.spawn(move || -> Result<Histogram<u64>, String> {
+                if let Some([_, reaper]) = cores {
+                    // Best effort: an unpinned reaper still measures, only less repeatably.
+                    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: reaper });
+                }
                 let mut h = crate::run::histogram();
                 loop {
                     let done = stop.load(Ordering::Acquire);

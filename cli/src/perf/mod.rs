@@ -4,8 +4,10 @@
 //!
 //! Owns the matrix and the figures; must never print a ratio without its baseline.
 
+pub mod alloc;
 mod baseline;
 mod bench;
+mod objects;
 mod pair;
 
 use std::time::Duration;
@@ -33,6 +35,9 @@ pub fn main(args: &PerfArgs) -> bool {
 }
 
 fn perf(args: &PerfArgs) -> PerfReport {
+    if !args.objects.is_empty() {
+        return object_sweep(&args.objects);
+    }
     let time = if args.quick {
         Duration::from_millis(20)
     } else {
@@ -41,12 +46,7 @@ fn perf(args: &PerfArgs) -> PerfReport {
     let max_size = args.sizes.iter().copied().max().unwrap_or(64);
     let max_depth = args.depths.iter().copied().max().unwrap_or(1);
     let max_qps = args.qps.iter().copied().max().unwrap_or(1) as usize;
-    let mut report = PerfReport {
-        atomic_ns: baseline::atomic_ns(time),
-        baselines: Vec::new(),
-        rows: Vec::new(),
-        errors: Vec::new(),
-    };
+    let mut report = empty_report(baseline::atomic_ns(time));
     let fabric = match crate::run::Fabric::open(1, 0x5EED, false, false) {
         Ok(f) => f,
         Err(e) => {
@@ -71,6 +71,9 @@ fn perf(args: &PerfArgs) -> PerfReport {
     }
     measure_baselines(&mut report, &pairs[0].target.buf, &args.sizes, time);
     let points = matrix(args);
+    if !args.no_pin && points.iter().any(|p| p.placement == Placement::Cross) {
+        report.cross_cores = bench::pin_main_thread();
+    }
     let bar = crate::progress::bar(args.output, points.len() as u64, "perf");
     let mut receives = vec![0u32; pairs.len()];
     for p in points {
@@ -82,7 +85,7 @@ fn perf(args: &PerfArgs) -> PerfReport {
                 }
             }
         }
-        match bench::measure(&pairs, p, time) {
+        match bench::measure(&pairs, p, time, report.cross_cores) {
             Ok(m) => report.rows.push(row(&report, p, &m)),
             Err(e) => report.errors.push(format!("{p:?}: {e}")),
         }
@@ -98,6 +101,54 @@ fn perf(args: &PerfArgs) -> PerfReport {
     }
     if report.errors.is_empty() {
         // `perf` runs without the verifier (it measures the provider alone): nothing to read.
+        let _ = fabric.close();
+    }
+    report
+}
+
+const fn empty_report(atomic_ns: f64) -> PerfReport {
+    PerfReport {
+        atomic_ns,
+        baselines: Vec::new(),
+        rows: Vec::new(),
+        cross_cores: None,
+        objects: Vec::new(),
+        cq_entry_bytes: None,
+        object_config: None,
+        errors: Vec::new(),
+    }
+}
+
+/// `--objects`: the object sweep on adapter 0 instead of the matrix.
+fn object_sweep(counts: &[u64]) -> PerfReport {
+    let mut report = empty_report(baseline::atomic_ns(Duration::from_millis(20)));
+    let fabric = match crate::run::Fabric::open(1, 0x5EED, false, false) {
+        Ok(f) => f,
+        Err(e) => {
+            report.errors.push(e);
+            return report;
+        }
+    };
+    let adapter = &fabric.adapters[0];
+    match objects::cq_entry_bytes(adapter) {
+        Ok(b) => report.cq_entry_bytes = Some(b),
+        Err(e) => report.errors.push(e),
+    }
+    match objects::measure(adapter, counts) {
+        Ok(rows) => report.objects = rows,
+        Err(e) => report.errors.push(e),
+    }
+    let q = objects::QP_LIMITS;
+    report.object_config = Some(format!(
+        "QPs: {}-deep initiator and receive queues, {} SGE, {} inline bytes, one shared PD and \
+         CQ; CQs: {} deep; MRs: registered over one shared 4 KiB buffer. Bytes: the process's \
+         live heap bytes per object (provider state and the consumer wrapper).",
+        q.initiator_depth,
+        q.max_initiator_sge,
+        q.inline_data_size,
+        objects::CQ_DEPTH
+    ));
+    if report.errors.is_empty() {
         let _ = fabric.close();
     }
     report

@@ -21,6 +21,10 @@ pub struct Side {
     /// The side's buffer.
     pub buf: Arc<Buffer>,
     mr: Mr,
+    /// The MR's tokens, read once after registration (they never change while it stays
+    /// registered): asking the provider per post would measure `NdkGetLocalToken` too.
+    local_token: u32,
+    remote_token: u32,
 }
 
 fn check(status: NTSTATUS, what: &str) -> Result<(), String> {
@@ -54,25 +58,28 @@ impl Side {
             | NDK_MR_FLAG_ALLOW_REMOTE_READ
             | NDK_MR_FLAG_ALLOW_REMOTE_WRITE;
         check(mr.register(&buf, flags, &[]), "NdkRegisterMr")?;
+        let (local_token, remote_token) = (mr.local_token(), mr.remote_token());
         Ok(Self {
             pd,
             cq,
             qp,
             buf,
             mr,
+            local_token,
+            remote_token,
         })
     }
 
     /// The buffer's SGE for `len` bytes.
     #[must_use]
     pub fn sge(&self, len: u32) -> softndk::abi::NDK_SGE {
-        self.buf.sge(0, len, self.mr.local_token())
+        self.buf.sge(0, len, self.local_token)
     }
 
     /// Remote address and token of the buffer.
     #[must_use]
     pub fn remote(&self) -> (u64, u32) {
-        (self.buf.va(), self.mr.remote_token())
+        (self.buf.va(), self.remote_token)
     }
 
     /// Reaps up to 64 results.

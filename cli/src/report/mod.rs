@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::units::format_nanos;
 
-pub use perf::{Baseline, PerfReport, PerfRow, render_perf};
+pub use perf::{Baseline, ObjectCostRow, PerfReport, PerfRow, render_perf};
 pub use run::{
     ChurnSummary, CloseSummary, IoRow, ObjectRow, OpRow, RunReport, VerifierSummary, render_run,
 };

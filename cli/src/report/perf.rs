@@ -45,6 +45,25 @@ pub struct Baseline {
     pub memcpy_bytes_per_second: f64,
 }
 
+/// Cost of one kind of object at one count (`perf --objects`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObjectCostRow {
+    /// `PD`, `CQ`, `QP`, `MR (registered)`.
+    pub kind: String,
+    /// Objects open at once.
+    pub count: u64,
+    /// Mean on-CPU time of one create (all `count` created back to back; best of the rounds).
+    pub create_ns: f64,
+    /// Mean on-CPU time of one close call (closes that pended are waited for after the timing).
+    pub close_ns: f64,
+    /// Mean wall time of one create (includes time the thread waited for a core).
+    pub create_wall_ns: f64,
+    /// Mean wall time of one close call.
+    pub close_wall_ns: f64,
+    /// Live heap bytes the objects held, per object (provider and consumer wrapper).
+    pub bytes_per_object: f64,
+}
+
 /// The `perf` report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PerfReport {
@@ -54,6 +73,15 @@ pub struct PerfReport {
     pub baselines: Vec<Baseline>,
     /// Measured points.
     pub rows: Vec<PerfRow>,
+    /// The cores the `cross` points pinned the poster and the reaper to; `None` when the
+    /// threads were left to the scheduler (fewer than two cores, or pinning refused).
+    pub cross_cores: Option<[usize; 2]>,
+    /// `--objects`: per-object cost rows.
+    pub objects: Vec<ObjectCostRow>,
+    /// `--objects`: heap bytes of one CQ entry.
+    pub cq_entry_bytes: Option<f64>,
+    /// `--objects`: how the measured objects were configured.
+    pub object_config: Option<String>,
     /// Errors (a point that could not run).
     pub errors: Vec<String>,
 }
@@ -65,6 +93,13 @@ pub fn render_perf(r: &PerfReport) -> String {
         "softndk perf: one uncontended atomic = {}\n\n",
         format_nanos(r.atomic_ns)
     );
+    if r.rows.is_empty() && r.baselines.is_empty() {
+        render_objects(&mut out, r);
+        for e in &r.errors {
+            let _ = writeln!(out, "error: {e}");
+        }
+        return out;
+    }
     let mut t = table(&["size", "memcpy", "memcpy bw"]);
     for b in &r.baselines {
         t.add_row(vec![
@@ -102,10 +137,69 @@ pub fn render_perf(r: &PerfReport) -> String {
         ]);
     }
     let _ = writeln!(out, "{t}");
+    match r.cross_cores {
+        Some([poster, reaper]) => {
+            let _ = writeln!(
+                out,
+                "cross: poster pinned to core {poster}, reaper to core {reaper}"
+            );
+        }
+        None if r.rows.iter().any(|row| row.placement == "cross") => {
+            let _ = writeln!(
+                out,
+                "cross: threads not pinned (placement left to the scheduler)"
+            );
+        }
+        None => {}
+    }
+    render_objects(&mut out, r);
     for e in &r.errors {
         let _ = writeln!(out, "error: {e}");
     }
     out
+}
+
+/// The `--objects` table; a ratio column shows how per-object time grows with the count
+/// (1.00 = the smallest count's time: linear total growth).
+fn render_objects(out: &mut String, r: &PerfReport) {
+    if r.objects.is_empty() {
+        return;
+    }
+    let mut t = table(&[
+        "object",
+        "open at once",
+        "create (CPU)",
+        "close (CPU)",
+        "vs fewest",
+        "create (wall)",
+        "close (wall)",
+        "bytes/object",
+    ]);
+    for row in &r.objects {
+        let fewest = r
+            .objects
+            .iter()
+            .filter(|o| o.kind == row.kind)
+            .min_by_key(|o| o.count)
+            .map_or(row.create_ns + row.close_ns, |o| o.create_ns + o.close_ns);
+        t.add_row(vec![
+            row.kind.clone(),
+            row.count.to_string(),
+            format_nanos(row.create_ns),
+            format_nanos(row.close_ns),
+            format!("{:.2}", (row.create_ns + row.close_ns) / fewest.max(1e-9)),
+            format_nanos(row.create_wall_ns),
+            format_nanos(row.close_wall_ns),
+            format!("{:.0}", row.bytes_per_object),
+        ]);
+    }
+    let _ = writeln!(out, "\n{t}");
+    if let Some(config) = &r.object_config {
+        let _ = writeln!(out, "{config}");
+    }
+    if let Some(b) = r.cq_entry_bytes {
+        let _ = writeln!(out, "one CQ entry: {b:.1} bytes");
+    }
 }
 
 #[cfg(test)]
@@ -134,9 +228,64 @@ mod tests {
                 latency: Percentiles::default(),
                 latency_ratio: 0.07,
             }],
+            cross_cores: None,
+            objects: vec![],
+            cq_entry_bytes: None,
+            object_config: None,
             errors: vec![],
         };
         let text = render_perf(&r);
         assert!(text.contains("2.3 ns") && text.contains("58.00 GB/s") && text.contains("0.07"));
+        assert!(
+            !text.contains("cross:"),
+            "no cross point, no placement line"
+        );
+    }
+}
+
+#[cfg(test)]
+mod object_tests {
+    use super::*;
+
+    fn cost(kind: &str, count: u64, create_ns: f64, close_ns: f64) -> ObjectCostRow {
+        ObjectCostRow {
+            kind: kind.into(),
+            count,
+            create_ns,
+            close_ns,
+            create_wall_ns: 2.0 * create_ns,
+            close_wall_ns: 2.0 * close_ns,
+            bytes_per_object: 1234.0,
+        }
+    }
+
+    #[test]
+    fn object_rows_compare_with_the_fewest_of_their_kind() {
+        let r = PerfReport {
+            atomic_ns: 2.0,
+            baselines: vec![],
+            rows: vec![],
+            cross_cores: Some([0, 1]),
+            objects: vec![
+                cost("QP", 1000, 300.0, 100.0),
+                cost("QP", 100_000, 600.0, 200.0),
+                cost("PD", 1000, 50.0, 50.0),
+            ],
+            cq_entry_bytes: Some(48.0),
+            object_config: Some("QPs 16 deep".into()),
+            errors: vec![],
+        };
+        let text = render_perf(&r);
+        assert!(
+            text.contains("2.00"),
+            "QP at 100k took twice the time per object:\n{text}"
+        );
+        assert!(text.contains("1234"), "{text}");
+        assert!(text.contains("one CQ entry: 48.0 bytes"), "{text}");
+        assert!(text.contains("QPs 16 deep"), "{text}");
+        assert!(
+            !text.contains("memcpy"),
+            "an object sweep has no matrix tables:\n{text}"
+        );
     }
 }
