@@ -21,7 +21,11 @@
 //! Failing cases shrink and are saved in `tests/random_cm.proptest-regressions` (replayed
 //! first); `PROPTEST_RNG_SEED=<n>` fixes the generator, `RANDOM_CM_CASES=<n>` sets the number
 //! of sequences (default 256), `RANDOM_CM_LEN=<n>` their maximal length (default 64).
-#![allow(clippy::too_many_lines, clippy::many_single_char_names, clippy::doc_markdown)]
+#![allow(
+    clippy::too_many_lines,
+    clippy::many_single_char_names,
+    clippy::doc_markdown
+)]
 
 mod conformance_common;
 mod random_cm_common;
