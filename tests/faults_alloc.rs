@@ -274,8 +274,8 @@ fn reordered_deferred_work_is_clean() {
 
 /// Every allocation site of the provider core reachable through the ABI (found by scanning the
 /// sources for the platform's allocating calls) fails at every attempt (`FailAt`); the run
-/// stops cleanly. Sites the scenario cannot reach are listed (connection manager objects are
-/// not on the ABI yet).
+/// stops cleanly. Sites this scenario does not reach are listed: the connection manager's and
+/// the fabric's, which `tests/faults_alloc_cm.rs` reaches and fails with its own scenario.
 #[test]
 fn every_allocation_site_fails_cleanly() {
     let sites = allocation_sites();
