@@ -11,10 +11,11 @@
 //! | allocation | global allocator = `ExAllocatePool2(POOL_FLAG_NON_PAGED, .., 'SNdk')`; `try_*` never abort | <= DISPATCH |
 //! | `Region` | MDL chain + `MmGetSystemAddressForMdlSafe` | <= DISPATCH |
 //! | `now` | `KeQueryInterruptTime` (shared user data) × 100 | any |
+//! | `debug_print` | `DbgPrintEx(DPFLTR_IHVNETWORK_ID, DPFLTR_ERROR_LEVEL, "%s\n", line)` | <= DIRQL |
 //! | `assert_*` | debug builds: IRQL checks and a per-processor held-lock count; panic = bug check | any |
 //!
-//! Owns every `unsafe` touch of ntoskrnl's synchronisation, DPC and memory-manager objects;
-//! everything above it is safe code. Must never: block at `DISPATCH_LEVEL`, allocate on a path
+//! Owns every `unsafe` touch of ntoskrnl's synchronisation, DPC and memory-manager objects and
+//! of its debugger log; everything above it is safe code. Must never: block at `DISPATCH_LEVEL`, allocate on a path
 //! the contract says cannot fail (`Dpc::queue`, `Event` operations), or be compiled into host builds.
 #![allow(unsafe_code)]
 
@@ -31,9 +32,11 @@ pub use event::Event;
 pub use lock::{SpinLock, SpinLockGuard};
 pub use region::{MAX_MDL_CHAIN, MdlRegionError, Region};
 
-use super::{AllocError, DeferredWork, Irql, PlatformOps, Timestamp};
-use crate::sys::ffi::KeFlushQueuedDpcs;
-use crate::sys::ke::{SHARED_INTERRUPT_TIME, interrupt_time_nanos};
+use super::{AllocError, DebugLine, DeferredWork, Irql, PlatformOps, Timestamp};
+use crate::sys::ffi::{DbgPrintEx, KeFlushQueuedDpcs};
+use crate::sys::ke::{
+    DPFLTR_ERROR_LEVEL, DPFLTR_IHVNETWORK_ID, SHARED_INTERRUPT_TIME, interrupt_time_nanos,
+};
 
 /// The kernel platform instance.
 ///
@@ -88,6 +91,26 @@ impl PlatformOps for Kernel {
 
     fn now(&self) -> Timestamp {
         Timestamp::from_nanos(interrupt_time_nanos(interrupt_time()))
+    }
+
+    /// `DbgPrintEx` with the line as the argument of a fixed `"%s\n"`: a `%` in the text is
+    /// printed, not interpreted, and the 256-byte line stays under the 512 bytes one call
+    /// transmits. Nothing is allocated; the debugger drops the line if its filter says so.
+    fn debug_print(&self, line: &DebugLine) {
+        // SAFETY: the format is a static NUL-terminated string with exactly one conversion,
+        // `%s`, matched by one argument: `line.as_c_str()`, a NUL-terminated buffer that lives
+        // on the caller's stack for the whole call (`DebugLine`'s invariant: one terminator,
+        // no interior NUL). No Unicode conversion is used, so the call is allowed at every
+        // IRQL up to DIRQL, and the provider calls it at most at DISPATCH_LEVEL; the component
+        // ID is one reserved for third-party drivers.
+        unsafe {
+            DbgPrintEx(
+                DPFLTR_IHVNETWORK_ID,
+                DPFLTR_ERROR_LEVEL,
+                c"%s\n".as_ptr(),
+                line.as_c_str().as_ptr(),
+            )
+        };
     }
 
     /// Always admits: the kernel has no fault plan of its own (Driver Verifier's low-resources

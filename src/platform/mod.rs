@@ -1,5 +1,9 @@
 //! What the OS provides to the provider core: spin locks, the current IRQL, deferred work
-//! (DPC-like), allocation that may fail, a blocking event, access to registered memory, time.
+//! (DPC-like), allocation that may fail, a blocking event, access to registered memory, time,
+//! a debugger log.
+//!
+//! The debugger log takes a [`DebugLine`] formatted on the caller's stack
+//! ([`PlatformOps::debug_print`]).
 //!
 //! This module owns the OS-independent *contract* ([`PlatformOps`], [`SpinLockOps`],
 //! [`DpcOps`], [`EventOps`], [`RegionOps`] and the small types beside them) and the code that is
@@ -16,6 +20,7 @@
 #![deny(unsafe_code)]
 
 mod copy;
+mod debug_line;
 mod pool;
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 mod selected;
@@ -31,6 +36,7 @@ use core::panic::Location;
 use core::time::Duration;
 
 pub use copy::{ALIAS_CHUNK, ALIAS_WINDOW, PAGE_SIZE, Piece, Pieces, alias_safe_chunk, pieces};
+pub use debug_line::{DEBUG_LINE_CAPACITY, DebugLine};
 pub use pool::{PoolBox, PoolSlice, PoolVec};
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
 pub use selected::*;
@@ -338,6 +344,15 @@ pub trait PlatformOps: Clone + Send + Sync + 'static {
 
     /// The monotonic clock.
     fn now(&self) -> Timestamp;
+
+    /// Sends one diagnostic line to the OS's debugger log. Callable up to [`Irql::Dispatch`],
+    /// with or without provider locks held; never allocates on the kernel, never blocks,
+    /// never fails (a line nobody listens to is dropped).
+    ///
+    /// Kernel: `DbgPrintEx(DPFLTR_IHVNETWORK_ID, DPFLTR_ERROR_LEVEL, "%s\n", line)`. Host:
+    /// nothing unless asked — the instance collects the lines for a test, or writes them to
+    /// stderr (`Host::set_debug_print`, or `SOFTNDK_DEBUG_PRINT=stderr`).
+    fn debug_print(&self, line: &DebugLine);
 
     /// Admits (or, under fault injection, refuses) one allocation made at `site`.
     ///

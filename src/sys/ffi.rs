@@ -8,7 +8,7 @@
 //!
 //! Callers prove each function's documented contract (IRQL, pointer validity) at the call.
 
-use core::ffi::c_void;
+use core::ffi::{c_char, c_void};
 
 use super::ke::{KDEFERRED_ROUTINE, KDPC, KEVENT, KIRQL, KSPIN_LOCK, PROCESSOR_NUMBER};
 use super::mm::MDL;
@@ -116,6 +116,16 @@ unsafe extern "system" {
     // Debug-build lock tracking (`platform::kernel::cpu`).
     /// The current processor's system-wide index (and group/number); any IRQL.
     pub fn KeGetCurrentProcessorNumberEx(ProcNumber: *mut PROCESSOR_NUMBER) -> u32;
+}
+
+// C-variadic, so declared with the C calling convention (on x64 the same as `system`).
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "C" {
+    // Debugger log (`platform::kernel`, the provider verifier's reports).
+    /// Sends a formatted string to the kernel debugger if `ComponentId`'s filter mask lets
+    /// `Level` through; `IRQL <= DIRQL`. Unicode format codes (`%ws`, `%wZ`, …) only at
+    /// PASSIVE; at most 512 bytes are transmitted per call. Returns an NTSTATUS value.
+    pub fn DbgPrintEx(ComponentId: u32, Level: u32, Format: *const c_char, ...) -> u32;
 }
 
 #[link(name = "ndis.sys", kind = "raw-dylib", modifiers = "+verbatim")]

@@ -11,6 +11,13 @@ use super::NTSTATUS;
 /// `POOL_FLAG_NON_PAGED` for `ExAllocatePool2`: non-paged, non-executable pool.
 pub const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
 
+/// `DPFLTR_IHVNETWORK_ID` (`dpfilter.h`): the component ID `DbgPrintEx` filters network
+/// drivers' output by; one of the six IDs the WDK reserves for third-party drivers.
+pub const DPFLTR_IHVNETWORK_ID: u32 = 80;
+/// `DPFLTR_ERROR_LEVEL` (`dpfilter.h`): level 0, which the debugger shows without any filter
+/// mask set, as a misuse report should be.
+pub const DPFLTR_ERROR_LEVEL: u32 = 0;
+
 /// `KIRQL`: the processor's interrupt request level (x64: the low 4 bits of CR8).
 pub type KIRQL = u8;
 /// `PASSIVE_LEVEL`.

@@ -8,12 +8,14 @@
 //!
 //! Everything here is bounded and allocated when the adapter opens (only when the checks are
 //! on; a queue's markers live in its QP or SRQ): reporting, parking and guarding never allocate,
-//! never block and never panic, so they may
-//! run at `DISPATCH_LEVEL`. The locks are leaves: nothing is called while one is held — objects
-//! evicted from the quarantine and the report sink run after the lock is released.
+//! never block and never panic, so they may run at `DISPATCH_LEVEL`. Every report is also
+//! printed, as one line formatted on the stack, to the platform's debugger log (`DbgPrintEx` on
+//! the kernel), so a kernel driver's reports are seen without a debugger extension reading the
+//! ring. The locks are leaves: nothing is called while one is held — objects evicted from the
+//! quarantine, the debugger-log line and the report sink run after the lock is released.
 //!
-//! Must never: hold a lock while dropping a quarantined object or calling the sink, allocate
-//! after the adapter opened, or report anything while the checks are off.
+//! Must never: hold a lock while dropping a quarantined object, printing or calling the sink,
+//! allocate after the adapter opened, or report anything while the checks are off.
 #![deny(unsafe_code)]
 
 use core::any::Any;
@@ -21,7 +23,7 @@ use core::fmt;
 
 use crate::abi::NDK_OBJECT_TYPE;
 use crate::platform::prelude::*;
-use crate::platform::{AllocError, PSlice, Platform, SpinLock};
+use crate::platform::{AllocError, DebugLine, PSlice, Platform, SpinLock};
 use crate::sync::{Arc, AtomicBool, Ordering};
 
 use super::lock_order;
@@ -173,6 +175,9 @@ impl fmt::Display for Misuse {
                     "SoftNDK verifier: closed {name} {at:#x} passed to a call"
                 )
             }
+            (MisuseKind::CloseTwice, Detail::Slot(slot)) => {
+                write!(f, "SoftNDK verifier: {name} {at:#x} closed twice ({slot})")
+            }
             (MisuseKind::CloseTwice, _) => {
                 write!(f, "SoftNDK verifier: {name} {at:#x} closed twice")
             }
@@ -225,6 +230,8 @@ struct Quarantine {
 struct Inner {
     reports: SpinLock<Reports>,
     quarantine: SpinLock<Quarantine>,
+    /// Where every report's line goes (kernel: `DbgPrintEx`; host: as the test chose).
+    platform: Platform,
 }
 
 /// An adapter's misuse state (`verbs::Adapter::misuse`). Empty, and free, when the checks are
@@ -278,6 +285,7 @@ impl Monitor {
                     drained: false,
                 },
             ),
+            platform: platform.clone(),
         };
         Ok(Self {
             inner: Some(platform.try_arc(inner)?),
@@ -297,7 +305,9 @@ impl Monitor {
         PostMarkers::new(self.is_on())
     }
 
-    /// Records `misuse` and hands it to the sink. Nothing when the checks are off.
+    /// Records `misuse`, prints its line to the platform's debugger log
+    /// ([`PlatformOps::debug_print`]: `DbgPrintEx` on the kernel) and hands it to the sink.
+    /// Nothing when the checks are off.
     pub fn report(&self, misuse: Misuse) {
         let Some(inner) = &self.inner else {
             return;
@@ -315,6 +325,10 @@ impl Monitor {
             r.total += 1;
             r.sink
         };
+        // Formatted on this stack, printed with no lock held: no allocation, no wait.
+        inner
+            .platform
+            .debug_print(&DebugLine::format(format_args!("{misuse}")));
         if let Some(sink) = sink {
             sink.report(&misuse);
         }
@@ -495,6 +509,7 @@ impl PostMarkers {
 mod tests {
     use super::*;
     use crate::platform::host::Host;
+    use alloc::string::ToString;
 
     fn on(quarantine: u32) -> Monitor {
         Monitor::new(MisuseChecks::On { quarantine }, &Host::deterministic()).unwrap()
@@ -605,6 +620,72 @@ mod tests {
         let again = markers.enter(Queue::Initiator);
         assert_eq!(again, PostEntry::Held, "free again");
         markers.exit(Queue::Initiator, again);
+    }
+
+    #[test]
+    fn each_line_names_the_rule_the_object_and_the_slot_or_queue() {
+        let line = |kind, object_type, detail| {
+            Misuse {
+                kind,
+                object_type,
+                object: 0xAB0,
+                detail,
+            }
+            .to_string()
+        };
+        let q = Detail::Queue {
+            queue: Queue::Srq,
+            depth: 7,
+        };
+        let cases = [
+            (
+                line(
+                    MisuseKind::CallOnClosedObject,
+                    NDK_OBJECT_TYPE::CQ,
+                    Detail::Slot("NdkArmCq"),
+                ),
+                "SoftNDK verifier: NdkArmCq called on closed CQ 0xab0",
+            ),
+            (
+                line(
+                    MisuseKind::CallOnClosedObject,
+                    NDK_OBJECT_TYPE::MW,
+                    Detail::None,
+                ),
+                "SoftNDK verifier: closed MW 0xab0 passed to a call",
+            ),
+            (
+                line(
+                    MisuseKind::CloseTwice,
+                    NDK_OBJECT_TYPE::PD,
+                    Detail::Slot("NdkCloseObject"),
+                ),
+                "SoftNDK verifier: PD 0xab0 closed twice (NdkCloseObject)",
+            ),
+            (
+                line(
+                    MisuseKind::CloseTwice,
+                    NDK_OBJECT_TYPE::CONNECTOR,
+                    Detail::None,
+                ),
+                "SoftNDK verifier: connector 0xab0 closed twice",
+            ),
+            (
+                line(MisuseKind::ConcurrentPost, NDK_OBJECT_TYPE::SRQ, q),
+                "SoftNDK verifier: concurrent posts on the Srq queue of SRQ 0xab0",
+            ),
+            (
+                line(MisuseKind::QueueOverflow, NDK_OBJECT_TYPE::SRQ, q),
+                "SoftNDK verifier: post beyond the Srq queue depth 7 of SRQ 0xab0",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+            assert!(
+                got.len() < crate::platform::DEBUG_LINE_CAPACITY,
+                "fits a debug line"
+            );
+        }
     }
 
     #[test]

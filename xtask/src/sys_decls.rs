@@ -119,6 +119,10 @@ unsafe extern "system" {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/sys");
         let declared = read_dir(&dir).unwrap();
         assert!(declared["ntoskrnl.exe"].contains("ExAllocatePool2"));
+        assert!(
+            declared["ntoskrnl.exe"].contains("DbgPrintEx"),
+            "the C-variadic block of the same DLL is read too"
+        );
         assert!(declared["ndis.sys"].contains("NdisMRegisterMiniportDriver"));
     }
 }

@@ -34,6 +34,10 @@ fn built_driver_image_obeys_the_rules() {
     );
     assert!(imported("ExAllocatePool2"), "the allocator is linked");
     assert!(
+        imported("DbgPrintEx"),
+        "the provider verifier prints its reports to the debugger"
+    );
+    assert!(
         report.guard_targets >= pe_guard::REQUIRED_TARGETS.len(),
         "CFG: {} guard targets",
         report.guard_targets

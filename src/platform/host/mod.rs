@@ -21,6 +21,7 @@ use core::fmt;
 use core::panic::Location;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
+use std::string::String;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -36,7 +37,7 @@ pub use lock::{SpinLock, SpinLockGuard};
 pub use region::Region;
 pub use sched::Dpc;
 
-use super::{AllocError, DeferredWork, Irql, PlatformOps, Timestamp};
+use super::{AllocError, DebugLine, DeferredWork, Irql, PlatformOps, Timestamp};
 use faults::Accounting;
 use sched::Scheduler;
 
@@ -64,12 +65,40 @@ enum Clock {
     Virtual(AtomicU64),
 }
 
+/// Where a host platform's debugger-log lines ([`PlatformOps::debug_print`]) go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DebugPrint {
+    /// Nowhere (the default): tests stay quiet.
+    Discard,
+    /// Kept by this instance until [`Host::take_debug_lines`] (tests assert on them).
+    Collect,
+    /// Written to stderr, one line each (also chosen by `SOFTNDK_DEBUG_PRINT=stderr`).
+    Stderr,
+}
+
+impl DebugPrint {
+    /// The default of a new platform: [`DebugPrint::Stderr`] if the environment variable
+    /// `SOFTNDK_DEBUG_PRINT` is `stderr`, else [`DebugPrint::Discard`].
+    fn from_env() -> Self {
+        match std::env::var("SOFTNDK_DEBUG_PRINT") {
+            Ok(v) if v == "stderr" => Self::Stderr,
+            _ => Self::Discard,
+        }
+    }
+}
+
+struct DebugLog {
+    to: DebugPrint,
+    lines: Vec<String>,
+}
+
 struct HostInner {
     mode: Mode,
     sched: Arc<Scheduler>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     accounting: Arc<Accounting>,
     clock: Clock,
+    debug: Mutex<DebugLog>,
 }
 
 impl Drop for HostInner {
@@ -132,6 +161,10 @@ impl Host {
                 workers: Mutex::new(workers),
                 accounting: Arc::new(Accounting::new()),
                 clock,
+                debug: Mutex::new(DebugLog {
+                    to: DebugPrint::from_env(),
+                    lines: Vec::new(),
+                }),
             }),
         }
     }
@@ -256,6 +289,24 @@ impl Host {
     pub fn set_fault_plan(&self, plan: FaultPlan) {
         self.inner.accounting.set_plan(plan);
     }
+
+    /// Chooses where later [`PlatformOps::debug_print`] lines of this instance go.
+    pub fn set_debug_print(&self, to: DebugPrint) {
+        self.debug_log().to = to;
+    }
+
+    /// The lines collected under [`DebugPrint::Collect`] since the last call, oldest first.
+    #[must_use]
+    pub fn take_debug_lines(&self) -> Vec<String> {
+        core::mem::take(&mut self.debug_log().lines)
+    }
+
+    fn debug_log(&self) -> std::sync::MutexGuard<'_, DebugLog> {
+        self.inner
+            .debug
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl PlatformOps for Host {
@@ -286,6 +337,21 @@ impl PlatformOps for Host {
 
     fn alloc_gate(&self, site: &'static Location<'static>) -> Result<AllocToken, AllocError> {
         self.inner.accounting.gate(site)
+    }
+
+    /// Host: as [`Host::set_debug_print`] chose (discarded by default). Collecting allocates,
+    /// which the host may; the line itself was formatted on the caller's stack.
+    fn debug_print(&self, line: &DebugLine) {
+        let mut log = self.debug_log();
+        match log.to {
+            DebugPrint::Discard => {}
+            DebugPrint::Collect => log.lines.push(String::from(line.as_str())),
+            DebugPrint::Stderr => {
+                use std::io::Write as _;
+                // A closed stderr loses the line, as an absent debugger does.
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
+        }
     }
 
     #[track_caller]
