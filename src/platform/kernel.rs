@@ -23,6 +23,7 @@ mod cpu;
 mod dpc;
 mod event;
 mod lock;
+mod once;
 mod region;
 
 use core::panic::Location;
@@ -30,6 +31,7 @@ use core::panic::Location;
 pub use dpc::Dpc;
 pub use event::Event;
 pub use lock::{SpinLock, SpinLockGuard};
+pub use once::SetOnce;
 pub use region::{MAX_MDL_CHAIN, MdlRegionError, Region};
 
 use super::{AllocError, DebugLine, DeferredWork, Irql, PlatformOps, Timestamp};

@@ -7,9 +7,9 @@
 use super::{Irql, PlatformOps, PoolBox, PoolSlice, PoolVec, RegionOps, SpinLockOps};
 
 #[cfg(feature = "std")]
-pub use super::host::{Dpc, Event, Host as Platform, Region, SpinLock, SpinLockGuard};
+pub use super::host::{Dpc, Event, Host as Platform, Region, SetOnce, SpinLock, SpinLockGuard};
 #[cfg(not(feature = "std"))]
-pub use super::kernel::{Dpc, Event, Kernel as Platform, Region, SpinLock, SpinLockGuard};
+pub use super::kernel::{Dpc, Event, Kernel as Platform, Region, SetOnce, SpinLock, SpinLockGuard};
 
 /// A fallible, accounted `Box` from [`PlatformOps::try_box`].
 pub type PBox<T> = PoolBox<T, <Platform as PlatformOps>::AllocToken>;

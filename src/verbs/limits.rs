@@ -216,7 +216,7 @@ impl AdapterConfig {
 ///
 /// | level | lock | held while taking |
 /// |---|---|---|
-/// | [`QP_LINK`](lock_order::QP_LINK) | a QP's pointer to its current connection | connection locks (connect only) |
+/// | [`QP_LINK`](lock_order::QP_LINK) | a QP's `moving` lock (held while `connect_pair` moves its endpoint) | connection locks (connect only) |
 /// | [`CONNECTION`](lock_order::CONNECTION) | a connection (both endpoints of a pair) | one SRQ, CQ, memory |
 /// | [`SRQ`](lock_order::SRQ) | an SRQ's receive queue, threshold, DPC state | CQ, memory |
 /// | [`CQ`](lock_order::CQ) | a CQ's ring and arm state | nothing |

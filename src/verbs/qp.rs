@@ -29,7 +29,7 @@ use crate::engine::{
 };
 use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
-use crate::platform::{PVec, Region, SpinLock};
+use crate::platform::{PVec, Region, SetOnce, SpinLock};
 use crate::sync::Arc;
 
 use super::memory::{MemoryTable, Requester};
@@ -263,7 +263,16 @@ pub struct Qp {
     initiator_cq: Arc<Cq>,
     srq: Option<Arc<Srq>>,
     config: QpConfig,
-    link: SpinLock<Arc<Connection>>,
+    /// The connection the QP was created in, alone; never replaced.
+    home: Arc<Connection>,
+    /// The connection of the pair, when [`connect_pair`] moved this QP's endpoint into its
+    /// peer's home (set once: an RC QP connects at most once). Read without a lock or a
+    /// reference count on every post.
+    joined: SetOnce<Arc<Connection>>,
+    /// Held by [`connect_pair`] while it moves this QP's endpoint out of its home (so two
+    /// connects of one QP serialise, and a pass that found the endpoint gone can wait for the
+    /// move to finish).
+    moving: SpinLock<()>,
     /// The provider verifier's "poster inside" markers of both queues (`dispatch::misuse`).
     posting: PostMarkers,
 }
@@ -442,7 +451,9 @@ impl Qp {
                 initiator_cq: Arc::clone(initiator_cq),
                 srq: srq.cloned(),
                 config,
-                link: SpinLock::new(lock_order::QP_LINK, Arc::clone(&connection)),
+                home: Arc::clone(&connection),
+                joined: SetOnce::new(),
+                moving: SpinLock::new(lock_order::QP_LINK, ()),
                 posting: adapter.misuse().post_markers(),
             })
             .map(Base::from_arc)
@@ -509,34 +520,55 @@ impl Qp {
         core::ptr::from_ref(self).addr()
     }
 
-    fn connection(&self) -> Arc<Connection> {
-        Arc::clone(&self.link.lock())
+    /// The connection this QP's endpoint lives in now (its home until connected).
+    fn connection(&self) -> &Arc<Connection> {
+        self.joined.get().unwrap_or(&self.home)
     }
 
     /// Runs `op` on this QP's endpoint under the connection lock, then executes the connection
     /// in passes of [`PASS_BUDGET`] requests, releasing the lock and dropping the pins between
     /// passes. `None` if the QP has no endpoint (unreachable while it is open).
+    ///
+    /// No reference count is taken on the connection: both connections a QP can live in are
+    /// owned by the QP, which the caller keeps alive.
     fn run<R>(
         &self,
         op: impl FnOnce(&mut Endpoint, &dyn MemorySpace, &mut dyn CompletionSink) -> R,
     ) -> Option<R> {
-        let connection = self.connection();
+        let mut connection = self.connection();
         let mut op = Some(op);
         let mut result = None;
         loop {
             let mut batch = [const { None }; PIN_BATCH];
-            let (more, pins_left) = {
+            let (found, more, pins_left) = {
                 let mut pair = connection.state.lock();
-                let (r, more) = pass(&mut pair, self.identity(), op.take());
-                if r.is_some() {
-                    result = r;
+                if pair.sides.iter().flatten().any(|s| s.owner == self.identity()) {
+                    let (r, more) = pass(&mut pair, self.identity(), op.take());
+                    if r.is_some() {
+                        result = r;
+                    }
+                    // The pass's pins leave in this acquisition; they are dropped after it.
+                    let pins_left = take_pins(&mut pair.pins, &mut batch);
+                    drop(pair);
+                    (true, more, pins_left)
+                } else {
+                    drop(pair);
+                    (false, false, false)
                 }
-                // The pass's pins leave in this acquisition; they are dropped after it.
-                let pins_left = take_pins(&mut pair.pins, &mut batch);
-                drop(pair);
-                (more, pins_left)
             };
             drop(batch);
+            if !found {
+                // `connect_pair` moved the endpoint out of its home after this call looked:
+                // wait for the move (it holds `moving` until `joined` is set) and follow it.
+                drop(self.moving.lock());
+                match self.joined.get() {
+                    Some(joined) if !Arc::ptr_eq(joined, connection) => {
+                        connection = joined;
+                        continue;
+                    }
+                    _ => return result,
+                }
+            }
             if pins_left {
                 connection.drain_pins();
             }
@@ -715,10 +747,13 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
     let (la, lb) = (a.pd.adapter().limits(), b.pd.adapter().limits());
     let outbound = ord.min(la.max_outbound_reads).min(lb.max_inbound_reads);
     let inbound = ird.min(la.max_inbound_reads).min(lb.max_outbound_reads);
-    let conn_a = a.connection();
-    let mut link_b = b.link.lock();
-    let conn_b = Arc::clone(&link_b);
-    if Arc::ptr_eq(&conn_a, &conn_b) {
+    let conn_a = Arc::clone(a.connection());
+    let moving_b = b.moving.lock();
+    if b.joined.get().is_some() {
+        return Err(STATUS_CONNECTION_ACTIVE);
+    }
+    let conn_b = &b.home;
+    if Arc::ptr_eq(&conn_a, conn_b) {
         return Err(STATUS_CONNECTION_ACTIVE);
     }
     let alone_and_idle = |pair: &Pair, owner: usize| {
@@ -761,8 +796,10 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
         conn_b.state.lock().sides[0] = Some(side_b);
         return Err(STATUS_CONNECTION_ACTIVE);
     }
-    *link_b = conn_a;
-    drop(link_b);
-    drop(conn_b);
+    // Unreachable refusal: `joined` was checked empty under `moving`, which every setter holds.
+    let set = b.joined.set(conn_a);
+    debug_assert!(set.is_ok(), "a QP connects once");
+    drop(set);
+    drop(moving_b);
     Ok(())
 }

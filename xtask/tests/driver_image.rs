@@ -1,8 +1,28 @@
 //! Checks the cross-built `softndk.sys` (from `cargo xtask build-sys --release`) against the
-//! driver-image rules. Without the image the test is skipped, unless
-//! `SOFTNDK_REQUIRE_SYS=1` (CI sets it after building), in which case it fails.
+//! driver-image rules. Without the image, or with an image older than the driver's sources
+//! (the rules follow the sources, so a stale image would fail them for the wrong reason), the
+//! test is skipped, unless `SOFTNDK_REQUIRE_SYS=1` (CI sets it right after building), in which
+//! case it fails.
+
+use std::path::Path;
+use std::time::SystemTime;
 
 use xtask::{cross, pe_check, pe_guard};
+
+/// The newest modification time of a file under `dir`.
+fn newest(dir: &Path) -> Option<SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let time = if path.is_dir() {
+            self::newest(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok()
+        };
+        newest = newest.max(time);
+    }
+    newest
+}
 
 #[test]
 fn built_driver_image_obeys_the_rules() {
@@ -16,6 +36,20 @@ fn built_driver_image_obeys_the_rules() {
         );
         println!(
             "skipped: {} not found; build it with cargo xtask build-sys --release",
+            image.display()
+        );
+        return;
+    }
+    let built = std::fs::metadata(&image).and_then(|m| m.modified()).ok();
+    let sources = newest(&root.join("src"));
+    if built < sources {
+        assert!(
+            std::env::var("SOFTNDK_REQUIRE_SYS").as_deref() != Ok("1"),
+            "SOFTNDK_REQUIRE_SYS=1 but {} is older than src/",
+            image.display()
+        );
+        println!(
+            "skipped: {} is older than src/; rebuild it with cargo xtask build-sys --release",
             image.display()
         );
         return;

@@ -14,6 +14,7 @@ mod cpu;
 mod event;
 mod faults;
 mod lock;
+mod once;
 mod region;
 mod sched;
 
@@ -34,6 +35,7 @@ pub use cpu::{
 pub use event::{Event, WAIT_WOULD_HANG};
 pub use faults::{AllocStats, AllocToken, FaultPlan};
 pub use lock::{SpinLock, SpinLockGuard};
+pub use once::SetOnce;
 pub use region::Region;
 pub use sched::Dpc;
 
