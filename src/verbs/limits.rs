@@ -231,7 +231,7 @@ impl AdapterConfig {
 pub mod lock_order {
     use super::LockLevel;
 
-    /// A QP's current connection pointer.
+    /// A QP's `moving` lock (its endpoint leaving its home connection).
     pub const QP_LINK: LockLevel = LockLevel::new(10);
     /// A connection's endpoints and pins.
     pub const CONNECTION: LockLevel = LockLevel::new(20);

@@ -542,7 +542,12 @@ impl Qp {
             let mut batch = [const { None }; PIN_BATCH];
             let (found, more, pins_left) = {
                 let mut pair = connection.state.lock();
-                if pair.sides.iter().flatten().any(|s| s.owner == self.identity()) {
+                if pair
+                    .sides
+                    .iter()
+                    .flatten()
+                    .any(|s| s.owner == self.identity())
+                {
                     let (r, more) = pass(&mut pair, self.identity(), op.take());
                     if r.is_some() {
                         result = r;
