@@ -4,6 +4,8 @@
 //! `FUZZ_REPLAY_CASES=<n>` sets the number of random inputs per harness (default 512).
 #![allow(unsafe_code)]
 
+#[path = "../fuzz/src/cm/mod.rs"]
+mod cm;
 #[path = "../fuzz/src/dispatch.rs"]
 mod dispatch;
 #[path = "../fuzz/src/oid.rs"]
@@ -39,6 +41,29 @@ fn dispatch_ops_corpus_replays() {
 }
 
 #[test]
+fn cm_ops_corpus_replays() {
+    let inputs = corpus("cm_ops");
+    assert!(!inputs.is_empty(), "fuzz/corpus/cm_ops is empty");
+    for (name, data) in inputs {
+        let stats = cm::run(&data);
+        eprintln!("cm_ops {name}: {stats:?}");
+        // What each seed was written to reach (a decoder change that breaks a seed shows here).
+        let reached = match name.as_str() {
+            "seed-established" => {
+                stats.established >= 1 && stats.succeeded >= 4 && stats.disconnect_events >= 1
+            }
+            "seed-timeouts" => stats.connects >= 2 && stats.handed_up >= 2,
+            "seed-v6-shared-reject" => stats.connects >= 1 && stats.handed_up >= 1,
+            _ => stats.ops >= 1,
+        };
+        assert!(
+            reached,
+            "cm_ops {name} no longer reaches its target: {stats:?}"
+        );
+    }
+}
+
+#[test]
 fn oid_decoder_corpus_replays() {
     let inputs = corpus("oid_decoder");
     assert!(!inputs.is_empty(), "fuzz/corpus/oid_decoder is empty");
@@ -61,6 +86,11 @@ proptest! {
     #[test]
     fn dispatch_ops_random_inputs(data in proptest::collection::vec(any::<u8>(), 0..512)) {
         dispatch::run(&data);
+    }
+
+    #[test]
+    fn cm_ops_random_inputs(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        cm::run(&data);
     }
 
     #[test]

@@ -4,5 +4,6 @@
 //! committed corpus on stable Rust.
 #![allow(unsafe_code)]
 
+pub mod cm;
 pub mod dispatch;
 pub mod oid;
