@@ -29,6 +29,7 @@
 
 mod conformance_common;
 mod random_cm_common;
+mod random_common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use random_cm_common::data::{DataModel, Entry, Key, Queue};
 use random_cm_common::{ADDRS, CmModel, Conn, Cx, IPS, Ls, Ph, Port, addr};
+use random_common::{cell, env_usize};
 use softndk::abi::{
     NDK_CQ_NOTIFY_ANY, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_MR_FLAG_ALLOW_REMOTE_READ,
     NDK_MR_FLAG_ALLOW_REMOTE_WRITE, NDK_OPERATION_TYPE, STATUS_CONNECTION_ABORTED,
@@ -915,30 +917,6 @@ fn run(cell: Cell, ops: &[Op]) -> Stats {
         eprintln!("{cell:?}: {stats:?}");
     }
     stats
-}
-
-fn cell() -> impl Strategy<Value = Cell> {
-    let delivery = prop_oneof![
-        Just(Delivery::Inline),
-        Just(Delivery::Fifo),
-        any::<u64>().prop_map(Delivery::Seeded),
-    ];
-    (delivery, any::<bool>()).prop_map(|(delivery, dispatch)| Cell {
-        delivery,
-        irql: if dispatch {
-            Irql::Dispatch
-        } else {
-            Irql::Passive
-        },
-        pend: false,
-    })
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

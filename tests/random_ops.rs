@@ -19,12 +19,14 @@
 #![allow(clippy::too_many_lines, clippy::many_single_char_names)]
 
 mod conformance_common;
+mod random_common;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use conformance_common::{Cell, Delivery, Env, Hooked, Ticket, close, create_qp};
 use proptest::prelude::*;
+use random_common::{cell, env_usize};
 use softndk::abi::{
     NDK_CQ_NOTIFY_ANY, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_MR_FLAG_ALLOW_REMOTE_READ,
     NDK_MR_FLAG_ALLOW_REMOTE_WRITE, NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT, NDK_OP_FLAG_SILENT_SUCCESS,
@@ -32,7 +34,6 @@ use softndk::abi::{
     STATUS_CONNECTION_INVALID, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
 };
 use softndk::consumer::{Adapter, Buffer, Mr, Pd, Qp, QpLimits};
-use softndk::platform::Irql;
 
 /// Queue depths of every QP (`QpLimits::default()`).
 const DEPTH: usize = 16;
@@ -690,30 +691,6 @@ fn prelude() -> Vec<Op> {
     ops.push(Op::Connect { a: 0, b: 1 });
     ops.push(Op::Connect { a: 2, b: 3 });
     ops
-}
-
-fn cell() -> impl Strategy<Value = Cell> {
-    let delivery = prop_oneof![
-        Just(Delivery::Inline),
-        Just(Delivery::Fifo),
-        any::<u64>().prop_map(Delivery::Seeded),
-    ];
-    (delivery, any::<bool>()).prop_map(|(delivery, dispatch)| Cell {
-        delivery,
-        irql: if dispatch {
-            Irql::Dispatch
-        } else {
-            Irql::Passive
-        },
-        pend: false,
-    })
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {
