@@ -6,11 +6,23 @@ use std::sync::Arc;
 
 use softndk::abi::{NDK_RESULT_EX, NDK_VERSION, STATUS_SUCCESS};
 use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits};
+use softndk::dispatch::misuse::MisuseChecks;
 use softndk::platform::Platform;
+use softndk::platform::host::Host;
 use softndk::verbs::AdapterConfig;
 
 pub const fn config() -> AdapterConfig {
     AdapterConfig::softndk(0xC0FF_EE00)
+}
+
+/// [`config`] with the provider's misuse checks set to `misuse`.
+pub fn with_checks(misuse: MisuseChecks) -> AdapterConfig {
+    AdapterConfig { misuse, ..config() }
+}
+
+/// An NDK 1.0 adapter of [`with_checks`] on `p`.
+pub fn open_checked(p: &Host, misuse: MisuseChecks) -> Adapter {
+    Adapter::open(&with_checks(misuse), p, NDK_VERSION::new(1, 0)).unwrap()
 }
 
 /// One side: PD, receive CQ, initiator CQ, QP.
