@@ -223,20 +223,22 @@ fn succeeded(status: NTSTATUS) -> Result<(), NTSTATUS> {
 ///
 /// # Safety
 ///
-/// `raw` is a live object handed out by the provider.
+/// `raw` is an object the provider handed out whose memory is alive: open, or closed but
+/// still kept by the provider verifier's quarantine.
 #[allow(clippy::missing_const_for_fn)] // callers read through it at run time only
-unsafe fn header_of<O: NdkObject>(raw: *mut O) -> NDK_OBJECT_HEADER {
-    // SAFETY: every NDK object starts with its header (offset 0); the object is live.
+pub unsafe fn header_of<O: NdkObject>(raw: *mut O) -> NDK_OBJECT_HEADER {
+    // SAFETY: every NDK object starts with its header (offset 0); its memory is alive.
     unsafe { raw.cast::<NDK_OBJECT_HEADER>().read() }
 }
 
-/// Reads an object's `Dispatch` table, as a kernel consumer does before every call.
+/// Reads an object's `Dispatch` table, as a kernel consumer does before every call (a closed
+/// object's is the verifier's poison table).
 ///
 /// # Safety
 ///
-/// `raw` is a live object handed out by the provider.
+/// As for [`header_of`].
 #[allow(clippy::missing_const_for_fn)]
-unsafe fn table<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
+pub unsafe fn table<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
     // Every NDK object is `{ NDK_OBJECT_HEADER Header; CONST NDK_xxx_DISPATCH *Dispatch; }`;
     // the member is pointer-aligned because the object is (the cast lint sees only `u8`).
     #[allow(clippy::cast_ptr_alignment)]

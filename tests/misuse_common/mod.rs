@@ -10,7 +10,7 @@ use core::ffi::c_void;
 use core::ptr;
 
 use softndk::abi::{NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_QP, NTSTATUS, NdkObject};
-use softndk::consumer::{Adapter, QpLimits};
+use softndk::consumer::{self, Adapter, QpLimits};
 use softndk::dispatch::misuse::{self, Detail, Misuse, MisuseKind, Queue};
 
 /// Queues two deep, so two waiting sends fill the initiator queue.
@@ -28,31 +28,22 @@ pub fn reports(adapter: &Adapter) -> Vec<Misuse> {
     unsafe { misuse::reports(adapter.raw()) }
 }
 
-/// The object's current `Dispatch`, read the way a consumer does before each call. `raw` must
-/// be open or closed but still quarantined (the provider verifier keeps its memory).
-pub const fn table_of<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
-    // Every NDK object is `{ NDK_OBJECT_HEADER Header; const DISPATCH *Dispatch; }`, so the
-    // member is pointer-aligned (the cast lint sees only `u8`).
-    #[allow(clippy::cast_ptr_alignment)]
-    let field = raw
-        .cast::<u8>()
-        .wrapping_add(size_of::<NDK_OBJECT_HEADER>())
-        .cast::<*const O::Dispatch>();
-    // SAFETY: the object's memory is alive (open or quarantined) and `field` is its `Dispatch`.
-    let dispatch = unsafe { field.read() };
-    // SAFETY: the provider's tables (the poison tables included) are `'static`, never written.
-    unsafe { &*dispatch }
+/// The object's current `Dispatch`, read the way a consumer does before each call (a closed
+/// object's is the poison table). `raw` must be open or closed but still quarantined.
+pub fn table_of<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
+    // SAFETY: the object's memory is alive (open, or kept by the provider verifier).
+    unsafe { consumer::table(raw) }
 }
 
 /// The object's header, read the way a consumer would (open or quarantined, as for
 /// [`table_of`]).
-pub const fn header<O>(raw: *mut O) -> NDK_OBJECT_HEADER {
-    // SAFETY: the object's memory is alive and the header is its first member.
-    unsafe { raw.cast::<NDK_OBJECT_HEADER>().read() }
+pub fn header<O: NdkObject>(raw: *mut O) -> NDK_OBJECT_HEADER {
+    // SAFETY: as for `table_of`.
+    unsafe { consumer::header_of(raw) }
 }
 
 /// The object's type, from its [`header`].
-pub const fn type_of<O>(raw: *mut O) -> NDK_OBJECT_TYPE {
+pub fn type_of<O: NdkObject>(raw: *mut O) -> NDK_OBJECT_TYPE {
     header(raw).ObjectType
 }
 
