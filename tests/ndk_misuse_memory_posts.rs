@@ -23,7 +23,7 @@ use core::ffi::c_void;
 use core::ptr;
 use std::sync::Mutex;
 
-use misuse_common::{SMALL, on_queue, receive, send, table_of};
+use misuse_common::{SMALL, completed, on_queue, receive, send, table_of};
 use ndk_common::{Pair, config, open_checked};
 use softndk::abi::{
     NDK_LOGICAL_ADDRESS, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_OBJECT_TYPE,
@@ -192,13 +192,7 @@ fn overlapping(kind: Kind) {
 
     assert_eq!(receive(peer), STATUS_SUCCESS);
     assert_eq!(receive(peer), STATUS_SUCCESS);
-    let mut done: Vec<(usize, u32)> = a
-        .icq
-        .results_ex(16)
-        .iter()
-        .map(|r| (r.RequestContext.addr(), r.Status.as_u32()))
-        .collect();
-    done.sort_unstable();
+    let done = completed(&a.icq);
     assert_eq!(done, [(1, OK), (2, OK), (7, OK)], "{kind:?}");
     assert!(a.icq.results_ex(16).is_empty(), "nothing completes twice");
 

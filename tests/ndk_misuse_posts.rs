@@ -15,7 +15,7 @@ mod ndk_common;
 
 use std::sync::Mutex;
 
-use misuse_common::{SMALL, on_queue, receive, send};
+use misuse_common::{SMALL, completed, on_queue, receive, send};
 use ndk_common::{Pair, Side, open_checked};
 use softndk::abi::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
 use softndk::dispatch::misuse::{self, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue};
@@ -109,14 +109,7 @@ fn a_second_thread_posting_on_the_same_queue_is_reported_and_executed_once() {
     // Every accepted send completes exactly once, the refused ones never.
     assert_eq!(receive(peer), STATUS_SUCCESS);
     assert_eq!(receive(peer), STATUS_SUCCESS);
-    let mut done: Vec<(usize, u32)> = pair
-        .a
-        .icq
-        .results_ex(16)
-        .iter()
-        .map(|r| (r.RequestContext.addr(), r.Status.as_u32()))
-        .collect();
-    done.sort_unstable();
+    let done = completed(&pair.a.icq);
     let ok = STATUS_SUCCESS.as_u32();
     assert_eq!(done, [(1, ok), (2, ok), (3, ok)]);
     assert!(

@@ -10,7 +10,7 @@ use core::ffi::c_void;
 use core::ptr;
 
 use softndk::abi::{NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_QP, NTSTATUS, NdkObject};
-use softndk::consumer::{self, Adapter, QpLimits};
+use softndk::consumer::{self, Adapter, Cq, QpLimits};
 use softndk::dispatch::misuse::{self, Detail, Misuse, MisuseKind, Queue};
 
 /// Queues two deep, so two waiting sends fill the initiator queue.
@@ -91,4 +91,15 @@ pub fn receive(qp: usize) -> NTSTATUS {
     let qp = ptr::with_exposed_provenance_mut::<NDK_QP>(qp);
     // SAFETY: an open QP, no SGEs.
     unsafe { (table_of(qp).NdkReceive)(qp, ptr::null_mut(), ptr::null(), 0) }
+}
+
+/// `(request context, status)` of every result `cq` holds now (up to 16), sorted.
+pub fn completed(cq: &Cq) -> Vec<(usize, u32)> {
+    let mut done: Vec<(usize, u32)> = cq
+        .results_ex(16)
+        .iter()
+        .map(|r| (r.RequestContext.addr(), r.Status.as_u32()))
+        .collect();
+    done.sort_unstable();
+    done
 }
