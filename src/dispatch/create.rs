@@ -51,6 +51,13 @@ impl Held for () {
     }
 }
 
+/// An optional antecedent (the SRQ of a QP create that names one).
+impl<H: Held> Held for Option<H> {
+    fn closing(&self) -> bool {
+        self.as_ref().is_some_and(Held::closing)
+    }
+}
+
 impl<T: Tracked + Send + Sync + 'static> Held for Unit<T> {
     fn closing(&self) -> bool {
         self.node().is_closing()
@@ -69,7 +76,6 @@ macro_rules! held_tuple {
     };
 }
 
-held_tuple!(A, B, C);
 held_tuple!(A, B, C, D);
 
 /// The parent (adapter or PD) of a create whose mandatory `CreateCompletion` and out-parameter

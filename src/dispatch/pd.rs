@@ -134,18 +134,8 @@ unsafe extern "system" fn create_qp(
         max_initiator_sge,
         inline_data_size,
     };
-    let (p, r, i) = (Arc::clone(&*pd), Arc::clone(&*rcq), Arc::clone(&*icq));
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
-    unsafe {
-        answer(
-            pd.adapter(),
-            completion,
-            context,
-            out,
-            || Some((hold(&*pd)?, hold(&*rcq)?, hold(&*icq)?)),
-            move || Qp::create(&p, &r, &i, config),
-        )
-    }
+    unsafe { answer_qp(&pd, [&rcq, &icq], None, config, completion, context, out) }
 }
 
 /// `NdkCreateQpWithSrq`. Mandatory: PD, both CQs, the SRQ (of the same PD), `CreateCompletion`,
@@ -185,22 +175,57 @@ unsafe extern "system" fn create_qp_with_srq(
         max_initiator_sge,
         inline_data_size: inline_size,
     };
-    let (p, r, i, q) = (
-        Arc::clone(&*pd),
-        Arc::clone(&*rcq),
-        Arc::clone(&*icq),
-        Arc::clone(&*srq),
-    );
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
     unsafe {
-        answer(
-            pd.adapter(),
+        answer_qp(
+            &pd,
+            [&rcq, &icq],
+            Some(&srq),
+            config,
             completion,
             context,
             out,
-            || Some((hold(&*pd)?, hold(&*rcq)?, hold(&*icq)?, hold(&*srq)?)),
-            move || Qp::create_with_srq(&p, &r, &i, &q, config),
         )
+    }
+}
+
+/// Answers a QP create whose arguments passed the entry point's checks: the QP is built over
+/// `pd`, the receive and initiator CQs and, for `NdkCreateQpWithSrq`, `srq`; a pending create
+/// holds every one of them ([`super::create`]).
+///
+/// # Safety
+///
+/// As for [`answer`].
+unsafe fn answer_qp(
+    pd: &Arc<Pd>,
+    [rcq, icq]: [&Arc<Cq>; 2],
+    srq: Option<&Arc<Srq>>,
+    config: QpConfig,
+    completion: NDK_FN_CREATE_COMPLETION,
+    context: *mut c_void,
+    out: *mut *mut NDK_QP,
+) -> NTSTATUS {
+    let (p, r, i, q) = (
+        Arc::clone(pd),
+        Arc::clone(rcq),
+        Arc::clone(icq),
+        srq.map(Arc::clone),
+    );
+    let held = || {
+        let srq = match srq {
+            Some(srq) => Some(hold(srq)?),
+            None => None,
+        };
+        Some((hold(pd)?, hold(rcq)?, hold(icq)?, srq))
+    };
+    // SAFETY: forwarded contract.
+    unsafe {
+        answer(pd.adapter(), completion, context, out, held, move || {
+            q.as_ref().map_or_else(
+                || Qp::create(&p, &r, &i, config),
+                |q| Qp::create_with_srq(&p, &r, &i, q, config),
+            )
+        })
     }
 }
 
