@@ -65,8 +65,8 @@ use core::ptr;
 use std::sync::Arc;
 
 use crate::abi::{
-    NDIS_STATUS, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO, NDK_OBJECT_HEADER, NDK_PD,
-    NDK_PD_DISPATCH, NDK_VERSION, NTSTATUS, NdkObject, STATUS_SUCCESS,
+    NDIS_STATUS, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO, NDK_CQ, NDK_OBJECT_HEADER,
+    NDK_PD, NDK_PD_DISPATCH, NDK_VERSION, NTSTATUS, NdkObject, STATUS_SUCCESS,
 };
 use crate::platform::Platform;
 use crate::verbs::AdapterConfig;
@@ -335,13 +335,36 @@ impl Pd {
         context: usize,
         limits: QpLimits,
     ) -> Result<Qp, NTSTATUS> {
+        // SAFETY: both CQs are live (the wrappers' invariant).
+        unsafe { self.create_qp_raw(receive_cq.raw(), initiator_cq.raw(), context, limits) }
+    }
+
+    /// [`Pd::create_qp`] over CQs given as raw objects: CQs this wrapper did not create (a
+    /// test's CQ with its own notification callback), or NULL.
+    ///
+    /// # Safety
+    ///
+    /// `receive_cq` and `initiator_cq` are each NULL or an object the provider handed out whose
+    /// memory is alive (the provider checks the rest).
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub unsafe fn create_qp_raw(
+        &self,
+        receive_cq: *mut NDK_CQ,
+        initiator_cq: *mut NDK_CQ,
+        context: usize,
+        limits: QpLimits,
+    ) -> Result<Qp, NTSTATUS> {
         let (status, out) = pending::issue(self.platform.as_ref(), |done, done_context, out| {
-            // SAFETY: live PD and CQs, valid completion, writable out pointer.
+            // SAFETY: live PD, CQs per the caller's contract, valid completion, writable out
+            // pointer.
             unsafe {
                 (self.dispatch().NdkCreateQp)(
                     self.raw,
-                    receive_cq.raw(),
-                    initiator_cq.raw(),
+                    receive_cq,
+                    initiator_cq,
                     ctx(context),
                     limits.receive_depth,
                     limits.initiator_depth,

@@ -714,27 +714,8 @@ pub fn create_qp(
     context: usize,
     limits: QpLimits,
 ) -> Result<Qp, NTSTATUS> {
-    let raw = create_object(pd.platform(), |done, done_context, out| {
-        // SAFETY: live PD and CQs, valid completion, writable out pointer.
-        unsafe {
-            (pd.dispatch().NdkCreateQp)(
-                pd.raw(),
-                receive.raw(),
-                initiator.raw(),
-                softndk::consumer::ctx(context),
-                limits.receive_depth,
-                limits.initiator_depth,
-                limits.max_receive_sge,
-                limits.max_initiator_sge,
-                limits.inline_data_size,
-                Some(done),
-                done_context,
-                out,
-            )
-        }
-    })?;
-    // SAFETY: a QP the provider just created; only the returned value uses it.
-    Ok(unsafe { Qp::from_raw(raw) })
+    // SAFETY: both hooked CQs are live (held by the caller).
+    unsafe { pd.create_qp_raw(receive.raw(), initiator.raw(), context, limits) }
 }
 
 /// `NdkCreateQpWithSrq` over hooked CQs (`limits`' receive fields unused).
@@ -747,26 +728,8 @@ pub fn create_qp_with_srq(
     context: usize,
     limits: QpLimits,
 ) -> Result<Qp, NTSTATUS> {
-    let raw = create_object(pd.platform(), |done, done_context, out| {
-        // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
-        unsafe {
-            (pd.dispatch().NdkCreateQpWithSrq)(
-                pd.raw(),
-                receive.raw(),
-                initiator.raw(),
-                srq.raw(),
-                softndk::consumer::ctx(context),
-                limits.initiator_depth,
-                limits.max_initiator_sge,
-                limits.inline_data_size,
-                Some(done),
-                done_context,
-                out,
-            )
-        }
-    })?;
-    // SAFETY: a QP the provider just created; only the returned value uses it.
-    Ok(unsafe { Qp::from_raw(raw) })
+    // SAFETY: both hooked CQs are live (held by the caller).
+    unsafe { pd.create_qp_with_srq_raw(receive.raw(), initiator.raw(), srq, context, limits) }
 }
 
 /// One consumer's objects: PD, receive and initiator CQ (hooked), QP.
