@@ -65,8 +65,9 @@ use core::ptr;
 use std::sync::Arc;
 
 use crate::abi::{
-    NDIS_STATUS, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO, NDK_CQ, NDK_OBJECT_HEADER,
-    NDK_PD, NDK_PD_DISPATCH, NDK_VERSION, NTSTATUS, NdkObject, STATUS_SUCCESS,
+    NDIS_STATUS, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO, NDK_CQ,
+    NDK_FN_CQ_NOTIFICATION_CALLBACK, NDK_OBJECT_HEADER, NDK_PD, NDK_PD_DISPATCH, NDK_VERSION,
+    NTSTATUS, NdkObject, STATUS_SUCCESS,
 };
 use crate::platform::Platform;
 use crate::verbs::AdapterConfig;
@@ -182,6 +183,44 @@ impl Adapter {
     /// The provider's failure status.
     pub fn create_cq(&self, depth: u32, events: &Arc<CqEvents>) -> Result<Cq, NTSTATUS> {
         Cq::create(self, depth, events)
+    }
+
+    /// `NdkCreateCq` with the consumer's own notification callback: the raw CQ, for CQs this
+    /// wrapper does not own (a test's CQ whose callback runs its own hooks).
+    ///
+    /// # Safety
+    ///
+    /// `notification` may be called with `context` until the CQ's close completes; the caller
+    /// keeps `context` valid that long.
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub unsafe fn create_cq_raw(
+        &self,
+        depth: u32,
+        notification: NDK_FN_CQ_NOTIFICATION_CALLBACK,
+        context: *mut c_void,
+    ) -> Result<*mut NDK_CQ, NTSTATUS> {
+        pending::create_object(
+            self.platform.as_ref(),
+            |done, done_context, out: *mut *mut NDK_CQ| {
+                // SAFETY: live adapter; callback and context valid until the CQ's close
+                // completes (caller's contract); a valid create completion; writable out pointer.
+                unsafe {
+                    (self.dispatch().NdkCreateCq)(
+                        self.raw,
+                        depth,
+                        Some(notification),
+                        context,
+                        ptr::null(),
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            },
+        )
     }
 
     /// `NdkCreatePd`.

@@ -25,7 +25,7 @@ use softndk::abi::{
     NDK_ADAPTER, NDK_CQ, NDK_CQ_DISPATCH, NDK_FN_CLOSE_OBJECT, NDK_OBJECT_HEADER, NDK_QP,
     NDK_RESULT, NDK_RESULT_EX, NDK_VERSION, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Cq, Mr, Mw, Pd, Qp, QpLimits, Srq, create_object};
+use softndk::consumer::{Adapter, Cq, Mr, Mw, Pd, Qp, QpLimits, Srq};
 use softndk::platform::Irql;
 use softndk::platform::host::{Host, current_irql, with_irql};
 use softndk::platform::prelude::*;
@@ -571,25 +571,9 @@ impl Hooked {
     pub fn create(adapter: &Adapter, depth: u32) -> Result<Self, NTSTATUS> {
         let notes = Arc::new(Notes::default());
         let context = Arc::as_ptr(&notes).cast_mut().cast();
-        let raw = create_object(
-            adapter.platform(),
-            |done, done_context, out: *mut *mut NDK_CQ| {
-                // SAFETY: live adapter; the notification context (`notes`) outlives the CQ's close
-                // completion (held by this value, then by its close ticket); writable out pointer.
-                unsafe {
-                    (adapter.dispatch().NdkCreateCq)(
-                        adapter.raw(),
-                        depth,
-                        Some(notify),
-                        context,
-                        ptr::null(),
-                        Some(done),
-                        done_context,
-                        out,
-                    )
-                }
-            },
-        )?;
+        // SAFETY: the notification context (`notes`) outlives the CQ's close completion (held
+        // by this value, then by its close ticket).
+        let raw = unsafe { adapter.create_cq_raw(depth, notify, context) }?;
         Ok(Self { raw, notes })
     }
 
