@@ -105,16 +105,9 @@ impl<O> Issued<O> {
 }
 
 /// The dispatch table of a live object, read as a kernel consumer does.
-const fn table<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
-    #[allow(clippy::cast_ptr_alignment)] // `{ header; Dispatch }`, pointer-aligned
-    let field = raw
-        .cast::<u8>()
-        .wrapping_add(size_of::<NDK_OBJECT_HEADER>())
-        .cast::<*const O::Dispatch>();
-    // SAFETY: a live object's `Dispatch` member.
-    let dispatch = unsafe { field.read() };
-    // SAFETY: the provider's tables are `'static` and never written.
-    unsafe { &*dispatch }
+fn table<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
+    // SAFETY: a live object.
+    unsafe { softndk::consumer::table(raw) }
 }
 
 /// Closes a raw object through `slot`, asserting the close is accepted.

@@ -11,19 +11,21 @@
 //! `FAULTS_RANDOM_SEEDS=<n>` sets the number of random-plan seeds (default 64).
 
 mod conformance_common;
+mod faults_common;
 
 use std::sync::Arc;
 
 use conformance_common::{
     Cell, Delivery, Env, Hooked, Ticket, close, create_qp, create_qp_with_srq,
 };
-use softndk::abi::{
-    NDK_CQ_NOTIFY_ANY, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_SUCCESS,
-};
+use softndk::abi::{NDK_CQ_NOTIFY_ANY, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NTSTATUS, STATUS_SUCCESS};
 use softndk::consumer::{Adapter, Buffer, Lam, Mr, Mw, Pd, Qp, QpLimits, Srq, SrqEvents};
 use softndk::platform::Irql;
 use softndk::platform::host::FaultPlan;
+
+use faults_common::{
+    Outcome, Stop, clean, fail_each_attempt, fail_each_site, made, random_failures,
+};
 
 /// What the scenario built before it stopped.
 #[derive(Default)]
@@ -40,30 +42,12 @@ struct Built {
     srq_events: Arc<SrqEvents>,
 }
 
-/// Why the scenario stopped: the step and the status it got.
-type Stop = (&'static str, NTSTATUS);
-
 fn check(step: &'static str, status: NTSTATUS) -> Result<(), Stop> {
     if status == STATUS_SUCCESS {
         Ok(())
     } else {
-        assert_eq!(
-            status, STATUS_INSUFFICIENT_RESOURCES,
-            "{step}: an allocation failure must answer STATUS_INSUFFICIENT_RESOURCES"
-        );
-        Err((step, status))
+        Err(clean(step, status))
     }
-}
-
-/// A create's result, its failure checked like [`check`].
-fn made<T>(step: &'static str, r: Result<T, NTSTATUS>) -> Result<T, Stop> {
-    r.map_err(|status| {
-        assert_eq!(
-            status, STATUS_INSUFFICIENT_RESOURCES,
-            "{step}: an allocation failure must answer STATUS_INSUFFICIENT_RESOURCES"
-        );
-        (step, status)
-    })
 }
 
 fn steps(env: &Env, b: &mut Built) -> Result<(), Stop> {
@@ -178,17 +162,9 @@ fn teardown(env: &Env, mut b: Built) {
     }
 }
 
-/// One run with `plan` installed from the start; returns where it stopped and the platform's
-/// attempt and failure counts.
-fn run(cell: Cell, plan: FaultPlan) -> (Option<Stop>, u64, u64) {
-    let env = Env::new(cell);
-    env.host.set_fault_plan(plan);
-    let mut built = Built::default();
-    let stop = steps(&env, &mut built).err();
-    teardown(&env, built);
-    let stats = env.host.alloc_stats();
-    env.finish(); // verifier clean, live == 0
-    (stop, stats.attempts, stats.injected_failures)
+/// One run of this scenario with `plan` installed from the start.
+fn run(cell: Cell, plan: FaultPlan) -> Outcome {
+    faults_common::run(cell, plan, steps, teardown)
 }
 
 const CELLS: [Cell; 4] = [
@@ -221,39 +197,14 @@ const CELLS: [Cell; 4] = [
 #[test]
 fn every_allocation_attempt_fails_once_in_turn() {
     for cell in CELLS {
-        let (stop, attempts, _) = run(cell, FaultPlan::Off);
-        assert_eq!(stop, None, "the clean run completes");
-        assert!(attempts > 0);
-        let mut stops = std::collections::BTreeSet::new();
-        for n in 0..attempts {
-            let (stop, _, injected) = run(cell, FaultPlan::FailNth(n));
-            assert_eq!(injected, 1, "attempt {n} of {attempts}");
-            let stop = stop.unwrap_or_else(|| panic!("attempt {n}: failure not reported"));
-            stops.insert(stop.0);
-        }
-        eprintln!("{cell:?}: {attempts} attempts, stopping steps {stops:?}");
+        fail_each_attempt(cell, run);
     }
 }
 
 /// Random plans (1 failure in 3 attempts, many seeds): clean statuses, nothing leaked.
 #[test]
 fn random_allocation_failures_are_clean() {
-    let seeds = std::env::var("FAULTS_RANDOM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(64_u64);
-    let mut failed_runs = 0;
-    for seed in 0..seeds {
-        let cell = CELLS[usize::try_from(seed % 4).unwrap_or(0)];
-        let (stop, _, injected) = run(cell, FaultPlan::Random { seed, one_in: 3 });
-        assert_eq!(
-            stop.is_some(),
-            injected > 0,
-            "seed {seed}: failure vs report"
-        );
-        failed_runs += usize::from(stop.is_some());
-    }
-    assert!(failed_runs > 0, "no random plan hit an allocation");
+    random_failures(&CELLS, "FAULTS_RANDOM_SEEDS", 64, 3, run);
 }
 
 /// Deferred work delayed and reordered: the scenario under many seeded schedules, without
@@ -278,31 +229,7 @@ fn reordered_deferred_work_is_clean() {
 /// the fabric's, which `tests/faults_alloc_cm.rs` reaches and fails with its own scenario.
 #[test]
 fn every_allocation_site_fails_cleanly() {
-    let sites = allocation_sites();
-    assert!(
-        !sites.is_empty(),
-        "the source scan found no allocation site"
-    );
-    let mut reached = Vec::new();
-    let mut unreached = Vec::new();
-    for (file, line) in &sites {
-        let leaked: &'static str = Box::leak(file.clone().into_boxed_str());
-        let plan = FaultPlan::FailAt {
-            file: leaked,
-            line: *line,
-        };
-        let mut hit = false;
-        for cell in CELLS {
-            let (stop, _, injected) = run(cell, plan);
-            assert_eq!(stop.is_some(), injected > 0, "{file}:{line}");
-            hit |= injected > 0;
-        }
-        if hit {
-            reached.push(format!("{file}:{line}"));
-        } else {
-            unreached.push(format!("{file}:{line}"));
-        }
-    }
+    let (reached, unreached) = fail_each_site(&CELLS, run);
     eprintln!(
         "allocation sites reached: {reached:?}; not reachable through the ABI: {unreached:?}"
     );
@@ -313,45 +240,4 @@ fn every_allocation_site_fails_cleanly() {
             "allocation site {site} of a built object was never reached"
         );
     }
-}
-
-/// `(path relative to the crate, line)` of every call of an allocating platform method in the
-/// provider core (`try_box`, `try_arc`, `try_slice`, `try_vec_with_capacity`, `new_dpc`,
-/// `try_defer`), outside the platform itself and outside tests.
-fn allocation_sites() -> Vec<(String, u32)> {
-    const CALLS: [&str; 6] = [
-        ".try_box(",
-        ".try_arc(",
-        ".try_slice(",
-        ".try_vec_with_capacity(",
-        ".new_dpc(",
-        ".try_defer(",
-    ];
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sites = Vec::new();
-    for dir in ["verbs", "dispatch", "engine", "cm", "fabric", "lifetime"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join("src").join(dir))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.sort();
-        for path in files {
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let rel = format!(
-                "src/{dir}/{}",
-                path.file_name().and_then(|n| n.to_str()).unwrap_or("")
-            );
-            for (i, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or("");
-                if line.trim_start().starts_with("#[cfg(test)]") {
-                    break; // unit tests follow
-                }
-                if CALLS.iter().any(|c| code.contains(c)) {
-                    sites.push((rel.clone(), u32::try_from(i + 1).unwrap_or(0)));
-                }
-            }
-        }
-    }
-    sites
 }

@@ -10,15 +10,12 @@
 //! `FAULTS_CM_RANDOM_SEEDS=<n>` sets the number of random-plan seeds (default 48).
 
 mod conformance_common;
+mod faults_common;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use conformance_common::{Cell, Delivery, Env, Hooked, Ticket, close, create_qp};
-use softndk::abi::{
-    NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_PENDING,
-    STATUS_SUCCESS,
-};
+use softndk::abi::{NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS};
 use softndk::cm::ndk::NdkFabric;
 use softndk::consumer::{
     Adapter, Buffer, Closed, ConnectEvents, Connector, Listener, Mr, Pd, Qp, QpLimits, Request,
@@ -27,6 +24,10 @@ use softndk::consumer::{
 use softndk::fabric::{Address, Fabric, FabricConfig, IpAddr};
 use softndk::platform::Irql;
 use softndk::platform::host::FaultPlan;
+
+use faults_common::{
+    Outcome, Stop, clean, fail_each_attempt, fail_each_site, made, random_failures,
+};
 
 const IPS: [[u8; 4]; 2] = [[10, 0, 7, 1], [10, 0, 7, 2]];
 
@@ -43,20 +44,6 @@ struct Built {
     endpoint: Option<SharedEndpoint>,
     connectors: Vec<Connector>,
     requests: Vec<Arc<Request>>,
-}
-
-type Stop = (&'static str, NTSTATUS);
-
-fn clean(step: &'static str, status: NTSTATUS) -> Stop {
-    assert_eq!(
-        status, STATUS_INSUFFICIENT_RESOURCES,
-        "{step}: an allocation failure must answer STATUS_INSUFFICIENT_RESOURCES"
-    );
-    (step, status)
-}
-
-fn made<T>(step: &'static str, r: Result<T, NTSTATUS>) -> Result<T, Stop> {
-    r.map_err(|s| clean(step, s))
 }
 
 /// An asynchronous call: PENDING, or an inline failure whose request never completes.
@@ -208,15 +195,9 @@ fn teardown(env: &Env, mut b: Built) {
     env.settle();
 }
 
-fn run(cell: Cell, plan: FaultPlan) -> (Option<Stop>, u64, u64) {
-    let env = Env::new(cell);
-    env.host.set_fault_plan(plan);
-    let mut built = Built::default();
-    let stop = steps(&env, &mut built).err();
-    teardown(&env, built);
-    let stats = env.host.alloc_stats();
-    env.finish(); // verifier clean, live == 0
-    (stop, stats.attempts, stats.injected_failures)
+/// One run of this scenario with `plan` installed from the start.
+fn run(cell: Cell, plan: FaultPlan) -> Outcome {
+    faults_common::run(cell, plan, steps, teardown)
 }
 
 const CELLS: [Cell; 3] = [
@@ -241,16 +222,7 @@ const CELLS: [Cell; 3] = [
 #[test]
 fn every_cm_allocation_attempt_fails_once_in_turn() {
     for cell in CELLS {
-        let (stop, attempts, _) = run(cell, FaultPlan::Off);
-        assert_eq!(stop, None, "the clean run completes");
-        let mut stops = BTreeSet::new();
-        for n in 0..attempts {
-            let (stop, _, injected) = run(cell, FaultPlan::FailNth(n));
-            assert_eq!(injected, 1, "attempt {n} of {attempts}");
-            let stop = stop.unwrap_or_else(|| panic!("attempt {n}: failure not reported"));
-            stops.insert(stop.0);
-        }
-        eprintln!("{cell:?}: {attempts} attempts, stopping steps {stops:?}");
+        let stops = fail_each_attempt(cell, run);
         for step in [
             "fabric",
             "listener",
@@ -269,22 +241,7 @@ fn every_cm_allocation_attempt_fails_once_in_turn() {
 /// Random plans (1 failure in 4 attempts): clean statuses, nothing leaked.
 #[test]
 fn random_cm_allocation_failures_are_clean() {
-    let seeds = std::env::var("FAULTS_CM_RANDOM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(48_u64);
-    let mut failed = 0;
-    for seed in 0..seeds {
-        let cell = CELLS[usize::try_from(seed % 3).unwrap_or(0)];
-        let (stop, _, injected) = run(cell, FaultPlan::Random { seed, one_in: 4 });
-        assert_eq!(
-            stop.is_some(),
-            injected > 0,
-            "seed {seed}: failure vs report"
-        );
-        failed += usize::from(stop.is_some());
-    }
-    assert!(failed > 0, "no random plan hit an allocation");
+    random_failures(&CELLS, "FAULTS_CM_RANDOM_SEEDS", 48, 4, run);
 }
 
 /// Every allocation site of `src/cm` and `src/fabric` (source scan) is reached by the scenario
@@ -292,76 +249,20 @@ fn random_cm_allocation_failures_are_clean() {
 /// the whole provider core is printed for `docs/verification.md`.
 #[test]
 fn every_cm_and_fabric_allocation_site_fails_cleanly() {
-    let sites = allocation_sites();
-    let mut reached = Vec::new();
-    for (file, line) in &sites {
-        let leaked: &'static str = Box::leak(file.clone().into_boxed_str());
-        let plan = FaultPlan::FailAt {
-            file: leaked,
-            line: *line,
-        };
-        let (stop, _, injected) = run(CELLS[0], plan);
-        assert_eq!(stop.is_some(), injected > 0, "{file}:{line}");
-        if injected > 0 {
-            reached.push(format!("{file}:{line}"));
-        }
-    }
+    let (reached, unreached) = fail_each_site(&CELLS[..1], run);
     eprintln!(
         "CM scenario: {} of {} allocation sites reached: {reached:?}",
         reached.len(),
-        sites.len()
+        reached.len() + unreached.len()
     );
-    for (file, line) in &sites {
-        if file.starts_with("src/cm/") || file.starts_with("src/fabric/") {
-            let site = format!("{file}:{line}");
-            assert!(
-                reached.contains(&site),
-                "CM/fabric site {site} never reached"
-            );
-        }
+    for site in &unreached {
+        assert!(
+            !site.starts_with("src/cm/") && !site.starts_with("src/fabric/"),
+            "CM/fabric site {site} never reached"
+        );
     }
     assert!(
         reached.iter().filter(|s| s.starts_with("src/cm/")).count() >= 6,
         "connection, connector (2), endpoint, listener (2)"
     );
-}
-
-/// `(path, line)` of every allocating platform call in the provider core (as in
-/// `tests/faults_alloc.rs`).
-fn allocation_sites() -> Vec<(String, u32)> {
-    const CALLS: [&str; 6] = [
-        ".try_box(",
-        ".try_arc(",
-        ".try_slice(",
-        ".try_vec_with_capacity(",
-        ".new_dpc(",
-        ".try_defer(",
-    ];
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sites = Vec::new();
-    for dir in ["verbs", "dispatch", "engine", "cm", "fabric", "lifetime"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join("src").join(dir))
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.sort();
-        for path in files {
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            for (i, line) in text.lines().enumerate() {
-                if line.trim_start().starts_with("#[cfg(test)]") {
-                    break;
-                }
-                let code = line.split("//").next().unwrap_or("");
-                if CALLS.iter().any(|c| code.contains(c)) {
-                    sites.push((
-                        format!("src/{dir}/{name}"),
-                        u32::try_from(i + 1).unwrap_or(0),
-                    ));
-                }
-            }
-        }
-    }
-    sites
 }

@@ -22,8 +22,9 @@
 #![cfg(loom)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod loom_common;
+
 use loom::cell::UnsafeCell;
-use loom::model::Builder;
 use loom::sync::Mutex;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
@@ -31,13 +32,7 @@ use softndk::cm::publication::Published;
 use softndk::lifetime::{Base, Closed, Farewell, Links, Node, Tracked, Unit};
 use std::sync::Arc;
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = Builder::new();
-    // Exhaustive, whatever LOOM_MAX_PREEMPTIONS says: these models are small (see
-    // `docs/verification.md` for their size and time).
-    builder.preemption_bound = None;
-    builder.check(f);
-}
+use loom_common::model;
 
 /// What the model asserts on.
 #[derive(Default)]

@@ -26,7 +26,8 @@
 #![cfg(loom)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use loom::model::Builder;
+mod loom_common;
+
 use loom::sync::Mutex;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::thread::{self, JoinHandle};
@@ -35,14 +36,7 @@ use softndk::verbs::arming::{ArmType, CqArming, Pushed, SrqThreshold};
 use softndk::verbs::notify::{Delivery, Notifying, StateLock, deliver};
 use std::sync::Arc;
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = Builder::new();
-    // Exhaustive, whatever LOOM_MAX_PREEMPTIONS says: these models are small (about 5,000
-    // executions, under a second in release), and a bound of 2 misses real bugs here (dropping
-    // the "a callback is running" check only shows with 3 preemptions).
-    builder.preemption_bound = None;
-    builder.check(f);
-}
+use loom_common::model;
 
 /// The lifetime unit a queued DPC holds: counted, so the model sees each released once.
 struct Token(Arc<AtomicUsize>);

@@ -397,12 +397,7 @@ fn remote_and_read_local_invalidation() {
 fn fast_register_mr_create_under_allocation_failure() {
     use softndk::platform::host::FaultPlan;
     let p = Host::deterministic();
-    let adapter = softndk::consumer::Adapter::open(
-        &ndk_common::config(),
-        &p,
-        softndk::abi::NDK_VERSION::new(1, 0),
-    )
-    .unwrap();
+    let adapter = ndk_common::open_adapter(&p);
     let pd = adapter.create_pd().unwrap();
     let before = p.alloc_stats().attempts;
     let mr = pd.create_mr(true).unwrap();

@@ -7,21 +7,21 @@
 //! alive: these tests exercise consumer misuse without undefined behaviour.
 #![allow(unsafe_code)]
 
+mod misuse_common;
 mod ndk_common;
 
-use core::ffi::c_void;
 use core::ptr;
 
-use ndk_common::{Pair, config};
+use misuse_common::{header, never, reports, slot, table_of};
+use ndk_common::{Pair, config, open_checked};
 use softndk::abi::{
-    NDK_CQ, NDK_CQ_DISPATCH, NDK_MR, NDK_MR_DISPATCH, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_PD,
-    NDK_PD_DISPATCH, NDK_QP, NDK_QP_DISPATCH, NDK_RESULT, NDK_VERSION, NdkObject,
-    STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER,
+    NDK_CQ, NDK_CQ_DISPATCH, NDK_MR, NDK_MR_DISPATCH, NDK_OBJECT_TYPE, NDK_PD, NDK_PD_DISPATCH,
+    NDK_QP, NDK_QP_DISPATCH, NDK_RESULT, NDK_VERSION, STATUS_INVALID_HANDLE,
+    STATUS_INVALID_PARAMETER,
 };
 use softndk::consumer::{Adapter, Closed, CqEvents, QpLimits, create_completion};
 use softndk::dispatch::misuse::{self, Detail, Misuse, MisuseChecks, MisuseKind};
 use softndk::platform::host::Host;
-use softndk::verbs::AdapterConfig;
 
 /// Calls one dispatch slot or reads one object.
 macro_rules! call {
@@ -33,58 +33,10 @@ macro_rules! call {
     }};
 }
 
-fn with_checks(misuse: MisuseChecks) -> AdapterConfig {
-    AdapterConfig { misuse, ..config() }
-}
-
-fn open(p: &Host, misuse: MisuseChecks) -> Adapter {
-    Adapter::open(&with_checks(misuse), p, NDK_VERSION::new(1, 0)).unwrap()
-}
-
-fn reports(adapter: &Adapter) -> Vec<Misuse> {
-    call!(misuse::reports(adapter.raw()))
-}
-
-/// The object's header, read the way a consumer would.
-const fn header<O: NdkObject>(raw: *mut O) -> NDK_OBJECT_HEADER {
-    call!(raw.cast::<NDK_OBJECT_HEADER>().read())
-}
-
-/// The object's current `Dispatch`, read the way a consumer does before each call.
-const fn table_of<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
-    // Every NDK object is `{ NDK_OBJECT_HEADER Header; const DISPATCH *Dispatch; }`, so the
-    // member is pointer-aligned (the cast lint sees only `u8`).
-    #[allow(clippy::cast_ptr_alignment)]
-    let field = raw
-        .cast::<u8>()
-        .wrapping_add(size_of::<NDK_OBJECT_HEADER>())
-        .cast::<*const O::Dispatch>();
-    let dispatch = call!(field.read());
-    call!(&*dispatch)
-}
-
-const fn closed_call(
-    kind: MisuseKind,
-    t: NDK_OBJECT_TYPE,
-    at: usize,
-    slot: &'static str,
-) -> Misuse {
-    Misuse {
-        kind,
-        object_type: t,
-        object: at,
-        detail: Detail::Slot(slot),
-    }
-}
-
-unsafe extern "system" fn noop(_: *mut c_void) {
-    panic!("a refused close must never complete");
-}
-
 #[test]
 fn calls_on_a_closed_cq_are_reported_and_fail() {
     let p = Host::deterministic();
-    let adapter = open(&p, MisuseChecks::ON);
+    let adapter = open_checked(&p, MisuseChecks::ON);
     let cq = adapter.create_cq(4, &CqEvents::new()).unwrap();
     let raw: *mut NDK_CQ = cq.raw();
     let real: &NDK_CQ_DISPATCH = cq.dispatch();
@@ -118,9 +70,9 @@ fn calls_on_a_closed_cq_are_reported_and_fail() {
     assert_eq!(
         reports(&adapter),
         [
-            closed_call(on_closed, cq_t, at, "NdkGetCqResults"),
-            closed_call(on_closed, cq_t, at, "NdkResizeCq"),
-            closed_call(on_closed, cq_t, at, "NdkArmCq"),
+            slot(on_closed, cq_t, at, "NdkGetCqResults"),
+            slot(on_closed, cq_t, at, "NdkResizeCq"),
+            slot(on_closed, cq_t, at, "NdkArmCq"),
             Misuse {
                 kind: on_closed,
                 object_type: cq_t,
@@ -254,7 +206,7 @@ fn calls_on_closed_qp_mr_and_pd_are_reported_and_fail() {
 #[test]
 fn a_second_close_is_reported_and_changes_nothing() {
     let p = Host::deterministic();
-    let adapter = open(&p, MisuseChecks::ON);
+    let adapter = open_checked(&p, MisuseChecks::ON);
     let cq = adapter.create_cq(4, &CqEvents::new()).unwrap();
     let raw = cq.raw();
     let real_close = cq.dispatch().NdkCloseCq;
@@ -262,11 +214,11 @@ fn a_second_close_is_reported_and_changes_nothing() {
     // Through the poisoned object's own table, and through a cached real table.
     let again = table_of(raw).NdkCloseCq;
     assert_eq!(
-        call!(again(raw.cast(), Some(noop), ptr::null_mut())),
+        call!(again(raw.cast(), Some(never), ptr::null_mut())),
         STATUS_INVALID_HANDLE
     );
     assert_eq!(
-        call!(real_close(raw.cast(), Some(noop), ptr::null_mut())),
+        call!(real_close(raw.cast(), Some(never), ptr::null_mut())),
         STATUS_INVALID_HANDLE
     );
 
@@ -278,7 +230,7 @@ fn a_second_close_is_reported_and_changes_nothing() {
     let signal = closed.pending().clone();
     let again = table_of(pd_raw).NdkClosePd;
     assert_eq!(
-        call!(again(pd_raw.cast(), Some(noop), ptr::null_mut())),
+        call!(again(pd_raw.cast(), Some(never), ptr::null_mut())),
         STATUS_INVALID_HANDLE
     );
     assert!(matches!(mr.close(), Closed::Now));
@@ -317,7 +269,7 @@ fn a_second_close_is_reported_and_changes_nothing() {
 #[test]
 fn quarantine_releases_the_oldest_first_and_everything_at_adapter_close() {
     let p = Host::deterministic();
-    let adapter = open(&p, MisuseChecks::On { quarantine: 2 });
+    let adapter = open_checked(&p, MisuseChecks::On { quarantine: 2 });
     let events = CqEvents::new();
     let cqs: Vec<_> = (0..3)
         .map(|_| adapter.create_cq(64, &events).unwrap())
@@ -356,7 +308,7 @@ fn quarantine_releases_the_oldest_first_and_everything_at_adapter_close() {
 #[test]
 fn with_checks_off_nothing_is_reported_or_kept() {
     let p = Host::deterministic();
-    let adapter = open(&p, MisuseChecks::Off);
+    let adapter = open_checked(&p, MisuseChecks::Off);
     let before = p.alloc_stats().live;
     let cq = adapter.create_cq(64, &CqEvents::new()).unwrap();
     assert!(p.alloc_stats().live > before);
@@ -381,7 +333,7 @@ fn with_checks_off_nothing_is_reported_or_kept() {
         "not poisoned"
     );
     assert_eq!(
-        call!(close(pd_raw.cast(), Some(noop), ptr::null_mut())),
+        call!(close(pd_raw.cast(), Some(never), ptr::null_mut())),
         STATUS_INVALID_HANDLE
     );
     assert!(matches!(mr.close(), Closed::Now));

@@ -10,16 +10,17 @@
 // One scenario walks every slot of three tables: long by nature.
 #![allow(clippy::too_many_lines)]
 
+mod misuse_common;
 mod ndk_conn_common;
 
 use core::ffi::c_void;
 use core::ptr;
 
+use misuse_common::{never, reports, slot, table_of, type_of};
 use ndk_conn_common::{A4, Net, config_on};
 use softndk::abi::{
-    NDK_CONNECTOR, NDK_LISTENER, NDK_MW, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_SGE,
-    NDK_SHARED_ENDPOINT, NDK_SRQ, NDK_VERSION, NdkObject, SOCKADDR, STATUS_INVALID_HANDLE,
-    STATUS_INVALID_PARAMETER,
+    NDK_CONNECTOR, NDK_LISTENER, NDK_MW, NDK_OBJECT_TYPE, NDK_SGE, NDK_SHARED_ENDPOINT, NDK_SRQ,
+    NDK_VERSION, SOCKADDR, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER,
 };
 use softndk::consumer::{
     Adapter, Closed, ConnectEvents, Connector, Listener, QpLimits, SharedEndpoint,
@@ -36,39 +37,6 @@ macro_rules! call {
         // verifier for the whole test); NULL is passed for every optional or refused buffer.
         unsafe { $e }
     }};
-}
-
-/// The object's current `Dispatch`, read the way a consumer does before each call.
-const fn table_of<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
-    // `{ NDK_OBJECT_HEADER Header; const DISPATCH *Dispatch; }`: pointer-aligned.
-    #[allow(clippy::cast_ptr_alignment)]
-    let field = raw
-        .cast::<u8>()
-        .wrapping_add(size_of::<NDK_OBJECT_HEADER>())
-        .cast::<*const O::Dispatch>();
-    let dispatch = call!(field.read());
-    call!(&*dispatch)
-}
-
-const fn type_of<O>(raw: *mut O) -> NDK_OBJECT_TYPE {
-    call!(raw.cast::<NDK_OBJECT_HEADER>().read()).ObjectType
-}
-
-unsafe extern "system" fn never(_: *mut c_void) {
-    panic!("a refused close must never complete");
-}
-
-fn reports(adapter: &Adapter) -> Vec<Misuse> {
-    call!(misuse::reports(adapter.raw()))
-}
-
-const fn slot(kind: MisuseKind, t: NDK_OBJECT_TYPE, at: usize, name: &'static str) -> Misuse {
-    Misuse {
-        kind,
-        object_type: t,
-        object: at,
-        detail: Detail::Slot(name),
-    }
 }
 
 const fn passed(t: NDK_OBJECT_TYPE, at: usize) -> Misuse {

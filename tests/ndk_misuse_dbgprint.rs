@@ -6,20 +6,19 @@
 //! Every stale call is made while the object is quarantined, so its memory is alive.
 #![allow(unsafe_code)]
 
+mod misuse_common;
 mod ndk_common;
 
-use core::ffi::c_void;
 use core::ptr;
 
-use ndk_common::{Pair, Side, config};
+use misuse_common::{never, table_of};
+use ndk_common::{Pair, Side, open_checked};
 use softndk::abi::{
-    NDK_CQ, NDK_CQ_DISPATCH, NDK_OBJECT_HEADER, NDK_OBJECT_TYPE, NDK_VERSION,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_HANDLE, STATUS_SUCCESS,
+    NDK_OBJECT_TYPE, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_HANDLE, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Closed, CqEvents, QpLimits};
+use softndk::consumer::{Closed, CqEvents, QpLimits};
 use softndk::dispatch::misuse::{self, Detail, Misuse, MisuseChecks, MisuseKind, Queue};
 use softndk::platform::host::{DebugPrint, Host};
-use softndk::verbs::AdapterConfig;
 
 const LIMITS: QpLimits = QpLimits {
     receive_depth: 2,
@@ -29,34 +28,11 @@ const LIMITS: QpLimits = QpLimits {
     inline_data_size: 0,
 };
 
-fn open(p: &Host, misuse: MisuseChecks) -> Adapter {
-    let config = AdapterConfig { misuse, ..config() };
-    Adapter::open(&config, p, NDK_VERSION::new(1, 0)).unwrap()
-}
-
-/// The closed CQ's current (poisoned) dispatch table, read the way a consumer does.
-const fn table_of(raw: *mut NDK_CQ) -> &'static NDK_CQ_DISPATCH {
-    // Every NDK object is `{ NDK_OBJECT_HEADER Header; const DISPATCH *Dispatch; }`.
-    #[allow(clippy::cast_ptr_alignment)]
-    let field = raw
-        .cast::<u8>()
-        .wrapping_add(size_of::<NDK_OBJECT_HEADER>())
-        .cast::<*const NDK_CQ_DISPATCH>();
-    // SAFETY: the CQ is quarantined (its memory alive) and the field is its `Dispatch`.
-    let dispatch = unsafe { field.read() };
-    // SAFETY: the provider's tables are `'static` and never written.
-    unsafe { &*dispatch }
-}
-
-unsafe extern "system" fn never(_: *mut c_void) {
-    panic!("a refused close must never complete");
-}
-
 #[test]
 fn each_misuse_prints_exactly_one_line_with_rule_object_and_slot() {
     let p = Host::deterministic();
     p.set_debug_print(DebugPrint::Collect);
-    let adapter = open(&p, MisuseChecks::ON);
+    let adapter = open_checked(&p, MisuseChecks::ON);
     let cq = adapter.create_cq(4, &CqEvents::new()).unwrap();
     let raw = cq.raw();
     assert!(matches!(cq.close(), Closed::Now));
@@ -141,7 +117,7 @@ fn a_queue_overflow_line_names_the_queue_and_its_depth() {
 fn nothing_is_printed_with_the_checks_off() {
     let p = Host::deterministic();
     p.set_debug_print(DebugPrint::Collect);
-    let adapter = open(&p, MisuseChecks::Off);
+    let adapter = open_checked(&p, MisuseChecks::Off);
     let a = Side::new(&adapter, 0xA, 8, LIMITS);
     let b = Side::new(&adapter, 0xB, 8, LIMITS);
     assert_eq!(a.qp.connect_to(&b.qp, 4, 4), STATUS_SUCCESS);
@@ -164,7 +140,7 @@ fn nothing_is_printed_with_the_checks_off() {
 #[test]
 fn the_host_discards_lines_unless_asked() {
     let p = Host::deterministic();
-    let adapter = open(&p, MisuseChecks::ON);
+    let adapter = open_checked(&p, MisuseChecks::ON);
     let cq = adapter.create_cq(4, &CqEvents::new()).unwrap();
     let raw = cq.raw();
     assert!(matches!(cq.close(), Closed::Now));

@@ -16,32 +16,24 @@
     clippy::too_many_lines
 )]
 
+mod misuse_common;
 mod ndk_common;
 
 use core::ffi::c_void;
 use core::ptr;
 use std::sync::Mutex;
 
-use ndk_common::{Pair, config};
+use misuse_common::{SMALL, completed, on_queue, receive, send, table_of};
+use ndk_common::{Pair, config, open_checked};
 use softndk::abi::{
     NDK_LOGICAL_ADDRESS, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_OBJECT_TYPE,
-    NDK_OP_FLAG_ALLOW_REMOTE_READ, NDK_QP, NDK_QP_DISPATCH, NDK_SRQ, NDK_SRQ_DISPATCH, NDK_VERSION,
-    NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
+    NDK_OP_FLAG_ALLOW_REMOTE_READ, NDK_QP, NDK_SRQ, NDK_VERSION, NTSTATUS,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Buffer, Closed, QpLimits};
-use softndk::dispatch::misuse::{
-    self, Detail, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue,
-};
+use softndk::consumer::{Adapter, Buffer, Closed};
+use softndk::dispatch::misuse::{self, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue};
 use softndk::platform::host::Host;
-use softndk::verbs::AdapterConfig;
 
-const SMALL: QpLimits = QpLimits {
-    receive_depth: 2,
-    initiator_depth: 2,
-    max_receive_sge: 4,
-    max_initiator_sge: 4,
-    inline_data_size: 64,
-};
 const OK: u32 = STATUS_SUCCESS.as_u32();
 const PAGE: usize = 4096;
 
@@ -54,20 +46,6 @@ macro_rules! call {
     }};
 }
 
-fn qp_table(qp: *mut NDK_QP) -> &'static NDK_QP_DISPATCH {
-    // SAFETY: an open QP.
-    let dispatch = unsafe { (*qp).Dispatch };
-    // SAFETY: the provider's tables are `'static` and never written.
-    unsafe { &*dispatch }
-}
-
-fn srq_table(srq: *mut NDK_SRQ) -> &'static NDK_SRQ_DISPATCH {
-    // SAFETY: an open SRQ.
-    let dispatch = unsafe { (*srq).Dispatch };
-    // SAFETY: the provider's tables are `'static` and never written.
-    unsafe { &*dispatch }
-}
-
 const fn qp(addr: usize) -> *mut NDK_QP {
     ptr::with_exposed_provenance_mut(addr)
 }
@@ -76,19 +54,9 @@ const fn ctx(c: usize) -> *mut c_void {
     ptr::without_provenance_mut(c)
 }
 
-fn send(q: usize, c: usize) -> NTSTATUS {
-    let q = qp(q);
-    call!((qp_table(q).NdkSend)(q, ctx(c), ptr::null(), 0, 0))
-}
-
-fn receive(q: usize) -> NTSTATUS {
-    let q = qp(q);
-    call!((qp_table(q).NdkReceive)(q, ptr::null_mut(), ptr::null(), 0))
-}
-
 fn srq_receive(srq: usize, c: usize) -> NTSTATUS {
     let s = ptr::with_exposed_provenance_mut::<NDK_SRQ>(srq);
-    call!((srq_table(s).NdkSrqReceive)(s, ctx(c), ptr::null(), 0))
+    call!((table_of(s).NdkSrqReceive)(s, ctx(c), ptr::null(), 0))
 }
 
 /// A post run by the sink from inside the reporting post (once), and its status.
@@ -118,21 +86,6 @@ fn sink_on(adapter: &Adapter) -> &'static Sink {
     let sink: &'static Sink = Box::leak(Box::default());
     call!(misuse::set_sink(adapter.raw(), Some(sink)));
     sink
-}
-
-const fn on_queue(
-    kind: MisuseKind,
-    t: NDK_OBJECT_TYPE,
-    at: usize,
-    queue: Queue,
-    depth: u32,
-) -> Misuse {
-    Misuse {
-        kind,
-        object_type: t,
-        object: at,
-        detail: Detail::Queue { queue, depth },
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,7 +126,7 @@ fn overlapping(kind: Kind) {
     );
     let (pages, fbo, va) = (lam.pages(), lam.fbo(), buf.va());
     let post = move || -> NTSTATUS {
-        let t = qp_table(qp(q));
+        let t = table_of(qp(q));
         match kind {
             Kind::Bind => call!((t.NdkBind)(
                 qp(q),
@@ -239,13 +192,7 @@ fn overlapping(kind: Kind) {
 
     assert_eq!(receive(peer), STATUS_SUCCESS);
     assert_eq!(receive(peer), STATUS_SUCCESS);
-    let mut done: Vec<(usize, u32)> = a
-        .icq
-        .results_ex(16)
-        .iter()
-        .map(|r| (r.RequestContext.addr(), r.Status.as_u32()))
-        .collect();
-    done.sort_unstable();
+    let done = completed(&a.icq);
     assert_eq!(done, [(1, OK), (2, OK), (7, OK)], "{kind:?}");
     assert!(a.icq.results_ex(16).is_empty(), "nothing completes twice");
 
@@ -288,7 +235,7 @@ fn overlapping_and_overflowing_srq_receives_are_reported() {
     assert_eq!(srq_receive(s, 4), STATUS_INSUFFICIENT_RESOURCES);
     *sink.hook.lock().unwrap() = Some(Box::new(move || {
         let r = ptr::with_exposed_provenance_mut::<NDK_SRQ>(s);
-        let grown = call!((srq_table(r).NdkModifySrq)(
+        let grown = call!((table_of(r).NdkModifySrq)(
             r,
             4,
             0,
@@ -328,11 +275,7 @@ fn overlapping_and_overflowing_srq_receives_are_reported() {
 #[test]
 fn with_checks_off_memory_and_srq_posts_are_not_watched() {
     let p = Host::deterministic();
-    let off = AdapterConfig {
-        misuse: MisuseChecks::Off,
-        ..config()
-    };
-    let adapter = Adapter::open(&off, &p, NDK_VERSION::new(1, 0)).unwrap();
+    let adapter = open_checked(&p, MisuseChecks::Off);
     let pd = adapter.create_pd().unwrap();
     let srq = pd.create_srq(1, 1, 0, None).unwrap();
     assert_eq!(srq.receive(1, &[]), STATUS_SUCCESS);

@@ -10,51 +10,16 @@
 //! second thread that posts on the same QP and waits for it.
 #![allow(unsafe_code)]
 
+mod misuse_common;
 mod ndk_common;
 
-use core::ptr;
 use std::sync::Mutex;
 
-use ndk_common::{Pair, Side, config};
-use softndk::abi::{
-    NDK_QP, NDK_QP_DISPATCH, NDK_VERSION, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
-};
-use softndk::consumer::{Adapter, QpLimits};
-use softndk::dispatch::misuse::{
-    self, Detail, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue,
-};
+use misuse_common::{SMALL, completed, on_queue, receive, send};
+use ndk_common::{Pair, Side, open_checked};
+use softndk::abi::{NTSTATUS, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS};
+use softndk::dispatch::misuse::{self, Misuse, MisuseChecks, MisuseKind, MisuseSink, Queue};
 use softndk::platform::host::Host;
-use softndk::verbs::AdapterConfig;
-
-const SMALL: QpLimits = QpLimits {
-    receive_depth: 2,
-    initiator_depth: 2,
-    max_receive_sge: 4,
-    max_initiator_sge: 4,
-    inline_data_size: 64,
-};
-
-/// The QP's current dispatch table, read from the object like a consumer does.
-fn table(qp: *mut NDK_QP) -> &'static NDK_QP_DISPATCH {
-    // SAFETY: `qp` is an open QP.
-    let dispatch = unsafe { (*qp).Dispatch };
-    // SAFETY: the provider's tables are `'static` and never written.
-    unsafe { &*dispatch }
-}
-
-/// An empty send on `qp` with request context `ctx` (it waits for the peer's receive).
-fn send(qp: usize, ctx: usize) -> NTSTATUS {
-    let qp = ptr::with_exposed_provenance_mut::<NDK_QP>(qp);
-    // SAFETY: an open QP, no SGEs; the context is only handed back.
-    unsafe { (table(qp).NdkSend)(qp, ptr::without_provenance_mut(ctx), ptr::null(), 0, 0) }
-}
-
-/// An empty receive on `qp`.
-fn receive(qp: usize) -> NTSTATUS {
-    let qp = ptr::with_exposed_provenance_mut::<NDK_QP>(qp);
-    // SAFETY: an open QP, no SGEs.
-    unsafe { (table(qp).NdkReceive)(qp, ptr::null_mut(), ptr::null(), 0) }
-}
 
 /// A sink that, on the first overflow report, posts from another thread while the reporting
 /// post is still inside the guard: a receive on the peer (which lets one waiting send finish),
@@ -93,12 +58,7 @@ static RACER: Racer = Racer {
 };
 
 const fn queue(kind: MisuseKind, qp: usize, queue: Queue, depth: u32) -> Misuse {
-    Misuse {
-        kind,
-        object_type: softndk::abi::NDK_OBJECT_TYPE::QP,
-        object: qp,
-        detail: Detail::Queue { queue, depth },
-    }
+    on_queue(kind, softndk::abi::NDK_OBJECT_TYPE::QP, qp, queue, depth)
 }
 
 #[test]
@@ -149,14 +109,7 @@ fn a_second_thread_posting_on_the_same_queue_is_reported_and_executed_once() {
     // Every accepted send completes exactly once, the refused ones never.
     assert_eq!(receive(peer), STATUS_SUCCESS);
     assert_eq!(receive(peer), STATUS_SUCCESS);
-    let mut done: Vec<(usize, u32)> = pair
-        .a
-        .icq
-        .results_ex(16)
-        .iter()
-        .map(|r| (r.RequestContext.addr(), r.Status.as_u32()))
-        .collect();
-    done.sort_unstable();
+    let done = completed(&pair.a.icq);
     let ok = STATUS_SUCCESS.as_u32();
     assert_eq!(done, [(1, ok), (2, ok), (3, ok)]);
     assert!(
@@ -189,11 +142,7 @@ fn a_receive_beyond_the_queue_depth_is_reported_with_the_depth() {
 #[test]
 fn with_checks_off_an_overflow_is_refused_but_not_reported() {
     let p = Host::deterministic();
-    let off = AdapterConfig {
-        misuse: MisuseChecks::Off,
-        ..config()
-    };
-    let adapter = Adapter::open(&off, &p, NDK_VERSION::new(1, 0)).unwrap();
+    let adapter = open_checked(&p, MisuseChecks::Off);
     let side = Side::new(&adapter, 1, 16, SMALL);
     let qp = side.qp.raw().expose_provenance();
     assert_eq!(receive(qp), STATUS_SUCCESS);

@@ -6,97 +6,33 @@
 
 mod ndk_common;
 
-use std::sync::Arc;
-
-use ndk_common::{config, summary};
+use ndk_common::{Domain, closed, open_adapter, open_checked, summary};
 use softndk::abi::{
-    NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_OPERATION_TYPE, NDK_VERSION, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    NDK_OPERATION_TYPE, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use softndk::consumer::{
-    Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits, Srq, SrqEvents,
-};
+use softndk::consumer::{Buffer, Qp, QpLimits, Srq, SrqEvents};
 use softndk::platform::host::{FaultPlan, Host};
-use softndk::verbs::AdapterConfig;
 use softndk::verbs::misuse::MisuseChecks;
 
 const S: u32 = STATUS_SUCCESS.as_u32();
 const RECV: i32 = NDK_OPERATION_TYPE::RECEIVE.0;
 
-/// A PD with one CQ pair (shared by its QPs).
-struct Domain {
-    pd: Pd,
-    rcq: Cq,
-    icq: Cq,
-}
-
-impl Domain {
-    fn new(adapter: &Adapter) -> Self {
-        Self::with_cq_depth(adapter, 64)
-    }
-
-    fn with_cq_depth(adapter: &Adapter, depth: u32) -> Self {
-        let pd = adapter.create_pd().unwrap();
-        let rcq = adapter.create_cq(depth, &CqEvents::new()).unwrap();
-        let icq = adapter.create_cq(depth, &CqEvents::new()).unwrap();
-        Self { pd, rcq, icq }
-    }
-
-    fn qp(&self, context: usize) -> Qp {
-        self.pd
-            .create_qp(&self.rcq, &self.icq, context, QpLimits::default())
-            .unwrap()
-    }
-
-    fn srq_qp(&self, srq: &Srq, context: usize) -> Qp {
-        self.pd
-            .create_qp_with_srq(&self.rcq, &self.icq, srq, context, QpLimits::default())
-            .unwrap()
-    }
-
-    /// A registered buffer of this PD.
-    fn buffer(&self, bytes: &[u8]) -> (Arc<Buffer>, Mr) {
-        let buf = Buffer::from_bytes(bytes);
-        let mr = self.pd.create_mr(false).unwrap();
-        assert_eq!(
-            mr.register(&buf, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, &[]),
-            STATUS_SUCCESS
-        );
-        (buf, mr)
-    }
-
-    fn close(self) {
-        assert!(matches!(self.rcq.close(), Closed::Now));
-        assert!(matches!(self.icq.close(), Closed::Now));
-        assert!(matches!(self.pd.close(), Closed::Now));
-    }
-}
-
-fn adapter(p: &Host) -> Adapter {
-    Adapter::open(&config(), p, NDK_VERSION::new(1, 0)).unwrap()
-}
-
-#[allow(clippy::needless_pass_by_value)] // takes the close's outcome as the call returns it
-fn closed(c: Closed) {
-    assert!(matches!(c, Closed::Now), "{c:?}");
-}
-
 #[test]
 fn receives_are_consumed_by_whichever_qp_needs_one() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
-    let (x, y) = (Domain::new(&ad), Domain::new(&ad));
+    let ad = open_adapter(&p);
+    let (x, y) = (Domain::new(&ad, 64), Domain::new(&ad, 64));
     let srq = x.pd.create_srq(8, 2, 0, None).unwrap();
     let (q1, q2) = (x.srq_qp(&srq, 0x51), x.srq_qp(&srq, 0x52));
     let (p1, p2) = (y.qp(0x61), y.qp(0x62));
     assert_eq!(q1.connect_to(&p1, 1, 1), STATUS_SUCCESS);
     assert_eq!(q2.connect_to(&p2, 1, 1), STATUS_SUCCESS);
-    let (buf, mr) = x.buffer(&[0; 48]);
+    let (buf, mr) = x.register(Buffer::from_bytes(&[0; 48]));
     for i in 0..3 {
         let sge = buf.sge(i * 16, 16, mr.local_token());
         assert_eq!(srq.receive(100 + i, &[sge]), STATUS_SUCCESS);
     }
-    let (src, src_mr) = y.buffer(b"abcdefgh");
+    let (src, src_mr) = y.register(Buffer::from_bytes(b"abcdefgh"));
     let s = src.sge(0, 8, src_mr.local_token());
     assert_eq!(p2.send(1, &[s], 0), STATUS_SUCCESS);
     assert_eq!(p1.send(2, &[s], 0), STATUS_SUCCESS);
@@ -140,8 +76,8 @@ fn receives_are_consumed_by_whichever_qp_needs_one() {
 #[test]
 fn a_send_waiting_for_an_srq_receive_runs_when_one_is_posted() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
-    let (x, y) = (Domain::new(&ad), Domain::new(&ad));
+    let ad = open_adapter(&p);
+    let (x, y) = (Domain::new(&ad, 64), Domain::new(&ad, 64));
     let srq = x.pd.create_srq(4, 1, 0, None).unwrap();
     let q = x.srq_qp(&srq, 1);
     let peer = y.qp(2);
@@ -163,8 +99,8 @@ fn a_send_waiting_for_an_srq_receive_runs_when_one_is_posted() {
 #[test]
 fn create_and_post_limits() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
-    let x = Domain::new(&ad);
+    let ad = open_adapter(&p);
+    let x = Domain::new(&ad, 64);
     let info = ad.query_info().unwrap();
     assert_eq!(info.MaxSrqDepth, 4096);
     let max_sge = info.MaxReceiveRequestSge;
@@ -182,14 +118,14 @@ fn create_and_post_limits() {
     );
     let srq = x.pd.create_srq(2, 1, 0, None).unwrap();
     // SGE count against the SRQ's own limit; depth; a NULL SGL with a count.
-    let (buf, mr) = x.buffer(&[0; 8]);
+    let (buf, mr) = x.register(Buffer::from_bytes(&[0; 8]));
     let sge = buf.sge(0, 4, mr.local_token());
     assert_eq!(srq.receive(1, &[sge, sge]), STATUS_INVALID_PARAMETER);
     assert_eq!(srq.receive(1, &[sge]), STATUS_SUCCESS);
     assert_eq!(srq.receive(2, &[]), STATUS_SUCCESS);
     assert_eq!(srq.receive(3, &[]), STATUS_INSUFFICIENT_RESOURCES);
     // A QP with an SRQ of another PD, or initiator limits above the adapter's.
-    let other = Domain::new(&ad);
+    let other = Domain::new(&ad, 64);
     assert_eq!(
         other
             .pd
@@ -220,8 +156,8 @@ fn create_and_post_limits() {
 #[test]
 fn close_pends_while_qps_use_it_and_discards_unconsumed_receives() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
-    let (x, y) = (Domain::new(&ad), Domain::new(&ad));
+    let ad = open_adapter(&p);
+    let (x, y) = (Domain::new(&ad, 64), Domain::new(&ad, 64));
     let srq = x.pd.create_srq(8, 1, 0, None).unwrap();
     let q = x.srq_qp(&srq, 1);
     let peer = y.qp(2);
@@ -259,8 +195,8 @@ fn close_pends_while_qps_use_it_and_discards_unconsumed_receives() {
 #[test]
 fn low_water_notifications() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
-    let (x, y) = (Domain::new(&ad), Domain::new(&ad));
+    let ad = open_adapter(&p);
+    let (x, y) = (Domain::new(&ad, 64), Domain::new(&ad, 64));
     let events = SrqEvents::new();
     // A threshold at create arms without firing on the empty queue.
     let srq = x.pd.create_srq(16, 1, 2, Some(&events)).unwrap();
@@ -334,8 +270,8 @@ fn low_water_notifications() {
 #[test]
 fn modify_depth_rules() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
-    let x = Domain::new(&ad);
+    let ad = open_adapter(&p);
+    let x = Domain::new(&ad, 64);
     let srq = x.pd.create_srq(3, 1, 0, None).unwrap(); // room allocated for 4
     assert_eq!(srq.modify(4097, 0), STATUS_INVALID_PARAMETER);
     for i in 0..3 {
@@ -384,8 +320,8 @@ fn modify_depth_rules() {
 #[test]
 fn both_ends_use_srqs() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
-    let (x, y) = (Domain::new(&ad), Domain::new(&ad));
+    let ad = open_adapter(&p);
+    let (x, y) = (Domain::new(&ad, 64), Domain::new(&ad, 64));
     let (sx, sy) = (
         x.pd.create_srq(8, 1, 0, None).unwrap(),
         y.pd.create_srq(8, 1, 0, None).unwrap(),
@@ -437,11 +373,8 @@ fn both_ends_use_srqs() {
 #[test]
 fn srq_traffic_on_worker_threads() {
     let p = Host::threaded(2);
-    let ad = adapter(&p);
-    let (x, y) = (
-        Domain::with_cq_depth(&ad, 256),
-        Domain::with_cq_depth(&ad, 256),
-    );
+    let ad = open_adapter(&p);
+    let (x, y) = (Domain::new(&ad, 256), Domain::new(&ad, 256));
     let (sx, sy) = (
         x.pd.create_srq(256, 1, 0, None).unwrap(),
         y.pd.create_srq(256, 1, 0, None).unwrap(),
@@ -490,12 +423,8 @@ fn creates_under_allocation_failure() {
     let p = Host::deterministic();
     // Provider-verifier quarantine keeps closed QPs alive until the adapter closes, which this
     // per-attempt balance would count as live; the sweep checks the create paths themselves.
-    let unquarantined = AdapterConfig {
-        misuse: MisuseChecks::Off,
-        ..config()
-    };
-    let ad = Adapter::open(&unquarantined, &p, NDK_VERSION::new(1, 0)).unwrap();
-    let x = Domain::new(&ad);
+    let ad = open_checked(&p, MisuseChecks::Off);
+    let x = Domain::new(&ad, 64);
     let events = SrqEvents::new();
     let live = p.alloc_stats().live;
     let before = p.alloc_stats().attempts;

@@ -9,17 +9,14 @@ mod ndk_common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use ndk_common::{config, summary};
+use ndk_common::{Domain, closed, config, open_adapter, open_checked, summary};
 use softndk::abi::{
-    NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_OPERATION_TYPE, NDK_VERSION, NTSTATUS,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    NDK_OPERATION_TYPE, NDK_VERSION, NTSTATUS, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use softndk::consumer::{
-    Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits, Srq, SrqEvents,
-};
+use softndk::consumer::{Adapter, Buffer, Mr, Qp, QpLimits, Srq, SrqEvents};
 use softndk::engine::MAX_RING_DEPTH;
 use softndk::platform::host::{FaultPlan, Host};
-use softndk::verbs::AdapterConfig;
 use softndk::verbs::misuse::MisuseChecks;
 
 const S: u32 = STATUS_SUCCESS.as_u32();
@@ -28,44 +25,6 @@ const RECV: i32 = NDK_OPERATION_TYPE::RECEIVE.0;
 const MSG: usize = 8;
 /// [`MSG`] as an SGE length.
 const MSG_LEN: u32 = 8;
-
-/// A PD with one CQ pair.
-struct Domain {
-    pd: Pd,
-    rcq: Cq,
-    icq: Cq,
-}
-
-impl Domain {
-    fn new(adapter: &Adapter, cq_depth: u32) -> Self {
-        let pd = adapter.create_pd().unwrap();
-        let rcq = adapter.create_cq(cq_depth, &CqEvents::new()).unwrap();
-        let icq = adapter.create_cq(cq_depth, &CqEvents::new()).unwrap();
-        Self { pd, rcq, icq }
-    }
-
-    /// A registered, locally writable buffer of `len` zero bytes.
-    fn buffer(&self, len: usize) -> (Arc<Buffer>, Mr) {
-        let buf = Buffer::zeroed(len);
-        let mr = self.pd.create_mr(false).unwrap();
-        assert_eq!(
-            mr.register(&buf, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, &[]),
-            STATUS_SUCCESS
-        );
-        (buf, mr)
-    }
-
-    fn close(self) {
-        for c in [self.rcq.close(), self.icq.close(), self.pd.close()] {
-            closed(c);
-        }
-    }
-}
-
-#[allow(clippy::needless_pass_by_value)] // takes the close's outcome as the call returns it
-fn closed(c: Closed) {
-    assert!(matches!(c, Closed::Now), "{c:?}");
-}
 
 /// The message of send `i`: 8 bytes naming it.
 fn message(i: usize) -> [u8; MSG] {
@@ -104,10 +63,10 @@ impl Pair {
             y.pd.create_qp(&y.rcq, &y.icq, 0x61, QpLimits::default())
                 .unwrap();
         assert_eq!(q.connect_to(&peer, 1, 1), STATUS_SUCCESS);
-        let src = y.buffer(messages * MSG);
+        let src = y.register(Buffer::zeroed(messages * MSG));
         let bytes: Vec<u8> = (0..messages).flat_map(message).collect();
         src.0.write(0, &bytes);
-        let dst = x.buffer(messages * MSG);
+        let dst = x.register(Buffer::zeroed(messages * MSG));
         Self {
             x,
             y,
@@ -170,17 +129,13 @@ impl Pair {
     }
 }
 
-fn adapter(p: &Host) -> Adapter {
-    Adapter::open(&config(), p, NDK_VERSION::new(1, 0)).unwrap()
-}
-
 /// Grown from 3 (room allocated for 4) to 64 and then to `MaxSrqDepth` with receives posted:
 /// every receive stays, the new depth takes posts, and the peer's sends consume them in posting
 /// order, each into its own buffer.
 #[test]
 fn grow_with_receives_posted_keeps_them_in_order() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
+    let ad = open_adapter(&p);
     let pair = Pair::new(&ad, 100, 128, (3, 0, None));
     for i in 0..3 {
         assert_eq!(pair.post(i), STATUS_SUCCESS);
@@ -231,7 +186,7 @@ fn grow_with_receives_posted_keeps_them_in_order() {
 #[test]
 fn grow_keeps_the_notification_threshold() {
     let p = Host::deterministic();
-    let ad = adapter(&p);
+    let ad = open_adapter(&p);
     let events = SrqEvents::new();
     let pair = Pair::new(&ad, 16, 64, (4, 3, Some(&events)));
     for i in 0..4 {
@@ -276,11 +231,7 @@ fn grow_under_allocation_failure_leaves_the_srq_unchanged() {
     let p = Host::deterministic();
     // Provider-verifier quarantine keeps closed QPs alive until the adapter closes, which the
     // per-attempt balance would count as live.
-    let unquarantined = AdapterConfig {
-        misuse: MisuseChecks::Off,
-        ..config()
-    };
-    let ad = Adapter::open(&unquarantined, &p, NDK_VERSION::new(1, 0)).unwrap();
+    let ad = open_checked(&p, MisuseChecks::Off);
     let attempts = {
         let pair = Pair::new(&ad, 8, 16, (4, 0, None));
         for i in 0..4 {
@@ -338,7 +289,7 @@ fn grow_under_allocation_failure_leaves_the_srq_unchanged() {
 fn growth_racing_posts_and_consumption_keeps_every_receive_once() {
     const N: usize = 600;
     let p = Host::threaded(2);
-    let ad = adapter(&p);
+    let ad = open_adapter(&p);
     let pair = Pair::new(&ad, N, 1024, (1, 0, None));
     let refused = AtomicUsize::new(0);
     let posted_all = AtomicBool::new(false);

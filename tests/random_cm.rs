@@ -29,20 +29,21 @@
 
 mod conformance_common;
 mod random_cm_common;
+mod random_common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use conformance_common::{Cell, Delivery, Env, Hooked, Ticket, close, create_qp};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use random_cm_common::data::{DataModel, Entry, Key, Queue};
+use random_cm_common::data::{DataModel, Entry, Key};
 use random_cm_common::{ADDRS, CmModel, Conn, Cx, IPS, Ls, Ph, Port, addr};
+use random_common::{cell, compare, env_usize, record};
 use softndk::abi::{
     NDK_CQ_NOTIFY_ANY, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_MR_FLAG_ALLOW_REMOTE_READ,
-    NDK_MR_FLAG_ALLOW_REMOTE_WRITE, NDK_OPERATION_TYPE, STATUS_CONNECTION_ABORTED,
-    STATUS_CONNECTION_REFUSED, STATUS_HOST_UNREACHABLE, STATUS_PENDING, STATUS_SHARING_VIOLATION,
-    STATUS_SUCCESS,
+    NDK_MR_FLAG_ALLOW_REMOTE_WRITE, STATUS_CONNECTION_ABORTED, STATUS_CONNECTION_REFUSED,
+    STATUS_HOST_UNREACHABLE, STATUS_PENDING, STATUS_SHARING_VIOLATION, STATUS_SUCCESS,
 };
 use softndk::cm::ndk::NdkFabric;
 use softndk::consumer::{
@@ -780,51 +781,15 @@ impl World {
 
     fn poll(&mut self, env: &Env, a: usize) -> usize {
         let got = env.at(|| self.cqs[a].poll(64));
-        for r in &got {
-            let queue = if r.Type == NDK_OPERATION_TYPE::RECEIVE {
-                Queue::Receive
-            } else {
-                Queue::Initiator
-            };
-            self.observed
-                .entry((a, r.QPContext.addr(), queue))
-                .or_default()
-                .push((
-                    r.RequestContext.addr(),
-                    r.Status.as_u32(),
-                    r.Type.0,
-                    r.BytesTransferred,
-                ));
-        }
+        record(&mut self.observed, a, &got);
         got.len()
     }
 
     /// Observed entries of CQ `cq` (all if `None`) equal the expected ones when `complete`,
     /// else are a prefix of them.
     fn check_entries(&self, cq: Option<usize>, complete: bool) {
-        let keys: BTreeSet<Key> = self
-            .data
-            .expected
-            .keys()
-            .chain(self.observed.keys())
-            .filter(|k| cq.is_none_or(|c| k.0 == c))
-            .copied()
-            .collect();
-        for key in keys {
-            let want = self.data.expected.get(&key).map_or(&[][..], Vec::as_slice);
-            let got = self.observed.get(&key).map_or(&[][..], Vec::as_slice);
-            if complete {
-                assert_eq!(got, want, "CQ {} QP {:#x} {:?}", key.0, key.1, key.2);
-            } else {
-                assert!(
-                    want.starts_with(got),
-                    "CQ {} QP {:#x} {:?}: observed {got:?} is not a prefix of {want:?}",
-                    key.0,
-                    key.1,
-                    key.2
-                );
-            }
-        }
+        let keep = |k: &Key| cq.is_none_or(|c| k.0 == c);
+        compare(&self.data.expected, &self.observed, keep, complete);
     }
 
     /// Closes every connector and listener, flushes every QP, compares every entry and byte,
@@ -915,30 +880,6 @@ fn run(cell: Cell, ops: &[Op]) -> Stats {
         eprintln!("{cell:?}: {stats:?}");
     }
     stats
-}
-
-fn cell() -> impl Strategy<Value = Cell> {
-    let delivery = prop_oneof![
-        Just(Delivery::Inline),
-        Just(Delivery::Fifo),
-        any::<u64>().prop_map(Delivery::Seeded),
-    ];
-    (delivery, any::<bool>()).prop_map(|(delivery, dispatch)| Cell {
-        delivery,
-        irql: if dispatch {
-            Irql::Dispatch
-        } else {
-            Irql::Passive
-        },
-        pend: false,
-    })
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

@@ -19,12 +19,14 @@
 #![allow(clippy::too_many_lines, clippy::many_single_char_names)]
 
 mod conformance_common;
+mod random_common;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use conformance_common::{Cell, Delivery, Env, Hooked, Ticket, close, create_qp};
 use proptest::prelude::*;
+use random_common::{Entries, Entry, Key, Queue, cell, compare, env_usize, record};
 use softndk::abi::{
     NDK_CQ_NOTIFY_ANY, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_MR_FLAG_ALLOW_REMOTE_READ,
     NDK_MR_FLAG_ALLOW_REMOTE_WRITE, NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT, NDK_OP_FLAG_SILENT_SUCCESS,
@@ -32,7 +34,6 @@ use softndk::abi::{
     STATUS_CONNECTION_INVALID, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS,
 };
 use softndk::consumer::{Adapter, Buffer, Mr, Pd, Qp, QpLimits};
-use softndk::platform::Irql;
 
 /// Queue depths of every QP (`QpLimits::default()`).
 const DEPTH: usize = 16;
@@ -124,16 +125,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Which queue of a QP a completion belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Queue {
-    Initiator,
-    Receive,
-}
-
-/// One expected or observed CQ entry: (context, status, type, bytes).
-type Entry = (usize, u32, i32, u32);
-
 #[derive(Clone, Copy, Debug)]
 enum Kind {
     Send { len: usize, silent: bool },
@@ -176,7 +167,7 @@ struct MQp {
 struct Model {
     qps: Vec<MQp>,
     /// Expected entries per (CQ, QP context, queue), in order.
-    expected: BTreeMap<(usize, usize, Queue), Vec<Entry>>,
+    expected: Entries,
 }
 
 fn source_pattern(ctx: usize) -> Vec<u8> {
@@ -319,7 +310,7 @@ struct World {
     qps: Vec<Option<(Qp, Mr)>>,
     buffers: Vec<Arc<Buffer>>,
     /// Observed entries per (CQ, QP context, queue).
-    observed: BTreeMap<(usize, usize, Queue), Vec<Entry>>,
+    observed: Entries,
     tickets: Vec<Ticket>,
     next_ctx: usize,
 }
@@ -341,22 +332,7 @@ impl World {
             return 0;
         };
         let got = env.at(|| hooked.poll(64));
-        for r in &got {
-            let queue = if r.Type == NDK_OPERATION_TYPE::RECEIVE {
-                Queue::Receive
-            } else {
-                Queue::Initiator
-            };
-            self.observed
-                .entry((cq, r.QPContext.addr(), queue))
-                .or_default()
-                .push((
-                    r.RequestContext.addr(),
-                    r.Status.as_u32(),
-                    r.Type.0,
-                    r.BytesTransferred,
-                ));
-        }
+        record(&mut self.observed, cq, &got);
         got.len()
     }
 
@@ -576,28 +552,8 @@ impl World {
     /// Compares observed with expected entries of `cq` (all open CQs if `None`): equal when
     /// `complete`, else a prefix.
     fn check(&self, m: &Model, cq: Option<usize>, complete: bool) {
-        let keys: std::collections::BTreeSet<_> = m
-            .expected
-            .keys()
-            .chain(self.observed.keys())
-            .filter(|k| cq.is_none_or(|c| k.0 == c) && self.cqs[k.0].is_some())
-            .copied()
-            .collect();
-        for key in keys {
-            let want = m.expected.get(&key).map_or(&[][..], Vec::as_slice);
-            let got = self.observed.get(&key).map_or(&[][..], Vec::as_slice);
-            if complete {
-                assert_eq!(got, want, "CQ {} QP {:#x} {:?}", key.0, key.1, key.2);
-            } else {
-                assert!(
-                    want.starts_with(got),
-                    "CQ {} QP {:#x} {:?}: observed {got:?} is not a prefix of {want:?}",
-                    key.0,
-                    key.1,
-                    key.2
-                );
-            }
-        }
+        let keep = |k: &Key| cq.is_none_or(|c| k.0 == c) && self.cqs[k.0].is_some();
+        compare(&m.expected, &self.observed, keep, complete);
     }
 }
 
@@ -690,30 +646,6 @@ fn prelude() -> Vec<Op> {
     ops.push(Op::Connect { a: 0, b: 1 });
     ops.push(Op::Connect { a: 2, b: 3 });
     ops
-}
-
-fn cell() -> impl Strategy<Value = Cell> {
-    let delivery = prop_oneof![
-        Just(Delivery::Inline),
-        Just(Delivery::Fifo),
-        any::<u64>().prop_map(Delivery::Seeded),
-    ];
-    (delivery, any::<bool>()).prop_map(|(delivery, dispatch)| Cell {
-        delivery,
-        irql: if dispatch {
-            Irql::Dispatch
-        } else {
-            Irql::Passive
-        },
-        pend: false,
-    })
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

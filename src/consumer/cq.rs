@@ -55,27 +55,12 @@ impl Cq {
         depth: u32,
         events: &Arc<CqEvents>,
     ) -> Result<Self, NTSTATUS> {
-        let (status, out) = super::pending::issue(
-            adapter.platform(),
-            |done, done_context, out: *mut *mut NDK_CQ| {
-                // SAFETY: live adapter; callback and context valid until the CQ's close completes (the
-                // `Cq` and then its close signal hold `events`); writable out pointer.
-                unsafe {
-                    (adapter.dispatch().NdkCreateCq)(
-                        adapter.raw(),
-                        depth,
-                        Some(notification),
-                        Arc::as_ptr(events).cast_mut().cast(),
-                        ptr::null(),
-                        Some(done),
-                        done_context,
-                        out,
-                    )
-                }
-            },
-        );
-        super::succeeded(status).map(|()| Self {
-            raw: out,
+        let context = Arc::as_ptr(events).cast_mut().cast();
+        // SAFETY: the callback's context stays valid until the CQ's close completes (the `Cq`
+        // and then its close signal hold `events`).
+        let raw = unsafe { adapter.create_cq_raw(depth, notification, context) }?;
+        Ok(Self {
+            raw,
             events: Arc::clone(events),
         })
     }

@@ -65,8 +65,9 @@ use core::ptr;
 use std::sync::Arc;
 
 use crate::abi::{
-    NDIS_STATUS, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO, NDK_OBJECT_HEADER, NDK_PD,
-    NDK_PD_DISPATCH, NDK_VERSION, NTSTATUS, NdkObject, STATUS_SUCCESS,
+    NDIS_STATUS, NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_ADAPTER_INFO, NDK_CQ,
+    NDK_FN_CQ_NOTIFICATION_CALLBACK, NDK_OBJECT_HEADER, NDK_PD, NDK_PD_DISPATCH, NDK_VERSION,
+    NTSTATUS, NdkObject, STATUS_SUCCESS,
 };
 use crate::platform::Platform;
 use crate::verbs::AdapterConfig;
@@ -184,6 +185,44 @@ impl Adapter {
         Cq::create(self, depth, events)
     }
 
+    /// `NdkCreateCq` with the consumer's own notification callback: the raw CQ, for CQs this
+    /// wrapper does not own (a test's CQ whose callback runs its own hooks).
+    ///
+    /// # Safety
+    ///
+    /// `notification` may be called with `context` until the CQ's close completes; the caller
+    /// keeps `context` valid that long.
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub unsafe fn create_cq_raw(
+        &self,
+        depth: u32,
+        notification: NDK_FN_CQ_NOTIFICATION_CALLBACK,
+        context: *mut c_void,
+    ) -> Result<*mut NDK_CQ, NTSTATUS> {
+        pending::create_object(
+            self.platform.as_ref(),
+            |done, done_context, out: *mut *mut NDK_CQ| {
+                // SAFETY: live adapter; callback and context valid until the CQ's close
+                // completes (caller's contract); a valid create completion; writable out pointer.
+                unsafe {
+                    (self.dispatch().NdkCreateCq)(
+                        self.raw,
+                        depth,
+                        Some(notification),
+                        context,
+                        ptr::null(),
+                        Some(done),
+                        done_context,
+                        out,
+                    )
+                }
+            },
+        )
+    }
+
     /// `NdkCreatePd`.
     ///
     /// # Errors
@@ -223,20 +262,22 @@ fn succeeded(status: NTSTATUS) -> Result<(), NTSTATUS> {
 ///
 /// # Safety
 ///
-/// `raw` is a live object handed out by the provider.
+/// `raw` is an object the provider handed out whose memory is alive: open, or closed but
+/// still kept by the provider verifier's quarantine.
 #[allow(clippy::missing_const_for_fn)] // callers read through it at run time only
-unsafe fn header_of<O: NdkObject>(raw: *mut O) -> NDK_OBJECT_HEADER {
-    // SAFETY: every NDK object starts with its header (offset 0); the object is live.
+pub unsafe fn header_of<O: NdkObject>(raw: *mut O) -> NDK_OBJECT_HEADER {
+    // SAFETY: every NDK object starts with its header (offset 0); its memory is alive.
     unsafe { raw.cast::<NDK_OBJECT_HEADER>().read() }
 }
 
-/// Reads an object's `Dispatch` table, as a kernel consumer does before every call.
+/// Reads an object's `Dispatch` table, as a kernel consumer does before every call (a closed
+/// object's is the verifier's poison table).
 ///
 /// # Safety
 ///
-/// `raw` is a live object handed out by the provider.
+/// As for [`header_of`].
 #[allow(clippy::missing_const_for_fn)]
-unsafe fn table<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
+pub unsafe fn table<O: NdkObject>(raw: *mut O) -> &'static O::Dispatch {
     // Every NDK object is `{ NDK_OBJECT_HEADER Header; CONST NDK_xxx_DISPATCH *Dispatch; }`;
     // the member is pointer-aligned because the object is (the cast lint sees only `u8`).
     #[allow(clippy::cast_ptr_alignment)]
@@ -333,13 +374,36 @@ impl Pd {
         context: usize,
         limits: QpLimits,
     ) -> Result<Qp, NTSTATUS> {
+        // SAFETY: both CQs are live (the wrappers' invariant).
+        unsafe { self.create_qp_raw(receive_cq.raw(), initiator_cq.raw(), context, limits) }
+    }
+
+    /// [`Pd::create_qp`] over CQs given as raw objects: CQs this wrapper did not create (a
+    /// test's CQ with its own notification callback), or NULL.
+    ///
+    /// # Safety
+    ///
+    /// `receive_cq` and `initiator_cq` are each NULL or an object the provider handed out whose
+    /// memory is alive (the provider checks the rest).
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub unsafe fn create_qp_raw(
+        &self,
+        receive_cq: *mut NDK_CQ,
+        initiator_cq: *mut NDK_CQ,
+        context: usize,
+        limits: QpLimits,
+    ) -> Result<Qp, NTSTATUS> {
         let (status, out) = pending::issue(self.platform.as_ref(), |done, done_context, out| {
-            // SAFETY: live PD and CQs, valid completion, writable out pointer.
+            // SAFETY: live PD, CQs per the caller's contract, valid completion, writable out
+            // pointer.
             unsafe {
                 (self.dispatch().NdkCreateQp)(
                     self.raw,
-                    receive_cq.raw(),
-                    initiator_cq.raw(),
+                    receive_cq,
+                    initiator_cq,
                     ctx(context),
                     limits.receive_depth,
                     limits.initiator_depth,

@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use super::events::{self, Closed, Keep, Recorder};
 use super::{Cq, Pd, Qp, QpLimits, ctx, table};
-use crate::abi::{NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
+use crate::abi::{NDK_CQ, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
 
 /// A raw SRQ pointer that the notification recorder may use from inside the callback.
 #[derive(Clone, Copy, Debug)]
@@ -196,14 +196,39 @@ impl Pd {
         context: usize,
         limits: QpLimits,
     ) -> Result<Qp, NTSTATUS> {
+        // SAFETY: both CQs are live (the wrappers' invariant).
+        unsafe {
+            self.create_qp_with_srq_raw(receive_cq.raw(), initiator_cq.raw(), srq, context, limits)
+        }
+    }
+
+    /// [`Pd::create_qp_with_srq`] over CQs given as raw objects (as for
+    /// [`Pd::create_qp_raw`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Pd::create_qp_raw`].
+    ///
+    /// # Errors
+    ///
+    /// The provider's failure status.
+    pub unsafe fn create_qp_with_srq_raw(
+        &self,
+        receive_cq: *mut NDK_CQ,
+        initiator_cq: *mut NDK_CQ,
+        srq: &Srq,
+        context: usize,
+        limits: QpLimits,
+    ) -> Result<Qp, NTSTATUS> {
         let (status, out) =
             super::pending::issue(self.platform.as_ref(), |done, done_context, out| {
-                // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
+                // SAFETY: live PD and SRQ, CQs per the caller's contract, valid completion,
+                // writable out pointer.
                 unsafe {
                     (self.dispatch().NdkCreateQpWithSrq)(
                         self.raw(),
-                        receive_cq.raw(),
-                        initiator_cq.raw(),
+                        receive_cq,
+                        initiator_cq,
                         srq.raw,
                         ctx(context),
                         limits.initiator_depth,

@@ -11,10 +11,9 @@ use crate::abi::{
     NDK_FN_CREATE_COMPLETION, NDK_PD, NTSTATUS, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER,
     STATUS_SUCCESS,
 };
-use crate::sync::Arc;
 use crate::verbs::{Adapter, Cq, Pd};
 
-use super::create::answer;
+use super::create::{answer_on_adapter, creating};
 use super::handle::borrow;
 use super::{query_extension, read_size};
 
@@ -87,27 +86,20 @@ unsafe extern "system" fn create_cq(
     out: *mut *mut NDK_CQ,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
-    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    let (Some(notification), Some(completion), false) = (notification, completion, out.is_null())
-    else {
+    let (Some((adapter, completion)), Some(notification)) = (
+        unsafe { creating::<Adapter, _>(adapter, completion, out) },
+        notification,
+    ) else {
         return STATUS_INVALID_PARAMETER;
     };
     // SAFETY: the consumer's notification callback, valid with its context until the CQ's close
     // completes (NdkCreateCq contract).
     let notify = unsafe { CqNotification::new(notification, Context::new(notification_context)) };
-    let owner = Arc::clone(&*adapter);
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
     unsafe {
-        answer(
-            &adapter,
-            completion,
-            context,
-            out,
-            || Some(()),
-            move || Cq::create(&owner, depth, notify),
-        )
+        answer_on_adapter(&adapter, completion, context, out, move |adapter| {
+            Cq::create(adapter, depth, notify)
+        })
     }
 }
 
@@ -120,22 +112,10 @@ unsafe extern "system" fn create_pd(
     out: *mut *mut NDK_PD,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
-    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
+    let Some((adapter, completion)) = (unsafe { creating::<Adapter, _>(adapter, completion, out) })
+    else {
         return STATUS_INVALID_PARAMETER;
     };
-    let (Some(completion), false) = (completion, out.is_null()) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    let owner = Arc::clone(&*adapter);
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
-    unsafe {
-        answer(
-            &adapter,
-            completion,
-            context,
-            out,
-            || Some(()),
-            move || Pd::create(&owner),
-        )
-    }
+    unsafe { answer_on_adapter(&adapter, completion, context, out, Pd::create) }
 }

@@ -33,10 +33,9 @@ use crate::cm::ndk::{
 use crate::cm::{Connector, Listener, MAX_PRIVATE_DATA, SharedEndpoint};
 use crate::fabric::Address;
 use crate::lifetime::{AlreadyClosing, Base, Closed};
-use crate::sync::Arc;
 use crate::verbs::Adapter;
 
-use super::create::answer;
+use super::create::{answer_on_adapter, creating};
 use super::handle::{Embedded, Handle, borrow};
 use super::misuse;
 use super::{close_object, query_extension, read_size};
@@ -227,31 +226,18 @@ pub(super) unsafe extern "system" fn create_connector(
     out: *mut *mut NDK_CONNECTOR,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
-    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
+    let Some((adapter, completion)) = (unsafe { creating::<Adapter, _>(adapter, completion, out) })
+    else {
         return STATUS_INVALID_PARAMETER;
     };
-    let (Some(completion), false) = (completion, out.is_null()) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    let owner = Arc::clone(&*adapter);
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
     unsafe {
-        answer(
-            &adapter,
-            completion,
-            context,
-            out,
-            || Some(()),
-            move || {
-                let link = owner.link()?;
-                let shell = NdkConnectorShell::new(
-                    owner.version(),
-                    owner.tables().connector,
-                    owner.misuse(),
-                );
-                Connector::new(owner.cm().fabric(), link, shell)
-            },
-        )
+        answer_on_adapter(&adapter, completion, context, out, move |owner| {
+            let link = owner.link()?;
+            let shell =
+                NdkConnectorShell::new(owner.version(), owner.tables().connector, owner.misuse());
+            Connector::new(owner.cm().fabric(), link, shell)
+        })
     }
 }
 
@@ -266,37 +252,29 @@ pub(super) unsafe extern "system" fn create_listener(
     out: *mut *mut NDK_LISTENER,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
-    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    let (Some(event), Some(completion), false) = (event, completion, out.is_null()) else {
+    let (Some((adapter, completion)), Some(event)) = (
+        unsafe { creating::<Adapter, _>(adapter, completion, out) },
+        event,
+    ) else {
         return STATUS_INVALID_PARAMETER;
     };
     // SAFETY: the consumer's connect event, callable with its context until the listener's
     // close completes (NdkCreateListener contract); the CM calls it only before then.
     let event = unsafe { ConnectEvent::new(event, Context::new(event_context)) };
-    let owner = Arc::clone(&*adapter);
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
     unsafe {
-        answer(
-            &adapter,
-            completion,
-            context,
-            out,
-            || Some(()),
-            move || {
-                let link = owner.link()?;
-                let tables = owner.tables();
-                let shell = NdkListenerShell::new(
-                    owner.version(),
-                    tables.listener,
-                    tables.connector,
-                    event,
-                    owner.misuse(),
-                );
-                Listener::new(owner.cm().fabric(), link, shell)
-            },
-        )
+        answer_on_adapter(&adapter, completion, context, out, move |owner| {
+            let link = owner.link()?;
+            let tables = owner.tables();
+            let shell = NdkListenerShell::new(
+                owner.version(),
+                tables.listener,
+                tables.connector,
+                event,
+                owner.misuse(),
+            );
+            Listener::new(owner.cm().fabric(), link, shell)
+        })
     }
 }
 
@@ -313,10 +291,8 @@ pub(super) unsafe extern "system" fn create_shared_endpoint(
     out: *mut *mut NDK_SHARED_ENDPOINT,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the adapter pointer.
-    let Some(adapter) = (unsafe { borrow::<Adapter>(adapter) }) else {
-        return STATUS_INVALID_PARAMETER;
-    };
-    let (Some(completion), false) = (completion, out.is_null()) else {
+    let Some((adapter, completion)) = (unsafe { creating::<Adapter, _>(adapter, completion, out) })
+    else {
         return STATUS_INVALID_PARAMETER;
     };
     // SAFETY: `address` is NULL or readable for `length` bytes (contract).
@@ -324,25 +300,17 @@ pub(super) unsafe extern "system" fn create_shared_endpoint(
         Ok(a) => a,
         Err(status) => return status,
     };
-    let owner = Arc::clone(&*adapter);
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
     unsafe {
-        answer(
-            &adapter,
-            completion,
-            context,
-            out,
-            || Some(()),
-            move || {
-                let link = owner.link()?;
-                let shell = NdkEndpointShell::new(
-                    owner.version(),
-                    owner.tables().shared_endpoint,
-                    owner.misuse(),
-                );
-                SharedEndpoint::new(owner.cm().fabric(), link, shell, address)
-            },
-        )
+        answer_on_adapter(&adapter, completion, context, out, move |owner| {
+            let link = owner.link()?;
+            let shell = NdkEndpointShell::new(
+                owner.version(),
+                owner.tables().shared_endpoint,
+                owner.misuse(),
+            );
+            SharedEndpoint::new(owner.cm().fabric(), link, shell, address)
+        })
     }
 }
 

@@ -33,9 +33,9 @@ use crate::lifetime::{Base, Tracked, Unit};
 use crate::platform::assert_no_provider_lock_held;
 use crate::platform::prelude::*;
 use crate::sync::Arc;
-use crate::verbs::Adapter;
+use crate::verbs::{Adapter, Pd};
 
-use super::handle::{Embedded, hand_out};
+use super::handle::{Borrowed, Embedded, borrow, hand_out};
 use super::write_out;
 
 /// What a pending create keeps open until its completion has returned: one lifetime unit per
@@ -48,6 +48,13 @@ pub(super) trait Held: Send + 'static {
 impl Held for () {
     fn closing(&self) -> bool {
         false
+    }
+}
+
+/// An optional antecedent (the SRQ of a QP create that names one).
+impl<H: Held> Held for Option<H> {
+    fn closing(&self) -> bool {
+        self.as_ref().is_some_and(Held::closing)
     }
 }
 
@@ -69,8 +76,81 @@ macro_rules! held_tuple {
     };
 }
 
-held_tuple!(A, B, C);
 held_tuple!(A, B, C, D);
+
+/// The parent (adapter or PD) of a create whose mandatory `CreateCompletion` and out-parameter
+/// are given; `None` (the create answers `STATUS_INVALID_PARAMETER`) for a NULL parent,
+/// completion or `out`.
+///
+/// # Safety
+///
+/// `parent` per the NDK contract for pointers to `P`'s objects (as [`borrow`]).
+pub(super) unsafe fn creating<'a, P: Embedded, O>(
+    parent: *mut P::Ndk,
+    completion: Option<NDK_FN_CREATE_COMPLETION>,
+    out: *mut O,
+) -> Option<(Borrowed<'a, P>, NDK_FN_CREATE_COMPLETION)> {
+    // SAFETY: forwarded contract.
+    let parent = unsafe { borrow::<P>(parent) }?;
+    match (completion, out.is_null()) {
+        (Some(completion), false) => Some((parent, completion)),
+        _ => None,
+    }
+}
+
+/// [`answer`] for a create whose only antecedent is the adapter: nothing beyond the adapter is
+/// held while it pends; `build` gets its own reference to the adapter.
+///
+/// # Safety
+///
+/// As for [`answer`].
+pub(super) unsafe fn answer_on_adapter<T: Tracked + Embedded>(
+    adapter: &Arc<Adapter>,
+    completion: NDK_FN_CREATE_COMPLETION,
+    context: *mut c_void,
+    out: *mut *mut T::Ndk,
+    build: impl FnOnce(&Arc<Adapter>) -> Result<Base<T>, NTSTATUS> + Send + 'static,
+) -> NTSTATUS {
+    let owner = Arc::clone(adapter);
+    // SAFETY: forwarded contract.
+    unsafe {
+        answer(
+            adapter,
+            completion,
+            context,
+            out,
+            || Some(()),
+            move || build(&owner),
+        )
+    }
+}
+
+/// [`answer`] for a create whose only named antecedent is `pd`: a pending create holds the PD;
+/// `build` gets its own reference to it.
+///
+/// # Safety
+///
+/// As for [`answer`].
+pub(super) unsafe fn answer_on_pd<T: Tracked + Embedded>(
+    pd: &Arc<Pd>,
+    completion: NDK_FN_CREATE_COMPLETION,
+    context: *mut c_void,
+    out: *mut *mut T::Ndk,
+    build: impl FnOnce(&Arc<Pd>) -> Result<Base<T>, NTSTATUS> + Send + 'static,
+) -> NTSTATUS {
+    let owner = Arc::clone(pd);
+    // SAFETY: forwarded contract.
+    unsafe {
+        answer(
+            pd.adapter(),
+            completion,
+            context,
+            out,
+            || hold(pd),
+            move || build(&owner),
+        )
+    }
+}
 
 /// A unit on `object` for a pending create; `None` if it is closing.
 pub(super) fn hold<T: Tracked>(object: &Arc<T>) -> Option<Unit<T>> {

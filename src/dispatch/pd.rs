@@ -11,8 +11,8 @@ use crate::abi::{
 use crate::sync::Arc;
 use crate::verbs::{Cq, Mr, Mw, Pd, Qp, QpConfig, Srq};
 
-use super::create::{answer, hold};
-use super::handle::{Borrowed, borrow};
+use super::create::{answer, answer_on_pd, creating, hold};
+use super::handle::borrow;
 use super::{close_object, query_extension};
 
 /// `NDK_PD_DISPATCH`.
@@ -27,25 +27,6 @@ pub static TABLE: NDK_PD_DISPATCH = NDK_PD_DISPATCH {
     NdkGetPrivilegedMemoryRegionToken: get_privileged_token,
 };
 
-/// The PD of a create whose mandatory `CreateCompletion` and out-parameter are given; `None`
-/// (the create answers `STATUS_INVALID_PARAMETER`) for a NULL PD, completion or `out`.
-///
-/// # Safety
-///
-/// `pd` per the NDK contract for PD pointers (as [`borrow`]).
-unsafe fn creating_pd<'a, O>(
-    pd: *mut NDK_PD,
-    completion: Option<NDK_FN_CREATE_COMPLETION>,
-    out: *mut O,
-) -> Option<(Borrowed<'a, Pd>, NDK_FN_CREATE_COMPLETION)> {
-    // SAFETY: forwarded contract.
-    let pd = unsafe { borrow::<Pd>(pd) }?;
-    match (completion, out.is_null()) {
-        (Some(completion), false) => Some((pd, completion)),
-        _ => None,
-    }
-}
-
 /// `NdkCreateMr`. Mandatory: PD, `CreateCompletion`, `ppNdkMr`. Completes inline, or pends
 /// ([`super::create`]). A fast-register MR (`FastRegister` TRUE) refuses `NdkRegisterMr`; a
 /// normal one refuses `NdkInitializeFastRegisterMr`, `NdkFastRegister` and `NdkInvalidate`.
@@ -57,20 +38,14 @@ unsafe extern "system" fn create_mr(
     out: *mut *mut NDK_MR,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some((pd, completion)) = (unsafe { creating_pd(pd, completion, out) }) else {
+    let Some((pd, completion)) = (unsafe { creating::<Pd, _>(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    let owner = Arc::clone(&*pd);
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
     unsafe {
-        answer(
-            pd.adapter(),
-            completion,
-            context,
-            out,
-            || hold(&*pd),
-            move || Mr::create(&owner, fast_register != 0),
-        )
+        answer_on_pd(&pd, completion, context, out, move |pd| {
+            Mr::create(pd, fast_register != 0)
+        })
     }
 }
 
@@ -83,21 +58,11 @@ unsafe extern "system" fn create_mw(
     out: *mut *mut NDK_MW,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some((pd, completion)) = (unsafe { creating_pd(pd, completion, out) }) else {
+    let Some((pd, completion)) = (unsafe { creating::<Pd, _>(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    let owner = Arc::clone(&*pd);
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
-    unsafe {
-        answer(
-            pd.adapter(),
-            completion,
-            context,
-            out,
-            || hold(&*pd),
-            move || Mw::create(&owner),
-        )
-    }
+    unsafe { answer_on_pd(&pd, completion, context, out, Mw::create) }
 }
 
 /// `NdkCreateSrq`. Mandatory: PD, `CreateCompletion`, `ppNdkSrq`; `SrqDepth` in
@@ -117,7 +82,7 @@ unsafe extern "system" fn create_srq(
     out: *mut *mut NDK_SRQ,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the PD pointer.
-    let Some((pd, completion)) = (unsafe { creating_pd(pd, completion, out) }) else {
+    let Some((pd, completion)) = (unsafe { creating::<Pd, _>(pd, completion, out) }) else {
         return STATUS_INVALID_PARAMETER;
     };
     let notify = notification.map(|f| {
@@ -125,17 +90,11 @@ unsafe extern "system" fn create_srq(
         // close completes (NdkCreateSrq contract).
         unsafe { SrqNotification::new(f, Context::new(notification_context)) }
     });
-    let owner = Arc::clone(&*pd);
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
     unsafe {
-        answer(
-            pd.adapter(),
-            completion,
-            context,
-            out,
-            || hold(&*pd),
-            move || Srq::create(&owner, depth, max_sge, threshold, notify),
-        )
+        answer_on_pd(&pd, completion, context, out, move |pd| {
+            Srq::create(pd, depth, max_sge, threshold, notify)
+        })
     }
 }
 
@@ -175,18 +134,8 @@ unsafe extern "system" fn create_qp(
         max_initiator_sge,
         inline_data_size,
     };
-    let (p, r, i) = (Arc::clone(&*pd), Arc::clone(&*rcq), Arc::clone(&*icq));
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
-    unsafe {
-        answer(
-            pd.adapter(),
-            completion,
-            context,
-            out,
-            || Some((hold(&*pd)?, hold(&*rcq)?, hold(&*icq)?)),
-            move || Qp::create(&p, &r, &i, config),
-        )
-    }
+    unsafe { answer_qp(&pd, [&rcq, &icq], None, config, completion, context, out) }
 }
 
 /// `NdkCreateQpWithSrq`. Mandatory: PD, both CQs, the SRQ (of the same PD), `CreateCompletion`,
@@ -226,22 +175,57 @@ unsafe extern "system" fn create_qp_with_srq(
         max_initiator_sge,
         inline_data_size: inline_size,
     };
-    let (p, r, i, q) = (
-        Arc::clone(&*pd),
-        Arc::clone(&*rcq),
-        Arc::clone(&*icq),
-        Arc::clone(&*srq),
-    );
     // SAFETY: `out` checked non-null; writable per the contract; the consumer's completion.
     unsafe {
-        answer(
-            pd.adapter(),
+        answer_qp(
+            &pd,
+            [&rcq, &icq],
+            Some(&srq),
+            config,
             completion,
             context,
             out,
-            || Some((hold(&*pd)?, hold(&*rcq)?, hold(&*icq)?, hold(&*srq)?)),
-            move || Qp::create_with_srq(&p, &r, &i, &q, config),
         )
+    }
+}
+
+/// Answers a QP create whose arguments passed the entry point's checks: the QP is built over
+/// `pd`, the receive and initiator CQs and, for `NdkCreateQpWithSrq`, `srq`; a pending create
+/// holds every one of them ([`super::create`]).
+///
+/// # Safety
+///
+/// As for [`answer`].
+unsafe fn answer_qp(
+    pd: &Arc<Pd>,
+    [rcq, icq]: [&Arc<Cq>; 2],
+    srq: Option<&Arc<Srq>>,
+    config: QpConfig,
+    completion: NDK_FN_CREATE_COMPLETION,
+    context: *mut c_void,
+    out: *mut *mut NDK_QP,
+) -> NTSTATUS {
+    let (p, r, i, q) = (
+        Arc::clone(pd),
+        Arc::clone(rcq),
+        Arc::clone(icq),
+        srq.map(Arc::clone),
+    );
+    let held = || {
+        let srq = match srq {
+            Some(srq) => Some(hold(srq)?),
+            None => None,
+        };
+        Some((hold(pd)?, hold(rcq)?, hold(icq)?, srq))
+    };
+    // SAFETY: forwarded contract.
+    unsafe {
+        answer(pd.adapter(), completion, context, out, held, move || {
+            q.as_ref().map_or_else(
+                || Qp::create(&p, &r, &i, config),
+                |q| Qp::create_with_srq(&p, &r, &i, q, config),
+            )
+        })
     }
 }
 

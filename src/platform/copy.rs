@@ -169,7 +169,7 @@ impl Iterator for Pieces<'_> {
 }
 
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
-pub(super) use segmented::{SegmentedMemory, copy_between, read, sub_ranges, write};
+pub(super) use segmented::{SegmentedMemory, concat_shape, copy_between, read, sub_ranges, write};
 
 /// The shared `Region` copy; compiled only where a `Region` implementation uses it.
 #[cfg(any(feature = "std", all(target_os = "windows", feature = "kernel")))]
@@ -209,6 +209,30 @@ mod segmented {
     ) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
         super::pieces(segments, offset, segments, offset, len)
             .map(|p| (p.src_segment, p.src_offset, p.len))
+    }
+
+    /// The checked shape of a composite region (`Region::try_concat`) over `parts`, each
+    /// `(region, offset, len)`: `(segments, total)`, how many segments the composite needs (the
+    /// parts' [`sub_ranges`]) and its length. The platform then builds those segments itself
+    /// (its pointer arithmetic is the `unsafe` part and stays with its segment invariant).
+    ///
+    /// # Errors
+    ///
+    /// [`RegionError`] for the first part whose range is not inside its region;
+    /// [`RegionError::Overflow`] with the running total as `offset` if the total overflows.
+    pub(in crate::platform) fn concat_shape<'a, M: SegmentedMemory + 'a>(
+        parts: impl IntoIterator<Item = (&'a M, usize, usize)>,
+    ) -> Result<(usize, usize), RegionError> {
+        let mut count = 0_usize;
+        let mut total = 0_usize;
+        for (region, offset, len) in parts {
+            RegionError::check(offset, len, region.total_len())?;
+            total = total
+                .checked_add(len)
+                .ok_or(RegionError::Overflow { offset: total, len })?;
+            count += sub_ranges(region.segment_lens(), offset, len).count();
+        }
+        Ok((count, total))
     }
 
     fn addr<M: SegmentedMemory + ?Sized>(memory: &M, index: usize, offset: usize) -> *mut u8 {

@@ -272,6 +272,16 @@ struct Slots {
     free_lams: Vec<u32>,
 }
 
+impl Slots {
+    /// The LAM the logical address `at` names (its slot, at its generation), if still built.
+    fn lam(&self, at: Logical) -> Option<&LamEntry> {
+        self.lams
+            .get(at.index as usize)
+            .filter(|s| s.generation == at.generation)
+            .and_then(|s| s.entry.as_ref())
+    }
+}
+
 /// What an invalidation or unpublish takes out of the table, released outside the lock.
 #[derive(Debug, Default)]
 struct Leftovers {
@@ -608,12 +618,7 @@ impl MemoryTable {
         }
         let logical = Logical::decode(address).ok_or(AccessError::UnknownToken)?;
         let t = self.table.lock();
-        let lam = t
-            .lams
-            .get(logical.index as usize)
-            .filter(|s| s.generation == logical.generation)
-            .and_then(|s| s.entry.as_ref())
-            .ok_or(AccessError::StaleToken)?;
+        let lam = t.lam(logical).ok_or(AccessError::StaleToken)?;
         let offset = lam
             .range(logical, u64::from(length))
             .ok_or(AccessError::OutOfRange)?;

@@ -25,7 +25,7 @@ use softndk::abi::{
     NDK_ADAPTER, NDK_CQ, NDK_CQ_DISPATCH, NDK_FN_CLOSE_OBJECT, NDK_OBJECT_HEADER, NDK_QP,
     NDK_RESULT, NDK_RESULT_EX, NDK_VERSION, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS,
 };
-use softndk::consumer::{Adapter, Cq, Mr, Mw, Pd, Qp, QpLimits, Srq, create_object};
+use softndk::consumer::{Adapter, Cq, Mr, Mw, Pd, Qp, QpLimits, Srq};
 use softndk::platform::Irql;
 use softndk::platform::host::{Host, current_irql, with_irql};
 use softndk::platform::prelude::*;
@@ -571,25 +571,9 @@ impl Hooked {
     pub fn create(adapter: &Adapter, depth: u32) -> Result<Self, NTSTATUS> {
         let notes = Arc::new(Notes::default());
         let context = Arc::as_ptr(&notes).cast_mut().cast();
-        let raw = create_object(
-            adapter.platform(),
-            |done, done_context, out: *mut *mut NDK_CQ| {
-                // SAFETY: live adapter; the notification context (`notes`) outlives the CQ's close
-                // completion (held by this value, then by its close ticket); writable out pointer.
-                unsafe {
-                    (adapter.dispatch().NdkCreateCq)(
-                        adapter.raw(),
-                        depth,
-                        Some(notify),
-                        context,
-                        ptr::null(),
-                        Some(done),
-                        done_context,
-                        out,
-                    )
-                }
-            },
-        )?;
+        // SAFETY: the notification context (`notes`) outlives the CQ's close completion (held
+        // by this value, then by its close ticket).
+        let raw = unsafe { adapter.create_cq_raw(depth, notify, context) }?;
         Ok(Self { raw, notes })
     }
 
@@ -714,27 +698,8 @@ pub fn create_qp(
     context: usize,
     limits: QpLimits,
 ) -> Result<Qp, NTSTATUS> {
-    let raw = create_object(pd.platform(), |done, done_context, out| {
-        // SAFETY: live PD and CQs, valid completion, writable out pointer.
-        unsafe {
-            (pd.dispatch().NdkCreateQp)(
-                pd.raw(),
-                receive.raw(),
-                initiator.raw(),
-                softndk::consumer::ctx(context),
-                limits.receive_depth,
-                limits.initiator_depth,
-                limits.max_receive_sge,
-                limits.max_initiator_sge,
-                limits.inline_data_size,
-                Some(done),
-                done_context,
-                out,
-            )
-        }
-    })?;
-    // SAFETY: a QP the provider just created; only the returned value uses it.
-    Ok(unsafe { Qp::from_raw(raw) })
+    // SAFETY: both hooked CQs are live (held by the caller).
+    unsafe { pd.create_qp_raw(receive.raw(), initiator.raw(), context, limits) }
 }
 
 /// `NdkCreateQpWithSrq` over hooked CQs (`limits`' receive fields unused).
@@ -747,26 +712,8 @@ pub fn create_qp_with_srq(
     context: usize,
     limits: QpLimits,
 ) -> Result<Qp, NTSTATUS> {
-    let raw = create_object(pd.platform(), |done, done_context, out| {
-        // SAFETY: live PD, CQs and SRQ, valid completion, writable out pointer.
-        unsafe {
-            (pd.dispatch().NdkCreateQpWithSrq)(
-                pd.raw(),
-                receive.raw(),
-                initiator.raw(),
-                srq.raw(),
-                softndk::consumer::ctx(context),
-                limits.initiator_depth,
-                limits.max_initiator_sge,
-                limits.inline_data_size,
-                Some(done),
-                done_context,
-                out,
-            )
-        }
-    })?;
-    // SAFETY: a QP the provider just created; only the returned value uses it.
-    Ok(unsafe { Qp::from_raw(raw) })
+    // SAFETY: both hooked CQs are live (held by the caller).
+    unsafe { pd.create_qp_with_srq_raw(receive.raw(), initiator.raw(), srq, context, limits) }
 }
 
 /// One consumer's objects: PD, receive and initiator CQ (hooked), QP.

@@ -4,13 +4,30 @@
 
 use std::sync::Arc;
 
-use softndk::abi::{NDK_RESULT_EX, NDK_VERSION, STATUS_SUCCESS};
-use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits};
+use softndk::abi::{NDK_MR_FLAG_ALLOW_LOCAL_WRITE, NDK_RESULT_EX, NDK_VERSION, STATUS_SUCCESS};
+use softndk::consumer::{Adapter, Buffer, Closed, Cq, CqEvents, Mr, Pd, Qp, QpLimits, Srq};
+use softndk::dispatch::misuse::MisuseChecks;
 use softndk::platform::Platform;
+use softndk::platform::host::Host;
 use softndk::verbs::AdapterConfig;
 
 pub const fn config() -> AdapterConfig {
     AdapterConfig::softndk(0xC0FF_EE00)
+}
+
+/// An NDK 1.0 adapter of [`config`] on `p`.
+pub fn open_adapter(p: &Platform) -> Adapter {
+    Adapter::open(&config(), p, NDK_VERSION::new(1, 0)).unwrap()
+}
+
+/// [`config`] with the provider's misuse checks set to `misuse`.
+pub fn with_checks(misuse: MisuseChecks) -> AdapterConfig {
+    AdapterConfig { misuse, ..config() }
+}
+
+/// An NDK 1.0 adapter of [`with_checks`] on `p`.
+pub fn open_checked(p: &Host, misuse: MisuseChecks) -> Adapter {
+    Adapter::open(&with_checks(misuse), p, NDK_VERSION::new(1, 0)).unwrap()
 }
 
 /// One side: PD, receive CQ, initiator CQ, QP.
@@ -81,6 +98,59 @@ impl Side {
     }
 }
 
+/// A PD with one CQ pair its QPs share.
+pub struct Domain {
+    pub pd: Pd,
+    pub rcq: Cq,
+    pub icq: Cq,
+}
+
+impl Domain {
+    pub fn new(adapter: &Adapter, cq_depth: u32) -> Self {
+        let pd = adapter.create_pd().unwrap();
+        let rcq = adapter.create_cq(cq_depth, &CqEvents::new()).unwrap();
+        let icq = adapter.create_cq(cq_depth, &CqEvents::new()).unwrap();
+        Self { pd, rcq, icq }
+    }
+
+    /// A QP of default limits on the domain's CQs.
+    pub fn qp(&self, context: usize) -> Qp {
+        self.pd
+            .create_qp(&self.rcq, &self.icq, context, QpLimits::default())
+            .unwrap()
+    }
+
+    /// A QP of default limits on the domain's CQs taking its receives from `srq`.
+    pub fn srq_qp(&self, srq: &Srq, context: usize) -> Qp {
+        self.pd
+            .create_qp_with_srq(&self.rcq, &self.icq, srq, context, QpLimits::default())
+            .unwrap()
+    }
+
+    /// `buf` with a new MR of this PD registered over it, locally writable.
+    pub fn register(&self, buf: Arc<Buffer>) -> (Arc<Buffer>, Mr) {
+        let mr = self.pd.create_mr(false).unwrap();
+        assert_eq!(
+            mr.register(&buf, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, &[]),
+            STATUS_SUCCESS
+        );
+        (buf, mr)
+    }
+
+    /// Closes the CQs and the PD; every close must finish now.
+    pub fn close(self) {
+        for c in [self.rcq.close(), self.icq.close(), self.pd.close()] {
+            closed(c);
+        }
+    }
+}
+
+/// Asserts a close finished now.
+#[allow(clippy::needless_pass_by_value)] // takes the close's outcome as the call returns it
+pub fn closed(c: Closed) {
+    assert!(matches!(c, Closed::Now), "{c:?}");
+}
+
 /// Two connected sides on one adapter.
 pub struct Pair {
     pub adapter: Adapter,
@@ -90,7 +160,7 @@ pub struct Pair {
 
 impl Pair {
     pub fn new(p: &Platform, cq_depth: u32, limits: QpLimits) -> Self {
-        let adapter = Adapter::open(&config(), p, NDK_VERSION::new(1, 0)).unwrap();
+        let adapter = open_adapter(p);
         let a = Side::new(&adapter, 0xA, cq_depth, limits);
         let b = Side::new(&adapter, 0xB, cq_depth, limits);
         assert_eq!(a.qp.connect_to(&b.qp, 4, 4), STATUS_SUCCESS);

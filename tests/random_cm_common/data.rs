@@ -17,20 +17,7 @@ pub const DEPTH: usize = 16;
 /// [128, 256) constant source bytes.
 pub const BUF: usize = 256;
 
-/// Which queue of a QP a completion belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Queue {
-    /// Sends and RDMA writes.
-    Initiator,
-    /// Receives.
-    Receive,
-}
-
-/// One expected or observed CQ entry: (context, status, type, bytes).
-pub type Entry = (usize, u32, i32, u32);
-
-/// Key of a CQ entry list: (CQ, QP context, queue).
-pub type Key = (usize, usize, Queue);
+pub use crate::random_common::{Entry, Key, Queue};
 
 /// The model of one QP.
 #[derive(Debug)]

@@ -125,16 +125,8 @@ impl Region {
     /// overflows `usize`. (The host allocates its tables with `std`; [`ConcatError::NoMemory`]
     /// is the kernel's.)
     pub fn try_concat(parts: PVec<RegionPart>, token: AllocToken) -> Result<Self, ConcatError> {
-        let mut count = 0_usize;
-        let mut total = 0_usize;
-        for part in parts.iter() {
-            RegionError::check(part.offset, part.len, part.region.len)?;
-            total = total.checked_add(part.len).ok_or(RegionError::Overflow {
-                offset: total,
-                len: part.len,
-            })?;
-            count += copy::sub_ranges(&part.region.lens, part.offset, part.len).count();
-        }
+        let (count, total) =
+            copy::concat_shape(parts.iter().map(|p| (&*p.region, p.offset, p.len)))?;
         let mut segments = Vec::with_capacity(count);
         for part in parts.iter() {
             for (index, skip, len) in copy::sub_ranges(&part.region.lens, part.offset, part.len) {

@@ -227,16 +227,7 @@ impl Region {
     /// [`ConcatError::Range`] if a part's range is not inside its region or the total length
     /// overflows `usize`; [`ConcatError::NoMemory`] if the tables cannot be allocated.
     pub fn try_concat(parts: PVec<RegionPart>, _token: ()) -> Result<Self, ConcatError> {
-        let mut count = 0_usize;
-        let mut total = 0_usize;
-        for part in parts.iter() {
-            RegionError::check(part.offset, part.len, part.region.len)?;
-            total = total.checked_add(part.len).ok_or(RegionError::Overflow {
-                offset: total,
-                len: part.len,
-            })?;
-            count += copy::sub_ranges(&part.region.lens, part.offset, part.len).count();
-        }
+        let (count, _) = copy::concat_shape(parts.iter().map(|p| (&*p.region, p.offset, p.len)))?;
         let mut segments = try_vec(count).ok_or(ConcatError::NoMemory)?;
         for part in parts.iter() {
             for (index, skip, len) in copy::sub_ranges(&part.region.lens, part.offset, part.len) {

@@ -99,12 +99,7 @@ impl MemoryTable {
         request: &FastRegisterRequest<'_>,
     ) -> Result<(), AccessError> {
         let mut t = self.table.lock();
-        let lam = t
-            .lams
-            .get(first.index as usize)
-            .filter(|s| s.generation == first.generation)
-            .and_then(|s| s.entry.as_ref())
-            .ok_or(AccessError::OutOfRange)?;
+        let lam = t.lam(first).ok_or(AccessError::OutOfRange)?;
         let at = Logical {
             offset: request.first_byte_offset,
             ..first
@@ -156,10 +151,7 @@ impl MemoryTable {
             for (k, &address) in request.pages.iter().enumerate() {
                 let page = page_of(address)?;
                 let lam = t
-                    .lams
-                    .get(page.index as usize)
-                    .filter(|s| s.generation == page.generation)
-                    .and_then(|s| s.entry.as_ref())
+                    .lam(page)
                     .filter(|lam| page.page < lam.pages)
                     .ok_or(AccessError::OutOfRange)?;
                 if k >= used {
