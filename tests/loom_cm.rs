@@ -4,7 +4,7 @@
 //! connection lock while BASE is still held; units on a peer are only taken under that lock
 //! (through `Published::unit`).
 //!
-//! Run (CI uses preemption bound 2, the default here when `LOOM_MAX_PREEMPTIONS` is unset):
+//! Run (exhaustively, without a preemption bound: see `loom_common::model`):
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --test loom_cm
