@@ -10,6 +10,8 @@ mod cm;
 mod dispatch;
 #[path = "../fuzz/src/oid.rs"]
 mod oid;
+#[path = "../fuzz/src/pick.rs"]
+mod pick;
 
 use proptest::prelude::*;
 

@@ -156,14 +156,7 @@ impl Run {
 
     /// The `i`-th live object of a kind, as an index.
     fn nth(&self, i: u8, kind: fn(&Obj) -> bool) -> Option<usize> {
-        let live: Vec<usize> = self
-            .objects
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.as_ref().is_some_and(kind))
-            .map(|(i, _)| i)
-            .collect();
-        (!live.is_empty()).then(|| live[usize::from(i) % live.len()])
+        crate::pick::nth_live(&self.objects, i, kind)
     }
 
     /// A header pointer for an object argument: usually one of the expected kind, sometimes

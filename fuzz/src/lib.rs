@@ -7,3 +7,4 @@
 pub mod cm;
 pub mod dispatch;
 pub mod oid;
+pub mod pick;

@@ -241,14 +241,7 @@ impl Run {
 
     /// The index of the `i`-th live object of a kind.
     fn nth(&self, i: u8, kind: fn(&Obj) -> bool) -> Option<usize> {
-        let live: Vec<usize> = self
-            .objects
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.as_ref().is_some_and(kind))
-            .map(|(i, _)| i)
-            .collect();
-        (!live.is_empty()).then(|| live[usize::from(i) % live.len()])
+        crate::pick::nth_live(&self.objects, i, kind)
     }
 
     /// An object argument: usually a live object of the expected kind, sometimes any live
