@@ -197,7 +197,7 @@ pub fn render_run(r: &RunReport) -> String {
     let _ = write!(
         out,
         "closes: {} issued, {} pended (p50 {p50}, p99 {p99}, max {max})\n\
-         connections: {} opened, {} closed; {} churn events, {} close storms, {} requests cancelled\n\
+         connections: {} negotiated, {} torn down (incl. those ended before negotiating); {} churn events, {} close storms, {} requests cancelled\n\
          ",
         r.closes.total,
         r.closes.pended,
