@@ -92,10 +92,21 @@ impl Cq {
     #[must_use]
     pub fn results(&self, max: u32) -> Vec<NDK_RESULT> {
         let mut out = std::vec![NDK_RESULT::ZEROED; max as usize];
-        // SAFETY: live CQ; `out` holds `max` entries.
-        let n = unsafe { (self.dispatch().NdkGetCqResults)(self.raw, out.as_mut_ptr(), max) };
-        out.truncate(n as usize);
+        let n = self.results_into(&mut out);
+        out.truncate(n);
         out
+    }
+
+    /// `NdkGetCqResults` into `out` (at most `out.len()` results, nothing allocated); answers
+    /// how many were written at its start.
+    #[must_use]
+    pub fn results_into(&self, out: &mut [NDK_RESULT]) -> usize {
+        let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        // SAFETY: live CQ; `out` holds at least `max` entries.
+        let n = unsafe { (self.dispatch().NdkGetCqResults)(self.raw, out.as_mut_ptr(), max) };
+        // The provider never reports more than it was given room for; clamp so a broken one
+        // cannot make the caller read past `out`.
+        (n as usize).min(out.len())
     }
 
     /// `NdkGetCqResultsEx` for up to `max` results.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use softndk::abi::{NTSTATUS, STATUS_SUCCESS};
+use softndk::abi::{NDK_RESULT, NTSTATUS, STATUS_SUCCESS};
 
 use super::pair::Pair;
 use crate::args::{PerfOp, Placement};
@@ -90,18 +90,27 @@ fn nanos(base: Instant) -> u64 {
     u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Reaps both CQs of every pair once; answers completions seen.
+/// Results one poll reaps at most.
+const POLL_BATCH: usize = 64;
+
+/// Where a reaping thread polls into (allocated once per thread, outside the measured loop).
+fn scratch() -> Vec<NDK_RESULT> {
+    vec![NDK_RESULT::ZEROED; POLL_BATCH]
+}
+
+/// Reaps both CQs of every pair once, polling into `scratch`; answers completions seen.
 fn reap(
     pairs: &[Pair],
     tracks: &[Track],
     p: Point,
     base: Instant,
     latency: &mut Histogram<u64>,
+    scratch: &mut [NDK_RESULT],
 ) -> Result<u64, String> {
     let mut seen = 0;
     let len = |pair: &Pair| u32::try_from(pair.target.buf.len()).unwrap_or(u32::MAX);
     for (pair, track) in pairs.iter().zip(tracks) {
-        for r in pair.initiator.poll() {
+        for r in pair.initiator.poll(scratch) {
             if r.Status != STATUS_SUCCESS {
                 return Err(format!("{:?} completed with {:?}", p.op, r.Status));
             }
@@ -113,7 +122,7 @@ fn reap(
             seen += 1;
         }
         if p.op == PerfOp::Send {
-            for r in pair.target.poll() {
+            for r in pair.target.poll(scratch) {
                 if r.Status != STATUS_SUCCESS {
                     return Err(format!("receive completed with {:?}", r.Status));
                 }
@@ -176,6 +185,7 @@ pub fn measure(
     let tracks: Vec<Track> = pairs.iter().map(|_| Track::new(p.depth)).collect();
     let base = Instant::now();
     let mut latency = crate::run::histogram();
+    let mut buf = scratch();
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| -> Result<Measured, String> {
         let reaper = (p.placement == Placement::Cross).then(|| {
@@ -186,9 +196,10 @@ pub fn measure(
                     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: reaper });
                 }
                 let mut h = crate::run::histogram();
+                let mut buf = scratch();
                 loop {
                     let done = stop.load(Ordering::Acquire);
-                    if reap(pairs, tracks, p, base, &mut h)? == 0 {
+                    if reap(pairs, tracks, p, base, &mut h, &mut buf)? == 0 {
                         if done && drained(tracks) {
                             return Ok(h);
                         }
@@ -223,7 +234,7 @@ pub fn measure(
                 Ok(_) => {}
             }
             if reaper.is_none()
-                && let Err(e) = reap(pairs, &tracks, p, base, &mut latency)
+                && let Err(e) = reap(pairs, &tracks, p, base, &mut latency, &mut buf)
             {
                 outcome = Err(e);
                 break;
@@ -234,7 +245,7 @@ pub fn measure(
         if outcome.is_ok() && reaper.is_none() {
             let deadline = Instant::now() + Duration::from_secs(10);
             while !drained(&tracks) && Instant::now() < deadline {
-                reap(pairs, &tracks, p, base, &mut latency)?;
+                reap(pairs, &tracks, p, base, &mut latency, &mut buf)?;
             }
         }
         stop.store(true, Ordering::Release);
