@@ -540,40 +540,42 @@ impl Qp {
         let mut result = None;
         loop {
             let mut batch = [const { None }; PIN_BATCH];
-            let (found, more, pins_left) = {
+            let passed = {
                 let mut pair = connection.state.lock();
-                if pair
-                    .sides
-                    .iter()
-                    .flatten()
-                    .any(|s| s.owner == self.identity())
-                {
-                    let (r, more) = pass(&mut pair, self.identity(), op.take());
-                    if r.is_some() {
-                        result = r;
+                match pass(&mut pair, self.identity(), op.take()) {
+                    Ok((r, more)) => {
+                        if r.is_some() {
+                            result = r;
+                        }
+                        // The pass's pins leave in this acquisition; they are dropped after it.
+                        let pins_left = take_pins(&mut pair.pins, &mut batch);
+                        drop(pair);
+                        Ok((more, pins_left))
                     }
-                    // The pass's pins leave in this acquisition; they are dropped after it.
-                    let pins_left = take_pins(&mut pair.pins, &mut batch);
-                    drop(pair);
-                    (true, more, pins_left)
-                } else {
-                    drop(pair);
-                    (false, false, false)
+                    Err(back) => {
+                        drop(pair);
+                        Err(back)
+                    }
                 }
             };
             drop(batch);
-            if !found {
-                // `connect_pair` moved the endpoint out of its home after this call looked:
-                // wait for the move (it holds `moving` until `joined` is set) and follow it.
-                drop(self.moving.lock());
-                match self.joined.get() {
-                    Some(joined) if !Arc::ptr_eq(joined, connection) => {
-                        connection = joined;
-                        continue;
+            let (more, pins_left) = match passed {
+                Ok(passed) => passed,
+                Err(back) => {
+                    // `connect_pair` moved the endpoint out of its home after this call
+                    // looked: wait for the move (it holds `moving` until `joined` is set) and
+                    // follow it with the operation, if it has not run yet.
+                    op = back;
+                    drop(self.moving.lock());
+                    match self.joined.get() {
+                        Some(joined) if !Arc::ptr_eq(joined, connection) => {
+                            connection = joined;
+                            continue;
+                        }
+                        _ => return result,
                     }
-                    _ => return result,
                 }
-            }
+            };
             if pins_left {
                 connection.drain_pins();
             }
@@ -635,23 +637,21 @@ impl Qp {
 }
 
 /// One locked pass: `op` (first pass only) on `me`'s endpoint, then one budgeted `progress`
-/// if the QP is connected. Returns `op`'s result and whether the budget ran out.
-fn pass<R>(
-    pair: &mut Pair,
-    me: usize,
-    op: Option<impl FnOnce(&mut Endpoint, &dyn MemorySpace, &mut dyn CompletionSink) -> R>,
-) -> (Option<R>, bool) {
+/// if the QP is connected. Returns `op`'s result and whether the budget ran out, or `op` back
+/// if `me`'s endpoint is not in this connection.
+fn pass<R, F>(pair: &mut Pair, me: usize, op: Option<F>) -> Result<(Option<R>, bool), Option<F>>
+where
+    F: FnOnce(&mut Endpoint, &dyn MemorySpace, &mut dyn CompletionSink) -> R,
+{
     let Pair { sides, pins } = pair;
-    let pins = RefCell::new(PinList::new(pins));
     let [a, b] = sides;
-    let (mine, peer) = if a.as_ref().is_some_and(|s| s.owner == me) {
-        (a, b)
-    } else {
-        (b, a)
+    let (mine, peer) = match (a.as_mut(), b.as_mut()) {
+        (Some(s), peer) if s.owner == me => (s, peer),
+        (peer, Some(s)) if s.owner == me => (s, peer),
+        // `me`'s endpoint is not here (it moved to its peer's connection): `op` goes back.
+        _ => return Err(op),
     };
-    let Some(mine) = mine.as_mut() else {
-        return (None, false);
-    };
+    let pins = RefCell::new(PinList::new(pins));
     let Side {
         endpoint,
         pd,
@@ -660,7 +660,7 @@ fn pass<R>(
         srq,
         ..
     } = mine;
-    let mut peer = peer.as_mut().map(|p| {
+    let mut peer = peer.map(|p| {
         let Side {
             endpoint,
             pd,
@@ -689,7 +689,7 @@ fn pass<R>(
         op(endpoint, &memory, &mut sink)
     });
     let Some((peer_endpoint, peer_pd, _, _, peer_srq)) = peer.as_mut() else {
-        return (result, false);
+        return Ok((result, false));
     };
     let peer_memory = PdMemory {
         pd: peer_pd,
@@ -729,7 +729,7 @@ fn pass<R>(
             stopped(&first) || stopped(&second)
         }
     };
-    (result, more)
+    Ok((result, more))
 }
 
 /// Connects two idle QPs (of one adapter or two) as an RC pair: the hook the connection
