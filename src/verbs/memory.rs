@@ -93,10 +93,6 @@ impl core::fmt::Debug for Pin {
     }
 }
 
-/// Invalidations one engine step may make (a send-and-invalidate, a read's local invalidation
-/// or an `NdkInvalidate`: one each; the second slot is headroom).
-const FENCES_PER_STEP: usize = 2;
-
 /// The pins of one execution pass, in a list reserved when the connection was built, and the
 /// invalidations of the current step that still have to wait for other processors' copies.
 #[derive(Debug)]
@@ -104,8 +100,10 @@ pub struct PinList<'a> {
     pins: &'a mut crate::platform::PVec<Pin>,
     /// Pins below this index no longer count as in-flight copies.
     settled: usize,
-    /// MRs invalidated by the current step, fenced by [`PinList::settle`].
-    fences: [Option<Arc<Mr>>; FENCES_PER_STEP],
+    /// The MR the current step invalidated, fenced by [`PinList::settle`]. One is enough: the
+    /// work requests that invalidate (send-and-invalidate at the responder, a read's local
+    /// invalidation, `NdkInvalidate`) are distinct kinds, one per step.
+    fence: Option<Arc<Mr>>,
 }
 
 impl<'a> PinList<'a> {
@@ -116,7 +114,7 @@ impl<'a> PinList<'a> {
         Self {
             pins,
             settled,
-            fences: [None, None],
+            fence: None,
         }
     }
 
@@ -135,8 +133,8 @@ impl<'a> PinList<'a> {
         let refused = self.pins.push(pin);
         debug_assert!(refused.is_ok(), "checked by has_room");
         // Unreachable: `has_room` was checked with no push in between (one pass runs under its
-        // connection lock). Should it happen, dropping the pin here settles nothing twice: the
-        // refused pin's count is released by its `settle` below.
+        // connection lock). Should it happen, the refused pin never reaches the list, so its
+        // copy count is released here (the list's `settle` would not see it).
         if let Err(mut pin) = refused {
             pin.settle();
         }
@@ -155,19 +153,13 @@ impl<'a> PinList<'a> {
     /// Remembers that the current step invalidated `mr`'s mapping: [`PinList::settle`] waits
     /// for the copies other processors still make into or out of it.
     pub fn fence_after_step(&mut self, mr: Arc<Mr>) {
-        if let Some(free) = self.fences.iter_mut().find(|f| f.is_none()) {
-            *free = Some(mr);
-        } else {
-            // Unreachable: the WQE kinds that invalidate (send-and-invalidate at the responder,
-            // a read's local invalidation, `NdkInvalidate`) are distinct, one per step. Should
-            // it happen, stop counting this step's copies and fence now: fencing while this
+        if let Some(earlier) = self.fence.replace(mr) {
+            // Unreachable (one invalidation per step, see `fence`). Should it happen, stop
+            // counting this step's copies and fence the earlier one now: fencing while this
             // thread still counts a copy could wait for itself.
-            debug_assert!(
-                false,
-                "more than {FENCES_PER_STEP} invalidations in one step"
-            );
+            debug_assert!(false, "two invalidations in one step");
             self.settle_copies();
-            mr.fence();
+            earlier.fence();
         }
     }
 
@@ -180,10 +172,8 @@ impl<'a> PinList<'a> {
     /// fencing steps never wait for each other.
     pub fn settle(&mut self) {
         self.settle_copies();
-        for fence in &mut self.fences {
-            if let Some(mr) = fence.take() {
-                mr.fence();
-            }
+        if let Some(mr) = self.fence.take() {
+            mr.fence();
         }
     }
 
