@@ -220,6 +220,8 @@ fn perf_quick_json_has_positive_ratios() {
     let r = json(&out);
     assert!(out.status.success(), "{r:#}");
     assert!(r["atomic_ns"].as_f64().expect("atomic") > 0.0);
+    // Cross points ran, so the cross-core limit was measured too.
+    assert!(r["handoff_ns"].as_f64().expect("hand-off") > 0.0);
     let baselines = r["baselines"].as_array().expect("baselines");
     assert_eq!(baselines.len(), 2);
     assert!(
@@ -244,6 +246,25 @@ fn perf_quick_json_has_positive_ratios() {
         let bytes = row["bytes_per_second"].as_f64().unwrap_or(0.0);
         assert!((bytes - expected).abs() <= expected * 1e-9, "{row}");
     }
+}
+
+#[test]
+fn perf_same_core_only_measures_no_handoff() {
+    let out = softndk(&[
+        "perf",
+        "--ops",
+        "write",
+        "--sizes",
+        "64",
+        "--placement",
+        "same",
+        "--quick",
+        "--json",
+    ]);
+    let r = json(&out);
+    assert!(out.status.success(), "{r:#}");
+    assert!(r["handoff_ns"].is_null(), "{r:#}");
+    assert_eq!(r["rows"].as_array().expect("rows").len(), 1);
 }
 
 #[test]

@@ -69,3 +69,90 @@ pub fn atomic_ns(time: Duration) -> f64 {
     }
     start.elapsed().as_secs_f64() * 1e9 / f64::from(n)
 }
+
+/// Round trips per timed batch of [`handoff_ns`].
+const HANDOFF_BATCH: u64 = 2000;
+
+/// Nanoseconds for one cache line to go from one core to the other: half the best batch
+/// average of a ping-pong on one atomic word between this thread and a helper thread, over
+/// about `time`. With `cores`, this thread is expected to run on `cores[0]` already and the
+/// helper is pinned to `cores[1]` (the placement of `cross` points); without, both are left to
+/// the scheduler.
+///
+/// This is the floor of a cross-core post → completion latency: the completion's line must
+/// reach the reaping core at least once. The best batch (not the mean) is the limit, as for
+/// memcpy: a batch the scheduler interrupted says nothing about the hardware.
+#[must_use]
+pub fn handoff_ns(time: Duration, cores: Option<[usize; 2]>) -> f64 {
+    // Even values are the pinger's turn, odd values the ponger's; `u64::MAX` stops the ponger.
+    let word = AtomicU64::new(0);
+    let best = std::thread::scope(|s| {
+        let word = &word;
+        s.spawn(move || {
+            if let Some([_, other]) = cores {
+                // Best effort: an unpinned helper still measures, only less repeatably.
+                let _ = core_affinity::set_for_current(core_affinity::CoreId { id: other });
+            }
+            let (mut seen, mut spins) = (0, 0u32);
+            loop {
+                let v = word.load(Ordering::Acquire);
+                if v == u64::MAX {
+                    return;
+                }
+                if !v.is_multiple_of(2) && v != seen {
+                    seen = v;
+                    word.store(v + 1, Ordering::Release);
+                } else {
+                    wait_a_little(&mut spins);
+                }
+            }
+        });
+        let start = Instant::now();
+        let mut best = f64::INFINITY;
+        let mut next = 0u64;
+        while start.elapsed() < time || best.is_infinite() {
+            let batch = Instant::now();
+            for _ in 0..HANDOFF_BATCH {
+                word.store(next + 1, Ordering::Release);
+                let mut spins = 0u32;
+                while word.load(Ordering::Acquire) != next + 2 {
+                    wait_a_little(&mut spins);
+                }
+                next += 2;
+            }
+            #[allow(clippy::cast_precision_loss)] // a batch count
+            let per_trip = batch.elapsed().as_secs_f64() * 1e9 / HANDOFF_BATCH as f64;
+            best = best.min(per_trip);
+        }
+        word.store(u64::MAX, Ordering::Release);
+        best
+    });
+    best / 2.0
+}
+
+/// Spins, but gives the core back now and then: with both threads on one core (one CPU, or an
+/// unpinned pair the scheduler stacked) pure spinning would cost a scheduler tick per turn.
+/// A batch that had to yield is slow and loses to the unyielding ones.
+fn wait_a_little(spins: &mut u32) {
+    *spins += 1;
+    if spins.is_multiple_of(SPINS_PER_YIELD) {
+        std::thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+}
+
+/// Empty turns between two `yield_now` calls of a waiting thread.
+pub const SPINS_PER_YIELD: u32 = 4096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handoff_measures_a_finite_positive_time_and_stops_its_helper() {
+        // Unpinned: the test may run on a one-core machine; `wait_a_little` keeps it finite.
+        let ns = handoff_ns(Duration::from_millis(5), None);
+        assert!(ns.is_finite() && ns > 0.0, "{ns}");
+    }
+}

@@ -169,6 +169,40 @@ pub fn pin_main_thread() -> Option<[usize; 2]> {
     core_affinity::set_for_current(poster).then_some([poster.id, reaper.id])
 }
 
+/// How a `cross` point's thread waits when it found nothing to do.
+///
+/// Pinned to a core of its own, it spins and yields only every
+/// [`SPINS_PER_YIELD`](super::baseline::SPINS_PER_YIELD) empty turns: a `yield_now` per empty
+/// poll is a system call, which would put the scheduler on every completion's path and
+/// measure it instead of the provider. Unpinned, the two threads may share a core, where
+/// spinning would cost whole scheduler ticks; it yields every time.
+struct Backoff {
+    every: u32,
+    turns: u32,
+}
+
+impl Backoff {
+    const fn new(pinned: bool) -> Self {
+        Self {
+            every: if pinned {
+                super::baseline::SPINS_PER_YIELD
+            } else {
+                1
+            },
+            turns: 0,
+        }
+    }
+
+    fn wait(&mut self) {
+        self.turns += 1;
+        if self.turns.is_multiple_of(self.every) {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// Measures one point for about `time` on the first `p.qps` pairs; a `cross` point's reaper
 /// runs pinned to `cores[1]` when given (the caller pinned itself to `cores[0]`).
 ///
@@ -197,20 +231,20 @@ pub fn measure(
                 }
                 let mut h = crate::run::histogram();
                 let mut buf = scratch();
+                let mut idle = Backoff::new(cores.is_some());
                 loop {
                     let done = stop.load(Ordering::Acquire);
                     if reap(pairs, tracks, p, base, &mut h, &mut buf)? == 0 {
                         if done && drained(tracks) {
                             return Ok(h);
                         }
-                        // Two spinning threads on a loaded 2-core machine lose whole
-                        // scheduler ticks to each other; give the core back instead.
-                        std::thread::yield_now();
+                        idle.wait();
                     }
                 }
             })
         });
         let mut outcome = Ok(());
+        let mut idle = Backoff::new(cores.is_some());
         // At least MIN_OPS completions, however long the scheduler keeps a thread away (but
         // not forever: a reaper that stopped or a stuck queue ends the point with an error).
         let give_up = time * 10 + Duration::from_secs(10);
@@ -230,7 +264,7 @@ pub fn measure(
                     outcome = Err(e);
                     break;
                 }
-                Ok(0) if reaper.is_some() => std::thread::yield_now(),
+                Ok(0) if reaper.is_some() => idle.wait(),
                 Ok(_) => {}
             }
             if reaper.is_none()

@@ -30,7 +30,8 @@ pub struct PerfRow {
     pub ns_per_op: f64,
     /// Post-to-completion latency (depth-1 points; otherwise includes queueing).
     pub latency: Percentiles,
-    /// Latency floor (memcpy of the size + one uncontended atomic) ÷ median latency.
+    /// Latency floor ÷ median latency. The floor is memcpy of the size plus one uncontended
+    /// atomic (`same`) or plus one cache-line hand-off between the two cores (`cross`).
     pub latency_ratio: f64,
 }
 
@@ -69,6 +70,9 @@ pub struct ObjectCostRow {
 pub struct PerfReport {
     /// One uncontended atomic `fetch_add`.
     pub atomic_ns: f64,
+    /// One cache line moving from one core to the other (half a ping-pong round trip between
+    /// the `cross` points' cores); `None` when no `cross` point ran.
+    pub handoff_ns: Option<f64>,
     /// memcpy per size.
     pub baselines: Vec<Baseline>,
     /// Measured points.
@@ -90,9 +94,17 @@ pub struct PerfReport {
 #[must_use]
 pub fn render_perf(r: &PerfReport) -> String {
     let mut out = format!(
-        "softndk perf: one uncontended atomic = {}\n\n",
+        "softndk perf: one uncontended atomic = {}",
         format_nanos(r.atomic_ns)
     );
+    if let Some(handoff) = r.handoff_ns {
+        let _ = write!(
+            out,
+            "; one cache line between the cross cores = {}",
+            format_nanos(handoff)
+        );
+    }
+    out.push_str("\n\n");
     if r.rows.is_empty() && r.baselines.is_empty() {
         render_objects(&mut out, r);
         for e in &r.errors {
@@ -210,6 +222,7 @@ mod tests {
     fn perf_table_shows_ratios() {
         let r = PerfReport {
             atomic_ns: 2.3,
+            handoff_ns: Some(61.0),
             baselines: vec![Baseline {
                 size: 4096,
                 memcpy_ns: 70.0,
@@ -237,6 +250,10 @@ mod tests {
         let text = render_perf(&r);
         assert!(text.contains("2.3 ns") && text.contains("58.00 GB/s") && text.contains("0.07"));
         assert!(
+            text.contains("one cache line between the cross cores = 61"),
+            "{text}"
+        );
+        assert!(
             !text.contains("cross:"),
             "no cross point, no placement line"
         );
@@ -263,6 +280,7 @@ mod object_tests {
     fn object_rows_compare_with_the_fewest_of_their_kind() {
         let r = PerfReport {
             atomic_ns: 2.0,
+            handoff_ns: None,
             baselines: vec![],
             rows: vec![],
             cross_cores: Some([0, 1]),
