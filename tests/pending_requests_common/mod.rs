@@ -68,7 +68,7 @@ impl Req {
     }
 }
 
-/// The request completion: `context` is one count of a [`Req`] leaked by [`Issued::new`].
+/// The request completion: `context` is one count of a [`Req`] leaked by [`Issued::with_hook`].
 pub unsafe extern "system" fn req_completion(context: *mut c_void, status: NTSTATUS) {
     // SAFETY: one count leaked for this completion, which the provider calls once.
     let req = unsafe { Arc::from_raw(context.cast_const().cast::<Req>()) };
