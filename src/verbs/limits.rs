@@ -129,8 +129,9 @@ pub struct AdapterConfig {
     pub addresses: [Option<crate::fabric::IpAddr>; MAX_ADAPTER_ADDRESSES],
     /// Whether every `NdkCreateXxx` answers `STATUS_PENDING` and delivers its object (or its
     /// failure) through the create completion from deferred work, instead of completing inline
-    /// (`docs/objects.md`, "Pending creates"). Off by default and in the miniport; tests and
-    /// `softndk run --pend-creates` turn it on to exercise consumers' pending paths.
+    /// (`docs/objects.md`, "Pending creates"). Off by default; the miniport sets it from the
+    /// `SoftNdkPendRequests` keyword, tests and `softndk run --pend-creates` to exercise
+    /// consumers' pending paths.
     pub pend_creates: bool,
     /// Whether `NdkRegisterMr`, `NdkDeregisterMr`, `NdkInitializeFastRegisterMr`,
     /// `NdkResizeCq` and `NdkModifySrq` answer `STATUS_PENDING` once their arguments passed the entry point's checks, and deliver their
