@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use softndk::miniport::config::{RDMA_TECHNOLOGY_IWARP, VERIFIER_KEYWORD};
+use softndk::miniport::config::{PEND_REQUESTS_KEYWORD, RDMA_TECHNOLOGY_IWARP, VERIFIER_KEYWORD};
 
 /// Section name (lower case) → its lines, comments and blank lines removed.
 type Inf = BTreeMap<String, Vec<String>>;
@@ -229,6 +229,23 @@ fn lint(text: &str) -> Vec<String> {
             enum_values(&reg, VERIFIER_KEYWORD) == ["0", "1"],
             "SoftNdkVerifier 0/1",
         );
+        let pend = format!("Ndi\\Params\\{PEND_REQUESTS_KEYWORD}");
+        expect(
+            reg_value(&reg, &pend, "ParamDesc").is_some(),
+            "SoftNdkPendRequests offered as an advanced property",
+        );
+        expect(
+            reg_value(&reg, &pend, "Type").as_deref() == Some("enum"),
+            "SoftNdkPendRequests enum",
+        );
+        expect(
+            reg_value(&reg, &pend, "Default").as_deref() == Some("0"),
+            "SoftNdkPendRequests default off",
+        );
+        expect(
+            enum_values(&reg, PEND_REQUESTS_KEYWORD) == ["0", "1"],
+            "SoftNdkPendRequests 0/1",
+        );
         let tech = "Ndi\\Params\\*NetworkDirectTechnology";
         let techs = enum_values(&reg, "*NetworkDirectTechnology");
         let default = reg_value(&reg, tech, "Default").unwrap_or_default();
@@ -362,6 +379,26 @@ fn lint_catches_broken_infs() {
             "HKR, Ndi\\Params\\SoftNdkVerifier,      Type,      0, \"enum\"",
             "HKR, Ndi\\Params\\SoftNdkVerifier,      Type,      0, \"dword\"",
             "SoftNdkVerifier enum",
+        ),
+        (
+            "Default,   0, \"0\"\nHKR, Ndi\\Params\\SoftNdkPendRequests\\enum",
+            "Default,   0, \"1\"\nHKR, Ndi\\Params\\SoftNdkPendRequests\\enum",
+            "SoftNdkPendRequests default off",
+        ),
+        (
+            "SoftNdkPendRequests\\enum, \"1\",       0, %Enabled%",
+            "SoftNdkPendRequests\\enum, \"2\",       0, %Enabled%",
+            "SoftNdkPendRequests 0/1",
+        ),
+        (
+            "HKR, Ndi\\Params\\SoftNdkPendRequests,      Type,      0, \"enum\"",
+            "HKR, Ndi\\Params\\SoftNdkPendRequests,      Type,      0, \"dword\"",
+            "SoftNdkPendRequests enum",
+        ),
+        (
+            "HKR, Ndi\\Params\\SoftNdkPendRequests,      ParamDesc",
+            "HKR, Ndi\\Params\\SoftNdkPendRequestz,      ParamDesc",
+            "SoftNdkPendRequests offered as an advanced property",
         ),
         (
             "HKR, Ndi,            Service",

@@ -77,6 +77,11 @@ pub struct RunArgs {
     /// deferred work (exercises consumers' pending-create paths).
     #[arg(long)]
     pub pend_creates: bool,
+    /// Make every memory registration, CQ resize and SRQ modify pend and deliver its status
+    /// through the request completion from deferred work (exercises consumers'
+    /// pending-request paths; the miniport's `SoftNdkPendRequests` keyword does both).
+    #[arg(long)]
+    pub pend_requests: bool,
     /// Output options.
     #[command(flatten)]
     pub output: Output,

@@ -171,9 +171,10 @@ fn aggressive_churn_closes_everything() {
 }
 
 #[test]
-fn pending_creates_run_clean_with_churn() {
-    // Every create pends and arrives through its completion; churn creates and closes
-    // connectors, QPs and MRs all the time.
+fn pending_creates_and_requests_run_clean_with_churn() {
+    // Every create pends and arrives through its completion, every registration through its
+    // request completion; churn creates, registers and closes connectors, QPs and MRs all the
+    // time.
     let out = softndk(&[
         "run",
         "--duration",
@@ -184,10 +185,12 @@ fn pending_creates_run_clean_with_churn() {
         "--churn",
         "20ms",
         "--pend-creates",
+        "--pend-requests",
     ]);
     let r = json(&out);
     assert!(out.status.success(), "{r:#}");
     assert_eq!(r["config"]["pend_creates"], true, "{r:#}");
+    assert_eq!(r["config"]["pend_requests"], true, "{r:#}");
     for row in r["objects"].as_array().expect("objects") {
         assert!(u(&row["created"]) > 0, "{row}");
         assert_eq!(row["created"], row["closed"], "{row}");

@@ -6,8 +6,10 @@ use std::sync::{Arc, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed, CqEvents};
-use super::{Adapter, request_completion, table};
+use super::request::request;
+use super::{Adapter, table};
 use crate::abi::{NDK_CQ, NDK_CQ_DISPATCH, NDK_RESULT, NDK_RESULT_EX, NTSTATUS};
+use crate::platform::Platform;
 
 /// The CQ notification callback: `context` is the `CqEvents` the CQ was created with.
 unsafe extern "system" fn notification(context: *mut c_void, status: NTSTATUS) {
@@ -42,6 +44,8 @@ impl CqPtr {
 pub struct Cq {
     raw: *mut NDK_CQ,
     events: Arc<CqEvents>,
+    /// The adapter's platform, for waiting on a pending resize.
+    platform: Option<Platform>,
 }
 
 // SAFETY: NDK objects may be used from any thread.
@@ -62,6 +66,7 @@ impl Cq {
         Ok(Self {
             raw,
             events: Arc::clone(events),
+            platform: adapter.platform().cloned(),
         })
     }
 
@@ -126,18 +131,13 @@ impl Cq {
         unsafe { (self.dispatch().NdkGetCqResults)(self.raw, ptr::null_mut(), n) }
     }
 
-    /// `NdkResizeCq`.
+    /// `NdkResizeCq`: the final status (waited for if it pends, PASSIVE only).
     #[must_use]
     pub fn resize(&self, depth: u32) -> NTSTATUS {
-        // SAFETY: live CQ; a valid request completion.
-        unsafe {
-            (self.dispatch().NdkResizeCq)(
-                self.raw,
-                depth,
-                Some(request_completion),
-                ptr::null_mut(),
-            )
-        }
+        request(self.platform.as_ref(), |done, context| {
+            // SAFETY: live CQ; a valid request completion.
+            unsafe { (self.dispatch().NdkResizeCq)(self.raw, depth, Some(done), context) }
+        })
     }
 
     /// `NdkControlCqInterruptModeration`.

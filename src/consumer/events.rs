@@ -17,14 +17,16 @@ pub(super) type Keep = Arc<dyn core::any::Any + Send + Sync>;
 /// Counts of completions that SoftNDK should never call (it completes inline).
 static UNEXPECTED_COMPLETIONS: AtomicU32 = AtomicU32::new(0);
 
-/// How many create/request completions were called (tests assert 0: SoftNDK completes creates,
-/// registrations, resize and modify inline).
+/// How many of [`create_completion`] and [`request_completion`] were called.
+///
+/// Tests assert 0: they are handed only to calls SoftNDK completes inline — creates and
+/// requests on adapters that pend neither, `NdkBuildLAM`, and misuse the entry point refuses.
 #[must_use]
 pub fn unexpected_completions() -> u32 {
     UNEXPECTED_COMPLETIONS.load(Ordering::SeqCst)
 }
 
-/// A create completion: SoftNDK never pends a create, so reaching it is recorded as a bug.
+/// A create completion for creates expected to complete inline; reaching it is recorded.
 ///
 /// # Safety
 ///

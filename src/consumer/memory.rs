@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed};
-use super::request_completion;
+use super::request::request;
 use crate::abi::{MDL, NDK_MR, NDK_MR_DISPATCH, NDK_SGE, NTSTATUS, STATUS_SUCCESS};
 use crate::dispatch::mdl::HostMdl;
+use crate::platform::Platform;
 
 /// Consumer memory that the provider may read and write while registered: owned raw memory,
 /// never accessed through references (reads and writes copy).
@@ -179,6 +180,8 @@ pub struct Mr {
     raw: *mut NDK_MR,
     /// The registered buffer, kept alive until deregistration or the close completion.
     buffer: Mutex<Option<Arc<Buffer>>>,
+    /// The platform pending registrations are waited on (`None`: a condition variable).
+    platform: Option<Platform>,
 }
 
 // SAFETY: NDK objects may be used from any thread.
@@ -198,12 +201,23 @@ impl Mr {
         Self {
             raw,
             buffer: Mutex::new(None),
+            platform: None,
         }
+    }
+
+    /// This MR, waiting for pending registrations and deregistrations with `platform`'s event
+    /// (which runs a deterministic host's queue while it waits, see `consumer::request`).
+    /// MRs made by [`super::Pd::create_mr`] have their adapter's platform already.
+    #[must_use]
+    pub fn with_platform(mut self, platform: Option<&Platform>) -> Self {
+        self.platform = platform.cloned();
+        self
     }
 
     object_accessors!(NDK_MR, NDK_MR_DISPATCH);
 
-    /// `NdkRegisterMr` of the whole `buffer` with `flags`, through an MDL chain cut at `cuts`.
+    /// `NdkRegisterMr` of the whole `buffer` with `flags`, through an MDL chain cut at `cuts`:
+    /// the final status (a registration that pends is waited for, PASSIVE only).
     #[must_use]
     pub fn register(&self, buffer: &Arc<Buffer>, flags: u32, cuts: &[usize]) -> NTSTATUS {
         let mut chain = buffer.mdl(cuts);
@@ -236,32 +250,27 @@ impl Mr {
         flags: u32,
         keep: Option<&Arc<Buffer>>,
     ) -> NTSTATUS {
-        // SAFETY: live MR; `mdl` is NULL or a chain over memory kept alive while registered (the
-        // caller passes the buffer it describes in `keep`; a chain whose memory is not kept is
-        // only ever refused).
-        let status = unsafe {
-            (self.dispatch().NdkRegisterMr)(
-                self.raw,
-                mdl,
-                length,
-                flags,
-                Some(request_completion),
-                ptr::null_mut(),
-            )
-        };
+        let status = request(self.platform.as_ref(), |done, context| {
+            // SAFETY: live MR; `mdl` is NULL or a chain over memory kept alive while registered
+            // (the caller passes the buffer it describes in `keep`; a chain whose memory is not
+            // kept is only ever refused); the chain itself is read before the call returns.
+            unsafe {
+                (self.dispatch().NdkRegisterMr)(self.raw, mdl, length, flags, Some(done), context)
+            }
+        });
         if status == STATUS_SUCCESS {
             *self.buffer.lock().unwrap_or_else(PoisonError::into_inner) = keep.cloned();
         }
         status
     }
 
-    /// `NdkDeregisterMr`.
+    /// `NdkDeregisterMr`: the final status (waited for if it pends, PASSIVE only).
     #[must_use]
     pub fn deregister(&self) -> NTSTATUS {
-        // SAFETY: live MR.
-        let status = unsafe {
-            (self.dispatch().NdkDeregisterMr)(self.raw, Some(request_completion), ptr::null_mut())
-        };
+        let status = request(self.platform.as_ref(), |done, context| {
+            // SAFETY: live MR; a valid completion.
+            unsafe { (self.dispatch().NdkDeregisterMr)(self.raw, Some(done), context) }
+        });
         if status == STATUS_SUCCESS {
             self.buffer
                 .lock()
@@ -271,19 +280,21 @@ impl Mr {
         status
     }
 
-    /// `NdkInitializeFastRegisterMr`.
+    /// `NdkInitializeFastRegisterMr`: the final status (waited for if it pends, PASSIVE only).
     #[must_use]
     pub fn initialize_fast_register(&self, pages: u32, remote: bool) -> NTSTATUS {
-        // SAFETY: live MR.
-        unsafe {
-            (self.dispatch().NdkInitializeFastRegisterMr)(
-                self.raw,
-                pages,
-                u8::from(remote),
-                Some(request_completion),
-                ptr::null_mut(),
-            )
-        }
+        request(self.platform.as_ref(), |done, context| {
+            // SAFETY: live MR; a valid completion.
+            unsafe {
+                (self.dispatch().NdkInitializeFastRegisterMr)(
+                    self.raw,
+                    pages,
+                    u8::from(remote),
+                    Some(done),
+                    context,
+                )
+            }
+        })
     }
 
     /// `NdkGetLocalTokenFromMr`.

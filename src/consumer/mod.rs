@@ -58,6 +58,7 @@ mod memory;
 mod mw;
 mod pending;
 mod qp;
+mod request;
 mod srq;
 
 use core::ffi::c_void;
@@ -84,6 +85,7 @@ pub use memory::{Buffer, MdlChain, Mr};
 pub use mw::Mw;
 pub use pending::{CreateWait, Delivered, create_object, pending_create_completion};
 pub use qp::{Qp, ctx};
+pub use request::{RequestWait, pending_request_completion, request};
 pub use srq::{Srq, SrqEvents};
 
 /// An open adapter, as NDIS hands it to a consumer.
@@ -356,7 +358,7 @@ impl Pd {
         });
         if status == STATUS_SUCCESS {
             // SAFETY: an MR the provider just created; only this value uses it.
-            Ok(unsafe { Mr::from_raw(out) })
+            Ok(unsafe { Mr::from_raw(out) }.with_platform(self.platform.as_ref()))
         } else {
             Err(status)
         }

@@ -6,8 +6,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::vec::Vec;
 
 use super::events::{self, Closed, Keep, Recorder};
-use super::{Cq, Pd, Qp, QpLimits, ctx, table};
-use crate::abi::{NDK_CQ, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_SUCCESS};
+use super::{Cq, Pd, Qp, QpLimits, RequestWait, ctx, table};
+use crate::abi::{
+    NDK_CQ, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS, STATUS_PENDING, STATUS_SUCCESS,
+};
+use crate::platform::Platform;
 
 /// A raw SRQ pointer that the notification recorder may use from inside the callback.
 #[derive(Clone, Copy, Debug)]
@@ -59,16 +62,17 @@ impl SrqEvents {
                 // SAFETY: the SRQ is open while its notification runs (close pends until it
                 // returns).
                 let dispatch = unsafe { table(srq.0) };
-                // SAFETY: live SRQ; valid request completion.
-                let _ = unsafe {
-                    (dispatch.NdkModifySrq)(
-                        srq.0,
-                        0,
-                        threshold,
-                        Some(events::request_completion),
-                        ptr::null_mut(),
-                    )
-                };
+                // Not waited for (a callback at DISPATCH must not block): a pending re-arm
+                // completes on its own and its completion takes back the context.
+                let wait = RequestWait::new(None);
+                let (done, context) = RequestWait::leak(&wait);
+                // SAFETY: live SRQ; valid request completion and context.
+                let status =
+                    unsafe { (dispatch.NdkModifySrq)(srq.0, 0, threshold, Some(done), context) };
+                if status != STATUS_PENDING {
+                    // SAFETY: the request did not pend, so the completion will not run.
+                    unsafe { RequestWait::reclaim(context) };
+                }
             }
         });
     }
@@ -87,6 +91,8 @@ unsafe extern "system" fn notification(context: *mut c_void, status: NTSTATUS) {
 pub struct Srq {
     raw: *mut NDK_SRQ,
     events: Option<Arc<SrqEvents>>,
+    /// The adapter's platform, for waiting on a pending modification.
+    platform: Option<Platform>,
 }
 
 // SAFETY: NDK objects may be used from any thread.
@@ -110,19 +116,15 @@ impl Srq {
         unsafe { (self.dispatch().NdkSrqReceive)(self.raw, ctx(context), p, n) }
     }
 
-    /// `NdkModifySrq`.
+    /// `NdkModifySrq`: the final status (waited for if it pends, PASSIVE only).
     #[must_use]
     pub fn modify(&self, depth: u32, threshold: u32) -> NTSTATUS {
-        // SAFETY: live SRQ; valid request completion.
-        unsafe {
-            (self.dispatch().NdkModifySrq)(
-                self.raw,
-                depth,
-                threshold,
-                Some(events::request_completion),
-                ptr::null_mut(),
-            )
-        }
+        super::request(self.platform.as_ref(), |done, context| {
+            // SAFETY: live SRQ; valid request completion.
+            unsafe {
+                (self.dispatch().NdkModifySrq)(self.raw, depth, threshold, Some(done), context)
+            }
+        })
     }
 
     /// Makes the notification callback call `NdkModifySrq(0, threshold)` from inside itself.
@@ -180,6 +182,7 @@ impl Pd {
         super::succeeded(status).map(|()| Srq {
             raw: out,
             events: events.cloned(),
+            platform: self.platform.clone(),
         })
     }
 

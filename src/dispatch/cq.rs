@@ -5,12 +5,13 @@ use core::ffi::c_void;
 
 use crate::abi::{
     NDK_CQ, NDK_CQ_DISPATCH, NDK_FN_REQUEST_COMPLETION, NDK_OPERATION_TYPE, NDK_RESULT,
-    NDK_RESULT_EX, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    NDK_RESULT_EX, NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
 };
 use crate::engine::{Completion, OpType, Status};
 use crate::verbs::{ArmType, Cq, completion_status};
 
 use super::handle::borrow;
+use super::request;
 use super::{close_object, query_extension};
 
 /// `NDK_CQ_DISPATCH`.
@@ -24,23 +25,34 @@ pub static TABLE: NDK_CQ_DISPATCH = NDK_CQ_DISPATCH {
     NdkGetCqResultsEx: get_cq_results_ex,
 };
 
-/// `NdkResizeCq`: completes inline. Mandatory: CQ, `RequestCompletion` (never called).
+/// `NdkResizeCq`. Mandatory: CQ, `RequestCompletion`; a depth of 0 or above `MaxCqDepth`:
+/// `STATUS_INVALID_PARAMETER`. These are answered inline; the resize completes inline or pends
+/// ([`request::answer`]). A depth below the entries queued at that moment
+/// (`STATUS_INVALID_PARAMETER`) or a ring that cannot be allocated
+/// (`STATUS_INSUFFICIENT_RESOURCES`) is the resize's own answer, through the completion if it
+/// pends.
 unsafe extern "system" fn resize_cq(
     cq: *mut NDK_CQ,
     depth: u32,
     completion: Option<NDK_FN_REQUEST_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the CQ pointer.
     let Some(cq) = (unsafe { borrow::<Cq>(cq) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() {
+    let Some(completion) = completion else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let adapter = cq.adapter();
+    if depth == 0 || depth > adapter.limits().max_cq_depth {
         return STATUS_INVALID_PARAMETER;
     }
-    match cq.resize(depth) {
-        Ok(()) => STATUS_SUCCESS,
-        Err(status) => status,
+    // SAFETY: the consumer's completion for this call (NdkResizeCq contract).
+    unsafe {
+        request::answer(adapter, &cq, completion, context, move |cq| {
+            cq.resize(depth)
+        })
     }
 }
 

@@ -30,6 +30,7 @@ pub mod misuse;
 mod mw;
 mod pd;
 mod qp;
+mod request;
 mod srq;
 
 use core::ffi::c_void;

@@ -14,6 +14,7 @@ use crate::verbs::Srq;
 use super::handle::borrow;
 use super::misuse::{self, Queue};
 use super::qp::{MAX_SGE, read_sges};
+use super::request;
 use super::{close_object, query_extension};
 
 /// `NDK_SRQ_DISPATCH`.
@@ -31,23 +32,37 @@ const fn status(r: Result<(), NTSTATUS>) -> NTSTATUS {
     }
 }
 
-/// `NdkModifySrq`: completes inline. Mandatory: SRQ, `RequestCompletion` (never called).
-/// Depth 0 keeps the depth, threshold 0 keeps threshold and arming (see `verbs::srq`).
+/// `NdkModifySrq`. Mandatory: SRQ, `RequestCompletion`; a depth above `MaxSrqDepth`:
+/// `STATUS_INVALID_PARAMETER`. These are answered inline; the modification completes inline or
+/// pends ([`request::answer`]). Depth 0 keeps the depth, threshold 0 keeps threshold and arming
+/// (see `verbs::srq`); a depth below the receives queued at that moment
+/// (`STATUS_INVALID_PARAMETER`) or storage that cannot be allocated
+/// (`STATUS_INSUFFICIENT_RESOURCES`) is the modification's own answer, through the completion
+/// if it pends.
 unsafe extern "system" fn modify_srq(
     srq: *mut NDK_SRQ,
     depth: u32,
     threshold: u32,
     completion: Option<NDK_FN_REQUEST_COMPLETION>,
-    _context: *mut c_void,
+    context: *mut c_void,
 ) -> NTSTATUS {
     // SAFETY: NDK contract for the SRQ pointer.
     let Some(srq) = (unsafe { borrow::<Srq>(srq) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    if completion.is_none() {
+    let Some(completion) = completion else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    let adapter = srq.pd().adapter();
+    if depth > adapter.limits().max_srq_depth {
         return STATUS_INVALID_PARAMETER;
     }
-    status(srq.modify(depth, threshold))
+    // SAFETY: the consumer's completion for this call (NdkModifySrq contract).
+    unsafe {
+        request::answer(adapter, &srq, completion, context, move |srq| {
+            srq.modify(depth, threshold)
+        })
+    }
 }
 
 /// `NdkSrqReceive`: `nSge` ≤ the SRQ's `MaxReceiveRequestSge`, NULL `pSgl` only with 0 SGEs.

@@ -71,6 +71,8 @@ static SUPPORTED_OID_LIST: [u32; oid::SUPPORTED_OIDS.len()] = oid::SUPPORTED_OID
 static NETWORK_DIRECT_KEYWORD: [u16; 14] = ascii_utf16("*NetworkDirect");
 static SOFTNDK_VERIFIER_KEYWORD: [u16; config::VERIFIER_KEYWORD.len()] =
     ascii_utf16(config::VERIFIER_KEYWORD);
+static SOFTNDK_PEND_REQUESTS_KEYWORD: [u16; config::PEND_REQUESTS_KEYWORD.len()] =
+    ascii_utf16(config::PEND_REQUESTS_KEYWORD);
 
 /// One SoftNDK miniport adapter.
 ///
@@ -108,6 +110,9 @@ pub(super) struct Adapter {
     /// The provider verifier of every `NDK_ADAPTER` opened on this adapter: the
     /// `SoftNdkVerifier` keyword, read once in initialize (`config::verifier_checks`).
     pub(super) verifier: MisuseChecks,
+    /// Whether every `NDK_ADAPTER` opened on this adapter pends its creates and requests: the
+    /// `SoftNdkPendRequests` keyword, read once in initialize (`config::pend_requests`).
+    pub(super) pend_requests: bool,
 }
 
 /// `Adapter::port` while the adapter is not attached to the hub.
@@ -194,6 +199,7 @@ impl Adapter {
                 port: AtomicUsize::new(NO_PORT),
                 platform: parts.platform,
                 verifier: MisuseChecks::DEFAULT,
+                pend_requests: false,
             });
         }
         // SAFETY: `raw` was allocated with the global allocator for `Self`'s layout and now
@@ -416,10 +422,14 @@ pub(super) unsafe extern "system" fn initialize(
         let keyword = unsafe { read_keyword(handle, &NETWORK_DIRECT_KEYWORD) }.integer();
         // SAFETY: as above.
         let verifier = unsafe { read_keyword(handle, &SOFTNDK_VERIFIER_KEYWORD) };
+        // SAFETY: as above.
+        let pend = unsafe { read_keyword(handle, &SOFTNDK_PEND_REQUESTS_KEYWORD) };
         // SAFETY: `context` is the adapter allocated above; NDIS calls none of its handlers
         // with this context before initialize returns and nothing else has been given it yet
         // (the hub attach comes last), so this write is the only access.
         unsafe { (*context).verifier = config::verifier_checks(verifier) };
+        // SAFETY: as for the write above.
+        unsafe { (*context).pend_requests = config::pend_requests(pend) };
         // SAFETY: `context` is the adapter allocated above, live until freed below or in halt.
         let enabled = unsafe {
             (*context)

@@ -1,8 +1,8 @@
 //! What a `SoftNDK` adapter tells NDIS about itself, and what its registry keywords mean.
 //!
 //! Ethernet parameters, its MAC address, the NDKPI version it reports before any open, whether
-//! NDK may be enabled (`*NetworkDirect`) and whether the provider verifier is on
-//! (`SoftNdkVerifier`).
+//! NDK may be enabled (`*NetworkDirect`), whether the provider verifier is on
+//! (`SoftNdkVerifier`) and whether creates and requests pend (`SoftNdkPendRequests`).
 //!
 //! Owns: the Ethernet numbers in the general attributes and the OID answers derived from
 //! them. Must never: touch NDIS (pure values, host-tested), or define an NDK limit or flag —
@@ -93,6 +93,10 @@ pub const NDK_PROVIDER_READY: bool = true;
 /// The registry keyword of the provider verifier (the INF offers it as an advanced property).
 pub const VERIFIER_KEYWORD: &str = "SoftNdkVerifier";
 
+/// The registry keyword that makes every NDK create and request that may pend answer
+/// `STATUS_PENDING` (the INF offers it as an advanced property).
+pub const PEND_REQUESTS_KEYWORD: &str = "SoftNdkPendRequests";
+
 /// What reading an integer keyword from the adapter's registry parameters gave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Keyword {
@@ -132,6 +136,22 @@ pub const fn verifier_checks(keyword: Keyword) -> MisuseChecks {
     }
 }
 
+/// Whether the `NDK_ADAPTER`s opened on an adapter pend, from the `SoftNdkPendRequests` keyword.
+///
+/// The keyword is a `REG_DWORD` offered by the INF as an advanced property (enum 0/1, default
+/// 0): 1 turns on
+/// both `AdapterConfig::pend_creates` and `AdapterConfig::pend_requests` (every `NdkCreateXxx`,
+/// `NdkRegisterMr`, `NdkDeregisterMr`, `NdkInitializeFastRegisterMr`, `NdkResizeCq` and
+/// `NdkModifySrq` answers `STATUS_PENDING` and completes from a DPC), so an NDK consumer's
+/// pending paths run; 0 completes them inline.
+///
+/// Missing, of another type, or any other number: `false`, the default. Pending is a test mode
+/// that only adds latency, so a bad value never turns it on.
+#[must_use]
+pub const fn pend_requests(keyword: Keyword) -> bool {
+    matches!(keyword, Keyword::Integer(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +172,22 @@ mod tests {
         assert_eq!(Keyword::Integer(7).integer(), Some(7));
         assert_eq!(Keyword::WrongType.integer(), None);
         assert_eq!(Keyword::Missing.integer(), None);
+    }
+
+    #[test]
+    fn pend_requests_keyword_values_and_every_bad_one() {
+        assert!(pend_requests(Keyword::Integer(1)));
+        assert!(!pend_requests(Keyword::Integer(0)));
+        for bad in [
+            Keyword::Missing,
+            Keyword::WrongType,
+            Keyword::Integer(2),
+            Keyword::Integer(0x8000_0001),
+            Keyword::Integer(u32::MAX),
+        ] {
+            assert!(!pend_requests(bad), "{bad:?} must keep the default (off)");
+        }
+        assert_ne!(PEND_REQUESTS_KEYWORD, VERIFIER_KEYWORD);
     }
 
     #[test]

@@ -35,6 +35,7 @@ fn open_state(adapter: &Adapter) -> NdkAdapterState {
         fabric: Some(adapter.fabric_port.fabric().clone()),
         addresses: adapter.fabric_port.addresses(),
         misuse: adapter.verifier,
+        pend: adapter.pend_requests,
     }
 }
 

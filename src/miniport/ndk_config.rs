@@ -51,11 +51,14 @@ pub struct NdkAdapterState {
     /// The provider verifier, as the adapter's `SoftNdkVerifier` keyword set it at
     /// initialization (`config::verifier_checks`).
     pub misuse: MisuseChecks,
+    /// Whether creates and requests pend, as the adapter's `SoftNdkPendRequests` keyword set it
+    /// at initialization (`config::pend_requests`).
+    pub pend: bool,
 }
 
 impl NdkAdapterState {
-    /// State with `token_secret`, no fabric (private loopback fabric per instance) and the
-    /// build's default verifier setting.
+    /// State with `token_secret`, no fabric (private loopback fabric per instance), the
+    /// build's default verifier setting, and creates and requests completing inline.
     #[must_use]
     pub const fn detached(token_secret: u32) -> Self {
         Self {
@@ -63,6 +66,7 @@ impl NdkAdapterState {
             fabric: None,
             addresses: AddressSet::EMPTY,
             misuse: MisuseChecks::DEFAULT,
+            pend: false,
         }
     }
 }
@@ -70,7 +74,8 @@ impl NdkAdapterState {
 /// The provider configuration of one `NDK_ADAPTER` opened on an adapter.
 ///
 /// SoftNDK's identity and limits ([`AdapterConfig::softndk`]) with the adapter's per-open
-/// state: the token secret, the provider verifier setting, and the fabric (bound to the adapter's id) with the adapter's
+/// state: the token secret, the provider verifier setting, whether creates and requests pend
+/// (both follow `pend`), and the fabric (bound to the adapter's id) with the adapter's
 /// addresses ([`AdapterConfig::on_fabric`]). The only place the miniport builds an
 /// [`AdapterConfig`]; the NDK attributes are derived from its result too, so NDIS and
 /// `NdkQueryAdapterInfo` report the same numbers.
@@ -79,7 +84,9 @@ pub fn ndk_adapter_config(state: &NdkAdapterState) -> AdapterConfig {
     let config = AdapterConfig {
         misuse: state.misuse,
         ..AdapterConfig::softndk(state.token_secret)
-    };
+    }
+    .with_pending_creates(state.pend)
+    .with_pending_requests(state.pend);
     match &state.fabric {
         Some(fabric) => {
             // The provider takes at most `MAX_ADAPTER_ADDRESSES`; the first ones are kept.
@@ -233,6 +240,26 @@ mod tests {
             };
             assert_eq!(ndk_adapter_config(&state).misuse, checks);
         }
+    }
+
+    #[test]
+    fn the_configuration_pends_creates_and_requests_as_the_keyword_says() {
+        let inline = ndk_adapter_config(&NdkAdapterState::detached(1));
+        assert!(
+            !inline.pend_creates && !inline.pend_requests,
+            "off by default"
+        );
+        let state = NdkAdapterState {
+            pend: true,
+            ..NdkAdapterState::detached(1)
+        };
+        let pending = ndk_adapter_config(&state);
+        assert!(pending.pend_creates && pending.pend_requests);
+        assert_eq!(
+            ndk_adapter_info(&pending),
+            ndk_adapter_info(&inline),
+            "pending changes no reported limit or flag"
+        );
     }
 
     #[test]

@@ -159,6 +159,13 @@ impl Adapter {
         self.config.pend_creates
     }
 
+    /// Whether registrations, `NdkResizeCq` and `NdkModifySrq` pend
+    /// ([`AdapterConfig::pend_requests`]).
+    #[must_use]
+    pub const fn pends_requests(&self) -> bool {
+        self.config.pend_requests
+    }
+
     /// The dispatch tables children are built with.
     #[must_use]
     pub const fn tables(&self) -> &DispatchTables {

@@ -129,9 +129,17 @@ pub struct AdapterConfig {
     pub addresses: [Option<crate::fabric::IpAddr>; MAX_ADAPTER_ADDRESSES],
     /// Whether every `NdkCreateXxx` answers `STATUS_PENDING` and delivers its object (or its
     /// failure) through the create completion from deferred work, instead of completing inline
-    /// (`docs/objects.md`, "Pending creates"). Off by default and in the miniport; tests and
-    /// `softndk run --pend-creates` turn it on to exercise consumers' pending paths.
+    /// (`docs/objects.md`, "Pending creates"). Off by default; the miniport sets it from the
+    /// `SoftNdkPendRequests` keyword, tests and `softndk run --pend-creates` to exercise
+    /// consumers' pending paths.
     pub pend_creates: bool,
+    /// Whether `NdkRegisterMr`, `NdkDeregisterMr`, `NdkInitializeFastRegisterMr`,
+    /// `NdkResizeCq` and `NdkModifySrq` answer `STATUS_PENDING` once their arguments passed the entry point's checks, and deliver their
+    /// status through the request completion from deferred work, instead of completing inline
+    /// (`docs/objects.md`, "Pending requests"). Off by default; the miniport sets it from the
+    /// `SoftNdkPendRequests` keyword, tests and `softndk run --pend-requests` to exercise
+    /// consumers' pending-request paths.
+    pub pend_requests: bool,
 }
 
 /// The vendor id SoftNDK reports in `NDK_ADAPTER_INFO` (no PCI vendor: a software adapter).
@@ -154,6 +162,7 @@ impl AdapterConfig {
             fabric: None,
             addresses: [None; MAX_ADAPTER_ADDRESSES],
             pend_creates: false,
+            pend_requests: false,
         }
     }
 
@@ -161,6 +170,13 @@ impl AdapterConfig {
     #[must_use]
     pub const fn with_pending_creates(mut self, pend: bool) -> Self {
         self.pend_creates = pend;
+        self
+    }
+
+    /// This configuration with [`AdapterConfig::pend_requests`] set to `pend`.
+    #[must_use]
+    pub const fn with_pending_requests(mut self, pend: bool) -> Self {
+        self.pend_requests = pend;
         self
     }
 

@@ -15,7 +15,6 @@
 #![allow(dead_code, unsafe_code)]
 
 use core::ffi::c_void;
-use core::ptr;
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -52,8 +51,10 @@ pub struct Cell {
     pub delivery: Delivery,
     /// IRQL of the consumer's calls (adapter open/close are always PASSIVE).
     pub irql: Irql,
-    /// Whether the adapters pend every create (`AdapterConfig::pend_creates`): the objects
-    /// arrive through the create completion from deferred work.
+    /// Whether the adapters pend every create and request (`AdapterConfig::pend_creates`,
+    /// `AdapterConfig::pend_requests`, as the miniport's `SoftNdkPendRequests` keyword does):
+    /// the objects arrive through the create completion, registrations, resizes and modifies
+    /// complete through the request completion, from deferred work.
     pub pend: bool,
 }
 
@@ -146,7 +147,9 @@ impl Env {
     /// The configuration of this cell's adapters.
     #[must_use]
     pub const fn config(&self) -> AdapterConfig {
-        AdapterConfig::softndk(0x0C0F_0007).with_pending_creates(self.cell.pend)
+        AdapterConfig::softndk(0x0C0F_0007)
+            .with_pending_creates(self.cell.pend)
+            .with_pending_requests(self.cell.pend)
     }
 
     /// Opens a SoftNDK adapter (PASSIVE) and returns the verifier's shadow as a consumer
@@ -555,6 +558,8 @@ pub struct Hooked {
     raw: *mut NDK_CQ,
     /// What its notifications saw.
     pub notes: Arc<Notes>,
+    /// The adapter's platform, for waiting on a pending resize.
+    platform: Option<softndk::platform::Platform>,
 }
 
 // SAFETY: NDK objects may be used from any thread.
@@ -574,7 +579,11 @@ impl Hooked {
         // SAFETY: the notification context (`notes`) outlives the CQ's close completion (held
         // by this value, then by its close ticket).
         let raw = unsafe { adapter.create_cq_raw(depth, notify, context) }?;
-        Ok(Self { raw, notes })
+        Ok(Self {
+            raw,
+            notes,
+            platform: adapter.platform().cloned(),
+        })
     }
 
     /// The raw CQ.
@@ -625,18 +634,13 @@ impl Hooked {
         out
     }
 
-    /// `NdkResizeCq` (SoftNDK completes it inline).
+    /// `NdkResizeCq`: its final status (a resize that pends is waited for, PASSIVE only).
     #[must_use]
     pub fn resize(&self, depth: u32) -> NTSTATUS {
-        // SAFETY: live CQ, valid completion.
-        unsafe {
-            (self.dispatch().NdkResizeCq)(
-                self.raw,
-                depth,
-                Some(softndk::consumer::request_completion),
-                ptr::null_mut(),
-            )
-        }
+        softndk::consumer::request(self.platform.as_ref(), |done, context| {
+            // SAFETY: live CQ, valid completion.
+            unsafe { (self.dispatch().NdkResizeCq)(self.raw, depth, Some(done), context) }
+        })
     }
 }
 

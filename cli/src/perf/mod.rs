@@ -47,7 +47,7 @@ fn perf(args: &PerfArgs) -> PerfReport {
     let max_depth = args.depths.iter().copied().max().unwrap_or(1);
     let max_qps = args.qps.iter().copied().max().unwrap_or(1) as usize;
     let mut report = empty_report(baseline::atomic_ns(time));
-    let fabric = match crate::run::Fabric::open(1, 0x5EED, false, false) {
+    let fabric = match crate::run::Fabric::open(1, 0x5EED, false, false, false) {
         Ok(f) => f,
         Err(e) => {
             report.errors.push(e);
@@ -130,7 +130,7 @@ const fn empty_report(atomic_ns: f64) -> PerfReport {
 /// `--objects`: the object sweep on adapter 0 instead of the matrix.
 fn object_sweep(counts: &[u64]) -> PerfReport {
     let mut report = empty_report(baseline::atomic_ns(Duration::from_millis(20)));
-    let fabric = match crate::run::Fabric::open(1, 0x5EED, false, false) {
+    let fabric = match crate::run::Fabric::open(1, 0x5EED, false, false, false) {
         Ok(f) => f,
         Err(e) => {
             report.errors.push(e);

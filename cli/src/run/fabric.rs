@@ -49,8 +49,10 @@ impl Fabric {
     /// `interpose`, each real adapter (`dispatch::open_adapter`) is wrapped by one
     /// [`Verifier`] and the workload gets the shadows, so every NDK call and callback goes
     /// through the verifier's checks. With `pend_creates`, every create pends and delivers its
-    /// object through the create completion (`AdapterConfig::pend_creates`); the workload's
-    /// consumer wrapper waits for it on the platform.
+    /// object through the create completion (`AdapterConfig::pend_creates`); with
+    /// `pend_requests`, registrations, resizes and modifies pend the same way
+    /// (`AdapterConfig::pend_requests`). The workload's consumer wrapper waits for them on the
+    /// platform.
     ///
     /// # Errors
     ///
@@ -60,6 +62,7 @@ impl Fabric {
         secret: u32,
         interpose: bool,
         pend_creates: bool,
+        pend_requests: bool,
     ) -> Result<Self, String> {
         let platform = Platform::threaded(workers);
         let network = NetFabric::new(platform.clone(), FabricConfig::default())
@@ -68,7 +71,8 @@ impl Fabric {
         let open = |n: u32| {
             let config = AdapterConfig::softndk(secret ^ n)
                 .on_fabric(&network, &[cm::ip_of(n)])
-                .with_pending_creates(pend_creates);
+                .with_pending_creates(pend_creates)
+                .with_pending_requests(pend_requests);
             let version = NDK_VERSION::new(2, 1);
             let failed = |s| format!("adapter {n} did not open: {s:?}");
             match &verifier {

@@ -83,6 +83,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         "storm_mean_seconds": args.storm_mean().map(|d| d.as_secs_f64()),
         "dpc_workers": args.dpc_workers,
         "pend_creates": args.pend_creates,
+        "pend_requests": args.pend_requests,
         "fast_register": ndk::FAST_REGISTER,
         "connections_via": "NdkConnect/NdkListen/NdkAccept",
     });
@@ -92,6 +93,7 @@ fn run(args: &RunArgs, seed: u64) -> RunReport {
         low32(seed),
         true,
         args.pend_creates,
+        args.pend_requests,
     ) {
         Ok(f) => f,
         Err(e) => {
