@@ -178,8 +178,10 @@ impl<'a> PinList<'a> {
     }
 
     fn settle_copies(&mut self) {
-        for pin in self.pins.iter_mut().skip(self.settled) {
-            pin.settle();
+        if let Some(unsettled) = self.pins.get_mut(self.settled..) {
+            for pin in unsettled {
+                pin.settle();
+            }
         }
         self.settled = self.pins.len();
     }
@@ -565,27 +567,28 @@ impl MemoryTable {
             return Err(AccessError::OutOfRange);
         }
         // I2: the unit is taken under the table lock; a closing object is already unpublished.
+        // The copy is counted (on the MR whose bytes the range names) only once the unit is
+        // taken, and under the table lock: an invalidation or deregistration that takes the
+        // mapping out after this point sees the count (it takes the same lock first).
         let held = match (&entry.owner, &entry.kind) {
-            (Owner::Mr(mr), _) => Unit::try_new(mr).map(Held::Mr),
-            (Owner::Mw(mw), Kind::Window { bound: Some(mr) }) => {
-                Unit::try_new(mw).map(|mw| Held::Mw(mw, Arc::clone(mr)))
-            }
+            (Owner::Mr(mr), _) => Unit::try_new(mr).map(|unit| {
+                mr.copy_started();
+                Held::Mr(unit)
+            }),
+            (Owner::Mw(mw), Kind::Window { bound: Some(mr) }) => Unit::try_new(mw).map(|mw| {
+                mr.copy_started();
+                Held::Mw(mw, Arc::clone(mr))
+            }),
             // A window with a mapping is bound; nothing else is reachable.
             (Owner::Mw(_), _) => None,
         }
         .ok_or(AccessError::StaleToken)?;
-        let region = Arc::clone(&m.region);
-        let offset = m.offset + start;
         let pin = Pin {
             held,
-            region: Some(region),
+            region: Some(Arc::clone(&m.region)),
             copying: true,
         };
-        // Counted under the table lock: an invalidation or deregistration that takes the
-        // mapping out after this point sees the count (it takes the same lock first).
-        if let Some(mr) = pin.counted() {
-            mr.copy_started();
-        }
+        let offset = m.offset + start;
         drop(t);
         let at = pins.push(pin);
         Ok(RegionSlice {

@@ -114,9 +114,12 @@ impl Connection {
     /// while dropping (the last pin of a closing MR completes its close).
     fn drain_pins(&self) {
         loop {
-            let mut batch = [const { None }; PIN_BATCH];
-            let more = take_pins(&mut self.state.lock().pins, &mut batch);
-            drop(batch);
+            // The batch is dropped in place at the end of the block (`drop(batch)` would first
+            // copy the whole array).
+            let more = {
+                let mut batch = [const { None }; PIN_BATCH];
+                take_pins(&mut self.state.lock().pins, &mut batch)
+            };
             if !more {
                 return;
             }
@@ -539,15 +542,17 @@ impl Qp {
         let mut op = Some(op);
         let mut result = None;
         loop {
-            let mut batch = [const { None }; PIN_BATCH];
+            // The pass's pins leave in its own acquisition, into `batch`, which is dropped in
+            // place at the end of this block, after the lock (`drop(batch)` would first copy
+            // the whole array).
             let passed = {
+                let mut batch = [const { None }; PIN_BATCH];
                 let mut pair = connection.state.lock();
                 match pass(&mut pair, self.identity(), op.take()) {
                     Ok((r, more)) => {
                         if r.is_some() {
                             result = r;
                         }
-                        // The pass's pins leave in this acquisition; they are dropped after it.
                         let pins_left = take_pins(&mut pair.pins, &mut batch);
                         drop(pair);
                         Ok((more, pins_left))
@@ -558,7 +563,6 @@ impl Qp {
                     }
                 }
             };
-            drop(batch);
             let (more, pins_left) = match passed {
                 Ok(passed) => passed,
                 Err(back) => {
