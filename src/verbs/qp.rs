@@ -867,6 +867,7 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
     let Some(mut side_b) = side_b else {
         return Err(STATUS_CONNECTION_ACTIVE);
     };
+    let mut old_pins = None;
     let refused = {
         let mut pa = conn_a.state.lock();
         if alone_and_idle(&pa, a.identity()) {
@@ -879,10 +880,9 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
             }
             *free = Some(side_b);
             // The old list, with any pins a thread has not dropped yet (it will find the new
-            // list empty), is dropped after the lock.
-            let old = longer.map(|list| core::mem::replace(&mut pa.pins, list));
+            // list empty; a lone idle QP's passes leave none), is dropped after every lock.
+            old_pins = longer.map(|list| core::mem::replace(&mut pa.pins, list));
             drop(pa);
-            drop(old);
             None
         } else {
             drop(pa);
@@ -898,5 +898,6 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
     debug_assert!(set.is_ok(), "a QP connects once");
     drop(set);
     drop(moving_b);
+    drop(old_pins);
     Ok(())
 }
