@@ -239,7 +239,9 @@ impl Cq {
                 Err(Overrun)
             }
             Pushed::Entered(due) => {
-                let at = (s.head + s.len) % depth;
+                // `head < depth` and `len < depth` here, so one subtraction wraps.
+                let at = s.head + s.len;
+                let at = if at >= depth { at - depth } else { at };
                 s.ring[at] = completion;
                 s.len += 1;
                 s.traffic.count(&completion);

@@ -48,38 +48,38 @@ mod fast_register;
 pub struct Pin {
     held: Held,
     region: Option<Arc<Region>>,
-    /// Still counted in its MR's in-flight copies.
-    copying: bool,
 }
 
-/// The lifetime unit a pin holds.
+/// The lifetime unit a pin holds; for an MR or MW, whether the pin still counts as an in-flight
+/// copy of the MR whose bytes it names (that flag shares the enum's tag: a pin is 32 bytes, and
+/// the pin lists are reserved for a pass's worst case).
 enum Held {
-    /// A LAM range (privileged token): LAMs are not tracked objects.
+    /// A LAM range (privileged token): LAMs are not tracked objects, nothing is counted.
     Nothing,
-    Mr(Unit<Mr>),
+    Mr(Unit<Mr>, bool),
     /// A window (held for its drop, which releases the unit), and the MR whose bytes it maps
     /// (the one whose copies are counted).
     Mw(
         #[expect(dead_code, reason = "held only to be released when the pin drops")] Unit<Mw>,
         Arc<Mr>,
+        bool,
     ),
 }
 
 impl Pin {
-    /// The MR whose in-flight copies this pin counts.
-    fn counted(&self) -> Option<&Mr> {
-        match &self.held {
-            Held::Nothing => None,
-            Held::Mr(mr) => Some(mr),
-            Held::Mw(_, mr) => Some(mr),
-        }
+    /// Whether the pin still counts as an in-flight copy.
+    const fn copying(&self) -> bool {
+        matches!(self.held, Held::Mr(_, true) | Held::Mw(_, _, true))
     }
 
     /// Stops counting this pin as an in-flight copy (its copy is over).
     fn settle(&mut self) {
-        if core::mem::take(&mut self.copying)
-            && let Some(mr) = self.counted()
-        {
+        let (mr, copying): (&Mr, _) = match &mut self.held {
+            Held::Nothing => return,
+            Held::Mr(mr, copying) => (mr, copying),
+            Held::Mw(_, mr, copying) => (mr, copying),
+        };
+        if core::mem::take(copying) {
             mr.copy_ended();
         }
     }
@@ -88,7 +88,7 @@ impl Pin {
 impl core::fmt::Debug for Pin {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Pin")
-            .field("copying", &self.copying)
+            .field("copying", &self.copying())
             .finish_non_exhaustive()
     }
 }
@@ -170,16 +170,22 @@ impl<'a> PinList<'a> {
     /// The wait is bounded by one step of another connection (a copy never waits for anything
     /// and settles before it fences), and this thread counts no copy while it waits, so two
     /// fencing steps never wait for each other.
+    #[inline]
     pub fn settle(&mut self) {
-        self.settle_copies();
+        // Most steps end with nothing to do: no new pin (a blocked attempt) or no invalidation.
+        if self.settled != self.pins.len() {
+            self.settle_copies();
+        }
         if let Some(mr) = self.fence.take() {
             mr.fence();
         }
     }
 
     fn settle_copies(&mut self) {
-        for pin in self.pins.iter_mut().skip(self.settled) {
-            pin.settle();
+        if let Some(unsettled) = self.pins.get_mut(self.settled..) {
+            for pin in unsettled {
+                pin.settle();
+            }
         }
         self.settled = self.pins.len();
     }
@@ -565,27 +571,27 @@ impl MemoryTable {
             return Err(AccessError::OutOfRange);
         }
         // I2: the unit is taken under the table lock; a closing object is already unpublished.
+        // The copy is counted (on the MR whose bytes the range names) only once the unit is
+        // taken, and under the table lock: an invalidation or deregistration that takes the
+        // mapping out after this point sees the count (it takes the same lock first).
         let held = match (&entry.owner, &entry.kind) {
-            (Owner::Mr(mr), _) => Unit::try_new(mr).map(Held::Mr),
-            (Owner::Mw(mw), Kind::Window { bound: Some(mr) }) => {
-                Unit::try_new(mw).map(|mw| Held::Mw(mw, Arc::clone(mr)))
-            }
+            (Owner::Mr(mr), _) => Unit::try_new(mr).map(|unit| {
+                mr.copy_started();
+                Held::Mr(unit, true)
+            }),
+            (Owner::Mw(mw), Kind::Window { bound: Some(mr) }) => Unit::try_new(mw).map(|mw| {
+                mr.copy_started();
+                Held::Mw(mw, Arc::clone(mr), true)
+            }),
             // A window with a mapping is bound; nothing else is reachable.
             (Owner::Mw(_), _) => None,
         }
         .ok_or(AccessError::StaleToken)?;
-        let region = Arc::clone(&m.region);
-        let offset = m.offset + start;
         let pin = Pin {
             held,
-            region: Some(region),
-            copying: true,
+            region: Some(Arc::clone(&m.region)),
         };
-        // Counted under the table lock: an invalidation or deregistration that takes the
-        // mapping out after this point sees the count (it takes the same lock first).
-        if let Some(mr) = pin.counted() {
-            mr.copy_started();
-        }
+        let offset = m.offset + start;
         drop(t);
         let at = pins.push(pin);
         Ok(RegionSlice {
@@ -620,7 +626,6 @@ impl MemoryTable {
         let at = pins.push(Pin {
             held: Held::Nothing,
             region: Some(region),
-            copying: false,
         });
         Ok(RegionSlice {
             region: at,
@@ -727,9 +732,8 @@ impl MemoryTable {
         drop(t);
         if let Some(previous) = previous {
             pins.push(Pin {
-                held: Held::Mr(previous),
+                held: Held::Mr(previous, false),
                 region: None,
-                copying: false,
             });
         }
         Ok(())
@@ -850,5 +854,20 @@ fn unbind(t: &mut Slots, mr: Option<&Arc<Mr>>) {
         && Arc::ptr_eq(owner, mr)
     {
         *windows = windows.saturating_sub(1);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Pin;
+
+    /// The pin lists are reserved for a pass's worst case (hundreds of pins per QP): the
+    /// "still counted" flag must keep sharing the unit enum's tag, not add a word.
+    #[test]
+    fn a_pin_is_four_words() {
+        assert_eq!(
+            core::mem::size_of::<Pin>(),
+            4 * core::mem::size_of::<usize>()
+        );
     }
 }

@@ -114,9 +114,12 @@ impl Connection {
     /// while dropping (the last pin of a closing MR completes its close).
     fn drain_pins(&self) {
         loop {
-            let mut batch = [const { None }; PIN_BATCH];
-            let more = take_pins(&mut self.state.lock().pins, &mut batch);
-            drop(batch);
+            // The batch is dropped in place at the end of the block (`drop(batch)` would first
+            // copy the whole array).
+            let more = {
+                let mut batch = [const { None }; PIN_BATCH];
+                take_pins(&mut self.state.lock().pins, &mut batch)
+            };
             if !more {
                 return;
             }
@@ -325,12 +328,76 @@ pub const fn memory_post_status(e: AccessError) -> NTSTATUS {
     }
 }
 
-/// Pins one pass can take in the worst case: per executed request the local SGEs (or the read's
-/// sink SGEs), one remote range and the peer's receive SGEs; plus one blocked attempt per side
-/// and `progress` call (two calls when both sides use SRQs); plus the MR link a rebinding
-/// `NdkBind` hands back.
-const fn pins_per_connection(max_sge: u32) -> usize {
-    (PASS_BUDGET as usize + 4) * (2 * max_sge as usize + 1) + 1
+/// The SGE limits a QP's requests are checked against when they are posted, which bound the
+/// ranges one of its requests can pin.
+#[derive(Clone, Copy, Debug)]
+struct SgeLimits {
+    /// Sends and writes (`MaxInitiatorRequestSge`, the QP's).
+    initiator: usize,
+    /// Read sinks (the adapter's `MaxReadRequestSge`, which the endpoint enforces).
+    read: usize,
+    /// The receives a peer's send lands in (the QP's `MaxReceiveRequestSge`, or its SRQ's).
+    receive: usize,
+}
+
+impl SgeLimits {
+    /// What a QP on an adapter with limits `l` may use at most (a peer not known yet).
+    const fn adapter(l: &super::Limits) -> Self {
+        Self {
+            initiator: l.max_initiator_sge as usize,
+            read: l.max_read_sge as usize,
+            receive: l.max_receive_sge as usize,
+        }
+    }
+
+    /// A QP's own limits, as its endpoint and receive queue (or SRQ) enforce them.
+    fn of(qp: &Qp) -> Self {
+        Self {
+            initiator: qp.config.max_initiator_sge as usize,
+            read: qp.pd.adapter().limits().max_read_sge as usize,
+            receive: qp
+                .srq
+                .as_ref()
+                .map_or(qp.config.max_receive_sge, |srq| srq.max_sge())
+                as usize,
+        }
+    }
+
+    /// Ranges one request of `self`'s against `peer` pins at most: a send or write pins its
+    /// local SGEs, the remote range and the peer's receive SGEs (a send has no remote range
+    /// and a write no receive; counting both keeps the bound simple); a read its sink SGEs
+    /// and the remote range; inline data, binds, fast registrations and invalidations
+    /// nothing.
+    const fn per_request(self, peer: Self) -> usize {
+        let send_or_write = self.initiator + 1 + peer.receive;
+        let read = self.read + 1;
+        if send_or_write > read {
+            send_or_write
+        } else {
+            read
+        }
+    }
+}
+
+/// A connection's pin list of `len` pins, reserved now (nothing on the data path allocates).
+/// One allocation site for both lists a connection can get (at QP creation, and a longer one
+/// at connect): the fault-injection scan reaches it through creation, and
+/// `tests/verbs_pin_bound.rs` fails the one at connect.
+fn reserve_pins(platform: &crate::platform::Platform, len: usize) -> Result<PVec<Pin>, NTSTATUS> {
+    platform
+        .try_vec_with_capacity(len)
+        .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)
+}
+
+/// Pins one pass on the connection of `a` and `b` can take in the worst case: per executed
+/// request (of either side) the ranges it pins; plus one blocked attempt per side and
+/// `progress` call (two calls when both sides use SRQs); plus the MR link a rebinding `NdkBind`
+/// hands back. A pass starts on an empty list (see `Qp::run`), so this is the list's bound.
+const fn pins_per_pass(a: SgeLimits, b: SgeLimits) -> usize {
+    let ab = a.per_request(b);
+    let ba = b.per_request(a);
+    let per_request = if ab > ba { ab } else { ba };
+    (PASS_BUDGET as usize + 4) * per_request + 1
 }
 
 impl Qp {
@@ -413,15 +480,16 @@ impl Qp {
             engine::CreateError::OutOfMemory => STATUS_INSUFFICIENT_RESOURCES,
             engine::CreateError::LimitTooLarge => STATUS_INVALID_PARAMETER,
         })?;
-        let max_sge = l
-            .max_initiator_sge
-            .max(l.max_read_sge)
-            .max(l.max_receive_sge);
+        // Sized for this QP and any peer of an adapter with the same limits; `connect_pair`
+        // grows it for a peer that may use more.
+        let own = SgeLimits {
+            initiator: config.max_initiator_sge as usize,
+            read: l.max_read_sge as usize,
+            receive: srq.map_or(config.max_receive_sge, |srq| srq.max_sge()) as usize,
+        };
         let platform = adapter.platform();
         let no_memory = |_| STATUS_INSUFFICIENT_RESOURCES;
-        let pins = platform
-            .try_vec_with_capacity(pins_per_connection(max_sge))
-            .map_err(no_memory)?;
+        let pins = reserve_pins(platform, pins_per_pass(own, SgeLimits::adapter(l)))?;
         let refused = || crate::abi::STATUS_DEVICE_NOT_READY;
         let mut links = Links::new();
         let _ = links.push(Unit::try_new(pd).ok_or_else(refused)?);
@@ -539,15 +607,25 @@ impl Qp {
         let mut op = Some(op);
         let mut result = None;
         loop {
-            let mut batch = [const { None }; PIN_BATCH];
+            // The pass's pins leave in its own acquisition, into `batch`, which is dropped in
+            // place at the end of this block, after the lock (`drop(batch)` would first copy
+            // the whole array).
             let passed = {
+                let mut batch = [const { None }; PIN_BATCH];
                 let mut pair = connection.state.lock();
+                if !pair.pins.is_empty() {
+                    // Pins of another thread's pass that it is still dropping, a batch per
+                    // acquisition: the list is sized for one pass starting on an empty list
+                    // (`pins_per_pass`), so help empty it first, then try again.
+                    take_pins(&mut pair.pins, &mut batch);
+                    drop(pair);
+                    continue;
+                }
                 match pass(&mut pair, self.identity(), op.take()) {
                     Ok((r, more)) => {
                         if r.is_some() {
                             result = r;
                         }
-                        // The pass's pins leave in this acquisition; they are dropped after it.
                         let pins_left = take_pins(&mut pair.pins, &mut batch);
                         drop(pair);
                         Ok((more, pins_left))
@@ -558,7 +636,6 @@ impl Qp {
                     }
                 }
             };
-            drop(batch);
             let (more, pins_left) = match passed {
                 Ok(passed) => passed,
                 Err(back) => {
@@ -741,7 +818,9 @@ where
 /// # Errors
 ///
 /// `STATUS_INVALID_PARAMETER` if `a` and `b` are the same QP; `STATUS_CONNECTION_ACTIVE` if
-/// either is already connected, in the error state, or closing.
+/// either is already connected, in the error state, or closing;
+/// `STATUS_INSUFFICIENT_RESOURCES` if `b` may use more SGEs than `a`'s adapter allows and the
+/// longer pin list the pair then needs cannot be reserved (nothing changed).
 pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), NTSTATUS> {
     if Arc::ptr_eq(a, b) {
         return Err(STATUS_INVALID_PARAMETER);
@@ -753,6 +832,15 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
     let outbound = ord.min(la.max_outbound_reads).min(lb.max_inbound_reads);
     let inbound = ird.min(la.max_inbound_reads).min(lb.max_outbound_reads);
     let conn_a = Arc::clone(a.connection());
+    // The pair runs in `a`'s connection, whose pin list was sized for a peer with the limits of
+    // `a`'s adapter; a peer that may use more SGEs needs a longer list, reserved now (no lock
+    // held) and swapped in below.
+    let need = pins_per_pass(SgeLimits::of(a), SgeLimits::of(b));
+    let longer = if need > conn_a.state.lock().pins.capacity() {
+        Some(reserve_pins(a.pd.adapter().platform(), need)?)
+    } else {
+        None
+    };
     let moving_b = b.moving.lock();
     if b.joined.get().is_some() {
         return Err(STATUS_CONNECTION_ACTIVE);
@@ -779,6 +867,7 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
     let Some(mut side_b) = side_b else {
         return Err(STATUS_CONNECTION_ACTIVE);
     };
+    let mut old_pins = None;
     let refused = {
         let mut pa = conn_a.state.lock();
         if alone_and_idle(&pa, a.identity()) {
@@ -790,6 +879,9 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
                 let _ = side_b.endpoint.connect(inbound, outbound);
             }
             *free = Some(side_b);
+            // The old list, with any pins a thread has not dropped yet (it will find the new
+            // list empty; a lone idle QP's passes leave none), is dropped after every lock.
+            old_pins = longer.map(|list| core::mem::replace(&mut pa.pins, list));
             drop(pa);
             None
         } else {
@@ -806,5 +898,6 @@ pub fn connect_pair(a: &Arc<Qp>, b: &Arc<Qp>, ord: u32, ird: u32) -> Result<(), 
     debug_assert!(set.is_ok(), "a QP connects once");
     drop(set);
     drop(moving_b);
+    drop(old_pins);
     Ok(())
 }
