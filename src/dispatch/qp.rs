@@ -65,17 +65,47 @@ const fn status(r: Result<(), NTSTATUS>) -> NTSTATUS {
     }
 }
 
-/// Copies the consumer's SGE array into `buf`, after checking it against `limit`.
+/// Copies the consumer's SGE array into a stack buffer, after checking it against `limit`, and
+/// hands the copy to `f`.
+///
+/// Most posts carry one or a few SGEs: those use a buffer of [`SMALL_SGL`] entries, so a post
+/// does not zero a [`MAX_SGE`]-entry (1 KiB) array before reading one entry; longer lists use
+/// the full buffer.
 ///
 /// # Safety
 ///
 /// `sgl` is NULL or valid for reads of `n` `NDK_SGE`s (consumer contract) — only read once `n`
 /// is known to be within `limit` and [`MAX_SGE`].
-pub(super) unsafe fn read_sges(
+pub(super) unsafe fn with_sges<R>(
     sgl: *const NDK_SGE,
     n: u32,
     limit: u32,
-    buf: &mut [Sge; MAX_SGE],
+    f: impl FnOnce(&[Sge]) -> R,
+) -> Result<R, NTSTATUS> {
+    if n as usize <= SMALL_SGL {
+        let mut buf = [Sge::default(); SMALL_SGL];
+        // SAFETY: forwarded.
+        Ok(f(unsafe { read_sges(sgl, n, limit, &mut buf) }?))
+    } else {
+        let mut buf = [Sge::default(); MAX_SGE];
+        // SAFETY: forwarded.
+        Ok(f(unsafe { read_sges(sgl, n, limit, &mut buf) }?))
+    }
+}
+
+/// Entries of the small SGE buffer of [`with_sges`].
+const SMALL_SGL: usize = 4;
+
+/// Copies the consumer's SGE array into `buf`, after checking it against `limit`.
+///
+/// # Safety
+///
+/// As [`with_sges`].
+unsafe fn read_sges(
+    sgl: *const NDK_SGE,
+    n: u32,
+    limit: u32,
+    buf: &mut [Sge],
 ) -> Result<&[Sge], NTSTATUS> {
     let n = n as usize;
     if n == 0 {
@@ -84,7 +114,12 @@ pub(super) unsafe fn read_sges(
     if sgl.is_null() || n > limit as usize || n > MAX_SGE {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    for (i, slot) in buf.iter_mut().enumerate().take(n) {
+    // `with_sges` picks a buffer of at least `n` entries; a shorter one would be refused, never
+    // overrun.
+    let Some(into) = buf.get_mut(..n) else {
+        return Err(STATUS_INVALID_PARAMETER);
+    };
+    for (i, slot) in into.iter_mut().enumerate() {
         // SAFETY: `i < n` and the array holds `n` entries (caller's contract).
         let sge = unsafe { sgl.wrapping_add(i).read_unaligned() };
         *slot = Sge {
@@ -95,7 +130,7 @@ pub(super) unsafe fn read_sges(
             token: sge.MemoryRegionToken,
         };
     }
-    Ok(&buf[..n])
+    Ok(into)
 }
 
 /// Builds the byte slices of an inline post, after checking their total against the QP's
@@ -151,7 +186,7 @@ unsafe fn read_inline<'a>(
 ///
 /// # Safety
 ///
-/// As [`read_sges`] and [`read_inline`].
+/// As [`with_sges`] and [`read_inline`].
 unsafe fn post_payload(
     qp: &Arc<Qp>,
     sgl: *const NDK_SGE,
@@ -165,10 +200,12 @@ unsafe fn post_payload(
         let parts = unsafe { read_inline(sgl, n, qp.config().inline_data_size, &mut buf) }?;
         post(Payload::Inline(parts))
     } else {
-        let mut buf = [Sge::default(); MAX_SGE];
         // SAFETY: forwarded.
-        let sges = unsafe { read_sges(sgl, n, qp.config().max_initiator_sge, &mut buf) }?;
-        post(Payload::Sges(sges))
+        unsafe {
+            with_sges(sgl, n, qp.config().max_initiator_sge, |sges| {
+                post(Payload::Sges(sges))
+            })
+        }?
     }
 }
 
@@ -300,20 +337,20 @@ unsafe extern "system" fn read(
         return STATUS_INVALID_PARAMETER;
     };
     let limit = qp.pd().adapter().limits().max_read_sge;
-    let mut buf = [Sge::default(); MAX_SGE];
     // SAFETY: the consumer's SGE array per the NdkRead contract.
-    let sges = match unsafe { read_sges(sgl, n, limit, &mut buf) } {
-        Ok(s) => s,
-        Err(s) => return s,
+    let posted = unsafe {
+        with_sges(sgl, n, limit, |sges| {
+            let request = WorkRequest::Read {
+                sges,
+                remote_address,
+                remote_token,
+            };
+            misuse::post(&**qp, Queue::Initiator, || {
+                status(qp.post(context(ctx), request, OpFlags(flags)))
+            })
+        })
     };
-    let request = WorkRequest::Read {
-        sges,
-        remote_address,
-        remote_token,
-    };
-    misuse::post(&**qp, Queue::Initiator, || {
-        status(qp.post(context(ctx), request, OpFlags(flags)))
-    })
+    posted.unwrap_or_else(|s| s)
 }
 
 /// `NdkReceive`.
@@ -327,15 +364,15 @@ unsafe extern "system" fn receive(
     let Some(qp) = (unsafe { borrow::<Qp>(qp) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    let mut buf = [Sge::default(); MAX_SGE];
     // SAFETY: the consumer's SGE array per the NdkReceive contract.
-    let sges = match unsafe { read_sges(sgl, n, qp.config().max_receive_sge, &mut buf) } {
-        Ok(s) => s,
-        Err(s) => return s,
+    let posted = unsafe {
+        with_sges(sgl, n, qp.config().max_receive_sge, |sges| {
+            misuse::post(&**qp, Queue::Receive, || {
+                status(qp.post_receive(context(ctx), sges))
+            })
+        })
     };
-    misuse::post(&**qp, Queue::Receive, || {
-        status(qp.post_receive(context(ctx), sges))
-    })
+    posted.unwrap_or_else(|s| s)
 }
 
 /// `NdkBind`: binds window `mw` to `[va, va + length)` of registered MR `mr`. Refused before

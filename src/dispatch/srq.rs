@@ -8,12 +8,11 @@ use crate::abi::{
     NDK_FN_REQUEST_COMPLETION, NDK_SGE, NDK_SRQ, NDK_SRQ_DISPATCH, NTSTATUS,
     STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use crate::engine::Sge;
 use crate::verbs::Srq;
 
 use super::handle::borrow;
 use super::misuse::{self, Queue};
-use super::qp::{MAX_SGE, read_sges};
+use super::qp::with_sges;
 use super::request;
 use super::{close_object, query_extension};
 
@@ -76,13 +75,13 @@ unsafe extern "system" fn srq_receive(
     let Some(srq) = (unsafe { borrow::<Srq>(srq) }) else {
         return STATUS_INVALID_PARAMETER;
     };
-    let mut buf = [Sge::default(); MAX_SGE];
     // SAFETY: the consumer's SGE array per the NdkSrqReceive contract.
-    let sges = match unsafe { read_sges(sgl, n, srq.max_sge(), &mut buf) } {
-        Ok(s) => s,
-        Err(s) => return s,
+    let posted = unsafe {
+        with_sges(sgl, n, srq.max_sge(), |sges| {
+            misuse::post(&**srq, Queue::Srq, || {
+                status(srq.post(ctx.expose_provenance(), sges))
+            })
+        })
     };
-    misuse::post(&**srq, Queue::Srq, || {
-        status(srq.post(ctx.expose_provenance(), sges))
-    })
+    posted.unwrap_or_else(|s| s)
 }
