@@ -433,7 +433,7 @@ impl Endpoint {
     }
 
     /// Validate and queue a send or write payload.
-    #[inline]
+    #[inline(always)]
     fn push_data(&mut self, mut wqe: Wqe, payload: Payload<'_>) -> Result<(), PostError> {
         let inline_flag = wqe.flags.contains(OpFlags::INLINE);
         match payload {

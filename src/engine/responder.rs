@@ -29,6 +29,7 @@ pub(crate) enum SendRefusal {
 /// completely: buffer large enough, every receive SGE writable, and — for send-and-invalidate —
 /// the token invalidated (the last check, so a refusal before it changes nothing). Returns the
 /// receive and its resolved buffers; the caller copies, then pops the receive.
+#[inline(always)]
 pub(crate) fn accept_send<'q, M: MemorySpace + ?Sized>(
     rq: &'q mut ReceiveQueue,
     memory: &M,
@@ -61,6 +62,7 @@ pub(crate) fn accept_send<'q, M: MemorySpace + ?Sized>(
 
 /// Check an RDMA write target. The error is the requester's status; the responder enters the
 /// error state too.
+#[inline]
 pub(crate) fn accept_write<M: MemorySpace + ?Sized>(
     responder: &Endpoint,
     memory: &M,
