@@ -246,6 +246,24 @@ impl InitiatorQueue {
         &self.scratch[..self.resolved]
     }
 
+    /// Resolve the one SGE of the entry in `slot` (`sge_count == 1`) with rights `need`: the
+    /// checks of [`InitiatorQueue::resolve`] for one SGE, without the scratch list (a send's
+    /// or write's source is used once, straight away).
+    #[inline(always)]
+    pub(crate) fn resolve_one<M: MemorySpace + ?Sized>(
+        &self,
+        slot: usize,
+        memory: &M,
+        need: Access,
+    ) -> Result<RegionSlice, AccessError> {
+        let sge = &self.sges[slot * self.stride as usize];
+        let slice = memory.resolve_local(sge, need)?;
+        if slice.length != sge.length {
+            return Err(AccessError::OutOfRange);
+        }
+        Ok(slice)
+    }
+
     /// Resolve every SGE of the entry in `slot` with rights `need`, into the scratch list.
     #[inline(always)]
     pub(crate) fn resolve<M: MemorySpace + ?Sized>(

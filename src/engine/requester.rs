@@ -232,6 +232,8 @@ where
             address,
             token,
         ),
+        // Out of line, the read takes the entry again from its slot rather than a copy:
+        // passing it made the step store every entry to memory first.
         WqeKind::Read { address, token } => read(
             local,
             local_memory,
@@ -239,7 +241,6 @@ where
             copier,
             sink,
             slot,
-            wqe,
             address,
             token,
         ),
@@ -274,6 +275,12 @@ fn local_source<'q, M: MemorySpace + ?Sized>(
 ) -> Option<Source<'q>> {
     if wqe.inline {
         Some(Source::Inline(local.sq.inline_bytes(slot, wqe)))
+    } else if wqe.sge_count == 1 {
+        local
+            .sq
+            .resolve_one(slot, memory, Access::LOCAL_READ)
+            .ok()
+            .map(Source::One)
     } else {
         local
             .sq
@@ -418,7 +425,6 @@ fn read<ML, MP, C, S>(
     copier: &mut C,
     sink: &mut S,
     slot: usize,
-    wqe: Wqe,
     address: u64,
     token: u32,
 ) where
@@ -427,6 +433,7 @@ fn read<ML, MP, C, S>(
     C: Copier + ?Sized,
     S: CompletionSink + ?Sized,
 {
+    let wqe = *local.sq.entry(slot);
     // Local sink first: a local fault never reaches the peer.
     let sink_rights = Access::LOCAL_WRITE | Access::READ_SINK;
     if local
