@@ -73,7 +73,15 @@ where
     C: Copier + ?Sized,
     S: CompletionSink + ?Sized,
 {
-    let (slot, wqe) = fetch(local)?;
+    // Fetch: the head of the initiator queue, if this QP is connected and the doorbell covers
+    // it (the entry is read straight from its slot, never wrapped in an `Option`).
+    if !matches!(local.state, QpState::Connected) {
+        return Err(Blocked::NotConnected);
+    }
+    let Some(slot) = local.sq.head_slot() else {
+        return Err(Blocked::Empty);
+    };
+    let wqe = *local.sq.entry(slot);
     if gate(local, peer.endpoint, &wqe)? {
         // The peer is in the error state: the request failed without executing.
         let status = Status::ConnectionAborted;
@@ -94,16 +102,6 @@ pub(crate) const fn idle(local: &Endpoint) -> Option<Blocked> {
     } else {
         None
     }
-}
-
-/// Fetch: the head of the initiator queue, if this QP is connected and the doorbell covers it.
-#[inline]
-fn fetch(local: &Endpoint) -> Result<(usize, Wqe), Blocked> {
-    if !matches!(local.state, QpState::Connected) {
-        return Err(Blocked::NotConnected);
-    }
-    let slot = local.sq.head_slot().ok_or(Blocked::Empty)?;
-    Ok((slot, *local.sq.entry(slot)))
 }
 
 const fn touches_peer(kind: WqeKind) -> bool {
