@@ -172,7 +172,7 @@ impl InitiatorQueue {
         self.ring.produced().wrapping_sub(self.rung)
     }
 
-    /// Whether [`InitiatorQueue::head`] would return `None`.
+    /// Whether [`InitiatorQueue::head_slot`] would return `None`.
     #[inline]
     pub(crate) const fn is_idle(&self) -> bool {
         self.ring.len() <= self.held_by_defer()
@@ -189,8 +189,8 @@ impl InitiatorQueue {
     }
 
     /// The slot of the oldest entry, if its doorbell has been rung; read it with
-    /// [`InitiatorQueue::entry`]. The requester's form of [`InitiatorQueue::head`]: no entry
-    /// travels through an `Option`, so the step loads only the fields it uses.
+    /// [`InitiatorQueue::entry`]. No entry travels through an `Option`, so the step loads only
+    /// the fields it uses.
     #[inline]
     pub(crate) const fn head_slot(&self) -> Option<usize> {
         if self.is_idle() {
@@ -217,14 +217,15 @@ impl InitiatorQueue {
         e
     }
 
-    /// Remove the head entry the requester has finished with (it works on the copy
-    /// [`InitiatorQueue::head`] gave it, so the entry is not read again).
+    /// Remove the head entry the requester has finished with (it works on its own copy of
+    /// the entry, so the slot is not read again).
     ///
-    /// The head was rung (`head` answered it), so the doorbell stays at or past the new head
-    /// and, unlike [`InitiatorQueue::pop`], there is no deferred entry to release.
+    /// The head was rung ([`InitiatorQueue::head_slot`] answered it), so the doorbell stays at
+    /// or past the new head and, unlike [`InitiatorQueue::pop`], there is no deferred entry to
+    /// release.
     #[inline]
     pub(crate) const fn retire_head(&mut self) {
-        debug_assert!(!self.is_idle(), "retire_head after head");
+        debug_assert!(!self.is_idle(), "retire_head after head_slot");
         self.ring.discard_front();
     }
 

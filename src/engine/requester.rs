@@ -8,7 +8,7 @@
 //! Execution validates every range of the request (local SGEs here, the peer's side in the
 //! responder) before the first byte is copied, then copies each byte once from its source range
 //! to its destination range. The requester builds completions but never pushes them: each
-//! executed step ends in [`completer::finish`] (the copier settles, then the completions go to
+//! executed step ends in `completer::finish` (the copier settles, then the completions go to
 //! the sink), called from the exit the step took, so no outcome travels back through a
 //! return value.
 
@@ -54,7 +54,7 @@ pub(crate) struct Peer<'p, M: ?Sized> {
 /// phase either handing the request on or ending the step.
 ///
 /// `Ok` when the request executed: its copies are done, the copier settled and its completions
-/// were delivered (by [`completer::finish`], from the exit the step took). `Err` says why
+/// were delivered (by `completer::finish`, from the exit the step took). `Err` says why
 /// nothing ran; nothing was delivered and the caller settles the copier.
 ///
 /// Straight-line code rather than a loop over a phase enum: the phases always run in this
