@@ -327,10 +327,9 @@ impl Endpoint {
     }
 
     /// The data requests (send, send-and-invalidate, write) and invalidate here, inlined into
-    /// the caller;
-    /// reads, binds and fast-registers out of line ([`Endpoint::post_read`],
-    /// [`Endpoint::post_bind`], [`Endpoint::post_fast_register`]). Validation order
-    /// per request: state, flags, then what the request carries.
+    /// the caller; reads, binds and fast-registers out of line ([`Endpoint::post_read`],
+    /// [`Endpoint::post_bind`], [`Endpoint::post_fast_register`]). Validation order per
+    /// request: state, flags, then what the request carries.
     #[inline(always)]
     fn try_post<M: MemorySpace + ?Sized>(
         &mut self,

@@ -545,6 +545,22 @@ impl ReceiveQueue {
         &self.scratch[..self.resolved]
     }
 
+    /// Resolve the one SGE of the receive in `slot` (`sge_count == 1`, rights: local write):
+    /// the checks of [`ReceiveQueue::resolve`] without the scratch list.
+    #[inline(always)]
+    pub(crate) fn resolve_one<M: MemorySpace + ?Sized>(
+        &self,
+        slot: usize,
+        memory: &M,
+    ) -> Result<RegionSlice, AccessError> {
+        let sge = &self.sges[slot * self.max_sge as usize];
+        let slice = memory.resolve_local(sge, Access::LOCAL_WRITE)?;
+        if slice.length != sge.length {
+            return Err(AccessError::OutOfRange);
+        }
+        Ok(slice)
+    }
+
     /// Resolve the SGEs of the receive in `slot` (rights: local write) into the scratch list.
     #[inline(always)]
     pub(crate) fn resolve<M: MemorySpace + ?Sized>(

@@ -16,7 +16,7 @@ use super::completer::{self, CompletionSink, Outcome, is_silent, op_of};
 use super::endpoint::{Endpoint, QpState};
 use super::memory::{Copier, MemorySpace, RegionSlice, Source, scatter_gather};
 use super::queue::{ReceiveQueue, Wqe, WqeKind};
-use super::responder::{self, SendRefusal};
+use super::responder::{self, Placement, SendRefusal};
 use super::types::{Access, Completion, OpFlags, OpType, Status};
 
 /// Why the requester stopped.
@@ -361,7 +361,15 @@ where
             completer::finish_failed(copier, &outcome, local, peer.endpoint, sink);
             Ok(())
         }
-        Ok((rqe, destination)) => {
+        Ok((rqe, placement)) => {
+            let one;
+            let destination = match placement {
+                Placement::One(range) => {
+                    one = range;
+                    core::slice::from_ref(&one)
+                }
+                Placement::List(list) => list,
+            };
             scatter_gather(copier, source, destination, wqe.length);
             rq.retire_head();
             local.sq.retire_head();
