@@ -200,6 +200,10 @@ impl Rig {
         );
     }
 
+    /// The engine's `try_post` is inlined here: the request kind, flags and SGE count are
+    /// constants of this call site and fold into its checks. Through `verbs::Qp::post` they are
+    /// runtime values, so the same post costs a few instructions more there
+    /// (`docs/engine.md`, "The per-request path").
     fn post_write(&mut self, context: usize) {
         let w = WorkRequest::Write {
             payload: Payload::Sges(&self.src_sge),

@@ -7,6 +7,7 @@
 //! that the requester and responder computed.
 
 use super::endpoint::{Endpoint, ErrorCause, QpState};
+use super::memory::Copier;
 use super::queue::WqeKind;
 use super::types::{Completion, CqId, OpFlags, OpType, Status};
 
@@ -54,26 +55,66 @@ pub(crate) struct Outcome {
 }
 
 /// Push, and on overrun put every endpoint attached to that CQ in the error state.
-#[inline]
+#[inline(always)]
 fn push_or_overrun<S: CompletionSink + ?Sized>(
     sink: &mut S,
     cq: CqId,
     completion: Completion,
-    endpoints: &mut [&mut Endpoint],
+    a: &mut Endpoint,
+    b: &mut Endpoint,
 ) {
     if sink.push(cq, completion).is_err() {
-        for ep in endpoints.iter_mut() {
-            if ep.config.initiator_cq == cq || ep.config.receive_cq == cq {
-                ep.enter_error(ErrorCause::CqOverrun);
-            }
+        overrun(cq, a, b);
+    }
+}
+
+/// CQ `cq` overran: every endpoint attached to it enters the error state.
+#[cold]
+#[inline(never)]
+fn overrun(cq: CqId, a: &mut Endpoint, b: &mut Endpoint) {
+    for ep in [a, b] {
+        if ep.config.initiator_cq == cq || ep.config.receive_cq == cq {
+            ep.enter_error(ErrorCause::CqOverrun);
         }
     }
 }
 
+/// End an executed step: settle the copier (the step's copies are over and memory it
+/// invalidated is fenced), then report the step's outcome and settle both endpoints.
+///
+/// The copier settles before the first completion is pushed: a consumer polling on another
+/// processor may free invalidated memory as soon as it sees one (`docs/objects.md`, "the
+/// copy fence"). Inlined into each exit of the requester, so the outcome's fields are
+/// constants or registers there and never travel through memory.
+#[inline(always)]
+pub(crate) fn finish<C: Copier + ?Sized, S: CompletionSink + ?Sized>(
+    copier: &mut C,
+    outcome: &Outcome,
+    requester: &mut Endpoint,
+    responder: &mut Endpoint,
+    sink: &mut S,
+) {
+    copier.settle();
+    deliver(outcome, requester, responder, sink);
+}
+
+/// [`finish`] for the exits where the request failed, kept out of line.
+#[cold]
+#[inline(never)]
+pub(crate) fn finish_failed<C: Copier + ?Sized, S: CompletionSink + ?Sized>(
+    copier: &mut C,
+    outcome: &Outcome,
+    requester: &mut Endpoint,
+    responder: &mut Endpoint,
+    sink: &mut S,
+) {
+    finish(copier, outcome, requester, responder, sink);
+}
+
 /// Report one executed request of `requester` against `responder`, then settle both: any
 /// endpoint that entered the error state has its queues flushed.
-#[inline]
-pub(crate) fn deliver<S: CompletionSink + ?Sized>(
+#[inline(always)]
+fn deliver<S: CompletionSink + ?Sized>(
     outcome: &Outcome,
     requester: &mut Endpoint,
     responder: &mut Endpoint,
@@ -81,7 +122,7 @@ pub(crate) fn deliver<S: CompletionSink + ?Sized>(
 ) {
     if let Some(remote) = outcome.remote {
         let cq = responder.config.receive_cq;
-        push_or_overrun(sink, cq, remote, &mut [&mut *requester, &mut *responder]);
+        push_or_overrun(sink, cq, remote, requester, responder);
     }
     if outcome.remote_fails {
         responder.enter_error(ErrorCause::RequestFailed);
@@ -90,12 +131,7 @@ pub(crate) fn deliver<S: CompletionSink + ?Sized>(
     if failed || !outcome.silent {
         // A CQ that overran above refuses again here and the requester stays silent for it.
         let cq = requester.config.initiator_cq;
-        push_or_overrun(
-            sink,
-            cq,
-            outcome.local,
-            &mut [&mut *requester, &mut *responder],
-        );
+        push_or_overrun(sink, cq, outcome.local, requester, responder);
     }
     if failed {
         requester.enter_error(ErrorCause::RequestFailed);

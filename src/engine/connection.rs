@@ -8,11 +8,11 @@
 //! of its own: everything lives in the two [`Endpoint`]s (and SRQs), which the caller keeps
 //! under the connection's lock for the whole call.
 
-use super::completer::{CompletionSink, deliver, settle};
+use super::completer::{CompletionSink, settle};
 use super::endpoint::Endpoint;
 use super::memory::{Copier, MemorySpace};
 use super::queue::ReceiveQueue;
-use super::requester::{Blocked, Peer, Step, idle, step};
+use super::requester::{Blocked, Peer, idle, step};
 
 /// One side of a connection as `progress` needs it.
 pub struct Side<'a, M: MemorySpace + ?Sized> {
@@ -132,17 +132,15 @@ where
         if budget == 0 {
             return (Blocked::Budget, 0);
         }
-        let step = step(local, local_memory, peer, copier);
-        // Before any completion of the step is delivered (a consumer polling on another
-        // processor may free invalidated memory as soon as it sees one).
-        copier.settle();
-        match step {
-            Step::Blocked(why) => return (why, budget),
-            Step::Executed(outcome) => {
-                budget -= 1;
-                deliver(&outcome, local, peer.endpoint, sink);
-            }
+        // An executed step settles the copier itself, after its copies and before its
+        // completions are delivered (a consumer polling on another processor may free
+        // invalidated memory as soon as it sees one); a step that ran nothing settles here, so
+        // every step settles exactly once.
+        if let Err(why) = step(local, local_memory, peer, copier, sink) {
+            copier.settle();
+            return (why, budget);
         }
+        budget -= 1;
     }
 }
 

@@ -63,7 +63,10 @@ pub enum ErrorCause {
 ///  │                   │  flush / disconnect / failed request / CQ overrun
 ///  └──flush──────────▶ Error (terminal: queues flushed, every post refused)
 /// ```
+// A plain tag byte: without it the tag shares a byte with `ErrorCause` and every "is it
+// connected?" test decodes that niche first (several instructions, per post and per step).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum QpState {
     /// Created, not connected: receives may be posted, initiator requests are refused.
     Idle,
@@ -323,7 +326,11 @@ impl Endpoint {
         result
     }
 
-    #[inline]
+    /// The data requests (send, send-and-invalidate, write) and invalidate here, inlined into
+    /// the caller; reads, binds and fast-registers out of line ([`Endpoint::post_read`],
+    /// [`Endpoint::post_bind`], [`Endpoint::post_fast_register`]). Validation order per
+    /// request: state, flags, then what the request carries.
+    #[inline(always)]
     fn try_post<M: MemorySpace + ?Sized>(
         &mut self,
         memory: &M,
@@ -331,96 +338,152 @@ impl Endpoint {
         request: WorkRequest<'_>,
         flags: OpFlags,
     ) -> Result<(), PostError> {
-        match self.state {
-            QpState::Idle => return Err(PostError::NotConnected),
-            QpState::Error(_) => return Err(PostError::QpInError),
-            QpState::Connected => {}
-        }
-        let mut wqe = Wqe {
-            context,
-            flags,
-            ..Wqe::default()
-        };
-        let check_flags = |allowed: OpFlags| {
-            if flags.has_bits_outside(allowed) {
-                Err(PostError::InvalidFlags)
+        // One compare for the usual answer.
+        if !matches!(self.state, QpState::Connected) {
+            return Err(if matches!(self.state, QpState::Idle) {
+                PostError::NotConnected
             } else {
-                Ok(())
-            }
-        };
-        match request {
-            WorkRequest::Send { payload } => {
-                check_flags(SEND_FLAGS)?;
-                self.push_data(wqe, payload)
-            }
+                PostError::QpInError
+            });
+        }
+        let (kind, payload, allowed) = match request {
+            WorkRequest::Send { payload } => (WqeKind::Send, payload, SEND_FLAGS),
             WorkRequest::SendAndInvalidate {
                 payload,
                 remote_token,
-            } => {
-                check_flags(SEND_FLAGS)?;
-                wqe.kind = WqeKind::SendAndInvalidate(remote_token);
-                self.push_data(wqe, payload)
-            }
+            } => (
+                WqeKind::SendAndInvalidate(remote_token),
+                payload,
+                SEND_FLAGS,
+            ),
             WorkRequest::Write {
                 payload,
                 remote_address,
                 remote_token,
-            } => {
-                check_flags(WRITE_FLAGS)?;
-                wqe.kind = WqeKind::Write {
+            } => (
+                WqeKind::Write {
                     address: remote_address,
                     token: remote_token,
-                };
-                self.push_data(wqe, payload)
-            }
+                },
+                payload,
+                WRITE_FLAGS,
+            ),
             WorkRequest::Read {
                 sges,
                 remote_address,
                 remote_token,
-            } => {
-                check_flags(READ_FLAGS)?;
-                if self.ord == 0 {
-                    return Err(PostError::ReadsNotAllowed);
-                }
-                if sges.len() > self.config.max_read_sge as usize {
-                    return Err(PostError::TooManySges);
-                }
-                wqe.length = total_length(sges, self.config.max_transfer_length)?;
-                wqe.kind = WqeKind::Read {
-                    address: remote_address,
-                    token: remote_token,
-                };
-                self.sq.push(wqe, sges, &[])
-            }
-            WorkRequest::Bind(bind) => {
-                check_flags(BIND_FLAGS)?;
-                self.has_room()?;
-                let bind = BindRequest {
-                    access: Access::from_op_flags(flags),
-                    ..bind
-                };
-                memory.bind(&bind).map_err(PostError::Access)?;
-                wqe.kind = WqeKind::Bind;
-                self.sq.push(wqe, &[], &[])
-            }
+            } => return self.post_read(context, sges, remote_address, remote_token, flags),
+            WorkRequest::Bind(bind) => return self.post_bind(memory, context, bind, flags),
             WorkRequest::FastRegister(fr) => {
-                check_flags(FAST_REGISTER_FLAGS)?;
-                fr.check_layout().map_err(|_| PostError::InvalidParameter)?;
-                self.has_room()?;
-                let fr = FastRegisterRequest {
-                    access: Access::from_op_flags(flags),
-                    ..fr
-                };
-                memory.fast_register(&fr).map_err(PostError::Access)?;
-                wqe.kind = WqeKind::FastRegister;
-                self.sq.push(wqe, &[], &[])
+                return self.post_fast_register(memory, context, fr, flags);
             }
             WorkRequest::Invalidate { target } => {
-                check_flags(INVALIDATE_FLAGS)?;
-                wqe.kind = WqeKind::Invalidate(target);
-                self.sq.push(wqe, &[], &[])
+                if flags.has_bits_outside(INVALIDATE_FLAGS) {
+                    return Err(PostError::InvalidFlags);
+                }
+                let wqe = Wqe {
+                    context,
+                    kind: WqeKind::Invalidate(target),
+                    flags,
+                    ..Wqe::default()
+                };
+                return self.sq.push(wqe, &[], &[]);
             }
+        };
+        if flags.has_bits_outside(allowed) {
+            return Err(PostError::InvalidFlags);
         }
+        let wqe = Wqe {
+            context,
+            kind,
+            flags,
+            ..Wqe::default()
+        };
+        self.push_data(wqe, payload)
+    }
+
+    /// `NdkRead`, after the state check (out of line: the data requests stay small).
+    #[inline(never)]
+    fn post_read(
+        &mut self,
+        context: usize,
+        sges: &[Sge],
+        address: u64,
+        token: u32,
+        flags: OpFlags,
+    ) -> Result<(), PostError> {
+        if flags.has_bits_outside(READ_FLAGS) {
+            return Err(PostError::InvalidFlags);
+        }
+        if self.ord == 0 {
+            return Err(PostError::ReadsNotAllowed);
+        }
+        if sges.len() > self.config.max_read_sge as usize {
+            return Err(PostError::TooManySges);
+        }
+        let wqe = Wqe {
+            context,
+            kind: WqeKind::Read { address, token },
+            flags,
+            length: total_length(sges, self.config.max_transfer_length)?,
+            ..Wqe::default()
+        };
+        self.sq.push(wqe, sges, &[])
+    }
+
+    /// `NdkBind`, after the state check: applied now, completed in queue order.
+    #[inline(never)]
+    fn post_bind<M: MemorySpace + ?Sized>(
+        &mut self,
+        memory: &M,
+        context: usize,
+        bind: BindRequest,
+        flags: OpFlags,
+    ) -> Result<(), PostError> {
+        if flags.has_bits_outside(BIND_FLAGS) {
+            return Err(PostError::InvalidFlags);
+        }
+        self.has_room()?;
+        let bind = BindRequest {
+            access: Access::from_op_flags(flags),
+            ..bind
+        };
+        memory.bind(&bind).map_err(PostError::Access)?;
+        let wqe = Wqe {
+            context,
+            kind: WqeKind::Bind,
+            flags,
+            ..Wqe::default()
+        };
+        self.sq.push(wqe, &[], &[])
+    }
+
+    /// `NdkFastRegister`, after the state check: applied now, completed in queue order.
+    #[inline(never)]
+    fn post_fast_register<M: MemorySpace + ?Sized>(
+        &mut self,
+        memory: &M,
+        context: usize,
+        fr: FastRegisterRequest<'_>,
+        flags: OpFlags,
+    ) -> Result<(), PostError> {
+        if flags.has_bits_outside(FAST_REGISTER_FLAGS) {
+            return Err(PostError::InvalidFlags);
+        }
+        fr.check_layout().map_err(|_| PostError::InvalidParameter)?;
+        self.has_room()?;
+        let fr = FastRegisterRequest {
+            access: Access::from_op_flags(flags),
+            ..fr
+        };
+        memory.fast_register(&fr).map_err(PostError::Access)?;
+        let wqe = Wqe {
+            context,
+            kind: WqeKind::FastRegister,
+            flags,
+            ..Wqe::default()
+        };
+        self.sq.push(wqe, &[], &[])
     }
 
     #[inline]
@@ -433,7 +496,7 @@ impl Endpoint {
     }
 
     /// Validate and queue a send or write payload.
-    #[inline]
+    #[inline(always)]
     fn push_data(&mut self, mut wqe: Wqe, payload: Payload<'_>) -> Result<(), PostError> {
         let inline_flag = wqe.flags.contains(OpFlags::INLINE);
         match payload {

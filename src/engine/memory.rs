@@ -180,6 +180,8 @@ pub trait Copier {
 pub(crate) enum Source<'a> {
     /// Resolved registered ranges, in gather order.
     Regions(&'a [RegionSlice]),
+    /// One resolved range: a one-SGE request, resolved without the scratch list.
+    One(RegionSlice),
     /// Inline bytes copied at post time.
     Inline(&'a [u8]),
 }
@@ -200,16 +202,19 @@ pub(crate) fn scatter_gather<C: Copier + ?Sized>(
         && dst.length >= length
         && length > 0
     {
-        match source {
-            Source::Regions([src]) if src.length >= length => {
-                copier.copy(src.sub(0, length), dst.sub(0, length));
-                return;
-            }
+        let single = match source {
+            Source::Regions([src]) => *src,
+            Source::One(src) => src,
             Source::Inline(bytes) => {
                 copier.copy_in(&bytes[..length as usize], dst.sub(0, length));
                 return;
             }
-            Source::Regions(_) => {}
+            Source::Regions(_) => RegionSlice::default(),
+        };
+        // A default (empty) range never passes: `length > 0` here.
+        if single.length >= length {
+            copier.copy(single.sub(0, length), dst.sub(0, length));
+            return;
         }
     }
     walk(copier, source, to, length);
@@ -245,7 +250,16 @@ fn walk<C: Copier + ?Sized>(copier: &mut C, source: Source<'_>, to: &[RegionSlic
                 remaining -= n;
             }
         }
-        Source::Regions(from) => {
+        Source::Regions(_) | Source::One(_) => {
+            let one;
+            let from = match source {
+                Source::One(range) => {
+                    one = range;
+                    core::slice::from_ref(&one)
+                }
+                Source::Regions(from) => from,
+                Source::Inline(_) => &[],
+            };
             for src in from {
                 let mut src_used = 0u32;
                 while remaining > 0 && src_used < src.length {
@@ -334,6 +348,32 @@ mod tests {
         let mut log = Log::default();
         scatter_gather(&mut log, Source::Regions(&[rs(1, 0, 8)]), &[rs(2, 0, 8)], 0);
         assert!(log.0.is_empty(), "nothing to move, no copy call");
+    }
+
+    #[test]
+    fn one_resolved_range_copies_as_a_list_of_one() {
+        let src = rs(1, 8, 10);
+        let scatters: [&[RegionSlice]; 4] = [
+            &[rs(2, 16, 64)],
+            &[rs(2, 16, 4)],
+            &[rs(2, 0, 3), rs(3, 5, 0), rs(4, 9, 20)],
+            &[],
+        ];
+        for to in scatters {
+            for len in [0, 1, 4, 10] {
+                let (mut one, mut list) = (Log::default(), Log::default());
+                scatter_gather(&mut one, Source::One(src), to, len);
+                scatter_gather(&mut list, Source::Regions(&[src]), to, len);
+                assert_eq!(one.0, list.0, "{to:?}, {len} bytes");
+            }
+        }
+        let mut log = Log::default();
+        scatter_gather(&mut log, Source::One(src), &[rs(2, 0, 3), rs(4, 9, 20)], 10);
+        assert_eq!(
+            log.0,
+            [(rs(1, 8, 3), rs(2, 0, 3)), (rs(1, 11, 7), rs(4, 9, 7))],
+            "split at the destination boundary"
+        );
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl InitiatorQueue {
     }
 
     /// Append `wqe` with its SGEs or inline parts (already validated by the caller).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(
         &mut self,
         mut wqe: Wqe,
@@ -172,19 +172,38 @@ impl InitiatorQueue {
         self.ring.produced().wrapping_sub(self.rung)
     }
 
-    /// Whether [`InitiatorQueue::head`] would return `None`.
+    /// Whether [`InitiatorQueue::head_slot`] would return `None`.
     #[inline]
     pub(crate) const fn is_idle(&self) -> bool {
         self.ring.len() <= self.held_by_defer()
     }
 
-    /// The oldest entry, if its doorbell has been rung.
-    #[inline]
+    /// The oldest entry, if its doorbell has been rung (the tests' view; the requester uses
+    /// [`InitiatorQueue::head_slot`]).
+    #[cfg(test)]
     pub(crate) fn head(&self) -> Option<(usize, Wqe)> {
         if self.is_idle() {
             return None;
         }
         self.ring.front()
+    }
+
+    /// The slot of the oldest entry, if its doorbell has been rung; read it with
+    /// [`InitiatorQueue::entry`]. No entry travels through an `Option`, so the step loads only
+    /// the fields it uses.
+    #[inline]
+    pub(crate) const fn head_slot(&self) -> Option<usize> {
+        if self.is_idle() {
+            None
+        } else {
+            Some(self.ring.front_slot())
+        }
+    }
+
+    /// The entry in `slot` (a slot [`InitiatorQueue::head_slot`] answered).
+    #[inline]
+    pub(crate) fn entry(&self, slot: usize) -> &Wqe {
+        self.ring.slot(slot)
     }
 
     /// The oldest entry regardless of the doorbell (flush).
@@ -198,14 +217,16 @@ impl InitiatorQueue {
         e
     }
 
-    /// Remove the head entry the requester has finished with (it works on the copy
-    /// [`InitiatorQueue::head`] gave it, so the entry is not read again).
+    /// Remove the head entry the requester has finished with (it works on its own copy of
+    /// the entry, so the slot is not read again).
+    ///
+    /// The head was rung ([`InitiatorQueue::head_slot`] answered it), so the doorbell stays at
+    /// or past the new head and, unlike [`InitiatorQueue::pop`], there is no deferred entry to
+    /// release.
     #[inline]
     pub(crate) const fn retire_head(&mut self) {
+        debug_assert!(!self.is_idle(), "retire_head after head_slot");
         self.ring.discard_front();
-        if self.held_by_defer() > self.ring.len() {
-            self.rung = self.ring.consumed();
-        }
     }
 
     #[inline]
@@ -226,8 +247,26 @@ impl InitiatorQueue {
         &self.scratch[..self.resolved]
     }
 
+    /// Resolve the one SGE of the entry in `slot` (`sge_count == 1`) with rights `need`: the
+    /// checks of [`InitiatorQueue::resolve`] for one SGE, without the scratch list (a send's
+    /// or write's source is used once, straight away).
+    #[inline(always)]
+    pub(crate) fn resolve_one<M: MemorySpace + ?Sized>(
+        &self,
+        slot: usize,
+        memory: &M,
+        need: Access,
+    ) -> Result<RegionSlice, AccessError> {
+        let sge = &self.sges[slot * self.stride as usize];
+        let slice = memory.resolve_local(sge, need)?;
+        if slice.length != sge.length {
+            return Err(AccessError::OutOfRange);
+        }
+        Ok(slice)
+    }
+
     /// Resolve every SGE of the entry in `slot` with rights `need`, into the scratch list.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn resolve<M: MemorySpace + ?Sized>(
         &mut self,
         slot: usize,
@@ -248,8 +287,10 @@ impl InitiatorQueue {
 
 /// Resolve `sges` into the first slots of `scratch` (one slot per SGE the queue allows, filled
 /// at creation) and record how many are valid in `resolved`. Indexed stores rather than
-/// `Vec::push`: no capacity test and no growth path on a per-request path.
-#[inline]
+/// `Vec::push`: no capacity test and no growth path on a per-request path. Always inlined
+/// (one site per queue kind and rights): out of line, the request's entry and the resolved
+/// list went through memory on every request.
+#[inline(always)]
 fn resolve_into<'s, M: MemorySpace + ?Sized>(
     scratch: &'s mut [RegionSlice],
     resolved: &mut usize,
@@ -258,6 +299,17 @@ fn resolve_into<'s, M: MemorySpace + ?Sized>(
     need: Access,
 ) -> Result<&'s [RegionSlice], AccessError> {
     *resolved = 0;
+    // The usual request carries one SGE: the same checks, in the same order, without the loop.
+    if let [sge] = sges {
+        let out = scratch.first_mut().ok_or(AccessError::OutOfRange)?;
+        let slice = memory.resolve_local(sge, need)?;
+        if slice.length != sge.length {
+            return Err(AccessError::OutOfRange);
+        }
+        *out = slice;
+        *resolved = 1;
+        return Ok(core::slice::from_ref(out));
+    }
     // Posts are checked against the queue's SGE limit, which sized `scratch`.
     let out = scratch
         .get_mut(..sges.len())
@@ -493,8 +545,24 @@ impl ReceiveQueue {
         &self.scratch[..self.resolved]
     }
 
+    /// Resolve the one SGE of the receive in `slot` (`sge_count == 1`, rights: local write):
+    /// the checks of [`ReceiveQueue::resolve`] without the scratch list.
+    #[inline(always)]
+    pub(crate) fn resolve_one<M: MemorySpace + ?Sized>(
+        &self,
+        slot: usize,
+        memory: &M,
+    ) -> Result<RegionSlice, AccessError> {
+        let sge = &self.sges[slot * self.max_sge as usize];
+        let slice = memory.resolve_local(sge, Access::LOCAL_WRITE)?;
+        if slice.length != sge.length {
+            return Err(AccessError::OutOfRange);
+        }
+        Ok(slice)
+    }
+
     /// Resolve the SGEs of the receive in `slot` (rights: local write) into the scratch list.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn resolve<M: MemorySpace + ?Sized>(
         &mut self,
         slot: usize,

@@ -3,16 +3,20 @@
 //!
 //! Each step runs three phases in order — fetch the head, gate it (connection, peer, read fence
 //! and read credit), execute it — and each phase either hands the request on or ends the step
-//! with why it stopped or the outcome (failures carry their completion status).
+//! with why it stopped or by handing the outcome to the completer (failures carry their
+//! completion status).
 //! Execution validates every range of the request (local SGEs here, the peer's side in the
 //! responder) before the first byte is copied, then copies each byte once from its source range
-//! to its destination range. The requester never pushes completions (the completer does).
+//! to its destination range. The requester builds completions but never pushes them: each
+//! executed step ends in `completer::finish` (the copier settles, then the completions go to
+//! the sink), called from the exit the step took, so no outcome travels back through a
+//! return value.
 
-use super::completer::{Outcome, is_silent, op_of};
+use super::completer::{self, CompletionSink, Outcome, is_silent, op_of};
 use super::endpoint::{Endpoint, QpState};
 use super::memory::{Copier, MemorySpace, RegionSlice, Source, scatter_gather};
 use super::queue::{ReceiveQueue, Wqe, WqeKind};
-use super::responder::{self, SendRefusal};
+use super::responder::{self, Placement, SendRefusal};
 use super::types::{Access, Completion, OpFlags, OpType, Status};
 
 /// Why the requester stopped.
@@ -39,13 +43,6 @@ pub enum Blocked {
     Budget,
 }
 
-/// Result of one step.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Step {
-    Blocked(Blocked),
-    Executed(Outcome),
-}
-
 /// The pieces of the peer a step needs.
 pub(crate) struct Peer<'p, M: ?Sized> {
     pub endpoint: &'p mut Endpoint,
@@ -54,30 +51,44 @@ pub(crate) struct Peer<'p, M: ?Sized> {
 }
 
 /// Run one request of `local` against `peer`, if it can run: Fetch → Gate → Execute, each
-/// phase either handing the request on or ending the step with a [`Step`].
+/// phase either handing the request on or ending the step.
+///
+/// `Ok` when the request executed: its copies are done, the copier settled and its completions
+/// were delivered (by `completer::finish`, from the exit the step took). `Err` says why
+/// nothing ran; nothing was delivered and the caller settles the copier.
 ///
 /// Straight-line code rather than a loop over a phase enum: the phases always run in this
 /// order, and the loop form moved the entry and the outcome through memory on every turn.
 #[inline]
-pub(crate) fn step<ML, MP, C>(
+pub(crate) fn step<ML, MP, C, S>(
     local: &mut Endpoint,
     local_memory: &ML,
     peer: &mut Peer<'_, MP>,
     copier: &mut C,
-) -> Step
+    sink: &mut S,
+) -> Result<(), Blocked>
 where
     ML: MemorySpace + ?Sized,
     MP: MemorySpace + ?Sized,
     C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
 {
-    let (slot, wqe) = match fetch(local) {
-        Ok(head) => head,
-        Err(why) => return Step::Blocked(why),
-    };
-    if let Some(end) = gate(local, peer.endpoint, &wqe) {
-        return end;
+    // Fetch: the head of the initiator queue, if this QP is connected and the doorbell covers
+    // it (the entry is read straight from its slot, never wrapped in an `Option`).
+    if !matches!(local.state, QpState::Connected) {
+        return Err(Blocked::NotConnected);
     }
-    execute(local, local_memory, peer, copier, slot, wqe)
+    let Some(slot) = local.sq.head_slot() else {
+        return Err(Blocked::Empty);
+    };
+    let wqe = *local.sq.entry(slot);
+    if gate(local, peer.endpoint, &wqe)? {
+        // The peer is in the error state: the request failed without executing.
+        let status = Status::ConnectionAborted;
+        fail_head(local, peer.endpoint, copier, sink, slot, status, false);
+        return Ok(());
+    }
+    execute(local, local_memory, peer, copier, sink, slot, wqe)
 }
 
 /// Why `local` has nothing to fetch, if so: what [`step`] would answer without reading the
@@ -93,15 +104,6 @@ pub(crate) const fn idle(local: &Endpoint) -> Option<Blocked> {
     }
 }
 
-/// Fetch: the head of the initiator queue, if this QP is connected and the doorbell covers it.
-#[inline]
-fn fetch(local: &Endpoint) -> Result<(usize, Wqe), Blocked> {
-    if !matches!(local.state, QpState::Connected) {
-        return Err(Blocked::NotConnected);
-    }
-    local.sq.head().ok_or(Blocked::Empty)
-}
-
 const fn touches_peer(kind: WqeKind) -> bool {
     matches!(
         kind,
@@ -112,32 +114,27 @@ const fn touches_peer(kind: WqeKind) -> bool {
     )
 }
 
-/// Gate: whether the head may execute now. `None` hands it on to execution; `Some` ends the
-/// step (the request waits, or it failed against a peer in error and was removed).
+/// Gate: whether the head may execute now. `Ok(false)` hands it on to execution, `Ok(true)`
+/// says it touches a peer in the error state (it fails with `ConnectionAborted`), `Err` makes
+/// it wait.
 #[inline]
-const fn gate(local: &mut Endpoint, peer: &Endpoint, wqe: &Wqe) -> Option<Step> {
-    if touches_peer(wqe.kind) {
-        match peer.state {
-            QpState::Idle => return Some(Step::Blocked(Blocked::PeerNotReady)),
-            QpState::Error(_) => {
-                local.sq.retire_head();
-                return Some(Step::Executed(local_only(
-                    local,
-                    wqe,
-                    Status::ConnectionAborted,
-                    0,
-                )));
-            }
-            QpState::Connected => {}
-        }
+const fn gate(local: &Endpoint, peer: &Endpoint, wqe: &Wqe) -> Result<bool, Blocked> {
+    // One compare for the usual answer (the peer is connected); the `match` form made the
+    // compiler build the state's discriminant in a register first.
+    if touches_peer(wqe.kind) && !matches!(peer.state, QpState::Connected) {
+        return if matches!(peer.state, QpState::Idle) {
+            Err(Blocked::PeerNotReady)
+        } else {
+            Ok(true)
+        };
     }
     if wqe.flags.contains(OpFlags::READ_FENCE) && local.reads_in_flight != 0 {
-        return Some(Step::Blocked(Blocked::ReadFence));
+        return Err(Blocked::ReadFence);
     }
     if matches!(wqe.kind, WqeKind::Read { .. }) && local.reads_in_flight >= local.ord {
-        return Some(Step::Blocked(Blocked::ReadCredit));
+        return Err(Blocked::ReadCredit);
     }
-    None
+    Ok(false)
 }
 
 /// The requester's completion for `wqe`, with no responder side.
@@ -168,35 +165,88 @@ const fn completion(
     }
 }
 
+/// The head request (in `slot`) failed with `status`: retire it and report it; the peer enters
+/// the error state too if `remote_fails`. Reads the entry again from its slot, so the fast
+/// path never needs its copy of the entry in memory.
+#[cold]
+#[inline(never)]
+fn fail_head<C, S>(
+    local: &mut Endpoint,
+    peer: &mut Endpoint,
+    copier: &mut C,
+    sink: &mut S,
+    slot: usize,
+    status: Status,
+    remote_fails: bool,
+) where
+    C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
+{
+    let wqe = *local.sq.entry(slot);
+    local.sq.retire_head();
+    let mut outcome = local_only(local, &wqe, status, 0);
+    outcome.remote_fails = remote_fails;
+    completer::finish_failed(copier, &outcome, local, peer, sink);
+}
+
 #[inline]
-fn execute<ML, MP, C>(
+fn execute<ML, MP, C, S>(
     local: &mut Endpoint,
     local_memory: &ML,
     peer: &mut Peer<'_, MP>,
     copier: &mut C,
+    sink: &mut S,
     slot: usize,
     wqe: Wqe,
-) -> Step
+) -> Result<(), Blocked>
 where
     ML: MemorySpace + ?Sized,
     MP: MemorySpace + ?Sized,
     C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
 {
     match wqe.kind {
-        WqeKind::Send => send(local, local_memory, peer, copier, slot, wqe, None),
+        WqeKind::Send => return send(local, local_memory, peer, copier, sink, slot, wqe, None),
         WqeKind::SendAndInvalidate(token) => {
-            send(local, local_memory, peer, copier, slot, wqe, Some(token))
+            return send(
+                local,
+                local_memory,
+                peer,
+                copier,
+                sink,
+                slot,
+                wqe,
+                Some(token),
+            );
         }
-        WqeKind::Write { address, token } => {
-            write(local, local_memory, peer, copier, slot, wqe, address, token)
-        }
-        WqeKind::Read { address, token } => {
-            read(local, local_memory, peer, copier, slot, wqe, address, token)
-        }
+        WqeKind::Write { address, token } => write(
+            local,
+            local_memory,
+            peer,
+            copier,
+            sink,
+            slot,
+            wqe,
+            address,
+            token,
+        ),
+        // Out of line, the read takes the entry again from its slot rather than a copy:
+        // passing it made the step store every entry to memory first.
+        WqeKind::Read { address, token } => read(
+            local,
+            local_memory,
+            peer,
+            copier,
+            sink,
+            slot,
+            address,
+            token,
+        ),
         WqeKind::Bind | WqeKind::FastRegister => {
             // Validated and applied at post time; only the in-order completion remains.
             local.sq.retire_head();
-            Step::Executed(local_only(local, &wqe, Status::Success, 0))
+            let outcome = local_only(local, &wqe, Status::Success, 0);
+            completer::finish(copier, &outcome, local, peer.endpoint, sink);
         }
         WqeKind::Invalidate(target) => {
             local.sq.retire_head();
@@ -205,13 +255,16 @@ where
             } else {
                 Status::InvalidateError
             };
-            Step::Executed(local_only(local, &wqe, status, 0))
+            let outcome = local_only(local, &wqe, status, 0);
+            completer::finish(copier, &outcome, local, peer.endpoint, sink);
         }
     }
+    Ok(())
 }
 
 /// Resolve the local source of a send or write: inline bytes, or SGEs with local read rights.
-#[inline]
+/// Always inlined: out of line, the entry it reads had to be copied to memory for it.
+#[inline(always)]
 fn local_source<'q, M: MemorySpace + ?Sized>(
     local: &'q mut Endpoint,
     memory: &M,
@@ -220,6 +273,12 @@ fn local_source<'q, M: MemorySpace + ?Sized>(
 ) -> Option<Source<'q>> {
     if wqe.inline {
         Some(Source::Inline(local.sq.inline_bytes(slot, wqe)))
+    } else if wqe.sge_count == 1 {
+        local
+            .sq
+            .resolve_one(slot, memory, Access::LOCAL_READ)
+            .ok()
+            .map(Source::One)
     } else {
         local
             .sq
@@ -229,37 +288,48 @@ fn local_source<'q, M: MemorySpace + ?Sized>(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one per piece of the request; a struct would only rename them
 #[inline]
-fn send<ML, MP, C>(
+fn send<ML, MP, C, S>(
     local: &mut Endpoint,
     local_memory: &ML,
     peer: &mut Peer<'_, MP>,
     copier: &mut C,
+    sink: &mut S,
     slot: usize,
     wqe: Wqe,
     invalidate: Option<u32>,
-) -> Step
+) -> Result<(), Blocked>
 where
     ML: MemorySpace + ?Sized,
     MP: MemorySpace + ?Sized,
     C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
 {
     let rq = match peer.srq.as_deref_mut() {
         Some(srq) => srq,
         None => match peer.endpoint.rq.as_mut() {
             Some(rq) => rq,
             // A QP created with an SRQ was driven without it: nothing can be received.
-            None => return Step::Blocked(Blocked::WaitingForReceive),
+            None => return Err(Blocked::WaitingForReceive),
         },
     };
     if rq.is_empty() {
-        return Step::Blocked(Blocked::WaitingForReceive);
+        return Err(Blocked::WaitingForReceive);
     }
     let peer_qp_context = peer.endpoint.config.qp_context;
     let Some(source) = local_source(local, local_memory, slot, &wqe) else {
         // Local fault: the send never left; the peer's receive stays posted.
-        local.sq.retire_head();
-        return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
+        fail_head(
+            local,
+            peer.endpoint,
+            copier,
+            sink,
+            slot,
+            Status::LocalProtectionError,
+            false,
+        );
+        return Ok(());
     };
     let receive = |context, status, bytes| Completion {
         request_context: context,
@@ -279,7 +349,7 @@ where
         solicited: status.is_success() && wqe.flags.contains(OpFlags::SEND_AND_SOLICIT_EVENT),
     };
     match responder::accept_send(rq, peer.memory, wqe.length, invalidate) {
-        Err(SendRefusal::NoReceive) => Step::Blocked(Blocked::WaitingForReceive),
+        Err(SendRefusal::NoReceive) => Err(Blocked::WaitingForReceive),
         Err(SendRefusal::Rejected {
             receive_context,
             receive_status,
@@ -288,72 +358,88 @@ where
             let mut outcome = local_only(local, &wqe, Status::RemoteOperationError, 0);
             outcome.remote = Some(receive(receive_context, receive_status, 0));
             outcome.remote_fails = true;
-            Step::Executed(outcome)
+            completer::finish_failed(copier, &outcome, local, peer.endpoint, sink);
+            Ok(())
         }
-        Ok((rqe, destination)) => {
+        Ok((rqe, placement)) => {
+            let one;
+            let destination = match placement {
+                Placement::One(range) => {
+                    one = range;
+                    core::slice::from_ref(&one)
+                }
+                Placement::List(list) => list,
+            };
             scatter_gather(copier, source, destination, wqe.length);
             rq.retire_head();
             local.sq.retire_head();
             let mut outcome = local_only(local, &wqe, Status::Success, wqe.length);
             outcome.remote = Some(receive(rqe.context, Status::Success, wqe.length));
-            Step::Executed(outcome)
+            completer::finish(copier, &outcome, local, peer.endpoint, sink);
+            Ok(())
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)] // one per piece of the request; a struct would only rename them
+#[allow(clippy::too_many_arguments)] // as for `send`
 #[inline]
-fn write<ML, MP, C>(
-    local: &mut Endpoint,
-    local_memory: &ML,
-    peer: &Peer<'_, MP>,
-    copier: &mut C,
-    slot: usize,
-    wqe: Wqe,
-    address: u64,
-    token: u32,
-) -> Step
-where
-    ML: MemorySpace + ?Sized,
-    MP: MemorySpace + ?Sized,
-    C: Copier + ?Sized,
-{
-    let Some(source) = local_source(local, local_memory, slot, &wqe) else {
-        local.sq.retire_head();
-        return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
-    };
-    let target = responder::accept_write(peer.endpoint, peer.memory, token, address, wqe.length);
-    match target {
-        Err(status) => {
-            local.sq.retire_head();
-            let mut outcome = local_only(local, &wqe, status, 0);
-            outcome.remote_fails = true;
-            Step::Executed(outcome)
-        }
-        Ok(target) => {
-            scatter_gather(copier, source, &[target], wqe.length);
-            local.sq.retire_head();
-            Step::Executed(local_only(local, &wqe, Status::Success, wqe.length))
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)] // as for `write`
-fn read<ML, MP, C>(
+fn write<ML, MP, C, S>(
     local: &mut Endpoint,
     local_memory: &ML,
     peer: &mut Peer<'_, MP>,
     copier: &mut C,
+    sink: &mut S,
     slot: usize,
     wqe: Wqe,
     address: u64,
     token: u32,
-) -> Step
-where
+) where
     ML: MemorySpace + ?Sized,
     MP: MemorySpace + ?Sized,
     C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
 {
+    let Some(source) = local_source(local, local_memory, slot, &wqe) else {
+        fail_head(
+            local,
+            peer.endpoint,
+            copier,
+            sink,
+            slot,
+            Status::LocalProtectionError,
+            false,
+        );
+        return;
+    };
+    let target = responder::accept_write(peer.endpoint, peer.memory, token, address, wqe.length);
+    match target {
+        Err(status) => fail_head(local, peer.endpoint, copier, sink, slot, status, true),
+        Ok(target) => {
+            scatter_gather(copier, source, &[target], wqe.length);
+            local.sq.retire_head();
+            let outcome = local_only(local, &wqe, Status::Success, wqe.length);
+            completer::finish(copier, &outcome, local, peer.endpoint, sink);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // as for `send`
+fn read<ML, MP, C, S>(
+    local: &mut Endpoint,
+    local_memory: &ML,
+    peer: &mut Peer<'_, MP>,
+    copier: &mut C,
+    sink: &mut S,
+    slot: usize,
+    address: u64,
+    token: u32,
+) where
+    ML: MemorySpace + ?Sized,
+    MP: MemorySpace + ?Sized,
+    C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
+{
+    let wqe = *local.sq.entry(slot);
     // Local sink first: a local fault never reaches the peer.
     let sink_rights = Access::LOCAL_WRITE | Access::READ_SINK;
     if local
@@ -361,8 +447,16 @@ where
         .resolve(slot, &wqe, local_memory, sink_rights)
         .is_err()
     {
-        local.sq.retire_head();
-        return Step::Executed(local_only(local, &wqe, Status::LocalProtectionError, 0));
+        fail_head(
+            local,
+            peer.endpoint,
+            copier,
+            sink,
+            slot,
+            Status::LocalProtectionError,
+            false,
+        );
+        return;
     }
     local.reads_in_flight += 1;
     let source = responder::begin_read(peer.endpoint, peer.memory, token, address, wqe.length);
@@ -370,10 +464,8 @@ where
         Ok(s) => s,
         Err(status) => {
             local.reads_in_flight -= 1;
-            local.sq.retire_head();
-            let mut outcome = local_only(local, &wqe, status, 0);
-            outcome.remote_fails = true;
-            return Step::Executed(outcome);
+            fail_head(local, peer.endpoint, copier, sink, slot, status, true);
+            return;
         }
     };
     scatter_gather(
@@ -394,5 +486,6 @@ where
         }
         _ => Status::Success,
     };
-    Step::Executed(local_only(local, &wqe, status, wqe.length))
+    let outcome = local_only(local, &wqe, status, wqe.length);
+    completer::finish(copier, &outcome, local, peer.endpoint, sink);
 }

@@ -25,16 +25,25 @@ pub(crate) enum SendRefusal {
     },
 }
 
+/// Where an accepted send is placed: the receive's one range (resolved without the scratch
+/// list), or its resolved list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Placement<'q> {
+    One(RegionSlice),
+    List(&'q [RegionSlice]),
+}
+
 /// Match an arriving send of `length` bytes to the oldest receive of `rq` and validate it
 /// completely: buffer large enough, every receive SGE writable, and — for send-and-invalidate —
 /// the token invalidated (the last check, so a refusal before it changes nothing). Returns the
 /// receive and its resolved buffers; the caller copies, then pops the receive.
+#[inline(always)]
 pub(crate) fn accept_send<'q, M: MemorySpace + ?Sized>(
     rq: &'q mut ReceiveQueue,
     memory: &M,
     length: u32,
     invalidate: Option<u32>,
-) -> Result<(Rqe, &'q [RegionSlice]), SendRefusal> {
+) -> Result<(Rqe, Placement<'q>), SendRefusal> {
     let Some((slot, rqe)) = rq.head() else {
         return Err(SendRefusal::NoReceive);
     };
@@ -48,19 +57,28 @@ pub(crate) fn accept_send<'q, M: MemorySpace + ?Sized>(
     if length > rqe.length {
         return refuse(rq, Status::ReceiveTooSmall);
     }
-    if rq.resolve(slot, &rqe, memory).is_err() {
+    let one = if rqe.sge_count == 1 {
+        match rq.resolve_one(slot, memory) {
+            Ok(range) => Some(range),
+            Err(_) => return refuse(rq, Status::LocalProtectionError),
+        }
+    } else if rq.resolve(slot, &rqe, memory).is_err() {
         return refuse(rq, Status::LocalProtectionError);
-    }
+    } else {
+        None
+    };
     if let Some(token) = invalidate
         && memory.invalidate_token(token).is_err()
     {
         return refuse(rq, Status::InvalidateError);
     }
-    Ok((rqe, rq.resolved()))
+    let placement = one.map_or_else(|| Placement::List(rq.resolved()), Placement::One);
+    Ok((rqe, placement))
 }
 
 /// Check an RDMA write target. The error is the requester's status; the responder enters the
 /// error state too.
+#[inline]
 pub(crate) fn accept_write<M: MemorySpace + ?Sized>(
     responder: &Endpoint,
     memory: &M,

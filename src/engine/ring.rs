@@ -150,6 +150,18 @@ impl<T: Copy + Default> Ring<T> {
         Some((slot, self.slots[slot]))
     }
 
+    /// Slot number of the oldest entry (meaningful when the ring is not empty).
+    #[inline]
+    pub(crate) const fn front_slot(&self) -> usize {
+        (self.consumed & self.mask) as usize
+    }
+
+    /// The entry stored in `slot` (a slot [`Ring::front_slot`] or [`Ring::front`] answered).
+    #[inline]
+    pub(crate) fn slot(&self, slot: usize) -> &T {
+        &self.slots[slot]
+    }
+
     /// Remove the oldest entry without reading it (the caller already has its copy from
     /// [`Ring::front`]); nothing happens on an empty ring.
     #[inline]
