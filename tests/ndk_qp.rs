@@ -329,15 +329,15 @@ fn sge_lists_of_every_length_gather_and_scatter() {
         // Receive scatters in reverse order, so a wrong entry shows as misplaced bytes.
         let mut rsges = sges(&dst, dst_mr.local_token());
         rsges.reverse();
-        assert_eq!(b.qp.receive(usize::from(n as u8), &rsges), STATUS_SUCCESS);
+        assert_eq!(b.qp.receive(n as usize, &rsges), STATUS_SUCCESS);
         assert_eq!(
-            a.qp.send(usize::from(n as u8), &sges(&src, src_mr.local_token()), 0),
+            a.qp.send(n as usize, &sges(&src, src_mr.local_token()), 0),
             STATUS_SUCCESS
         );
         p.run_until_idle();
         // Then read b's buffer back into `n` SGEs of a's.
         let read = a.qp.read(
-            100 + usize::from(n as u8),
+            100 + n as usize,
             &sges(&back, back_mr.local_token()),
             dst.va(),
             dst_mr.remote_token(),
