@@ -2,7 +2,7 @@
 //! `docs/provider-verifier.md`, "Breaking into the debugger"): every report, after its line is
 //! printed, asks the platform to stop in the debugger — the host counts the breaks instead of
 //! stopping, so a test sees exactly one per report, none with the checks merely on or off, none
-//! for legal calls, and none before the report is recorded.
+//! for legal calls, and each one before the report's sink runs.
 //!
 //! The host's `debug_break` also asserts that no provider lock is held, so every break here
 //! proves the report path released its locks first.
@@ -120,7 +120,7 @@ impl MisuseSink for BreaksSeen {
 }
 
 #[test]
-fn the_break_comes_after_the_report_is_recorded_and_before_the_sink() {
+fn each_break_is_taken_before_its_sink_runs() {
     let p = Host::deterministic();
     let adapter = open_checked(&p, MisuseChecks::ON_BREAK);
     let sink: &'static BreaksSeen = Box::leak(Box::new(BreaksSeen {
