@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use softndk::miniport::config::{PEND_REQUESTS_KEYWORD, RDMA_TECHNOLOGY_IWARP, VERIFIER_KEYWORD};
+use softndk::verbs::misuse::MisuseChecks;
 
 /// Section name (lower case) → its lines, comments and blank lines removed.
 type Inf = BTreeMap<String, Vec<String>>;
@@ -226,8 +227,25 @@ fn lint(text: &str) -> Vec<String> {
             "SoftNdkVerifier default off",
         );
         expect(
-            enum_values(&reg, VERIFIER_KEYWORD) == ["0", "1"],
-            "SoftNdkVerifier 0/1",
+            enum_values(&reg, VERIFIER_KEYWORD) == ["0", "1", "2"],
+            "SoftNdkVerifier 0/1/2",
+        );
+        expect(
+            enum_values(&reg, VERIFIER_KEYWORD).iter().all(|v| {
+                MisuseChecks::from_registry(parse_number(v).unwrap_or(u32::MAX)).is_some()
+            }),
+            "every SoftNdkVerifier choice is a value the driver reads",
+        );
+        let verifier_enum = format!("{verifier}\\enum");
+        expect(
+            reg.iter()
+                .filter(|f| f.len() >= 5 && f[1].eq_ignore_ascii_case(&verifier_enum))
+                .all(|f| {
+                    f[4].strip_prefix('%')
+                        .and_then(|t| t.strip_suffix('%'))
+                        .is_some_and(|token| directive(&inf, "Strings", token).is_some())
+                }),
+            "every SoftNdkVerifier choice names a defined string",
         );
         let pend = format!("Ndi\\Params\\{PEND_REQUESTS_KEYWORD}");
         expect(
@@ -372,8 +390,23 @@ fn lint_catches_broken_infs() {
         ),
         (
             "SoftNdkVerifier\\enum, \"1\",       0, %Enabled%",
-            "SoftNdkVerifier\\enum, \"2\",       0, %Enabled%",
-            "SoftNdkVerifier 0/1",
+            "SoftNdkVerifier\\enum, \"3\",       0, %Enabled%",
+            "SoftNdkVerifier 0/1/2",
+        ),
+        (
+            "SoftNdkVerifier\\enum, \"2\",       0, %EnabledBreak%\n",
+            "",
+            "SoftNdkVerifier 0/1/2",
+        ),
+        (
+            "SoftNdkVerifier\\enum, \"2\",",
+            "SoftNdkVerifier\\enum, \"4\",",
+            "every SoftNdkVerifier choice is a value the driver reads",
+        ),
+        (
+            "EnabledBreak            = ",
+            "EnabledBrake            = ",
+            "every SoftNdkVerifier choice names a defined string",
         ),
         (
             "HKR, Ndi\\Params\\SoftNdkVerifier,      Type,      0, \"enum\"",

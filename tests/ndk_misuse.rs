@@ -269,7 +269,13 @@ fn a_second_close_is_reported_and_changes_nothing() {
 #[test]
 fn quarantine_releases_the_oldest_first_and_everything_at_adapter_close() {
     let p = Host::deterministic();
-    let adapter = open_checked(&p, MisuseChecks::On { quarantine: 2 });
+    let adapter = open_checked(
+        &p,
+        MisuseChecks::On {
+            quarantine: 2,
+            debug_break: false,
+        },
+    );
     let events = CqEvents::new();
     let cqs: Vec<_> = (0..3)
         .map(|_| adapter.create_cq(64, &events).unwrap())

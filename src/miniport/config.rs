@@ -119,8 +119,11 @@ impl Keyword {
     }
 }
 
-/// The provider verifier's setting from the `SoftNdkVerifier` keyword (`REG_DWORD`, offered by
-/// the INF as an advanced property, enum 0/1, default 0): 0 off, 1 on.
+/// The provider verifier's setting from the `SoftNdkVerifier` keyword.
+///
+/// A `REG_DWORD`, offered by the INF as an advanced property (enum 0/1/2, default 0): 0 off,
+/// 1 on, 2 on and breaking into the kernel debugger at each report while one is attached
+/// ([`MisuseChecks::ON_BREAK`]).
 ///
 /// Missing, of another type, or any other number: [`MisuseChecks::DEFAULT`], which is off in
 /// release kernel builds (and on in debug and host builds). A bad value never turns the checks on
@@ -160,14 +163,19 @@ mod tests {
     fn verifier_keyword_values_and_every_bad_one() {
         assert_eq!(verifier_checks(Keyword::Integer(0)), MisuseChecks::Off);
         assert_eq!(verifier_checks(Keyword::Integer(1)), MisuseChecks::ON);
+        assert_eq!(verifier_checks(Keyword::Integer(2)), MisuseChecks::ON_BREAK);
+        assert!(verifier_checks(Keyword::Integer(2)).breaks());
+        assert!(!verifier_checks(Keyword::Integer(1)).breaks());
         for bad in [
             Keyword::Missing,
             Keyword::WrongType,
-            Keyword::Integer(2),
+            Keyword::Integer(3),
+            Keyword::Integer(0x102),
             Keyword::Integer(0x8000_0000),
             Keyword::Integer(u32::MAX),
         ] {
             assert_eq!(verifier_checks(bad), MisuseChecks::DEFAULT, "{bad:?}");
+            assert!(!verifier_checks(bad).breaks(), "a bad value never breaks");
         }
         assert_eq!(Keyword::Integer(7).integer(), Some(7));
         assert_eq!(Keyword::WrongType.integer(), None);

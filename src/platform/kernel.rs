@@ -12,6 +12,7 @@
 //! | `Region` | MDL chain + `MmGetSystemAddressForMdlSafe` | <= DISPATCH |
 //! | `now` | `KeQueryInterruptTime` (shared user data) × 100 | any |
 //! | `debug_print` | `DbgPrintEx(DPFLTR_IHVNETWORK_ID, DPFLTR_ERROR_LEVEL, "%s\n", line)` | <= DIRQL |
+//! | `debug_break` | `DbgBreakPoint()` only if `KD_DEBUGGER_NOT_PRESENT` (the `KdDebuggerNotPresent` data export) reads FALSE | any |
 //! | `assert_*` | debug builds: IRQL checks and a per-processor held-lock count; panic = bug check | any |
 //!
 //! Owns every `unsafe` touch of ntoskrnl's synchronisation, DPC and memory-manager objects and
@@ -35,7 +36,7 @@ pub use once::SetOnce;
 pub use region::{MAX_MDL_CHAIN, MdlRegionError, Region};
 
 use super::{AllocError, DebugLine, DeferredWork, Irql, PlatformOps, Timestamp};
-use crate::sys::ffi::{DbgPrintEx, KeFlushQueuedDpcs};
+use crate::sys::ffi::{DbgBreakPoint, DbgPrintEx, KdDebuggerNotPresent, KeFlushQueuedDpcs};
 use crate::sys::ke::{
     DPFLTR_ERROR_LEVEL, DPFLTR_IHVNETWORK_ID, SHARED_INTERRUPT_TIME, interrupt_time_nanos,
 };
@@ -113,6 +114,35 @@ impl PlatformOps for Kernel {
                 line.as_c_str().as_ptr(),
             )
         };
+    }
+
+    /// Breaks only while a kernel debugger is attached: an unhandled breakpoint bug-checks the
+    /// machine, so the break is guarded by `KD_DEBUGGER_NOT_PRESENT`, read from the
+    /// `KdDebuggerNotPresent` export (a byte load: any IRQL, no lock, nothing to wait for).
+    ///
+    /// Not `KdRefreshDebuggerNotPresent()`: its documentation states no IRQL, and it enters the
+    /// debugger (freezing every processor) to ask the transport, while reports are made at
+    /// `DISPATCH_LEVEL`. The variable may be stale right after a debugger attaches or
+    /// detaches; stale "present" only happens with kernel debugging enabled at boot, where
+    /// the kernel debugger handles the breakpoint (waiting for a debugger) instead of
+    /// bug-checking; with debugging not enabled it is always TRUE (documented), so this
+    /// never breaks there. The `DbgPrintEx` of the same report, just before, already went
+    /// through the debugger transport, which refreshes the value as a side effect.
+    fn debug_break(&self) {
+        // SAFETY: `KdDebuggerNotPresent` is ntoskrnl's exported BOOLEAN, resident for the
+        // system's lifetime in nonpaged kernel data and imported by address (`raw-dylib`
+        // statics go through the import slot), so the pointer is valid and aligned; the
+        // kernel changes it behind our back, hence a volatile one-byte read, never a
+        // reference held across time.
+        let not_present = unsafe { core::ptr::read_volatile(&raw const KdDebuggerNotPresent) };
+        if not_present == 0 {
+            // SAFETY: a debugger is attached (checked just above), so the breakpoint
+            // exception is taken by the kernel debugger and execution resumes here when the
+            // developer continues; `DbgBreakPoint` has no parameters, touches no caller
+            // memory and, per the contract of `debug_break`, is called with no provider lock
+            // held.
+            unsafe { DbgBreakPoint() };
+        }
     }
 
     /// Always admits: the kernel has no fault plan of its own (Driver Verifier's low-resources

@@ -3,7 +3,8 @@
 //! a debugger log.
 //!
 //! The debugger log takes a [`DebugLine`] formatted on the caller's stack
-//! ([`PlatformOps::debug_print`]).
+//! ([`PlatformOps::debug_print`]); [`PlatformOps::debug_break`] stops only when a debugger is
+//! attached.
 //!
 //! This module owns the OS-independent *contract* ([`PlatformOps`], [`SpinLockOps`],
 //! [`DpcOps`], [`EventOps`], [`RegionOps`] and the small types beside them) and the code that is
@@ -353,6 +354,16 @@ pub trait PlatformOps: Clone + Send + Sync + 'static {
     /// nothing unless asked — the instance collects the lines for a test, or writes them to
     /// stderr (`Host::set_debug_print`, or `SOFTNDK_DEBUG_PRINT=stderr`).
     fn debug_print(&self, line: &DebugLine);
+
+    /// Stops in the debugger, if one is attached, so a developer sees the caller's stack (the
+    /// provider verifier's `SoftNdkVerifier` = 2). Callable up to [`Irql::Dispatch`]; call it
+    /// with no provider lock held (a stopped processor holding a lock would stall the others
+    /// that want it). Never allocates, never fails; with no debugger attached it does nothing.
+    ///
+    /// Kernel: `DbgBreakPoint()` only when `KD_DEBUGGER_NOT_PRESENT` reads FALSE — a
+    /// breakpoint nobody handles is a bug check, so it never breaks without a debugger. Host:
+    /// counts the break on this instance (`Host::debug_breaks`) and never stops the process.
+    fn debug_break(&self);
 
     /// Admits (or, under fault injection, refuses) one allocation made at `site`.
     ///

@@ -113,6 +113,19 @@ unsafe extern "system" {
     /// The kernel's stack probe. Only the compiler calls it (its convention is not `system`).
     pub fn __chkstk();
 
+    // Breaking into the debugger (`platform::kernel`, the provider verifier's
+    // `SoftNdkVerifier` = 2).
+    /// Raises a breakpoint exception for the kernel debugger; one nobody handles (no kernel
+    /// debugging enabled) is a bug check, so callers first read `KdDebuggerNotPresent`.
+    /// The docs give no IRQL limit: a breakpoint is taken at any IRQL.
+    pub fn DbgBreakPoint();
+    /// `KD_DEBUGGER_NOT_PRESENT`: FALSE only while kernel debugging is enabled and a debugger
+    /// is attached (TRUE whenever debugging was not enabled at boot). A data export: the
+    /// import slot holds the variable's address (the WDK's `extern PBOOLEAN` plus `*`), which
+    /// `raw-dylib` reaches through `__imp_KdDebuggerNotPresent`. Nonpaged; read it volatile,
+    /// at any IRQL — ntoskrnl rewrites it as debuggers attach and detach.
+    pub static KdDebuggerNotPresent: BOOLEAN;
+
     // Debug-build lock tracking (`platform::kernel::cpu`).
     /// The current processor's system-wide index (and group/number); any IRQL.
     pub fn KeGetCurrentProcessorNumberEx(ProcNumber: *mut PROCESSOR_NUMBER) -> u32;

@@ -11,11 +11,13 @@
 //! never block and never panic, so they may run at `DISPATCH_LEVEL`. Every report is also
 //! printed, as one line formatted on the stack, to the platform's debugger log (`DbgPrintEx` on
 //! the kernel), so a kernel driver's reports are seen without a debugger extension reading the
-//! ring. The locks are leaves: nothing is called while one is held — objects evicted from the
-//! quarantine, the debugger-log line and the report sink run after the lock is released.
+//! ring. With `SoftNdkVerifier` = 2 ([`MisuseChecks::ON_BREAK`]) each report then also stops in
+//! the kernel debugger, when one is attached, on the consumer's stack. The locks are leaves:
+//! nothing is called while one is held — objects evicted from the quarantine, the debugger-log
+//! line, the break and the report sink run after the lock is released.
 //!
-//! Must never: hold a lock while dropping a quarantined object, printing or calling the sink,
-//! allocate after the adapter opened, or report anything while the checks are off.
+//! Must never: hold a lock while dropping a quarantined object, printing, breaking or calling
+//! the sink, allocate after the adapter opened, or report (or break) while the checks are off.
 #![deny(unsafe_code)]
 
 use core::any::Any;
@@ -38,15 +40,26 @@ pub enum MisuseChecks {
     On {
         /// Capacity of the FIFO quarantine.
         quarantine: u32,
+        /// Stop in the debugger at each report, after its line is printed
+        /// ([`PlatformOps::debug_break`]: on the kernel only when a kernel debugger is
+        /// attached, so the consumer's stack is on screen; never a bug check).
+        debug_break: bool,
     },
 }
 
 impl MisuseChecks {
     /// The default quarantine capacity.
     pub const QUARANTINE: u32 = 1024;
-    /// Checks on with the default quarantine.
+    /// Checks on with the default quarantine, reports printed but never stopping.
     pub const ON: Self = Self::On {
         quarantine: Self::QUARANTINE,
+        debug_break: false,
+    };
+    /// Checks on with the default quarantine, stopping in the debugger at each report
+    /// (`SoftNdkVerifier` = 2).
+    pub const ON_BREAK: Self = Self::On {
+        quarantine: Self::QUARANTINE,
+        debug_break: true,
     };
     /// On in debug and host builds, off in release kernel builds.
     pub const DEFAULT: Self = if cfg!(all(
@@ -60,13 +73,15 @@ impl MisuseChecks {
     };
 
     /// The setting a `SoftNdkVerifier` registry value (`REG_DWORD`) asks for: 0 off, 1 on with
-    /// the default quarantine; `None` for any other number (the caller then keeps
+    /// the default quarantine, 2 the same and a break into the kernel debugger at each report
+    /// ([`MisuseChecks::ON_BREAK`]); `None` for any other number (the caller then keeps
     /// [`MisuseChecks::DEFAULT`], see `miniport::config::verifier_checks`).
     #[must_use]
     pub const fn from_registry(value: u32) -> Option<Self> {
         match value {
             0 => Some(Self::Off),
             1 => Some(Self::ON),
+            2 => Some(Self::ON_BREAK),
             _ => None,
         }
     }
@@ -75,6 +90,18 @@ impl MisuseChecks {
     #[must_use]
     pub const fn is_on(self) -> bool {
         matches!(self, Self::On { .. })
+    }
+
+    /// Whether each report also stops in the debugger (only ever with the checks on).
+    #[must_use]
+    pub const fn breaks(self) -> bool {
+        matches!(
+            self,
+            Self::On {
+                debug_break: true,
+                ..
+            }
+        )
     }
 }
 
@@ -232,6 +259,8 @@ struct Inner {
     quarantine: SpinLock<Quarantine>,
     /// Where every report's line goes (kernel: `DbgPrintEx`; host: as the test chose).
     platform: Platform,
+    /// Whether every report, once printed, also stops in the debugger.
+    debug_break: bool,
 }
 
 /// An adapter's misuse state (`verbs::Adapter::misuse`). Empty, and free, when the checks are
@@ -262,7 +291,11 @@ impl Monitor {
     ///
     /// [`AllocError`] when the rings cannot be allocated.
     pub fn new(checks: MisuseChecks, platform: &Platform) -> Result<Self, AllocError> {
-        let MisuseChecks::On { quarantine } = checks else {
+        let MisuseChecks::On {
+            quarantine,
+            debug_break,
+        } = checks
+        else {
             return Ok(Self { inner: None });
         };
         let inner = Inner {
@@ -286,6 +319,7 @@ impl Monitor {
                 },
             ),
             platform: platform.clone(),
+            debug_break,
         };
         Ok(Self {
             inner: Some(platform.try_arc(inner)?),
@@ -306,8 +340,12 @@ impl Monitor {
     }
 
     /// Records `misuse`, prints its line to the platform's debugger log
-    /// ([`PlatformOps::debug_print`]: `DbgPrintEx` on the kernel) and hands it to the sink.
-    /// Nothing when the checks are off.
+    /// ([`PlatformOps::debug_print`]: `DbgPrintEx` on the kernel), stops in the debugger if
+    /// the checks were opened with `debug_break` ([`PlatformOps::debug_break`]: the kernel
+    /// breaks only when a kernel debugger is attached) and hands it to the sink. Nothing when
+    /// the checks are off. The print and the break run with no provider lock held (the ring's
+    /// lock is released first), so a debugger stopped here holds up no other processor's
+    /// provider call.
     pub fn report(&self, misuse: Misuse) {
         let Some(inner) = &self.inner else {
             return;
@@ -329,6 +367,11 @@ impl Monitor {
         inner
             .platform
             .debug_print(&DebugLine::format(format_args!("{misuse}")));
+        if inner.debug_break {
+            // After the line, so the debugger shows what stopped it; the stack is the
+            // consumer's call that misbehaved.
+            inner.platform.debug_break();
+        }
         if let Some(sink) = sink {
             sink.report(&misuse);
         }
@@ -512,7 +555,14 @@ mod tests {
     use alloc::string::ToString;
 
     fn on(quarantine: u32) -> Monitor {
-        Monitor::new(MisuseChecks::On { quarantine }, &Host::deterministic()).unwrap()
+        Monitor::new(
+            MisuseChecks::On {
+                quarantine,
+                debug_break: false,
+            },
+            &Host::deterministic(),
+        )
+        .unwrap()
     }
 
     fn misuse(object: usize) -> Misuse {
@@ -692,9 +742,45 @@ mod tests {
     fn registry_values() {
         assert_eq!(MisuseChecks::from_registry(0), Some(MisuseChecks::Off));
         assert_eq!(MisuseChecks::from_registry(1), Some(MisuseChecks::ON));
-        for out_of_range in [2, 8, u32::MAX] {
+        assert_eq!(MisuseChecks::from_registry(2), Some(MisuseChecks::ON_BREAK));
+        for out_of_range in [3, 8, 0x8000_0000, u32::MAX] {
             assert_eq!(MisuseChecks::from_registry(out_of_range), None);
         }
         assert!(MisuseChecks::DEFAULT.is_on(), "host builds check");
+        assert!(
+            !MisuseChecks::DEFAULT.breaks(),
+            "no build breaks by default"
+        );
+        assert!(MisuseChecks::ON_BREAK.is_on() && MisuseChecks::ON_BREAK.breaks());
+        assert!(!MisuseChecks::ON.breaks() && !MisuseChecks::Off.breaks());
+    }
+
+    #[test]
+    fn each_report_breaks_once_only_when_asked() {
+        for (checks, per_report) in [
+            (MisuseChecks::Off, 0),
+            (MisuseChecks::ON, 0),
+            (MisuseChecks::ON_BREAK, 1),
+            (
+                MisuseChecks::On {
+                    quarantine: 0,
+                    debug_break: true,
+                },
+                1,
+            ),
+        ] {
+            let p = Host::deterministic();
+            p.set_debug_print(crate::platform::host::DebugPrint::Collect);
+            let m = Monitor::new(checks, &p).unwrap();
+            for i in 0..3 {
+                m.report(misuse(i));
+            }
+            assert_eq!(p.debug_breaks(), 3 * per_report, "{checks:?}");
+            assert_eq!(
+                p.take_debug_lines().len() as u64,
+                m.count(),
+                "a break never replaces the line ({checks:?})"
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// DLL name → function names declared for it.
+/// DLL name → function (and data) names declared for it.
 pub type Declared = BTreeMap<String, BTreeSet<String>>;
 
 /// Extracts the declarations from one Rust source text.
@@ -41,7 +41,13 @@ pub fn parse(source: &str) -> Declared {
             if line.starts_with("//") {
                 continue;
             }
-            if let Some(after) = line.split("fn ").nth(1) {
+            // A function, or a data export (`static NAME: T;`, imported the same way).
+            let declared_name = line.split("fn ").nth(1).or_else(|| {
+                line.strip_prefix("pub ")
+                    .unwrap_or(line)
+                    .strip_prefix("static ")
+            });
+            if let Some(after) = declared_name {
                 let name: String = after
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -96,6 +102,8 @@ unsafe extern "system" {
     pub fn KeBugCheckEx(
         Code: u32,
     ) -> !;
+    /// A data export.
+    pub static KdDebuggerNotPresent: BOOLEAN;
 }
 fn outside() {}
 #[link(name = "ndis.sys", kind = "raw-dylib")]
@@ -109,7 +117,10 @@ unsafe extern "system" {
             .iter()
             .map(String::as_str)
             .collect();
-        assert_eq!(nt, ["ExAllocatePool2", "KeBugCheckEx"]);
+        assert_eq!(
+            nt,
+            ["ExAllocatePool2", "KdDebuggerNotPresent", "KeBugCheckEx"]
+        );
         assert!(declared["ndis.sys"].contains("NdisMPauseComplete"));
         assert!(!declared.values().any(|names| names.contains("outside")));
     }
@@ -122,6 +133,10 @@ unsafe extern "system" {
         assert!(
             declared["ntoskrnl.exe"].contains("DbgPrintEx"),
             "the C-variadic block of the same DLL is read too"
+        );
+        assert!(
+            declared["ntoskrnl.exe"].contains("KdDebuggerNotPresent"),
+            "data imports are declared too"
         );
         assert!(declared["ndis.sys"].contains("NdisMRegisterMiniportDriver"));
     }

@@ -72,6 +72,10 @@ fn built_driver_image_obeys_the_rules() {
         "the provider verifier prints its reports to the debugger"
     );
     assert!(
+        imported("DbgBreakPoint") && imported("KdDebuggerNotPresent"),
+        "SoftNdkVerifier = 2 breaks, guarded by the debugger-present variable"
+    );
+    assert!(
         report.guard_targets >= pe_guard::REQUIRED_TARGETS.len(),
         "CFG: {} guard targets",
         report.guard_targets

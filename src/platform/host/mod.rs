@@ -101,6 +101,8 @@ struct HostInner {
     accounting: Arc<Accounting>,
     clock: Clock,
     debug: Mutex<DebugLog>,
+    /// Breaks asked for through [`PlatformOps::debug_break`] (counted, never taken).
+    debug_breaks: AtomicU64,
 }
 
 impl Drop for HostInner {
@@ -167,6 +169,7 @@ impl Host {
                     to: DebugPrint::from_env(),
                     lines: Vec::new(),
                 }),
+                debug_breaks: AtomicU64::new(0),
             }),
         }
     }
@@ -303,6 +306,13 @@ impl Host {
         core::mem::take(&mut self.debug_log().lines)
     }
 
+    /// How many times [`PlatformOps::debug_break`] was called on this instance (and its
+    /// clones). The host never stops: this count is what a test asserts instead.
+    #[must_use]
+    pub fn debug_breaks(&self) -> u64 {
+        self.inner.debug_breaks.load(Ordering::Relaxed)
+    }
+
     fn debug_log(&self) -> std::sync::MutexGuard<'_, DebugLog> {
         self.inner
             .debug
@@ -354,6 +364,15 @@ impl PlatformOps for Host {
                 let _ = writeln!(std::io::stderr().lock(), "{line}");
             }
         }
+    }
+
+    /// Host: counts the break ([`Host::debug_breaks`]); the process never stops, even under
+    /// a debugger (a test run must not hang on a report it expects). Panics if a provider
+    /// lock is held, which the contract forbids (a stopped kernel processor would stall every
+    /// other one waiting for that lock).
+    fn debug_break(&self) {
+        Self::assert_no_provider_lock_held();
+        self.inner.debug_breaks.fetch_add(1, Ordering::Relaxed);
     }
 
     #[track_caller]
