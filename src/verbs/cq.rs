@@ -21,7 +21,7 @@ use crate::engine::{Completion, OpType, Overrun, Status};
 use crate::lifetime::{AlreadyClosing, Base, Closed, Links, Node, Tracked, Unit};
 use crate::platform::prelude::*;
 use crate::platform::{Dpc, PSlice, SpinLock};
-use crate::sync::{Arc, AtomicBool, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 
 pub use super::arming::ArmType;
 use super::arming::{CqArming, Pushed};
@@ -86,6 +86,11 @@ pub struct Cq {
     dpc: Option<Dpc>,
     /// Mirror of `CqState::overrun` readable without the lock (QPs check it when posting).
     overrun: AtomicBool,
+    /// Mirror of `CqState::len`, stored under the lock after every change, so a poll of an
+    /// empty CQ answers without taking the lock (see [`Cq::poll`]). Alone on its cache line
+    /// (see [`Lone`]): a reaper spinning on it must not pull the lines the pushing processor
+    /// works on away from it.
+    waiting: Lone<AtomicUsize>,
     /// This CQ's entry in the adapter's statistics registry (`None` only while a failed create
     /// unwinds).
     registered: Option<CqSlot>,
@@ -93,6 +98,34 @@ pub struct Cq {
 }
 
 const _: () = assert!(core::mem::offset_of!(Cq, ndk) == 0);
+
+/// A value no other field shares a cache line with: 64 bytes of padding on each side, so any
+/// 64-byte line that holds a byte of the value holds otherwise only padding. Padding rather
+/// than `#[repr(align(64))]`, which would raise the whole object's alignment above what a
+/// kernel pool allocation guarantees.
+#[repr(C)]
+struct Lone<T> {
+    _before: [u8; 64],
+    value: T,
+    _after: [u8; 64],
+}
+
+impl<T> Lone<T> {
+    const fn new(value: T) -> Self {
+        Self {
+            _before: [0; 64],
+            value,
+            _after: [0; 64],
+        }
+    }
+}
+
+impl<T> core::ops::Deref for Lone<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
 
 impl core::fmt::Debug for Cq {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -155,6 +188,7 @@ impl Cq {
                 notify,
                 dpc,
                 overrun: AtomicBool::new(false),
+                waiting: Lone::new(AtomicUsize::new(0)),
                 registered,
                 state: SpinLock::new(
                     lock_order::CQ,
@@ -244,6 +278,7 @@ impl Cq {
                 let at = if at >= depth { at - depth } else { at };
                 s.ring[at] = completion;
                 s.len += 1;
+                self.waiting.store(s.len, Ordering::Release);
                 s.traffic.count(&completion);
                 self.schedule(&mut s, due);
                 Ok(())
@@ -276,7 +311,19 @@ impl Cq {
 
     /// `NdkGetCqResults(Ex)`: removes up to `max` completions, oldest first, handing each to
     /// `write` with its index. An overrun CQ reports nothing (it is unusable, §6.7).
+    ///
+    /// A CQ seen empty answers 0 without taking the lock: consumers poll until a call returns
+    /// nothing, so every reaping loop ends with such a call, and a reaper spinning on another
+    /// processor would otherwise pull the lock's line away from the pushing processor on every
+    /// turn. Polling an empty CQ changes nothing, so the early answer is the one the locked
+    /// path would give, ordered before any push it did not see: a push stores the new count
+    /// (`Release`) before it returns and before any notification of it is queued, so a
+    /// consumer that knows of a completion (it posted the request and saw it complete, or its
+    /// notification ran) has that store ordered before its poll and finds the count non-zero.
     pub fn poll(&self, max: usize, mut write: impl FnMut(usize, &Completion)) -> usize {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
         let mut s = self.state.lock();
         if s.arming.is_overrun() {
             return 0;
@@ -294,6 +341,7 @@ impl Cq {
         }
         s.head = at;
         s.len -= n;
+        self.waiting.store(s.len, Ordering::Release);
         n
     }
 

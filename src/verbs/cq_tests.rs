@@ -317,3 +317,73 @@ fn resize_keeps_waiting_completions_in_order() {
     assert_eq!(got, [1, 2, 3]);
     let _ = Fixture::close(cq);
 }
+
+#[test]
+fn a_reaper_on_another_thread_gets_every_completion_once_in_order() {
+    // The reaper polls without pause, mostly finding the CQ empty (answered without the lock);
+    // the pusher pushes in order with a poll of its own now and then, so both sides of the
+    // count's mirror are exercised while the other runs.
+    const N: usize = 20_000;
+    let f = Fixture::new();
+    let cq = f.cq(64);
+    let reaped = Mutex::new(Vec::with_capacity(N));
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut mine = Vec::new();
+            while mine.len() + reaped.lock().unwrap().len() < N {
+                cq.poll(8, |_, c| mine.push(c.request_context));
+                if mine.len() >= 64 {
+                    reaped.lock().unwrap().append(&mut mine);
+                }
+            }
+            reaped.lock().unwrap().append(&mut mine);
+        });
+        let mut i = 0;
+        while i < N {
+            if cq
+                .push(Completion {
+                    request_context: i,
+                    ..OK
+                })
+                .is_ok()
+            {
+                i += 1;
+            } else {
+                unreachable!("the pusher waits for room, so the CQ never overruns");
+            }
+            while cq.len() >= 60 {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    let got = reaped.into_inner().unwrap();
+    assert_eq!(got.len(), N);
+    // One reaper: the order it reaped in is the order pushed.
+    assert!(
+        got.iter().copied().eq(0..N),
+        "every completion once, in order"
+    );
+    assert_eq!(cq.poll(8, |_, _| {}), 0);
+    assert!(cq.is_empty());
+    let _ = Fixture::close(cq);
+}
+
+#[test]
+fn polls_see_the_count_after_every_kind_of_change() {
+    let f = Fixture::new();
+    let cq = f.cq(4);
+    assert_eq!(cq.poll(4, |_, _| {}), 0, "new CQ: empty");
+    cq.push(OK).unwrap();
+    cq.push(OK).unwrap();
+    assert_eq!(cq.poll(1, |_, _| {}), 1);
+    assert_eq!(
+        cq.poll(4, |_, _| {}),
+        1,
+        "a partial poll leaves the rest visible"
+    );
+    assert_eq!(cq.poll(4, |_, _| {}), 0, "drained");
+    cq.push(OK).unwrap();
+    cq.resize(2).unwrap();
+    assert_eq!(cq.poll(4, |_, _| {}), 1, "resize keeps the count");
+    let _ = Fixture::close(cq);
+}
