@@ -186,6 +186,31 @@ pub(crate) enum Source<'a> {
     Inline(&'a [u8]),
 }
 
+/// Copy `length` bytes from `source` into the one range `to` (a write's target): the usual
+/// shape — one resolved range into a range that holds it — is decided here, inlined into the
+/// step, so the copier is called with the ranges in registers; every other source goes to
+/// [`scatter_gather`] (which makes exactly the same call for that shape).
+///
+/// Only the write uses it: inlined into the send as well, the send's inline-data path got
+/// dearer than this saved.
+#[inline(always)]
+pub(crate) fn copy_into<C: Copier + ?Sized>(
+    copier: &mut C,
+    source: Source<'_>,
+    to: RegionSlice,
+    length: u32,
+) {
+    if let Source::One(src) = source
+        && length > 0
+        && src.length >= length
+        && to.length >= length
+    {
+        copier.copy(src.sub(0, length), to.sub(0, length));
+        return;
+    }
+    scatter_gather(copier, source, &[to], length);
+}
+
 /// Copy `length` bytes from `source` to the scatter list `to`, walking both lists once so each
 /// byte is copied exactly once, straight from its source range to its destination range.
 /// `length` must not exceed either side's total.

@@ -14,7 +14,7 @@
 
 use super::completer::{self, CompletionSink, Outcome, is_silent, op_of};
 use super::endpoint::{Endpoint, QpState};
-use super::memory::{Copier, MemorySpace, RegionSlice, Source, scatter_gather};
+use super::memory::{Copier, MemorySpace, RegionSlice, Source, copy_into, scatter_gather};
 use super::queue::{ReceiveQueue, Wqe, WqeKind};
 use super::responder::{self, Placement, SendRefusal};
 use super::types::{Access, Completion, OpFlags, OpType, Status};
@@ -415,7 +415,7 @@ fn write<ML, MP, C, S>(
     match target {
         Err(status) => fail_head(local, peer.endpoint, copier, sink, slot, status, true),
         Ok(target) => {
-            scatter_gather(copier, source, &[target], wqe.length);
+            copy_into(copier, source, target, wqe.length);
             local.sq.retire_head();
             let outcome = local_only(local, &wqe, Status::Success, wqe.length);
             completer::finish(copier, &outcome, local, peer.endpoint, sink);
