@@ -50,13 +50,28 @@ pub(crate) struct Peer<'p, M: ?Sized> {
     pub srq: Option<&'p mut ReceiveQueue>,
 }
 
-/// Run one request of `local` against `peer`, if it can run: Fetch → Gate → Execute, each
-/// phase either handing the request on or ending the step.
+/// Fetch: the slot of the head of `local`'s initiator queue, if this QP is connected and the
+/// doorbell covers it; otherwise why nothing can run. Reads nothing but the queue's indices.
+#[inline]
+pub(crate) const fn fetch(local: &Endpoint) -> Result<usize, Blocked> {
+    if !matches!(local.state, QpState::Connected) {
+        Err(Blocked::NotConnected)
+    } else if let Some(slot) = local.sq.head_slot() {
+        Ok(slot)
+    } else {
+        Err(Blocked::Empty)
+    }
+}
+
+/// Run the request [`fetch`] found in `slot` against `peer`, if it can run: Gate → Execute,
+/// each phase either handing the request on or ending the step.
 ///
 /// `Ok` when the request executed: its copies are done, the copier settled and its completions
 /// were delivered (by `completer::finish`, from the exit the step took). `Err` says why
 /// nothing ran; nothing was delivered and the caller settles the copier.
 ///
+/// The fetch is the caller's (`connection::run`), so the test that decides whether a side has
+/// work at all is made once per request, not once before the requester loop and again in it.
 /// Straight-line code rather than a loop over a phase enum: the phases always run in this
 /// order, and the loop form moved the entry and the outcome through memory on every turn.
 #[inline]
@@ -66,6 +81,7 @@ pub(crate) fn step<ML, MP, C, S>(
     peer: &mut Peer<'_, MP>,
     copier: &mut C,
     sink: &mut S,
+    slot: usize,
 ) -> Result<(), Blocked>
 where
     ML: MemorySpace + ?Sized,
@@ -73,14 +89,7 @@ where
     C: Copier + ?Sized,
     S: CompletionSink + ?Sized,
 {
-    // Fetch: the head of the initiator queue, if this QP is connected and the doorbell covers
-    // it (the entry is read straight from its slot, never wrapped in an `Option`).
-    if !matches!(local.state, QpState::Connected) {
-        return Err(Blocked::NotConnected);
-    }
-    let Some(slot) = local.sq.head_slot() else {
-        return Err(Blocked::Empty);
-    };
+    // The entry is read straight from its slot, never wrapped in an `Option`.
     let wqe = *local.sq.entry(slot);
     if gate(local, peer.endpoint, &wqe)? {
         // The peer is in the error state: the request failed without executing.
@@ -89,19 +98,6 @@ where
         return Ok(());
     }
     execute(local, local_memory, peer, copier, sink, slot, wqe)
-}
-
-/// Why `local` has nothing to fetch, if so: what [`step`] would answer without reading the
-/// head entry.
-#[inline]
-pub(crate) const fn idle(local: &Endpoint) -> Option<Blocked> {
-    if !matches!(local.state, QpState::Connected) {
-        Some(Blocked::NotConnected)
-    } else if local.sq.is_idle() {
-        Some(Blocked::Empty)
-    } else {
-        None
-    }
 }
 
 const fn touches_peer(kind: WqeKind) -> bool {
