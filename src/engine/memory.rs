@@ -186,29 +186,21 @@ pub(crate) enum Source<'a> {
     Inline(&'a [u8]),
 }
 
-/// Copy `length` bytes from `source` into the one range `to` (a write's target): the usual
-/// shape — one resolved range into a range that holds it — is decided here, inlined into the
-/// step, so the copier is called with the ranges in registers; every other source goes to
-/// [`scatter_gather`] (which makes exactly the same call for that shape).
-///
-/// Only the write uses it: inlined into the send as well, the send's inline-data path got
-/// dearer than this saved.
+/// Copy `length` bytes from the one range `from` into the one range `to` (a one-SGE write):
+/// exactly the call [`scatter_gather`] makes for `Source::One(from)` into `[to]` — a single
+/// copy of what both hold, none if that is nothing (the usual request copies all of
+/// `length`). Inlined into the step with the ranges in registers; no `Source` is built.
 #[inline(always)]
-pub(crate) fn copy_into<C: Copier + ?Sized>(
+pub(crate) fn copy_one<C: Copier + ?Sized>(
     copier: &mut C,
-    source: Source<'_>,
+    from: RegionSlice,
     to: RegionSlice,
     length: u32,
 ) {
-    if let Source::One(src) = source
-        && length > 0
-        && src.length >= length
-        && to.length >= length
-    {
-        copier.copy(src.sub(0, length), to.sub(0, length));
-        return;
+    let n = length.min(from.length).min(to.length);
+    if n > 0 {
+        copier.copy(from.sub(0, n), to.sub(0, n));
     }
-    scatter_gather(copier, source, &[to], length);
 }
 
 /// Copy `length` bytes from `source` to the scatter list `to`, walking both lists once so each

@@ -14,7 +14,7 @@
 
 use super::completer::{self, CompletionSink, Outcome, is_silent, op_of};
 use super::endpoint::{Endpoint, QpState};
-use super::memory::{Copier, MemorySpace, RegionSlice, Source, copy_into, scatter_gather};
+use super::memory::{Copier, MemorySpace, RegionSlice, Source, copy_one, scatter_gather};
 use super::queue::{ReceiveQueue, Wqe, WqeKind};
 use super::responder::{self, Placement, SendRefusal};
 use super::types::{Access, Completion, OpFlags, OpType, Status};
@@ -202,18 +202,11 @@ where
     S: CompletionSink + ?Sized,
 {
     match wqe.kind {
-        WqeKind::Send => return send(local, local_memory, peer, copier, sink, slot, wqe, None),
-        WqeKind::SendAndInvalidate(token) => {
-            return send(
-                local,
-                local_memory,
-                peer,
-                copier,
-                sink,
-                slot,
-                wqe,
-                Some(token),
-            );
+        // The send takes the entry again from its slot rather than a copy (an out-of-line
+        // callee taking it by value made every step store the entry to the stack first), and
+        // its token to invalidate from the entry (six arguments: all in registers).
+        WqeKind::Send | WqeKind::SendAndInvalidate(_) => {
+            return send(local, local_memory, peer, copier, sink, slot);
         }
         WqeKind::Write { address, token } => write(
             local,
@@ -293,8 +286,6 @@ fn send<ML, MP, C, S>(
     copier: &mut C,
     sink: &mut S,
     slot: usize,
-    wqe: Wqe,
-    invalidate: Option<u32>,
 ) -> Result<(), Blocked>
 where
     ML: MemorySpace + ?Sized,
@@ -302,6 +293,11 @@ where
     C: Copier + ?Sized,
     S: CompletionSink + ?Sized,
 {
+    let wqe = *local.sq.entry(slot);
+    let invalidate = match wqe.kind {
+        WqeKind::SendAndInvalidate(token) => Some(token),
+        _ => None,
+    };
     let rq = match peer.srq.as_deref_mut() {
         Some(srq) => srq,
         None => match peer.endpoint.rq.as_mut() {
@@ -395,6 +391,32 @@ fn write<ML, MP, C, S>(
     C: Copier + ?Sized,
     S: CompletionSink + ?Sized,
 {
+    // The usual write — one SGE — resolves and copies its one range without building a
+    // `Source` (which joined the three kinds of source in memory); same checks, same order.
+    if !wqe.inline && wqe.sge_count == 1 {
+        let Ok(from) = local.sq.resolve_one(slot, local_memory, Access::LOCAL_READ) else {
+            fail_head(
+                local,
+                peer.endpoint,
+                copier,
+                sink,
+                slot,
+                Status::LocalProtectionError,
+                false,
+            );
+            return;
+        };
+        let target =
+            responder::accept_write(peer.endpoint, peer.memory, token, address, wqe.length);
+        match target {
+            Err(status) => fail_head(local, peer.endpoint, copier, sink, slot, status, true),
+            Ok(target) => {
+                copy_one(copier, from, target, wqe.length);
+                written(local, peer.endpoint, copier, sink, &wqe);
+            }
+        }
+        return;
+    }
     let Some(source) = local_source(local, local_memory, slot, &wqe) else {
         fail_head(
             local,
@@ -411,12 +433,22 @@ fn write<ML, MP, C, S>(
     match target {
         Err(status) => fail_head(local, peer.endpoint, copier, sink, slot, status, true),
         Ok(target) => {
-            copy_into(copier, source, target, wqe.length);
-            local.sq.retire_head();
-            let outcome = local_only(local, &wqe, Status::Success, wqe.length);
-            completer::finish(copier, &outcome, local, peer.endpoint, sink);
+            scatter_gather(copier, source, &[target], wqe.length);
+            written(local, peer.endpoint, copier, sink, &wqe);
         }
     }
+}
+
+/// A write's bytes are copied: retire it and finish the step.
+#[inline(always)]
+fn written<C, S>(local: &mut Endpoint, peer: &mut Endpoint, copier: &mut C, sink: &mut S, wqe: &Wqe)
+where
+    C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
+{
+    local.sq.retire_head();
+    let outcome = local_only(local, wqe, Status::Success, wqe.length);
+    completer::finish(copier, &outcome, local, peer, sink);
 }
 
 #[allow(clippy::too_many_arguments)] // as for `send`
