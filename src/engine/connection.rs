@@ -77,7 +77,7 @@ where
     let (why_a, left) = match fetch(ea) {
         _ if budget == 0 => (Blocked::Budget, 0),
         Err(why) => (why, budget),
-        Ok(slot) => run(
+        Ok(slot) => run_inline(
             ea,
             slot,
             ma,
@@ -117,9 +117,30 @@ where
     }
 }
 
+/// [`run_inline`] out of line.
+#[inline(never)]
+fn run<ML, MP, C, S>(
+    local: &mut Endpoint,
+    slot: usize,
+    local_memory: &ML,
+    peer: &mut Peer<'_, MP>,
+    copier: &mut C,
+    sink: &mut S,
+    budget: u32,
+) -> (Blocked, u32)
+where
+    ML: MemorySpace + ?Sized,
+    MP: MemorySpace + ?Sized,
+    C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
+{
+    run_inline(local, slot, local_memory, peer, copier, sink, budget)
+}
+
 /// Run `local`'s requester until it blocks or `budget` (non-zero) requests ran, starting with
 /// the head the caller's [`fetch`] found in `slot`; returns why it stopped and the budget left.
-fn run<ML, MP, C, S>(
+#[inline(always)]
+fn run_inline<ML, MP, C, S>(
     local: &mut Endpoint,
     mut slot: usize,
     local_memory: &ML,
