@@ -220,11 +220,13 @@ where
             token,
         ),
         // Out of line, the read takes the entry again from its slot rather than a copy:
-        // passing it made the step store every entry to memory first.
+        // passing it made the step store every entry to memory first. It gets the peer's
+        // pieces rather than `peer`, which would have to be in memory for it on every step.
         WqeKind::Read { address, token } => read(
             local,
             local_memory,
-            peer,
+            peer.endpoint,
+            peer.memory,
             copier,
             sink,
             slot,
@@ -455,7 +457,8 @@ where
 fn read<ML, MP, C, S>(
     local: &mut Endpoint,
     local_memory: &ML,
-    peer: &mut Peer<'_, MP>,
+    peer_endpoint: &mut Endpoint,
+    peer_memory: &MP,
     copier: &mut C,
     sink: &mut S,
     slot: usize,
@@ -477,7 +480,7 @@ fn read<ML, MP, C, S>(
     {
         fail_head(
             local,
-            peer.endpoint,
+            peer_endpoint,
             copier,
             sink,
             slot,
@@ -487,12 +490,12 @@ fn read<ML, MP, C, S>(
         return;
     }
     local.reads_in_flight += 1;
-    let source = responder::begin_read(peer.endpoint, peer.memory, token, address, wqe.length);
+    let source = responder::begin_read(peer_endpoint, peer_memory, token, address, wqe.length);
     let source: RegionSlice = match source {
         Ok(s) => s,
         Err(status) => {
             local.reads_in_flight -= 1;
-            fail_head(local, peer.endpoint, copier, sink, slot, status, true);
+            fail_head(local, peer_endpoint, copier, sink, slot, status, true);
             return;
         }
     };
@@ -502,7 +505,7 @@ fn read<ML, MP, C, S>(
         local.sq.resolved(),
         wqe.length,
     );
-    responder::end_read(peer.endpoint);
+    responder::end_read(peer_endpoint);
     local.reads_in_flight -= 1;
     let first_token = local.sq.sges(slot, &wqe).first().map(|s| s.token);
     local.sq.retire_head();
@@ -515,5 +518,5 @@ fn read<ML, MP, C, S>(
         _ => Status::Success,
     };
     let outcome = local_only(local, &wqe, status, wqe.length);
-    completer::finish(copier, &outcome, local, peer.endpoint, sink);
+    completer::finish(copier, &outcome, local, peer_endpoint, sink);
 }
