@@ -1,10 +1,10 @@
 //! The requester: executes the head of one QP's initiator queue against its connected peer,
 //! one request per step, strictly in posting order.
 //!
-//! Each step runs three phases in order — fetch the head, gate it (connection, peer, read fence
-//! and read credit), execute it — and each phase either hands the request on or ends the step
-//! with why it stopped or by handing the outcome to the completer (failures carry their
-//! completion status).
+//! Each step runs three phases in order — fetch the head (`fetch`, made by the caller, which
+//! hands the step the slot), gate it (connection, peer, read fence and read credit), execute
+//! it — and each phase either hands the request on or ends the step with why it stopped or by
+//! handing the outcome to the completer (failures carry their completion status).
 //! Execution validates every range of the request (local SGEs here, the peer's side in the
 //! responder) before the first byte is copied, then copies each byte once from its source range
 //! to its destination range. The requester builds completions but never pushes them: each
