@@ -12,7 +12,7 @@ use super::completer::{CompletionSink, settle};
 use super::endpoint::Endpoint;
 use super::memory::{Copier, MemorySpace};
 use super::queue::ReceiveQueue;
-use super::requester::{Blocked, Peer, idle, step};
+use super::requester::{Blocked, Peer, fetch, step};
 
 /// One side of a connection as `progress` needs it.
 pub struct Side<'a, M: MemorySpace + ?Sized> {
@@ -72,11 +72,14 @@ where
     let mut executed = 0;
     settle(ea, eb, sink);
     // Usually only one side has work; the other's answer is a look at its queue, not a call
-    // into the requester loop (same answer: `run` would stop at its first fetch).
-    let (why_a, left) = match idle(ea) {
-        Some(why) if budget != 0 => (why, budget),
-        _ => run(
+    // into the requester loop (same answer: `run` would stop at that fetch). A side with work
+    // hands `run` the head it found, so its first request is not looked for twice.
+    let (why_a, left) = match fetch(ea) {
+        _ if budget == 0 => (Blocked::Budget, 0),
+        Err(why) => (why, budget),
+        Ok(slot) => run_inline(
             ea,
+            slot,
             ma,
             &mut Peer {
                 endpoint: eb,
@@ -89,10 +92,12 @@ where
         ),
     };
     executed += budget - left;
-    let (why_b, left2) = match idle(eb) {
-        Some(why) if left != 0 => (why, left),
-        _ => run(
+    let (why_b, left2) = match fetch(eb) {
+        _ if left == 0 => (Blocked::Budget, 0),
+        Err(why) => (why, left),
+        Ok(slot) => run(
             eb,
+            slot,
             mb,
             &mut Peer {
                 endpoint: ea,
@@ -112,10 +117,34 @@ where
     }
 }
 
-/// Run `local`'s requester until it blocks or `budget` requests ran; returns why it stopped and
-/// the budget left.
+/// [`run_inline`] out of line, for side b. Side a's loop is inlined into [`progress`]: the
+/// verbs layer passes the QP it posted on as side a, so a post's own work runs without a call
+/// (callgrind: −45 instructions per 64 B write); inlining both sides cost more than it saved.
+#[inline(never)]
 fn run<ML, MP, C, S>(
     local: &mut Endpoint,
+    slot: usize,
+    local_memory: &ML,
+    peer: &mut Peer<'_, MP>,
+    copier: &mut C,
+    sink: &mut S,
+    budget: u32,
+) -> (Blocked, u32)
+where
+    ML: MemorySpace + ?Sized,
+    MP: MemorySpace + ?Sized,
+    C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
+{
+    run_inline(local, slot, local_memory, peer, copier, sink, budget)
+}
+
+/// Run `local`'s requester until it blocks or `budget` (non-zero) requests ran, starting with
+/// the head the caller's [`fetch`] found in `slot`; returns why it stopped and the budget left.
+#[inline(always)]
+fn run_inline<ML, MP, C, S>(
+    local: &mut Endpoint,
+    mut slot: usize,
     local_memory: &ML,
     peer: &mut Peer<'_, MP>,
     copier: &mut C,
@@ -129,18 +158,25 @@ where
     S: CompletionSink + ?Sized,
 {
     loop {
-        if budget == 0 {
-            return (Blocked::Budget, 0);
-        }
         // An executed step settles the copier itself, after its copies and before its
         // completions are delivered (a consumer polling on another processor may free
         // invalidated memory as soon as it sees one); a step that ran nothing settles here, so
         // every step settles exactly once.
-        if let Err(why) = step(local, local_memory, peer, copier, sink) {
+        if let Err(why) = step(local, local_memory, peer, copier, sink, slot) {
             copier.settle();
             return (why, budget);
         }
         budget -= 1;
+        if budget == 0 {
+            return (Blocked::Budget, 0);
+        }
+        slot = match fetch(local) {
+            Ok(next) => next,
+            Err(why) => {
+                copier.settle();
+                return (why, budget);
+            }
+        };
     }
 }
 

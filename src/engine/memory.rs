@@ -186,6 +186,23 @@ pub(crate) enum Source<'a> {
     Inline(&'a [u8]),
 }
 
+/// Copy `length` bytes from the one range `from` into the one range `to` (a one-SGE write):
+/// exactly the call [`scatter_gather`] makes for `Source::One(from)` into `[to]` — a single
+/// copy of what both hold, none if that is nothing (the usual request copies all of
+/// `length`). Inlined into the step with the ranges in registers; no `Source` is built.
+#[inline(always)]
+pub(crate) fn copy_one<C: Copier + ?Sized>(
+    copier: &mut C,
+    from: RegionSlice,
+    to: RegionSlice,
+    length: u32,
+) {
+    let n = length.min(from.length).min(to.length);
+    if n > 0 {
+        copier.copy(from.sub(0, n), to.sub(0, n));
+    }
+}
+
 /// Copy `length` bytes from `source` to the scatter list `to`, walking both lists once so each
 /// byte is copied exactly once, straight from its source range to its destination range.
 /// `length` must not exceed either side's total.

@@ -1,10 +1,10 @@
 //! The requester: executes the head of one QP's initiator queue against its connected peer,
 //! one request per step, strictly in posting order.
 //!
-//! Each step runs three phases in order — fetch the head, gate it (connection, peer, read fence
-//! and read credit), execute it — and each phase either hands the request on or ends the step
-//! with why it stopped or by handing the outcome to the completer (failures carry their
-//! completion status).
+//! Each step runs three phases in order — fetch the head (`fetch`, made by the caller, which
+//! hands the step the slot), gate it (connection, peer, read fence and read credit), execute
+//! it — and each phase either hands the request on or ends the step with why it stopped or by
+//! handing the outcome to the completer (failures carry their completion status).
 //! Execution validates every range of the request (local SGEs here, the peer's side in the
 //! responder) before the first byte is copied, then copies each byte once from its source range
 //! to its destination range. The requester builds completions but never pushes them: each
@@ -14,7 +14,7 @@
 
 use super::completer::{self, CompletionSink, Outcome, is_silent, op_of};
 use super::endpoint::{Endpoint, QpState};
-use super::memory::{Copier, MemorySpace, RegionSlice, Source, scatter_gather};
+use super::memory::{Copier, MemorySpace, RegionSlice, Source, copy_one, scatter_gather};
 use super::queue::{ReceiveQueue, Wqe, WqeKind};
 use super::responder::{self, Placement, SendRefusal};
 use super::types::{Access, Completion, OpFlags, OpType, Status};
@@ -50,13 +50,28 @@ pub(crate) struct Peer<'p, M: ?Sized> {
     pub srq: Option<&'p mut ReceiveQueue>,
 }
 
-/// Run one request of `local` against `peer`, if it can run: Fetch → Gate → Execute, each
-/// phase either handing the request on or ending the step.
+/// Fetch: the slot of the head of `local`'s initiator queue, if this QP is connected and the
+/// doorbell covers it; otherwise why nothing can run. Reads nothing but the queue's indices.
+#[inline]
+pub(crate) const fn fetch(local: &Endpoint) -> Result<usize, Blocked> {
+    if !matches!(local.state, QpState::Connected) {
+        Err(Blocked::NotConnected)
+    } else if let Some(slot) = local.sq.head_slot() {
+        Ok(slot)
+    } else {
+        Err(Blocked::Empty)
+    }
+}
+
+/// Run the request [`fetch`] found in `slot` against `peer`, if it can run: Gate → Execute,
+/// each phase either handing the request on or ending the step.
 ///
 /// `Ok` when the request executed: its copies are done, the copier settled and its completions
 /// were delivered (by `completer::finish`, from the exit the step took). `Err` says why
 /// nothing ran; nothing was delivered and the caller settles the copier.
 ///
+/// The fetch is the caller's (`connection::run`), so the test that decides whether a side has
+/// work at all is made once per request, not once before the requester loop and again in it.
 /// Straight-line code rather than a loop over a phase enum: the phases always run in this
 /// order, and the loop form moved the entry and the outcome through memory on every turn.
 #[inline]
@@ -66,6 +81,7 @@ pub(crate) fn step<ML, MP, C, S>(
     peer: &mut Peer<'_, MP>,
     copier: &mut C,
     sink: &mut S,
+    slot: usize,
 ) -> Result<(), Blocked>
 where
     ML: MemorySpace + ?Sized,
@@ -73,14 +89,7 @@ where
     C: Copier + ?Sized,
     S: CompletionSink + ?Sized,
 {
-    // Fetch: the head of the initiator queue, if this QP is connected and the doorbell covers
-    // it (the entry is read straight from its slot, never wrapped in an `Option`).
-    if !matches!(local.state, QpState::Connected) {
-        return Err(Blocked::NotConnected);
-    }
-    let Some(slot) = local.sq.head_slot() else {
-        return Err(Blocked::Empty);
-    };
+    // The entry is read straight from its slot, never wrapped in an `Option`.
     let wqe = *local.sq.entry(slot);
     if gate(local, peer.endpoint, &wqe)? {
         // The peer is in the error state: the request failed without executing.
@@ -89,19 +98,6 @@ where
         return Ok(());
     }
     execute(local, local_memory, peer, copier, sink, slot, wqe)
-}
-
-/// Why `local` has nothing to fetch, if so: what [`step`] would answer without reading the
-/// head entry.
-#[inline]
-pub(crate) const fn idle(local: &Endpoint) -> Option<Blocked> {
-    if !matches!(local.state, QpState::Connected) {
-        Some(Blocked::NotConnected)
-    } else if local.sq.is_idle() {
-        Some(Blocked::Empty)
-    } else {
-        None
-    }
 }
 
 const fn touches_peer(kind: WqeKind) -> bool {
@@ -206,18 +202,11 @@ where
     S: CompletionSink + ?Sized,
 {
     match wqe.kind {
-        WqeKind::Send => return send(local, local_memory, peer, copier, sink, slot, wqe, None),
-        WqeKind::SendAndInvalidate(token) => {
-            return send(
-                local,
-                local_memory,
-                peer,
-                copier,
-                sink,
-                slot,
-                wqe,
-                Some(token),
-            );
+        // The send takes the entry again from its slot rather than a copy (an out-of-line
+        // callee taking it by value made every step store the entry to the stack first), and
+        // its token to invalidate from the entry (six arguments: all in registers).
+        WqeKind::Send | WqeKind::SendAndInvalidate(_) => {
+            return send(local, local_memory, peer, copier, sink, slot);
         }
         WqeKind::Write { address, token } => write(
             local,
@@ -231,11 +220,13 @@ where
             token,
         ),
         // Out of line, the read takes the entry again from its slot rather than a copy:
-        // passing it made the step store every entry to memory first.
+        // passing it made the step store every entry to memory first. It gets the peer's
+        // pieces rather than `peer`, which would have to be in memory for it on every step.
         WqeKind::Read { address, token } => read(
             local,
             local_memory,
-            peer,
+            peer.endpoint,
+            peer.memory,
             copier,
             sink,
             slot,
@@ -297,8 +288,6 @@ fn send<ML, MP, C, S>(
     copier: &mut C,
     sink: &mut S,
     slot: usize,
-    wqe: Wqe,
-    invalidate: Option<u32>,
 ) -> Result<(), Blocked>
 where
     ML: MemorySpace + ?Sized,
@@ -306,6 +295,11 @@ where
     C: Copier + ?Sized,
     S: CompletionSink + ?Sized,
 {
+    let wqe = *local.sq.entry(slot);
+    let invalidate = match wqe.kind {
+        WqeKind::SendAndInvalidate(token) => Some(token),
+        _ => None,
+    };
     let rq = match peer.srq.as_deref_mut() {
         Some(srq) => srq,
         None => match peer.endpoint.rq.as_mut() {
@@ -399,6 +393,32 @@ fn write<ML, MP, C, S>(
     C: Copier + ?Sized,
     S: CompletionSink + ?Sized,
 {
+    // The usual write — one SGE — resolves and copies its one range without building a
+    // `Source` (which joined the three kinds of source in memory); same checks, same order.
+    if !wqe.inline && wqe.sge_count == 1 {
+        let Ok(from) = local.sq.resolve_one(slot, local_memory, Access::LOCAL_READ) else {
+            fail_head(
+                local,
+                peer.endpoint,
+                copier,
+                sink,
+                slot,
+                Status::LocalProtectionError,
+                false,
+            );
+            return;
+        };
+        let target =
+            responder::accept_write(peer.endpoint, peer.memory, token, address, wqe.length);
+        match target {
+            Err(status) => fail_head(local, peer.endpoint, copier, sink, slot, status, true),
+            Ok(target) => {
+                copy_one(copier, from, target, wqe.length);
+                written(local, peer.endpoint, copier, sink, &wqe);
+            }
+        }
+        return;
+    }
     let Some(source) = local_source(local, local_memory, slot, &wqe) else {
         fail_head(
             local,
@@ -416,18 +436,29 @@ fn write<ML, MP, C, S>(
         Err(status) => fail_head(local, peer.endpoint, copier, sink, slot, status, true),
         Ok(target) => {
             scatter_gather(copier, source, &[target], wqe.length);
-            local.sq.retire_head();
-            let outcome = local_only(local, &wqe, Status::Success, wqe.length);
-            completer::finish(copier, &outcome, local, peer.endpoint, sink);
+            written(local, peer.endpoint, copier, sink, &wqe);
         }
     }
+}
+
+/// A write's bytes are copied: retire it and finish the step.
+#[inline(always)]
+fn written<C, S>(local: &mut Endpoint, peer: &mut Endpoint, copier: &mut C, sink: &mut S, wqe: &Wqe)
+where
+    C: Copier + ?Sized,
+    S: CompletionSink + ?Sized,
+{
+    local.sq.retire_head();
+    let outcome = local_only(local, wqe, Status::Success, wqe.length);
+    completer::finish(copier, &outcome, local, peer, sink);
 }
 
 #[allow(clippy::too_many_arguments)] // as for `send`
 fn read<ML, MP, C, S>(
     local: &mut Endpoint,
     local_memory: &ML,
-    peer: &mut Peer<'_, MP>,
+    peer_endpoint: &mut Endpoint,
+    peer_memory: &MP,
     copier: &mut C,
     sink: &mut S,
     slot: usize,
@@ -449,7 +480,7 @@ fn read<ML, MP, C, S>(
     {
         fail_head(
             local,
-            peer.endpoint,
+            peer_endpoint,
             copier,
             sink,
             slot,
@@ -459,12 +490,12 @@ fn read<ML, MP, C, S>(
         return;
     }
     local.reads_in_flight += 1;
-    let source = responder::begin_read(peer.endpoint, peer.memory, token, address, wqe.length);
+    let source = responder::begin_read(peer_endpoint, peer_memory, token, address, wqe.length);
     let source: RegionSlice = match source {
         Ok(s) => s,
         Err(status) => {
             local.reads_in_flight -= 1;
-            fail_head(local, peer.endpoint, copier, sink, slot, status, true);
+            fail_head(local, peer_endpoint, copier, sink, slot, status, true);
             return;
         }
     };
@@ -474,7 +505,7 @@ fn read<ML, MP, C, S>(
         local.sq.resolved(),
         wqe.length,
     );
-    responder::end_read(peer.endpoint);
+    responder::end_read(peer_endpoint);
     local.reads_in_flight -= 1;
     let first_token = local.sq.sges(slot, &wqe).first().map(|s| s.token);
     local.sq.retire_head();
@@ -487,5 +518,5 @@ fn read<ML, MP, C, S>(
         _ => Status::Success,
     };
     let outcome = local_only(local, &wqe, status, wqe.length);
-    completer::finish(copier, &outcome, local, peer.endpoint, sink);
+    completer::finish(copier, &outcome, local, peer_endpoint, sink);
 }
