@@ -27,6 +27,9 @@ fn registered(env: &Env, pd: &Pd, bytes: &[u8]) -> (Arc<Buffer>, Mr) {
         env.at(|| mr.register(&buf, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, &[])),
         STATUS_SUCCESS
     );
+    // A pended registration's deferred item may still hold the MR for a moment after its
+    // completion returned (a close right then would legally pend): let it finish.
+    env.created();
     (buf, mr)
 }
 

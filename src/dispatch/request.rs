@@ -11,7 +11,9 @@
 //! pending request on them (§5.3 C1), so the object's close, and the adapter's blocking close,
 //! finish only after the completion returned. If the object is closing when the work runs, the
 //! request is cancelled (`STATUS_CANCELLED`, no effect; §5.3 "finish or abort it"): its close
-//! undoes whatever the request would have set up.
+//! undoes whatever the request would have set up. If the close starts while the work runs, the
+//! request either finishes (its status, the close undoes the effect) or fails because the close
+//! already tore down what it works on, which it reports as `STATUS_CANCELLED` too.
 //!
 //! The completion may run before the request returned (on Windows a DPC queued below
 //! `DISPATCH_LEVEL` may run at once on the same processor; the host's inline mode does the
@@ -81,10 +83,17 @@ pub(super) unsafe fn answer<T: Tracked>(
     // only if `try_defer` accepted it, in which case this call answers STATUS_PENDING.
     let completion = unsafe { RequestCompletion::new(completion, Context::new(context)) };
     let work = move || {
-        let result = if guard.node().is_closing() || kept.node().is_closing() {
+        let closing = || guard.node().is_closing() || kept.node().is_closing();
+        let result = if closing() {
             Err(STATUS_CANCELLED)
         } else {
-            apply(kept.arc())
+            // A close that starts while the request runs tears down what the request works
+            // on (an MR's table entry is unpublished at once), so the request can fail for
+            // that reason alone: it was aborted by the close, and says so.
+            match apply(kept.arc()) {
+                Err(_) if closing() => Err(STATUS_CANCELLED),
+                done => done,
+            }
         };
         assert_no_provider_lock_held();
         completion.call(status(result));

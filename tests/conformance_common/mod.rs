@@ -210,9 +210,9 @@ impl Env {
         self.host.flush();
     }
 
-    /// After pending creates: lets their deferred items finish returning from the completions
-    /// (which still hold the create's units on the PD and CQs, so a close right now would
-    /// legally pend). Nothing to do with inline creates.
+    /// After pending creates or requests: lets their deferred items finish returning from the
+    /// completions (which still hold units on the objects they name, so a close right now
+    /// would legally pend). Nothing to do when nothing pends.
     pub fn created(&self) {
         if self.cell.pend {
             self.settle();
