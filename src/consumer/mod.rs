@@ -48,6 +48,7 @@ macro_rules! object_accessors {
     };
 }
 
+mod awaited;
 mod cm_events;
 mod connector;
 mod cq;
@@ -73,6 +74,7 @@ use crate::abi::{
 use crate::platform::Platform;
 use crate::verbs::AdapterConfig;
 
+pub use awaited::Awaited;
 pub use cm_events::{ConnectEvents, DisconnectEvents, Request};
 pub use connector::{ConnectionData, Connector};
 pub use cq::Cq;

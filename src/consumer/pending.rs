@@ -15,11 +15,11 @@
 
 use core::ffi::c_void;
 use core::ptr;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 
+use super::awaited::Awaited;
 use crate::abi::{NDK_FN_CREATE_COMPLETION, NDK_OBJECT_HEADER, NTSTATUS, STATUS_PENDING};
-use crate::platform::prelude::*;
-use crate::platform::{Event, Platform, assert_can_block};
+use crate::platform::Platform;
 
 /// The result of a pending create, as its completion delivered it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,41 +31,9 @@ pub struct Delivered {
 }
 
 /// The context of one create: what its completion delivered, and how many times it ran.
-#[derive(Debug, Default)]
-pub struct CreateWait {
-    delivered: Mutex<(u32, Option<Delivered>)>,
-    cond: Condvar,
-    event: Option<Event>,
-}
+pub type CreateWait = Awaited<Delivered>;
 
-impl CreateWait {
-    /// A context whose waits use `platform`'s event (or a condition variable without one).
-    #[must_use]
-    pub fn new(platform: Option<&Platform>) -> Arc<Self> {
-        Arc::new(Self {
-            event: platform.and_then(|p| p.try_new_event().ok()),
-            ..Self::default()
-        })
-    }
-
-    /// Times the completion ran (exactly 1 after a pending create, 0 after an inline one).
-    #[must_use]
-    pub fn calls(&self) -> u32 {
-        self.delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-    }
-
-    /// What the first completion delivered, if it ran.
-    #[must_use]
-    pub fn delivered(&self) -> Option<Delivered> {
-        self.delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .1
-    }
-
+impl Awaited<Delivered> {
     /// Blocks until the completion ran (PASSIVE only) and returns what it delivered.
     ///
     /// # Panics
@@ -73,42 +41,17 @@ impl CreateWait {
     /// At DISPATCH or with a provider lock held.
     #[must_use]
     pub fn wait(&self) -> Delivered {
-        assert_can_block();
-        if let Some(event) = &self.event {
-            event.wait();
-        }
-        let guard = self
-            .delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let guard = self
-            .cond
-            .wait_while(guard, |(_, delivered)| delivered.is_none())
-            .unwrap_or_else(PoisonError::into_inner);
-        guard.1.unwrap_or(Delivered {
+        self.wait_for().unwrap_or(Delivered {
             status: STATUS_PENDING,
             object: 0,
         })
     }
 
     /// The completion and context to hand the provider: one leaked count, taken back by the
-    /// completion (or by [`CreateWait::reclaim`] when the create did not pend).
+    /// completion (or by [`Awaited::reclaim`] when the create did not pend).
     #[must_use]
     pub fn leak(this: &Arc<Self>) -> (NDK_FN_CREATE_COMPLETION, *mut c_void) {
-        let context = Arc::into_raw(Arc::clone(this)).cast_mut().cast::<c_void>();
-        (pending_create_completion, context)
-    }
-
-    /// Takes back the count [`CreateWait::leak`] gave the provider, for a create that did not
-    /// pend (so its completion will not run).
-    ///
-    /// # Safety
-    ///
-    /// `context` came from [`CreateWait::leak`] and the provider will not call the completion
-    /// with it.
-    pub unsafe fn reclaim(context: *mut c_void) {
-        // SAFETY: per the contract, the count leaked for the completion is still outstanding.
-        drop(unsafe { Arc::from_raw(context.cast_const().cast::<Self>()) });
+        (pending_create_completion, Self::leak_context(this))
     }
 }
 
@@ -123,26 +66,14 @@ pub unsafe extern "system" fn pending_create_completion(
     status: NTSTATUS,
     object: *mut NDK_OBJECT_HEADER,
 ) {
-    // SAFETY: `leak` gave the provider one strong count for this completion, which the provider
-    // calls exactly once (a second call is a provider bug the verifier reports first).
-    let wait = unsafe { Arc::from_raw(context.cast_const().cast::<CreateWait>()) };
-    {
-        let mut delivered = wait
-            .delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        delivered.0 += 1;
-        if delivered.1.is_none() {
-            delivered.1 = Some(Delivered {
-                status,
-                object: object.expose_provenance(),
-            });
-        }
-    }
-    wait.cond.notify_all();
-    if let Some(event) = &wait.event {
-        event.signal();
-    }
+    let delivered = Delivered {
+        status,
+        object: object.expose_provenance(),
+    };
+    // SAFETY: `leak` gave the provider one strong count of a `CreateWait` for this completion,
+    // which the provider calls exactly once (a second call is a provider bug the verifier
+    // reports first).
+    unsafe { CreateWait::complete(context, delivered) };
 }
 
 /// Issues a create through `call` and returns the new object, waiting for it if it pends.

@@ -12,48 +12,16 @@
 //! which also runs a deterministic host's queue; without one it is a condition variable.
 
 use core::ffi::c_void;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 
+use super::awaited::Awaited;
 use crate::abi::{NDK_FN_REQUEST_COMPLETION, NTSTATUS, STATUS_PENDING};
-use crate::platform::prelude::*;
-use crate::platform::{Event, Platform, assert_can_block};
+use crate::platform::Platform;
 
 /// The context of one request: the status its completion delivered, and how many times it ran.
-#[derive(Debug, Default)]
-pub struct RequestWait {
-    delivered: Mutex<(u32, Option<NTSTATUS>)>,
-    cond: Condvar,
-    event: Option<Event>,
-}
+pub type RequestWait = Awaited<NTSTATUS>;
 
-impl RequestWait {
-    /// A context whose waits use `platform`'s event (or a condition variable without one).
-    #[must_use]
-    pub fn new(platform: Option<&Platform>) -> Arc<Self> {
-        Arc::new(Self {
-            event: platform.and_then(|p| p.try_new_event().ok()),
-            ..Self::default()
-        })
-    }
-
-    /// Times the completion ran (exactly 1 after a pending request, 0 after an inline one).
-    #[must_use]
-    pub fn calls(&self) -> u32 {
-        self.delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-    }
-
-    /// The status the first completion delivered, if it ran.
-    #[must_use]
-    pub fn delivered(&self) -> Option<NTSTATUS> {
-        self.delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .1
-    }
-
+impl Awaited<NTSTATUS> {
     /// Blocks until the completion ran (PASSIVE only) and returns the status it delivered.
     ///
     /// # Panics
@@ -61,39 +29,14 @@ impl RequestWait {
     /// At DISPATCH or with a provider lock held.
     #[must_use]
     pub fn wait(&self) -> NTSTATUS {
-        assert_can_block();
-        if let Some(event) = &self.event {
-            event.wait();
-        }
-        let guard = self
-            .delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let guard = self
-            .cond
-            .wait_while(guard, |(_, delivered)| delivered.is_none())
-            .unwrap_or_else(PoisonError::into_inner);
-        guard.1.unwrap_or(STATUS_PENDING)
+        self.wait_for().unwrap_or(STATUS_PENDING)
     }
 
     /// The completion and context to hand the provider: one leaked count, taken back by the
-    /// completion (or by [`RequestWait::reclaim`] when the request did not pend).
+    /// completion (or by [`Awaited::reclaim`] when the request did not pend).
     #[must_use]
     pub fn leak(this: &Arc<Self>) -> (NDK_FN_REQUEST_COMPLETION, *mut c_void) {
-        let context = Arc::into_raw(Arc::clone(this)).cast_mut().cast::<c_void>();
-        (pending_request_completion, context)
-    }
-
-    /// Takes back the count [`RequestWait::leak`] gave the provider, for a request that did not
-    /// pend (so its completion will not run).
-    ///
-    /// # Safety
-    ///
-    /// `context` came from [`RequestWait::leak`] and the provider will not call the completion
-    /// with it.
-    pub unsafe fn reclaim(context: *mut c_void) {
-        // SAFETY: per the contract, the count leaked for the completion is still outstanding.
-        drop(unsafe { Arc::from_raw(context.cast_const().cast::<Self>()) });
+        (pending_request_completion, Self::leak_context(this))
     }
 }
 
@@ -104,23 +47,10 @@ impl RequestWait {
 ///
 /// Called by the provider only, once per pending request.
 pub unsafe extern "system" fn pending_request_completion(context: *mut c_void, status: NTSTATUS) {
-    // SAFETY: `leak` gave the provider one strong count for this completion, which the provider
-    // calls exactly once (a second call is a provider bug the verifier reports first).
-    let wait = unsafe { Arc::from_raw(context.cast_const().cast::<RequestWait>()) };
-    {
-        let mut delivered = wait
-            .delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        delivered.0 += 1;
-        if delivered.1.is_none() {
-            delivered.1 = Some(status);
-        }
-    }
-    wait.cond.notify_all();
-    if let Some(event) = &wait.event {
-        event.signal();
-    }
+    // SAFETY: `leak` gave the provider one strong count of a `RequestWait` for this completion,
+    // which the provider calls exactly once (a second call is a provider bug the verifier
+    // reports first).
+    unsafe { RequestWait::complete(context, status) };
 }
 
 /// Issues a request through `call` (given the completion and its context): its final status.
