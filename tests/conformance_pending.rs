@@ -16,7 +16,7 @@ use core::ffi::c_void;
 use core::ptr;
 use std::sync::Arc;
 
-use conformance_common::{Cell, Delivery, Env, close_raw, deliveries};
+use conformance_common::{Cell, Delivery, Env, both_irqls, close_raw};
 use softndk::abi::{
     NDK_ADAPTER, NDK_ADAPTER_DISPATCH, NDK_CONNECTOR, NDK_CQ, NDK_FN_CREATE_COMPLETION,
     NDK_LISTENER, NDK_MR, NDK_MW, NDK_OBJECT_HEADER, NDK_PD, NDK_QP, NDK_SHARED_ENDPOINT, NDK_SRQ,
@@ -35,16 +35,7 @@ const UNTOUCHED: usize = 0x0BAD_0CAF;
 
 /// The eight pending-create cells: every delivery × {PASSIVE, DISPATCH}.
 fn pending_cells() -> Vec<Cell> {
-    deliveries()
-        .into_iter()
-        .flat_map(|delivery| {
-            [Irql::Passive, Irql::Dispatch].map(|irql| Cell {
-                delivery,
-                irql,
-                pend: true,
-            })
-        })
-        .collect()
+    both_irqls(true)
 }
 
 /// Runs `scenario` on every pending-create cell (verifier clean, allocations balanced).

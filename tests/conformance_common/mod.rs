@@ -79,25 +79,34 @@ pub fn deliveries() -> [Delivery; 4] {
     ]
 }
 
+/// The eight cells every delivery × {PASSIVE, DISPATCH}, all with `pend` as given.
+#[must_use]
+pub fn both_irqls(pend: bool) -> Vec<Cell> {
+    deliveries()
+        .into_iter()
+        .flat_map(|delivery| {
+            [Irql::Passive, Irql::Dispatch].map(|irql| Cell {
+                delivery,
+                irql,
+                pend,
+            })
+        })
+        .collect()
+}
+
 /// The twelve cells: {inline, FIFO, seeded, threaded} × {PASSIVE, DISPATCH} with inline
 /// creates, plus {inline, FIFO, seeded, threaded} × PASSIVE with pending creates (a consumer
 /// waits for a pending create only at PASSIVE; the DISPATCH side of pending creates, where the
 /// consumer continues in the completion, is `tests/conformance_pending.rs`).
 #[must_use]
 pub fn cells() -> Vec<Cell> {
-    let inline_creates = deliveries().into_iter().flat_map(|delivery| {
-        [Irql::Passive, Irql::Dispatch].map(|irql| Cell {
-            delivery,
-            irql,
-            pend: false,
-        })
-    });
+    let inline_creates = both_irqls(false);
     let pending_creates = deliveries().into_iter().map(|delivery| Cell {
         delivery,
         irql: Irql::Passive,
         pend: true,
     });
-    inline_creates.chain(pending_creates).collect()
+    inline_creates.into_iter().chain(pending_creates).collect()
 }
 
 /// Runs `scenario` once per cell, each time in a fresh [`Env`] that is finished (verifier clean,

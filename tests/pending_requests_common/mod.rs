@@ -8,7 +8,7 @@ use core::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::conformance_common::{Cell, Closeable, Env, Ticket, close, deliveries};
+use crate::conformance_common::{Cell, Closeable, Env, Ticket, both_irqls, close};
 use softndk::abi::{NDK_FN_REQUEST_COMPLETION, NTSTATUS, STATUS_PENDING};
 use softndk::consumer::{Adapter, Buffer, Cq, Mr, Srq};
 use softndk::platform::Irql;
@@ -16,16 +16,7 @@ use softndk::platform::host::current_irql;
 
 /// The eight cells: every delivery × {PASSIVE, DISPATCH}.
 pub fn request_cells() -> Vec<Cell> {
-    deliveries()
-        .into_iter()
-        .flat_map(|delivery| {
-            [Irql::Passive, Irql::Dispatch].map(|irql| Cell {
-                delivery,
-                irql,
-                pend: false,
-            })
-        })
-        .collect()
+    both_irqls(false)
 }
 
 /// Runs `scenario` on every cell (verifier clean, allocations balanced afterwards).
