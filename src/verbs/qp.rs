@@ -352,14 +352,16 @@ impl SgeLimits {
 
     /// A QP's own limits, as its endpoint and receive queue (or SRQ) enforce them.
     fn of(qp: &Qp) -> Self {
+        Self::configured(&qp.config, qp.pd.adapter().limits(), qp.srq.as_ref())
+    }
+
+    /// The limits of a QP configured with `config` on an adapter with limits `l`, taking its
+    /// receives from `srq` if it has one (also before the QP exists, at creation).
+    fn configured(config: &QpConfig, l: &super::Limits, srq: Option<&Arc<Srq>>) -> Self {
         Self {
-            initiator: qp.config.max_initiator_sge as usize,
-            read: qp.pd.adapter().limits().max_read_sge as usize,
-            receive: qp
-                .srq
-                .as_ref()
-                .map_or(qp.config.max_receive_sge, |srq| srq.max_sge())
-                as usize,
+            initiator: config.max_initiator_sge as usize,
+            read: l.max_read_sge as usize,
+            receive: srq.map_or(config.max_receive_sge, |srq| srq.max_sge()) as usize,
         }
     }
 
@@ -482,11 +484,7 @@ impl Qp {
         })?;
         // Sized for this QP and any peer of an adapter with the same limits; `connect_pair`
         // grows it for a peer that may use more.
-        let own = SgeLimits {
-            initiator: config.max_initiator_sge as usize,
-            read: l.max_read_sge as usize,
-            receive: srq.map_or(config.max_receive_sge, |srq| srq.max_sge()) as usize,
-        };
+        let own = SgeLimits::configured(&config, l, srq);
         let platform = adapter.platform();
         let no_memory = |_| STATUS_INSUFFICIENT_RESOURCES;
         let pins = reserve_pins(platform, pins_per_pass(own, SgeLimits::adapter(l)))?;
