@@ -44,10 +44,10 @@ unsafe extern "system" fn resize_cq(
     let Some(completion) = completion else {
         return STATUS_INVALID_PARAMETER;
     };
-    let adapter = cq.adapter();
-    if depth == 0 || depth > adapter.limits().max_cq_depth {
-        return STATUS_INVALID_PARAMETER;
+    if let Err(status) = cq.check_depth(depth) {
+        return status;
     }
+    let adapter = cq.adapter();
     // SAFETY: the consumer's completion for this call (NdkResizeCq contract).
     unsafe {
         request::answer(adapter, &cq, completion, context, move |cq| {

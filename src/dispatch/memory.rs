@@ -7,8 +7,7 @@ use core::ffi::c_void;
 
 use crate::abi::{
     BOOLEAN, MDL, NDK_FN_REQUEST_COMPLETION, NDK_MR, NDK_MR_DISPATCH, NTSTATUS,
-    STATUS_IMPLEMENTATION_LIMIT, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
-    mr_flags_valid,
+    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, mr_flags_valid,
 };
 use crate::verbs::Mr;
 
@@ -116,16 +115,10 @@ unsafe extern "system" fn initialize_fast_register_mr(
     let Some(completion) = completion else {
         return STATUS_INVALID_PARAMETER;
     };
+    if let Err(status) = mr.check_fast_register_init(pages) {
+        return status;
+    }
     let adapter = mr.pd().adapter();
-    if !mr.is_fast() {
-        return STATUS_INVALID_DEVICE_STATE;
-    }
-    if pages == 0 {
-        return STATUS_INVALID_PARAMETER;
-    }
-    if pages > adapter.limits().frmr_page_count {
-        return STATUS_IMPLEMENTATION_LIMIT;
-    }
     let remote = remote != 0;
     // SAFETY: the consumer's completion for this call (NdkInitializeFastRegisterMr contract).
     unsafe {

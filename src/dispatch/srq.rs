@@ -52,10 +52,10 @@ unsafe extern "system" fn modify_srq(
     let Some(completion) = completion else {
         return STATUS_INVALID_PARAMETER;
     };
-    let adapter = srq.pd().adapter();
-    if depth > adapter.limits().max_srq_depth {
-        return STATUS_INVALID_PARAMETER;
+    if let Err(status) = srq.check_depth(depth) {
+        return status;
     }
+    let adapter = srq.pd().adapter();
     // SAFETY: the consumer's completion for this call (NdkModifySrq contract).
     unsafe {
         request::answer(adapter, &srq, completion, context, move |srq| {

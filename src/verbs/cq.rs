@@ -363,6 +363,19 @@ impl Cq {
         self.len() == 0
     }
 
+    /// The argument check of [`Cq::resize`], which the dispatch layer also answers inline
+    /// before a resize may pend.
+    ///
+    /// # Errors
+    ///
+    /// `STATUS_INVALID_PARAMETER` for 0 or a depth above `MaxCqDepth`.
+    pub fn check_depth(&self, depth: u32) -> Result<(), NTSTATUS> {
+        if depth == 0 || depth > self.adapter.limits().max_cq_depth {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        Ok(())
+    }
+
     /// `NdkResizeCq`: moves the waiting completions into a ring of `depth` entries.
     ///
     /// # Errors
@@ -371,9 +384,7 @@ impl Cq {
     /// completions waiting (the spec is silent; refusing keeps every completion);
     /// `STATUS_INSUFFICIENT_RESOURCES` when the new ring cannot be allocated.
     pub fn resize(&self, depth: u32) -> Result<(), NTSTATUS> {
-        if depth == 0 || depth > self.adapter.limits().max_cq_depth {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
+        self.check_depth(depth)?;
         let mut ring = self
             .adapter
             .platform()

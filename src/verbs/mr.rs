@@ -229,9 +229,20 @@ impl Mr {
     ///
     /// # Errors
     ///
+    /// Those of [`Mr::check_fast_register_init`], then the memory table's.
+    pub fn initialize_fast_register(&self, pages: u32, remote: bool) -> Result<(), NTSTATUS> {
+        self.check_fast_register_init(pages)?;
+        self.table().initialize_fast(self.slot(), pages, remote)
+    }
+
+    /// The argument checks of [`Mr::initialize_fast_register`], which the dispatch layer also
+    /// answers inline before a request may pend.
+    ///
+    /// # Errors
+    ///
     /// `STATUS_INVALID_DEVICE_STATE` on a normal MR, `STATUS_INVALID_PARAMETER` for 0 pages,
     /// `STATUS_IMPLEMENTATION_LIMIT` above `FRMRPageCount`.
-    pub fn initialize_fast_register(&self, pages: u32, remote: bool) -> Result<(), NTSTATUS> {
+    pub fn check_fast_register_init(&self, pages: u32) -> Result<(), NTSTATUS> {
         if !self.fast {
             return Err(STATUS_INVALID_DEVICE_STATE);
         }
@@ -241,6 +252,6 @@ impl Mr {
         if pages > self.pd.adapter().limits().frmr_page_count {
             return Err(STATUS_IMPLEMENTATION_LIMIT);
         }
-        self.table().initialize_fast(self.slot(), pages, remote)
+        Ok(())
     }
 }

@@ -306,6 +306,19 @@ impl Srq {
         Ok(())
     }
 
+    /// The argument check of [`Srq::modify`], which the dispatch layer also answers inline
+    /// before a modification may pend (0 keeps the depth).
+    ///
+    /// # Errors
+    ///
+    /// `STATUS_INVALID_PARAMETER` for a depth above `MaxSrqDepth`.
+    pub fn check_depth(&self, depth: u32) -> Result<(), NTSTATUS> {
+        if depth > self.pd.adapter().limits().max_srq_depth {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        Ok(())
+    }
+
     /// `NdkModifySrq`: `depth` 0 keeps the depth (else ≤ `MaxSrqDepth` and ≥ the receives
     /// posted); `threshold` 0 keeps threshold and arming, > 0 arms and notifies at once if the
     /// queue already holds fewer receives. Validates completely before changing anything.
@@ -321,9 +334,7 @@ impl Srq {
     /// `STATUS_INSUFFICIENT_RESOURCES` when the larger storage cannot be allocated. The SRQ is
     /// unchanged then.
     pub fn modify(self: &Arc<Self>, depth: u32, threshold: u32) -> Result<(), NTSTATUS> {
-        if depth > self.pd.adapter().limits().max_srq_depth {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
+        self.check_depth(depth)?;
         let mut spare: Option<ReceiveStorage> = None;
         // At most two rounds: storage allocated for `depth` holds at least `depth`
         // ([`allocated_depth`]), and the queue's allocation only ever grows.
