@@ -93,7 +93,7 @@ pub fn handoff_ns(time: Duration, cores: Option<[usize; 2]>) -> f64 {
                 // Best effort: an unpinned helper still measures, only less repeatably.
                 let _ = core_affinity::set_for_current(core_affinity::CoreId { id: other });
             }
-            let (mut seen, mut spins) = (0, 0u32);
+            let (mut seen, mut idle) = (0, Backoff::spinning());
             loop {
                 let v = word.load(Ordering::Acquire);
                 if v == u64::MAX {
@@ -103,7 +103,7 @@ pub fn handoff_ns(time: Duration, cores: Option<[usize; 2]>) -> f64 {
                     seen = v;
                     word.store(v + 1, Ordering::Release);
                 } else {
-                    wait_a_little(&mut spins);
+                    idle.wait();
                 }
             }
         });
@@ -114,9 +114,9 @@ pub fn handoff_ns(time: Duration, cores: Option<[usize; 2]>) -> f64 {
             let batch = Instant::now();
             for _ in 0..HANDOFF_BATCH {
                 word.store(next + 1, Ordering::Release);
-                let mut spins = 0u32;
+                let mut idle = Backoff::spinning();
                 while word.load(Ordering::Acquire) != next + 2 {
-                    wait_a_little(&mut spins);
+                    idle.wait();
                 }
                 next += 2;
             }
@@ -130,19 +130,44 @@ pub fn handoff_ns(time: Duration, cores: Option<[usize; 2]>) -> f64 {
     best / 2.0
 }
 
-/// Spins, but gives the core back now and then: with both threads on one core (one CPU, or an
-/// unpinned pair the scheduler stacked) pure spinning would cost a scheduler tick per turn.
-/// A batch that had to yield is slow and loses to the unyielding ones.
-fn wait_a_little(spins: &mut u32) {
-    *spins += 1;
-    if spins.is_multiple_of(SPINS_PER_YIELD) {
-        std::thread::yield_now();
-    } else {
-        std::hint::spin_loop();
+/// How a thread waits for another one's store: it spins, and gives its core back every
+/// [`SPINS_PER_YIELD`] empty turns (or every turn), since with both threads on one core (one
+/// CPU, or an unpinned pair the scheduler stacked) pure spinning would cost a scheduler tick
+/// per turn. In the hand-off ping-pong a batch that had to yield is slow and loses to the
+/// unyielding ones.
+pub struct Backoff {
+    every: u32,
+    turns: u32,
+}
+
+impl Backoff {
+    /// Spins, yielding every [`SPINS_PER_YIELD`] empty turns.
+    #[must_use]
+    pub const fn spinning() -> Self {
+        Self {
+            every: SPINS_PER_YIELD,
+            turns: 0,
+        }
+    }
+
+    /// Yields on every empty turn.
+    #[must_use]
+    pub const fn yielding() -> Self {
+        Self { every: 1, turns: 0 }
+    }
+
+    /// One empty turn.
+    pub fn wait(&mut self) {
+        self.turns += 1;
+        if self.turns.is_multiple_of(self.every) {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
     }
 }
 
-/// Empty turns between two `yield_now` calls of a waiting thread.
+/// Empty turns between two `yield_now` calls of a [`Backoff::spinning`] thread.
 pub const SPINS_PER_YIELD: u32 = 4096;
 
 #[cfg(test)]
@@ -151,7 +176,7 @@ mod tests {
 
     #[test]
     fn handoff_measures_a_finite_positive_time_and_stops_its_helper() {
-        // Unpinned: the test may run on a one-core machine; `wait_a_little` keeps it finite.
+        // Unpinned: the test may run on a one-core machine; `Backoff` keeps it finite.
         let ns = handoff_ns(Duration::from_millis(5), None);
         assert!(ns.is_finite() && ns > 0.0, "{ns}");
     }

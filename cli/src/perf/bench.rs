@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use softndk::abi::{NDK_RESULT, NTSTATUS, STATUS_SUCCESS};
 
+use super::baseline::Backoff;
 use super::pair::Pair;
 use crate::args::{PerfOp, Placement};
 
@@ -176,30 +177,11 @@ pub fn pin_main_thread() -> Option<[usize; 2]> {
 /// poll is a system call, which would put the scheduler on every completion's path and
 /// measure it instead of the provider. Unpinned, the two threads may share a core, where
 /// spinning would cost whole scheduler ticks; it yields every time.
-struct Backoff {
-    every: u32,
-    turns: u32,
-}
-
-impl Backoff {
-    const fn new(pinned: bool) -> Self {
-        Self {
-            every: if pinned {
-                super::baseline::SPINS_PER_YIELD
-            } else {
-                1
-            },
-            turns: 0,
-        }
-    }
-
-    fn wait(&mut self) {
-        self.turns += 1;
-        if self.turns.is_multiple_of(self.every) {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
+const fn idle_wait(pinned: bool) -> Backoff {
+    if pinned {
+        Backoff::spinning()
+    } else {
+        Backoff::yielding()
     }
 }
 
@@ -231,7 +213,7 @@ pub fn measure(
                 }
                 let mut h = crate::run::histogram();
                 let mut buf = scratch();
-                let mut idle = Backoff::new(cores.is_some());
+                let mut idle = idle_wait(cores.is_some());
                 loop {
                     let done = stop.load(Ordering::Acquire);
                     if reap(pairs, tracks, p, base, &mut h, &mut buf)? == 0 {
@@ -244,7 +226,7 @@ pub fn measure(
             })
         });
         let mut outcome = Ok(());
-        let mut idle = Backoff::new(cores.is_some());
+        let mut idle = idle_wait(cores.is_some());
         // At least MIN_OPS completions, however long the scheduler keeps a thread away (but
         // not forever: a reaper that stopped or a stuck queue ends the point with an error).
         let give_up = time * 10 + Duration::from_secs(10);
